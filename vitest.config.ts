@@ -14,6 +14,15 @@ export default defineConfig({
         },
       },
       {
+        // Property and fuzz tests: thousands of generated inputs, too slow for the inner loop.
+        extends: true,
+        test: {
+          name: 'property',
+          include: ['test/property/**/*.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
         extends: true,
         test: {
           name: 'cluster',

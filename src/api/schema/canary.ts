@@ -32,6 +32,8 @@ export const ROUTER_PROVIDERS = [
   'smi:v1alpha1',
   'smi:v1alpha2',
   'smi:v1alpha3',
+  // Documented in Flagger's Crossover tutorial but missing from its CRD enum; we follow the docs.
+  'smi:crossover',
   'traefik',
 ] as const;
 

@@ -1,0 +1,102 @@
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, type CliIo } from './main.js';
+import { VERSION } from '../shared/version.js';
+
+function fakeIo(stdin = '') {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    stdout: (text) => out.push(text),
+    stderr: (text) => err.push(text),
+    readStdin: () => Promise.resolve(stdin),
+  };
+  return { io, stdout: () => out.join(''), stderr: () => err.join('') };
+}
+
+const repository = join(import.meta.dirname, '..', '..');
+const seed004 = join(repository, 'test', 'fixtures', 'seeds', '004');
+const validCanary = `apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: podinfo
+spec:
+  provider: kubernetes
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis: {interval: 1m, threshold: 2, iterations: 5}
+`;
+
+describe('vireo validate', () => {
+  it('exits 1 and prints file:line:col: Kind/name path: message for seed 004', async () => {
+    const { io, stdout } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'validate', seed004], io)).toBe(1);
+    expect(stdout()).toContain(
+      `${join(seed004, 'podinfo-canary.yaml')}:51:9: Canary/podinfo spec.analysis.metrics[1].thresholdRange.interval: unknown field "interval"`,
+    );
+    expect(stdout()).toMatch(/invalid: 3 files, 2 objects checked, 1 other skipped; 2 errors, 0 warnings\n$/);
+  });
+
+  it('exits 0 for valid input read from standard input', async () => {
+    const { io, stdout } = fakeIo(validCanary);
+    expect(await runCli(['node', 'vireo', 'validate', '-'], io)).toBe(0);
+    expect(stdout()).toBe('valid: 1 file, 1 object checked, 0 other skipped; 0 errors, 0 warnings\n');
+  });
+
+  it('exits 2 for a missing file and for YAML that does not parse, saying where', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'vireo-validate-'));
+    const broken = join(directory, 'broken.yaml');
+    writeFileSync(broken, 'kind: Canary\nspec:\n  analysis: [1, 2\n');
+    const { io, stdout } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'validate', join(directory, 'absent.yaml'), broken], io)).toBe(2);
+    expect(stdout()).toContain(`${join(directory, 'absent.yaml')}: cannot read: no such file or directory`);
+    expect(stdout()).toMatch(new RegExp(`${broken.replace(/[/.]/g, '\\$&')}:\\d+:\\d+: cannot read: `));
+  });
+
+  it('walks directories recursively and counts other kinds as skipped', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'vireo-validate-'));
+    mkdirSync(join(directory, 'nested'));
+    writeFileSync(join(directory, 'nested', 'canary.yml'), validCanary);
+    writeFileSync(join(directory, 'deploy.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n');
+    writeFileSync(join(directory, 'notes.txt'), 'not a manifest');
+    const { io, stdout } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'validate', directory], io)).toBe(0);
+    expect(stdout()).toContain('2 files, 1 object checked, 1 other skipped');
+  });
+
+  it('prints the documented JSON shape with --format json', async () => {
+    const { io, stdout } = fakeIo();
+    await runCli(['node', 'vireo', 'validate', '--format', 'json', seed004], io);
+    const report = JSON.parse(stdout()) as { files: { file: string; objects: { kind: string; name: string; errors: unknown[]; warnings: unknown[] }[] }[] };
+    const canaryFile = report.files.find((file) => file.file.endsWith('podinfo-canary.yaml'))!;
+    expect(canaryFile.objects).toEqual([
+      expect.objectContaining({
+        kind: 'Canary',
+        name: 'podinfo',
+        errors: [
+          expect.objectContaining({ path: 'spec.analysis.metrics[0].thresholdRange.interval', line: 45, column: 9, message: expect.any(String) }),
+          expect.objectContaining({ path: 'spec.analysis.metrics[1].thresholdRange.interval', line: 51, column: 9 }),
+        ],
+        warnings: [],
+      }),
+    ]);
+  });
+
+  it('rejects an unknown --format with a usage error naming the choices', async () => {
+    const { io, stderr } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'validate', '--format', 'xml', seed004], io)).toBe(2);
+    expect(stderr()).toMatch(/Allowed choices are text, json/);
+  });
+});
+
+describe('vireo --version', () => {
+  it('prints the package version', async () => {
+    const { io, stdout } = fakeIo();
+    expect(await runCli(['node', 'vireo', '--version'], io)).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(repository, 'package.json'), 'utf8')) as { version: string };
+    expect(stdout().trim()).toBe(manifest.version);
+    expect(VERSION).toBe(manifest.version);
+  });
+});

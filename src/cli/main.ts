@@ -1,0 +1,96 @@
+/**
+ * The `vireo` command line. Commands are thin: they parse options, call the programmatic API and
+ * print; heavy modules load only when their command runs. Errors are handled once, here.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { VireoError } from '../shared/errors.js';
+import { VERSION } from '../shared/version.js';
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  readStdin: () => Promise<string>;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  readStdin: () => readAll(process.stdin),
+};
+
+export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+  const program = new Command('vireo')
+    .description('Progressive delivery: canary, A/B, blue/green and mirroring, compatible with Flagger')
+    .version(VERSION, '-v, --version')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('validate')
+    .description('check Canary, MetricTemplate and AlertProvider manifests offline (schema and semantics)')
+    .argument('<paths...>', 'files, directories (searched recursively for .yaml, .yml, .json) or - for standard input')
+    .addOption(new Option('-o, --format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--mesh-provider <provider>', 'provider assumed for canaries without spec.provider, as the controller flag')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 valid (warnings allowed), 1 invalid, 2 some input could not be read.\n' +
+        'Each problem prints as file:line:col: Kind/name spec.path: message',
+    )
+    .action(async (paths: string[], options: { format: 'text' | 'json'; meshProvider?: string }) => {
+      const { runValidate } = await import('./validate-command.js');
+      setExitCode(await runValidate(paths, options, io));
+    });
+
+  program
+    .command('simulate')
+    .description("print the timeline a Canary's analysis settings imply: steps, weights, promotion, rollback")
+    .argument('<file>', 'a file (or - for standard input) holding one Canary')
+    .option('--json', 'print the timeline as JSON')
+    .option('--name <name>', 'which Canary, when the file holds several')
+    .option('--mesh-provider <provider>', 'provider assumed when spec.provider is unset', 'istio')
+    .action(async (file: string, options: { json?: boolean; name?: string; meshProvider: string }) => {
+      const { runSimulate } = await import('./simulate-command.js');
+      setExitCode(await runSimulate(file, options, io));
+    });
+
+  program
+    .command('demo')
+    .description('the seed scenario: V1 serves, a faulty V2 is rolled back with an alert, V3 is promoted')
+    .option('--json', 'print one JSON event per line')
+    .action(async (options: { json?: boolean }) => {
+      const { runDemo } = await import('./demo-command.js');
+      setExitCode(await runDemo(options, io));
+    });
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit status; never throws. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return exitCode;
+  } catch (cause) {
+    if (cause instanceof CommanderError) {
+      // Help and version exit 0; usage mistakes exit 2, like unreadable input.
+      return cause.exitCode === 0 ? 0 : 2;
+    }
+    if (cause instanceof VireoError) {
+      io.stderr(`vireo: ${cause.message} [${cause.code}]\n`);
+      return cause.code === 'E_UNREADABLE_INPUT' || cause.code === 'E_USAGE' ? 2 : 1;
+    }
+    io.stderr(`vireo: unexpected error: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`);
+    return 70;
+  }
+}

@@ -1,0 +1,37 @@
+/** Human and JSON renderings of a validation report. */
+import type { ValidationReport } from './validate.js';
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+/** One line per problem: `file:line:col: Kind/name spec.path: message`, then a summary line. */
+export function formatText(report: ValidationReport): string {
+  const lines: string[] = [];
+  for (const file of report.files) {
+    if (file.unreadable !== undefined) {
+      const position = file.unreadable.line === undefined ? '' : `:${file.unreadable.line}:${file.unreadable.column ?? 1}`;
+      lines.push(`${file.file}${position}: cannot read: ${file.unreadable.reason}`);
+    }
+    for (const object of file.objects) {
+      const subject = `${object.kind}/${object.name}`;
+      for (const finding of object.errors) {
+        lines.push(`${file.file}:${finding.line}:${finding.column}: ${subject} ${finding.path}: ${finding.message}`);
+      }
+      for (const finding of object.warnings) {
+        lines.push(`${file.file}:${finding.line}:${finding.column}: ${subject} ${finding.path}: warning: ${finding.message}`);
+      }
+    }
+  }
+  const { summary } = report;
+  const verdict = summary.unreadable > 0 ? 'unreadable input' : summary.errors > 0 ? 'invalid' : 'valid';
+  lines.push(
+    `${verdict}: ${plural(summary.files, 'file')}, ${plural(summary.objects, 'object')} checked, ${summary.skipped} other skipped; ${plural(summary.errors, 'error')}, ${plural(summary.warnings, 'warning')}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** `--format json`: {"files":[{"file","objects":[{"kind","name","errors":[…],"warnings":[…]}]}]} */
+export function formatJson(report: ValidationReport): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}
