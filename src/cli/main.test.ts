@@ -100,3 +100,34 @@ describe('vireo --version', () => {
     expect(VERSION).toBe(manifest.version);
   });
 });
+
+describe('vireo simulate', () => {
+  const example = join(repository, 'examples', 'podinfo-canary.yaml');
+
+  it('prints the JSON timeline with the documented fields', async () => {
+    const { io, stdout, stderr } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'simulate', '--json', example], io)).toBe(0);
+    const timeline = JSON.parse(stdout()) as Record<string, unknown> & { steps: Record<string, unknown>[] };
+    expect(timeline).toMatchObject({ strategy: 'canary', promotionStartsAt: 240, promotedAt: 360, rollbackAfter: 300 });
+    expect(timeline.steps.map((step) => step['canaryWeight'])).toEqual([0, 20, 40, 60, 60, 0, 0]);
+    expect(Object.keys(timeline.steps[1]!)).toEqual(
+      expect.arrayContaining(['t', 'phase', 'canaryWeight', 'primaryWeight', 'iteration', 'webhooks']),
+    );
+    // The overshoot warning goes to stderr so that stdout stays parseable.
+    expect(stderr()).toContain('the last step overshoots to 60%');
+  });
+
+  it('refuses an invalid canary and shows why', async () => {
+    const { io, stderr } = fakeIo(validCanary.replace('iterations: 5', 'iterations: 5, stepWeight: 10'));
+    expect(await runCli(['node', 'vireo', 'simulate', '-'], io)).toBe(1);
+    expect(stderr()).toContain('iterations cannot be combined with stepWeight');
+    expect(stderr()).toContain('fix the problems above first');
+  });
+
+  it('asks which canary when a file holds several', async () => {
+    const second = validCanary.replace('name: podinfo\n', 'name: frontend\n').replace('name: podinfo}', 'name: frontend}');
+    const { io, stderr } = fakeIo(`${validCanary}---\n${second}`);
+    expect(await runCli(['node', 'vireo', 'simulate', '-'], io)).toBe(2);
+    expect(stderr()).toContain('holds several Canaries (podinfo, frontend): choose one with --name');
+  });
+});

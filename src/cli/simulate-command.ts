@@ -1,6 +1,43 @@
+import type { Canary } from '../api/schema/canary.js';
+import { UsageError } from '../shared/errors.js';
+import { formatTimelineJson, formatTimelineText } from '../simulate/format.js';
+import { simulateCanary } from '../simulate/timeline.js';
+import { formatText } from '../validate/format.js';
+import { readInputs } from '../validate/inputs.js';
+import { exitCodeOf, validateInputs } from '../validate/validate.js';
+import { parseAllDocuments } from 'yaml';
 import type { CliIo } from './main.js';
 
-export async function runSimulate(_file: string, _options: unknown, io: CliIo): Promise<number> {
-  io.stderr('vireo simulate: not built yet\n');
-  return Promise.resolve(1);
+interface SimulateOptions {
+  json?: boolean;
+  name?: string;
+  meshProvider: string;
+}
+
+/** Validates first: a timeline of an invalid canary would be a confident answer to the wrong question. */
+export async function runSimulate(file: string, options: SimulateOptions, io: CliIo): Promise<number> {
+  const inputs = await readInputs([file], io.readStdin);
+  const report = validateInputs(inputs, { meshProvider: options.meshProvider });
+  const status = exitCodeOf(report);
+  if (status !== 0 || report.summary.warnings > 0) io.stderr(formatText(report));
+  if (status !== 0) {
+    io.stderr('vireo simulate: fix the problems above first\n');
+    return status;
+  }
+  const canaries = inputs.texts
+    .flatMap((input) => parseAllDocuments(input.text))
+    .map((document) => document.toJS() as { kind?: string; metadata?: { name?: string } } | null)
+    .filter((object): object is Canary => object?.kind === 'Canary');
+  const selected = options.name === undefined ? canaries : canaries.filter((canary) => canary.metadata.name === options.name);
+  if (selected.length !== 1) {
+    const names = canaries.map((canary) => canary.metadata.name).join(', ') || 'none';
+    throw new UsageError(
+      selected.length === 0
+        ? `${file} holds no Canary${options.name === undefined ? '' : ` named ${options.name}`} (Canaries found: ${names})`
+        : `${file} holds several Canaries (${names}): choose one with --name`,
+    );
+  }
+  const timeline = simulateCanary(selected[0]!, options.meshProvider);
+  io.stdout(options.json === true ? formatTimelineJson(timeline) : formatTimelineText(timeline));
+  return 0;
 }

@@ -1,0 +1,43 @@
+/** Flagger's defaults applied to `spec.analysis` (reference §0, §1.3, §2.1 step 24). */
+import { parseGoDuration } from '../api/duration.js';
+import type { CanarySpec } from '../api/schema/canary.js';
+import { deploymentStrategy, type ProgressionSettings } from './progression.js';
+
+export const DEFAULT_INTERVAL_MS = 60_000;
+export const MIN_INTERVAL_MS = 10_000;
+export const DEFAULT_MESH_PROVIDER = 'istio';
+/** The kubernetes provider has no weights: a canary without iterations runs ten. */
+const KUBERNETES_DEFAULT_ITERATIONS = 10;
+
+export function analysisOf(spec: CanarySpec): CanarySpec['analysis'] | undefined {
+  return spec.analysis ?? spec.canaryAnalysis;
+}
+
+/** An empty or unparsable interval means 60s, and nothing runs more often than every 10s. */
+export function analysisIntervalMs(interval: string | undefined): number {
+  const parsed = interval === undefined ? undefined : parseGoDuration(interval);
+  if (parsed === undefined || parsed <= 0) return DEFAULT_INTERVAL_MS;
+  return Math.max(parsed, MIN_INTERVAL_MS);
+}
+
+export function progressionSettings(spec: CanarySpec, meshProvider = DEFAULT_MESH_PROVIDER): ProgressionSettings {
+  const analysis = analysisOf(spec) ?? {};
+  const provider = spec.provider ?? meshProvider;
+  const kubernetes = provider === 'kubernetes';
+  let iterations = analysis.iterations ?? 0;
+  if (kubernetes && iterations < 1) iterations = KUBERNETES_DEFAULT_ITERATIONS;
+  const match = kubernetes ? [] : (analysis.match ?? []);
+  return {
+    provider,
+    strategy: deploymentStrategy({ iterations, match }),
+    intervalMs: analysisIntervalMs(analysis.interval),
+    threshold: (analysis.threshold ?? 0) > 0 ? (analysis.threshold as number) : 1,
+    iterations,
+    maxWeight: analysis.maxWeight,
+    stepWeight: analysis.stepWeight ?? 0,
+    stepWeights: analysis.stepWeights ?? [],
+    stepWeightPromotion: analysis.stepWeightPromotion ?? 0,
+    mirror: analysis.mirror === true,
+    mirrorWeight: analysis.mirrorWeight ?? 0,
+  };
+}
