@@ -59,7 +59,10 @@ describe('vireo validate', () => {
     const directory = mkdtempSync(join(tmpdir(), 'vireo-validate-'));
     mkdirSync(join(directory, 'nested'));
     writeFileSync(join(directory, 'nested', 'canary.yml'), validCanary);
-    writeFileSync(join(directory, 'deploy.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n');
+    writeFileSync(
+      join(directory, 'deploy.yaml'),
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n',
+    );
     writeFileSync(join(directory, 'notes.txt'), 'not a manifest');
     const { io, stdout } = fakeIo();
     expect(await runCli(['node', 'vireo', 'validate', directory], io)).toBe(0);
@@ -69,15 +72,29 @@ describe('vireo validate', () => {
   it('prints the documented JSON shape with --format json', async () => {
     const { io, stdout } = fakeIo();
     await runCli(['node', 'vireo', 'validate', '--format', 'json', seed004], io);
-    const report = JSON.parse(stdout()) as { files: { file: string; objects: { kind: string; name: string; errors: unknown[]; warnings: unknown[] }[] }[] };
+    const report = JSON.parse(stdout()) as {
+      files: {
+        file: string;
+        objects: { kind: string; name: string; errors: unknown[]; warnings: unknown[] }[];
+      }[];
+    };
     const canaryFile = report.files.find((file) => file.file.endsWith('podinfo-canary.yaml'))!;
     expect(canaryFile.objects).toEqual([
       expect.objectContaining({
         kind: 'Canary',
         name: 'podinfo',
         errors: [
-          expect.objectContaining({ path: 'spec.analysis.metrics[0].thresholdRange.interval', line: 45, column: 9, message: expect.any(String) }),
-          expect.objectContaining({ path: 'spec.analysis.metrics[1].thresholdRange.interval', line: 51, column: 9 }),
+          expect.objectContaining({
+            path: 'spec.analysis.metrics[0].thresholdRange.interval',
+            line: 45,
+            column: 9,
+            message: expect.any(String),
+          }),
+          expect.objectContaining({
+            path: 'spec.analysis.metrics[1].thresholdRange.interval',
+            line: 51,
+            column: 9,
+          }),
         ],
         warnings: [],
       }),
@@ -95,7 +112,9 @@ describe('vireo --version', () => {
   it('prints the package version', async () => {
     const { io, stdout } = fakeIo();
     expect(await runCli(['node', 'vireo', '--version'], io)).toBe(0);
-    const manifest = JSON.parse(readFileSync(join(repository, 'package.json'), 'utf8')) as { version: string };
+    const manifest = JSON.parse(readFileSync(join(repository, 'package.json'), 'utf8')) as {
+      version: string;
+    };
     expect(stdout().trim()).toBe(manifest.version);
     expect(VERSION).toBe(manifest.version);
   });
@@ -108,7 +127,12 @@ describe('vireo simulate', () => {
     const { io, stdout, stderr } = fakeIo();
     expect(await runCli(['node', 'vireo', 'simulate', '--json', example], io)).toBe(0);
     const timeline = JSON.parse(stdout()) as Record<string, unknown> & { steps: Record<string, unknown>[] };
-    expect(timeline).toMatchObject({ strategy: 'canary', promotionStartsAt: 240, promotedAt: 360, rollbackAfter: 300 });
+    expect(timeline).toMatchObject({
+      strategy: 'canary',
+      promotionStartsAt: 240,
+      promotedAt: 360,
+      rollbackAfter: 300,
+    });
     expect(timeline.steps.map((step) => step['canaryWeight'])).toEqual([0, 20, 40, 60, 60, 0, 0]);
     expect(Object.keys(timeline.steps[1]!)).toEqual(
       expect.arrayContaining(['t', 'phase', 'canaryWeight', 'primaryWeight', 'iteration', 'webhooks']),
@@ -125,9 +149,50 @@ describe('vireo simulate', () => {
   });
 
   it('asks which canary when a file holds several', async () => {
-    const second = validCanary.replace('name: podinfo\n', 'name: frontend\n').replace('name: podinfo}', 'name: frontend}');
+    const second = validCanary
+      .replace('name: podinfo\n', 'name: frontend\n')
+      .replace('name: podinfo}', 'name: frontend}');
     const { io, stderr } = fakeIo(`${validCanary}---\n${second}`);
     expect(await runCli(['node', 'vireo', 'simulate', '-'], io)).toBe(2);
     expect(stderr()).toContain('holds several Canaries (podinfo, frontend): choose one with --name');
+  });
+});
+
+describe('vireo demo (preview until local mode lands)', () => {
+  it('says it is a preview and shows V2 rolled back and V3 promoted', async () => {
+    const { io, stdout } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'demo'], io)).toBe(0);
+    expect(stdout()).toMatch(/^Vireo demo: PREVIEW/);
+    expect(stdout()).toMatch(
+      /--- V2: every check fails ---[\s\S]*rolled back at 40s[\s\S]*--- V3: every check passes ---[\s\S]*complete at 1m/,
+    );
+  });
+
+  it('prints one JSON event per line with --json', async () => {
+    const { io, stdout } = fakeIo();
+    await runCli(['node', 'vireo', 'demo', '--json'], io);
+    const events = stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const event of events) {
+      expect(Object.keys(event)).toEqual(
+        expect.arrayContaining([
+          'time',
+          'type',
+          'canary',
+          'phase',
+          'canaryWeight',
+          'primaryWeight',
+          'message',
+        ]),
+      );
+    }
+    expect(events.filter((event) => event['type'] === 'rollback').map((event) => event['version'])).toEqual([
+      'v2',
+    ]);
+    expect(events.filter((event) => event['type'] === 'promotion').map((event) => event['version'])).toEqual([
+      'v3',
+    ]);
   });
 });

@@ -14,7 +14,7 @@ export interface CliIo {
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -35,9 +35,15 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   program
     .command('validate')
     .description('check Canary, MetricTemplate and AlertProvider manifests offline (schema and semantics)')
-    .argument('<paths...>', 'files, directories (searched recursively for .yaml, .yml, .json) or - for standard input')
+    .argument(
+      '<paths...>',
+      'files, directories (searched recursively for .yaml, .yml, .json) or - for standard input',
+    )
     .addOption(new Option('-o, --format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .option('--mesh-provider <provider>', 'provider assumed for canaries without spec.provider, as the controller flag')
+    .option(
+      '--mesh-provider <provider>',
+      'provider assumed for canaries without spec.provider, as the controller flag',
+    )
     .addHelpText(
       'after',
       '\nExit status: 0 valid (warnings allowed), 1 invalid, 2 some input could not be read.\n' +
@@ -55,10 +61,19 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--json', 'print the timeline as JSON')
     .option('--name <name>', 'which Canary, when the file holds several')
     .option('--mesh-provider <provider>', 'provider assumed when spec.provider is unset', 'istio')
-    .action(async (file: string, options: { json?: boolean; name?: string; meshProvider: string }) => {
-      const { runSimulate } = await import('./simulate-command.js');
-      setExitCode(await runSimulate(file, options, io));
-    });
+    .option(
+      '--fail-from <time>',
+      'make every check fail from this time on (e.g. 2m) to see when the rollback happens',
+    )
+    .action(
+      async (
+        file: string,
+        options: { json?: boolean; name?: string; meshProvider: string; failFrom?: string },
+      ) => {
+        const { runSimulate } = await import('./simulate-command.js');
+        setExitCode(await runSimulate(file, options, io));
+      },
+    );
 
   program
     .command('demo')
@@ -90,7 +105,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       io.stderr(`vireo: ${cause.message} [${cause.code}]\n`);
       return cause.code === 'E_UNREADABLE_INPUT' || cause.code === 'E_USAGE' ? 2 : 1;
     }
-    io.stderr(`vireo: unexpected error: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`);
+    io.stderr(
+      `vireo: unexpected error: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`,
+    );
     return 70;
   }
 }

@@ -1,3 +1,4 @@
+import { parseGoDuration } from '../api/duration.js';
 import type { Canary } from '../api/schema/canary.js';
 import { UsageError } from '../shared/errors.js';
 import { formatTimelineJson, formatTimelineText } from '../simulate/format.js';
@@ -10,6 +11,7 @@ import type { CliIo } from './main.js';
 
 interface SimulateOptions {
   json?: boolean;
+  failFrom?: string;
   name?: string;
   meshProvider: string;
 }
@@ -28,7 +30,10 @@ export async function runSimulate(file: string, options: SimulateOptions, io: Cl
     .flatMap((input) => parseAllDocuments(input.text))
     .map((document) => document.toJS() as { kind?: string; metadata?: { name?: string } } | null)
     .filter((object): object is Canary => object?.kind === 'Canary');
-  const selected = options.name === undefined ? canaries : canaries.filter((canary) => canary.metadata.name === options.name);
+  const selected =
+    options.name === undefined
+      ? canaries
+      : canaries.filter((canary) => canary.metadata.name === options.name);
   if (selected.length !== 1) {
     const names = canaries.map((canary) => canary.metadata.name).join(', ') || 'none';
     throw new UsageError(
@@ -37,7 +42,16 @@ export async function runSimulate(file: string, options: SimulateOptions, io: Cl
         : `${file} holds several Canaries (${names}): choose one with --name`,
     );
   }
-  const timeline = simulateCanary(selected[0]!, options.meshProvider);
+  const failFromMs = options.failFrom === undefined ? undefined : parseGoDuration(options.failFrom);
+  if (options.failFrom !== undefined && (failFromMs === undefined || failFromMs < 0)) {
+    throw new UsageError(
+      `--fail-from ${JSON.stringify(options.failFrom)} is not a duration: write it like 0s, 2m or 1m30s`,
+    );
+  }
+  const timeline = simulateCanary(selected[0]!, {
+    meshProvider: options.meshProvider,
+    failFromSeconds: failFromMs === undefined ? undefined : failFromMs / 1000,
+  });
   io.stdout(options.json === true ? formatTimelineJson(timeline) : formatTimelineText(timeline));
   return 0;
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveMaxWeight, nextStepWeight, deploymentStrategy, nextPromotionStep, type ProgressionSettings } from './progression.js';
+import {
+  effectiveMaxWeight,
+  nextStepWeight,
+  deploymentStrategy,
+  nextPromotionStep,
+  type ProgressionSettings,
+} from './progression.js';
 
 const base: ProgressionSettings = {
   provider: 'istio',
@@ -48,13 +54,32 @@ describe('nextStepWeight with a ladder', () => {
 describe('nextPromotionStep', () => {
   it('shifts the primary in steps of stepWeightPromotion until it holds everything', () => {
     const settings = { ...base, stepWeightPromotion: 30 };
-    const first = nextPromotionStep(settings, { primaryWeight: 40, canaryWeight: 60, mirrored: false }, 'app.ns');
-    expect(first).toEqual({ kind: 'shift', routes: { primaryWeight: 70, canaryWeight: 30, mirrored: false }, message: 'Advance app.ns primary weight 70', done: false });
-    const second = nextPromotionStep(settings, { primaryWeight: 70, canaryWeight: 30, mirrored: false }, 'app.ns');
+    const first = nextPromotionStep(
+      settings,
+      { primaryWeight: 40, canaryWeight: 60, mirrored: false },
+      'app.ns',
+    );
+    expect(first).toEqual({
+      kind: 'shift',
+      routes: { primaryWeight: 70, canaryWeight: 30, mirrored: false },
+      message: 'Advance app.ns primary weight 70',
+      done: false,
+    });
+    const second = nextPromotionStep(
+      settings,
+      { primaryWeight: 70, canaryWeight: 30, mirrored: false },
+      'app.ns',
+    );
     expect(second).toMatchObject({ routes: { primaryWeight: 100, canaryWeight: 0 }, done: true });
   });
 
   it('finalises at once with the kubernetes provider', () => {
-    expect(nextPromotionStep({ ...base, provider: 'kubernetes' }, { primaryWeight: 100, canaryWeight: 0, mirrored: false }, 'a.b')).toEqual({ kind: 'finalise' });
+    expect(
+      nextPromotionStep(
+        { ...base, provider: 'kubernetes' },
+        { primaryWeight: 100, canaryWeight: 0, mirrored: false },
+        'a.b',
+      ),
+    ).toEqual({ kind: 'finalise' });
   });
 });

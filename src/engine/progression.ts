@@ -132,7 +132,11 @@ export function nextProgressionStep(
   }
 }
 
-function nextCanaryStep(settings: ProgressionSettings, state: ProgressionState, name: string): ProgressionStep {
+function nextCanaryStep(
+  settings: ProgressionSettings,
+  state: ProgressionState,
+  name: string,
+): ProgressionStep {
   const { canaryWeight, primaryWeight, mirrored } = state.routes;
   const step = nextStepWeight(settings, canaryWeight);
   if (step <= 0) return { kind: 'hold' };
@@ -205,7 +209,11 @@ export type PromotionStep =
   | { readonly kind: 'shift'; readonly routes: Routes; readonly message: string; readonly done: boolean }
   | { readonly kind: 'finalise' };
 
-export function nextPromotionStep(settings: ProgressionSettings, routes: Routes, name: string): PromotionStep {
+export function nextPromotionStep(
+  settings: ProgressionSettings,
+  routes: Routes,
+  name: string,
+): PromotionStep {
   if (isKubernetesProvider(settings.provider)) return { kind: 'finalise' };
   if (settings.stepWeightPromotion <= 0) {
     return {
@@ -226,8 +234,13 @@ export function nextPromotionStep(settings: ProgressionSettings, routes: Routes,
 }
 
 /** The first analysis step runs the pre-rollout hooks and no metrics (reference §2.1 step 23). */
-export function isFirstAnalysisStep(settings: Pick<ProgressionSettings, 'mirror'>, state: ProgressionState): boolean {
-  return state.routes.canaryWeight === 0 && state.iterations === 0 && !(settings.mirror && state.routes.mirrored);
+export function isFirstAnalysisStep(
+  settings: Pick<ProgressionSettings, 'mirror'>,
+  state: ProgressionState,
+): boolean {
+  return (
+    state.routes.canaryWeight === 0 && state.iterations === 0 && !(settings.mirror && state.routes.mirrored)
+  );
 }
 
 export function isKubernetesProvider(provider: string): boolean {

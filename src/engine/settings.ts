@@ -20,7 +20,10 @@ export function analysisIntervalMs(interval: string | undefined): number {
   return Math.max(parsed, MIN_INTERVAL_MS);
 }
 
-export function progressionSettings(spec: CanarySpec, meshProvider = DEFAULT_MESH_PROVIDER): ProgressionSettings {
+export function progressionSettings(
+  spec: CanarySpec,
+  meshProvider = DEFAULT_MESH_PROVIDER,
+): ProgressionSettings {
   const analysis = analysisOf(spec) ?? {};
   const provider = spec.provider ?? meshProvider;
   const kubernetes = provider === 'kubernetes';

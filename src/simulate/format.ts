@@ -30,16 +30,37 @@ export function formatTimelineText(timeline: Timeline): string {
     timeline.strategy === 'canary' ? '' : String(step.iteration),
     describe(step),
   ]);
-  const header = ['t', 'phase', 'canary%', 'primary%', timeline.strategy === 'canary' ? '' : 'iteration', 'what happens'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const header = [
+    't',
+    'phase',
+    'canary%',
+    'primary%',
+    timeline.strategy === 'canary' ? '' : 'iteration',
+    'what happens',
+  ];
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]!.length)),
+  );
   const render = (row: string[]) =>
     row
-      .map((cell, column) => (column === 0 || (column >= 2 && column <= 4) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .map((cell, column) =>
+        column === 0 || (column >= 2 && column <= 4)
+          ? cell.padStart(widths[column]!)
+          : cell.padEnd(widths[column]!),
+      )
       .filter((_cell, column) => column !== 4 || timeline.strategy !== 'canary')
       .join('  ')
       .trimEnd();
   lines.push(render(header), ...rows.map(render), '');
-  lines.push(`Promotion starts at ${at(timeline.promotionStartsAt)} and is complete at ${at(timeline.promotedAt)} (earliest possible).`);
+  if (Number.isNaN(timeline.rolledBackAt)) {
+    lines.push(
+      `Promotion starts at ${at(timeline.promotionStartsAt)} and is complete at ${at(timeline.promotedAt)} (earliest possible).`,
+    );
+  } else {
+    lines.push(
+      `Checks fail from ${at(timeline.steps.find((step) => step.failedChecks > 0)?.t ?? Number.NaN)}: the canary is rolled back at ${at(timeline.rolledBackAt)}.`,
+    );
+  }
   lines.push(
     `A failing check rolls back ${at(timeline.rollbackAfter)} after it first fails (threshold ${timeline.threshold} × interval ${at(timeline.intervalSeconds)}); the earliest rollback is at ${at(timeline.earliestRollbackAt)}.`,
   );
@@ -53,6 +74,7 @@ export function formatTimelineJson(timeline: Timeline): string {
     ...timeline,
     promotionStartsAt: Number.isNaN(timeline.promotionStartsAt) ? null : timeline.promotionStartsAt,
     promotedAt: Number.isNaN(timeline.promotedAt) ? null : timeline.promotedAt,
+    rolledBackAt: Number.isNaN(timeline.rolledBackAt) ? null : timeline.rolledBackAt,
   };
   return `${JSON.stringify(json, null, 2)}\n`;
 }

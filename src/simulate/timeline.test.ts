@@ -18,7 +18,8 @@ function newTestCanary(analysis: Record<string, unknown>, spec: Record<string, u
 }
 
 /** phase/canaryWeight per tick, the compact form of Flagger's own tick-by-tick tests. */
-const trace = (timeline: Timeline) => timeline.steps.map((step) => `${step.t}s ${step.phase}/${step.canaryWeight}`);
+const trace = (timeline: Timeline) =>
+  timeline.steps.map((step) => `${step.t}s ${step.phase}/${step.canaryWeight}`);
 
 describe('simulate: canary strategy', () => {
   it('interval 1m, stepWeight 20, maxWeight 50: weights 20, 40, 60, then promotion', () => {
@@ -32,10 +33,15 @@ describe('simulate: canary strategy', () => {
       '300s Finalising/0',
       '360s Succeeded/0',
     ]);
-    expect(timeline).toMatchObject({ strategy: 'canary', promotionStartsAt: 240, promotedAt: 360, rollbackAfter: 300 });
+    expect(timeline).toMatchObject({
+      strategy: 'canary',
+      promotionStartsAt: 240,
+      promotedAt: 360,
+      rollbackAfter: 300,
+    });
   });
 
-  it('reproduces Flagger\'s stepWeightPromotion sequence (stepWeight 100, stepWeightPromotion 50)', () => {
+  it("reproduces Flagger's stepWeightPromotion sequence (stepWeight 100, stepWeightPromotion 50)", () => {
     const timeline = simulateCanary(newTestCanary({ stepWeight: 100, stepWeightPromotion: 50 }));
     expect(trace(timeline).map((line) => line.split(' ')[1])).toEqual([
       'Progressing/0',
@@ -49,7 +55,9 @@ describe('simulate: canary strategy', () => {
 
   it('climbs a stepWeights ladder and promotes from its last step', () => {
     const timeline = simulateCanary(newTestCanary({ stepWeights: [1, 5, 25, 50] }));
-    expect(timeline.steps.filter((step) => step.phase === 'Progressing').map((step) => step.canaryWeight)).toEqual([0, 1, 5, 25, 50]);
+    expect(
+      timeline.steps.filter((step) => step.phase === 'Progressing').map((step) => step.canaryWeight),
+    ).toEqual([0, 1, 5, 25, 50]);
     expect(timeline.steps.find((step) => step.phase === 'Promoting')?.canaryWeight).toBe(50);
   });
 
@@ -79,7 +87,14 @@ describe('simulate: canary strategy', () => {
     const timeline = simulateCanary(
       newTestCanary({
         stepWeight: 50,
-        webhooks: ['confirm-rollout', 'pre-rollout', '', 'confirm-traffic-increase', 'confirm-promotion', 'post-rollout'].map(hook),
+        webhooks: [
+          'confirm-rollout',
+          'pre-rollout',
+          '',
+          'confirm-traffic-increase',
+          'confirm-promotion',
+          'post-rollout',
+        ].map(hook),
         metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
       }),
     );
@@ -98,7 +113,9 @@ describe('simulate: canary strategy', () => {
 
 describe('simulate: A/B testing and blue/green', () => {
   it('A/B: iterations with matching traffic on the canary, then promotion', () => {
-    const timeline = simulateCanary(newTestCanary({ iterations: 3, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] }));
+    const timeline = simulateCanary(
+      newTestCanary({ iterations: 3, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] }),
+    );
     expect(timeline.strategy).toBe('ab-testing');
     expect(timeline.steps.map((step) => `${step.phase}/${step.iteration}/${step.canaryWeight}`)).toEqual([
       'Progressing/0/0',
@@ -113,7 +130,11 @@ describe('simulate: A/B testing and blue/green', () => {
 
   it('blue/green with mirroring: mirrored iterations, all traffic to the canary, one more check, promotion', () => {
     const timeline = simulateCanary(newTestCanary({ iterations: 2, mirror: true }));
-    expect(timeline.steps.map((step) => `${step.phase}/${step.iteration}/${step.canaryWeight}${step.mirrored ? '/mirrored' : ''}`)).toEqual([
+    expect(
+      timeline.steps.map(
+        (step) => `${step.phase}/${step.iteration}/${step.canaryWeight}${step.mirrored ? '/mirrored' : ''}`,
+      ),
+    ).toEqual([
       'Progressing/0/0',
       'Progressing/1/0/mirrored',
       'Progressing/2/0/mirrored',
@@ -135,5 +156,26 @@ describe('simulate: A/B testing and blue/green', () => {
   it('skipAnalysis promotes on the first tick', () => {
     const timeline = simulateCanary(newTestCanary({ stepWeight: 10 }, { skipAnalysis: true }));
     expect(trace(timeline)).toEqual(['0s Progressing/0', '60s Succeeded/0']);
+  });
+});
+
+describe('simulate: failing checks', () => {
+  it('halts advancement and rolls back threshold ticks after the first failure', () => {
+    const timeline = simulateCanary(newTestCanary({ stepWeight: 20, threshold: 2 }), {
+      failFromSeconds: 120,
+    });
+    expect(
+      timeline.steps.map(
+        (step) => `${step.t}s ${step.phase}/${step.canaryWeight} failed=${step.failedChecks}`,
+      ),
+    ).toEqual([
+      '0s Progressing/0 failed=0',
+      '60s Progressing/20 failed=0',
+      '120s Progressing/20 failed=1',
+      '180s Progressing/20 failed=2',
+      '240s Failed/0 failed=2',
+    ]);
+    expect(timeline.rolledBackAt).toBe(240);
+    expect(timeline.rolledBackAt - 120).toBe(timeline.rollbackAfter);
   });
 });

@@ -29,6 +29,7 @@ export interface TimelineStep {
   mirrored: boolean;
   /** A/B and blue/green iterations counted so far. */
   iteration: number;
+  failedChecks: number;
   webhooks: TimelineWebhook[];
   /** Metrics evaluated during this tick. */
   checks: string[];
@@ -44,8 +45,10 @@ export interface Timeline {
   steps: TimelineStep[];
   /** When the primary starts receiving the canary's spec (phase Promoting). */
   promotionStartsAt: number;
-  /** When the canary is Succeeded: the earliest possible promotion. */
+  /** When the canary is Succeeded: the earliest possible promotion (NaN when it fails). */
   promotedAt: number;
+  /** With failFromSeconds: when the rollback happens (NaN otherwise). */
+  rolledBackAt: number;
   /** Time from the first failed check to the rollback: interval × threshold. */
   rollbackAfter: number;
   /** The earliest a rollback can happen: the first check that can fail, plus rollbackAfter. */
@@ -58,7 +61,14 @@ const MAX_TICKS = 1000;
 
 const BUILTIN_METRIC_NAMES = new Set(['request-success-rate', 'request-duration']);
 
-export function simulateCanary(canary: Canary, meshProvider?: string): Timeline {
+export interface SimulateOptions {
+  meshProvider?: string | undefined;
+  /** Every check fails from this many seconds after detection (shows when the rollback happens). */
+  failFromSeconds?: number | undefined;
+}
+
+export function simulateCanary(canary: Canary, options: SimulateOptions = {}): Timeline {
+  const { meshProvider, failFromSeconds } = options;
   const spec = canary.spec;
   const analysis = analysisOf(spec) ?? {};
   const settings = progressionSettings(spec, meshProvider);
@@ -68,9 +78,14 @@ export function simulateCanary(canary: Canary, meshProvider?: string): Timeline 
   const hooksOf = (...types: string[]): TimelineWebhook[] =>
     hooks
       .filter((hook) => types.includes(hook.type ?? ''))
-      .map((hook) => ({ name: hook.name, type: (hook.type || 'rollout') as TimelineWebhook['type'] }));
+      .map((hook) => ({ name: hook.name, type: hook.type || 'rollout' }));
   const checks = (analysis.metrics ?? [])
-    .filter((metric) => BUILTIN_METRIC_NAMES.has(metric.name) || metric.templateRef !== undefined || metric.query !== undefined)
+    .filter(
+      (metric) =>
+        BUILTIN_METRIC_NAMES.has(metric.name) ||
+        metric.templateRef !== undefined ||
+        metric.query !== undefined,
+    )
     .map((metric) => metric.name);
   const intervalSeconds = settings.intervalMs / 1000;
 
@@ -80,34 +95,65 @@ export function simulateCanary(canary: Canary, meshProvider?: string): Timeline 
   let phase: CanaryPhase = 'Progressing';
   let promotionStartsAt = Number.NaN;
   let promotedAt = Number.NaN;
+  let rolledBackAt = Number.NaN;
+  let failedChecks = 0;
 
   steps.push({
     t: 0,
     phase,
     ...weights(routes, settings),
     iteration: 0,
+    failedChecks: 0,
     webhooks: hooksOf('confirm-rollout'),
     checks: [],
     events: [`New revision detected! Scaling up ${target}`],
   });
 
-  for (let tick = 1; tick <= MAX_TICKS && phase !== 'Succeeded'; tick += 1) {
+  for (let tick = 1; tick <= MAX_TICKS && phase !== 'Succeeded' && phase !== 'Failed'; tick += 1) {
     const t = tick * intervalSeconds;
-    const step: TimelineStep = { t, phase, ...weights(routes, settings), iteration: iterations, webhooks: [], checks: [], events: [] };
+    const step: TimelineStep = {
+      t,
+      phase,
+      ...weights(routes, settings),
+      iteration: iterations,
+      failedChecks,
+      webhooks: [],
+      checks: [],
+      events: [],
+    };
     if (spec.skipAnalysis === true) {
       routes = { primaryWeight: 100, canaryWeight: 0, mirrored: false };
       phase = 'Succeeded';
       promotionStartsAt = promotedAt = t;
       step.webhooks.push(...hooksOf('post-rollout'));
       step.events.push(`Promotion completed! Canary analysis was skipped for ${target}`);
+    } else if (phase === 'Progressing' && failedChecks >= settings.threshold) {
+      // Reference §2.8: the threshold is checked before the analysis step of the next tick.
+      step.events.push(
+        `Rolling back ${name} failed checks threshold reached ${failedChecks}`,
+        `Canary failed! Scaling down ${target}`,
+      );
+      routes = { primaryWeight: 100, canaryWeight: 0, mirrored: false };
+      phase = 'Failed';
+      rolledBackAt = t;
+      step.webhooks.push(...hooksOf('post-rollout'));
     } else if (phase === 'Progressing') {
       step.webhooks.push(...hooksOf('rollback'));
-      if (isFirstAnalysisStep(settings, { routes, iterations })) {
+      const first = isFirstAnalysisStep(settings, { routes, iterations });
+      if (first) {
         step.events.push(`Starting canary analysis for ${target}`);
         step.webhooks.push(...hooksOf('pre-rollout'));
       } else {
         step.webhooks.push(...hooksOf('', 'rollout'));
         step.checks.push(...checks);
+      }
+      const checked = !first || hooksOf('pre-rollout').length > 0;
+      if (failFromSeconds !== undefined && t >= failFromSeconds && checked) {
+        failedChecks += 1;
+        step.events.push(`Halt ${name} advancement: check failed (${failedChecks}/${settings.threshold})`);
+        Object.assign(step, { phase, ...weights(routes, settings), iteration: iterations, failedChecks });
+        steps.push(step);
+        continue;
       }
       const next = nextProgressionStep(settings, { routes, iterations }, name);
       switch (next.kind) {
@@ -133,9 +179,12 @@ export function simulateCanary(canary: Canary, meshProvider?: string): Timeline 
           }
           break;
         case 'promote':
-          if (next.confirmTrafficIncrease && settings.strategy === 'canary') step.webhooks.push(...hooksOf('confirm-traffic-increase'));
+          if (next.confirmTrafficIncrease && settings.strategy === 'canary')
+            step.webhooks.push(...hooksOf('confirm-traffic-increase'));
           step.webhooks.push(...hooksOf('confirm-promotion'));
-          step.events.push(`Copying ${target} template spec to ${spec.targetRef.name}-primary.${canary.metadata.namespace ?? 'default'}`);
+          step.events.push(
+            `Copying ${target} template spec to ${spec.targetRef.name}-primary.${canary.metadata.namespace ?? 'default'}`,
+          );
           phase = 'Promoting';
           promotionStartsAt = t;
           break;
@@ -161,7 +210,7 @@ export function simulateCanary(canary: Canary, meshProvider?: string): Timeline 
       step.webhooks.push(...hooksOf('post-rollout'));
       step.events.push(`Promotion completed! Scaling down ${target}`);
     }
-    Object.assign(step, { phase, ...weights(routes, settings), iteration: iterations });
+    Object.assign(step, { phase, ...weights(routes, settings), iteration: iterations, failedChecks });
     steps.push(step);
   }
 
@@ -176,6 +225,7 @@ export function simulateCanary(canary: Canary, meshProvider?: string): Timeline 
     steps,
     promotionStartsAt,
     promotedAt,
+    rolledBackAt,
     rollbackAfter,
     earliestRollbackAt: firstCheckTick * intervalSeconds + rollbackAfter,
     notes: notesFor(settings, analysis.stepWeights !== undefined),
@@ -183,9 +233,16 @@ export function simulateCanary(canary: Canary, meshProvider?: string): Timeline 
 }
 
 /** What the traffic really does: the kubernetes provider has no router, the apex follows the primary. */
-function weights(routes: Routes, settings: ProgressionSettings): Pick<TimelineStep, 'canaryWeight' | 'primaryWeight' | 'mirrored'> {
+function weights(
+  routes: Routes,
+  settings: ProgressionSettings,
+): Pick<TimelineStep, 'canaryWeight' | 'primaryWeight' | 'mirrored'> {
   if (settings.provider === 'kubernetes') return { canaryWeight: 0, primaryWeight: 100, mirrored: false };
-  return { canaryWeight: routes.canaryWeight, primaryWeight: routes.primaryWeight, mirrored: routes.mirrored };
+  return {
+    canaryWeight: routes.canaryWeight,
+    primaryWeight: routes.primaryWeight,
+    mirrored: routes.mirrored,
+  };
 }
 
 function notesFor(settings: ProgressionSettings, ladder: boolean): string[] {
@@ -196,15 +253,22 @@ function notesFor(settings: ProgressionSettings, ladder: boolean): string[] {
     );
   }
   if (settings.strategy === 'ab-testing') {
-    notes.push('A/B testing: weight 100 means every request that matches analysis.match goes to the canary; the rest stay on the primary.');
+    notes.push(
+      'A/B testing: weight 100 means every request that matches analysis.match goes to the canary; the rest stay on the primary.',
+    );
   }
   if (settings.mirror && settings.strategy !== 'ab-testing') {
-    notes.push('Mirrored steps send copies of the primary\'s requests to the canary; users only see the primary\'s responses.');
+    notes.push(
+      "Mirrored steps send copies of the primary's requests to the canary; users only see the primary's responses.",
+    );
   }
   if (!ladder && settings.strategy === 'canary' && settings.stepWeight > 0) {
     const cap = settings.maxWeight ?? 100;
-    if (cap % settings.stepWeight !== 0) notes.push(`maxWeight ${cap} is not a multiple of stepWeight ${settings.stepWeight}: the last step overshoots it.`);
+    if (cap % settings.stepWeight !== 0)
+      notes.push(
+        `maxWeight ${cap} is not a multiple of stepWeight ${settings.stepWeight}: the last step overshoots it.`,
+      );
   }
-  notes.push('Assumes every check passes, every gate is open and each rollout finishes within one interval.');
+  notes.push('Assumes every gate is open and each rollout finishes within one interval.');
   return notes;
 }

@@ -10,16 +10,21 @@ export function formatText(report: ValidationReport): string {
   const lines: string[] = [];
   for (const file of report.files) {
     if (file.unreadable !== undefined) {
-      const position = file.unreadable.line === undefined ? '' : `:${file.unreadable.line}:${file.unreadable.column ?? 1}`;
+      const position =
+        file.unreadable.line === undefined ? '' : `:${file.unreadable.line}:${file.unreadable.column ?? 1}`;
       lines.push(`${file.file}${position}: cannot read: ${file.unreadable.reason}`);
     }
     for (const object of file.objects) {
       const subject = `${object.kind}/${object.name}`;
       for (const finding of object.errors) {
-        lines.push(`${file.file}:${finding.line}:${finding.column}: ${subject} ${finding.path}: ${finding.message}`);
+        lines.push(
+          `${file.file}:${finding.line}:${finding.column}: ${subject} ${finding.path}: ${finding.message}`,
+        );
       }
       for (const finding of object.warnings) {
-        lines.push(`${file.file}:${finding.line}:${finding.column}: ${subject} ${finding.path}: warning: ${finding.message}`);
+        lines.push(
+          `${file.file}:${finding.line}:${finding.column}: ${subject} ${finding.path}: warning: ${finding.message}`,
+        );
       }
     }
   }

@@ -38,7 +38,10 @@ function reasonOf(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-export async function readInputs(operands: readonly string[], readStdin: () => Promise<string>): Promise<Inputs> {
+export async function readInputs(
+  operands: readonly string[],
+  readStdin: () => Promise<string>,
+): Promise<Inputs> {
   const texts: InputText[] = [];
   const unreadable: UnreadableInput[] = [];
   for (const operand of operands) {

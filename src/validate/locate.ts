@@ -20,7 +20,7 @@ interface Located {
 }
 
 function walk(document: Document, path: FieldPath): Located {
-  let node = document.contents as Node | null;
+  let node = document.contents;
   let keyNode: Node | null = null;
   let depth = 0;
   for (const segment of path) {

@@ -32,7 +32,9 @@ export function schemaFindings(validator: SchemaValidator, kind: FlaggerKind, ob
     .filter((issue) => issue.keyword === 'oneOf' || issue.keyword === 'anyOf')
     .map((issue) => `${issue.schemaPath}/`);
   // A value of the wrong type also fails its enum; the type error alone says it better.
-  const wrongType = new Set(issues.filter((issue) => issue.keyword === 'type').map((issue) => issue.instancePath));
+  const wrongType = new Set(
+    issues.filter((issue) => issue.keyword === 'type').map((issue) => issue.instancePath),
+  );
   const findings: Finding[] = [];
   for (const issue of issues) {
     if (branchPrefixes.some((prefix) => issue.schemaPath.startsWith(prefix))) continue;
@@ -56,25 +58,42 @@ function describeIssue(root: JsonSchema, object: unknown, issue: SchemaIssue): F
     }
     case 'required': {
       const missing = String(params['missingProperty']);
-      if (path.length === 1 && path[0] === 'spec' && missing === 'analysis' && valueAt(object, ['spec', 'canaryAnalysis']) !== undefined) {
-        return error(['spec', 'analysis'], 'missing required field "analysis": rename the deprecated canaryAnalysis to analysis (Flagger\'s CRD drops canaryAnalysis)');
+      if (
+        path.length === 1 &&
+        path[0] === 'spec' &&
+        missing === 'analysis' &&
+        valueAt(object, ['spec', 'canaryAnalysis']) !== undefined
+      ) {
+        return error(
+          ['spec', 'analysis'],
+          'missing required field "analysis": rename the deprecated canaryAnalysis to analysis (Flagger\'s CRD drops canaryAnalysis)',
+        );
       }
       return error([...path, missing], `missing required field "${missing}"`);
     }
     case 'type':
-      return error(path, `must be ${TYPE_NAMES[String(params['type'])] ?? String(params['type'])}, not ${describeValue(value)}`);
+      return error(
+        path,
+        `must be ${TYPE_NAMES[String(params['type'])] ?? String(params['type'])}, not ${describeValue(value)}`,
+      );
     case 'enum':
       return enumMismatch(path, value, (params['allowedValues'] as unknown[]).map(String));
     case 'const':
       return error(path, `must be ${JSON.stringify(params['allowedValue'])}, not ${describeValue(value)}`);
     case 'pattern': {
       const hint = parentSchema?.['x-vireo-hint'];
-      return error(path, `${describeValue(value)} ${typeof hint === 'string' ? hint : `must match ${String(params['pattern'])}`}`);
+      return error(
+        path,
+        `${describeValue(value)} ${typeof hint === 'string' ? hint : `must match ${String(params['pattern'])}`}`,
+      );
     }
     case 'format':
       return error(path, formatMessage(String(params['format']), value));
     case 'multipleOf':
-      return error(path, `must be a whole number, not ${String(value)} (Flagger reads this field as an integer)`);
+      return error(
+        path,
+        `must be a whole number, not ${String(value)} (Flagger reads this field as an integer)`,
+      );
     case 'oneOf':
     case 'anyOf': {
       if (parentSchema?.['x-kubernetes-int-or-string'] === true) {
@@ -118,7 +137,12 @@ function unknownField(root: JsonSchema, object: unknown, parentPath: FieldPath, 
   return error(path, suggestion === undefined ? base : `${base}; ${suggestion}`, true);
 }
 
-function suggestPlacement(root: JsonSchema, object: unknown, parentPath: FieldPath, key: string): string | undefined {
+function suggestPlacement(
+  root: JsonSchema,
+  object: unknown,
+  parentPath: FieldPath,
+  key: string,
+): string | undefined {
   for (let depth = parentPath.length - 1; depth >= 1; depth -= 1) {
     const ancestorPath = parentPath.slice(0, depth);
     if (!propertyNames(schemaAt(root, ancestorPath)).includes(key)) continue;
@@ -134,7 +158,8 @@ function suggestPlacement(root: JsonSchema, object: unknown, parentPath: FieldPa
   if (typo !== undefined) return `did you mean ${formatPath([...parentPath, typo])}?`;
   for (const child of siblings) {
     const childSchema = schemaAt(root, [...parentPath, child]);
-    if (propertyNames(childSchema).includes(key)) return `did you mean ${formatPath([...parentPath, child, key])}?`;
+    if (propertyNames(childSchema).includes(key))
+      return `did you mean ${formatPath([...parentPath, child, key])}?`;
   }
   return undefined;
 }

@@ -4,7 +4,9 @@ import type { FieldPath } from './path.js';
 export type JsonSchema = Record<string, unknown>;
 
 function asSchema(value: unknown): JsonSchema | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonSchema) : undefined;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as JsonSchema)
+    : undefined;
 }
 
 export function schemaAt(root: JsonSchema, path: FieldPath): JsonSchema | undefined {

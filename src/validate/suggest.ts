@@ -41,7 +41,9 @@ export function closestMatch(input: string, candidates: readonly string[]): stri
   // A prefix or containment is also a near miss: "nginx-ingress" → "nginx", "warning" → "warn".
   const lowered = input.toLowerCase();
   const containing = candidates.filter(
-    (candidate) => candidate.length >= 3 && (lowered.startsWith(candidate.toLowerCase()) || candidate.toLowerCase().startsWith(lowered)),
+    (candidate) =>
+      candidate.length >= 3 &&
+      (lowered.startsWith(candidate.toLowerCase()) || candidate.toLowerCase().startsWith(lowered)),
   );
   return containing.length === 1 ? containing[0] : undefined;
 }

@@ -35,10 +35,14 @@ function check(...objects: unknown[]): { errors: LocatedFinding[]; warnings: Loc
   const text = objects.map((object) => stringify(object)).join('---\n');
   const report = validateInputs({ texts: [{ file: 'test.yaml', text }], unreadable: [] }, { validator });
   const all = report.files.flatMap((file) => file.objects);
-  return { errors: all.flatMap((object) => object.errors), warnings: all.flatMap((object) => object.warnings) };
+  return {
+    errors: all.flatMap((object) => object.errors),
+    warnings: all.flatMap((object) => object.warnings),
+  };
 }
 
-const summaries = (findings: LocatedFinding[]) => findings.map((finding) => `${finding.path}: ${finding.message}`);
+const summaries = (findings: LocatedFinding[]) =>
+  findings.map((finding) => `${finding.path}: ${finding.message}`);
 
 describe('validate: Canary', () => {
   it('accepts the base canary without findings', () => {
@@ -46,30 +50,142 @@ describe('validate: Canary', () => {
   });
 
   it.each([
-    ['stepWeight with iterations', (c: any) => (c.spec.analysis.iterations = 10), /iterations cannot be combined with stepWeight/],
-    ['no progression field', (c: any) => delete c.spec.analysis.stepWeight, /set one of stepWeight or stepWeights/],
-    ['no threshold', (c: any) => delete c.spec.analysis.threshold, /analysis.threshold: missing required field "threshold"/],
-    ['match without iterations', (c: any) => (c.spec.analysis.match = [{ headers: { 'x-canary': { exact: 'insider' } } }]), /match: A\/B testing \(match\) needs iterations/],
-    ['an interval that is not a duration', (c: any) => (c.spec.analysis.interval = '1mins'), /"1mins" is not a duration/],
-    ['a metric interval PromQL cannot take', (c: any) => (c.spec.analysis.metrics[0].interval = '1m30'), /cannot go into a PromQL range selector/],
-    ['an unknown webhook type', (c: any) => (c.spec.analysis.webhooks[0].type = 'pre-rolout'), /did you mean "pre-rollout"\?/],
-    ['a webhook timeout that is not a duration', (c: any) => (c.spec.analysis.webhooks[0].timeout = '5sec'), /"5sec" is not a duration/],
-    ['a non-http webhook', (c: any) => (c.spec.analysis.webhooks[0].url = 'ftp://loadtester/'), /must start with http:\/\//],
-    ['a severity near miss', (c: any) => (c.spec.analysis.alerts = [{ name: 'on-call', severity: 'warning', providerRef: { name: 'slack' } }]), /did you mean "warn"\?/],
-    ['equal session cookies', (c: any) => { c.spec.provider = 'istio'; delete c.spec.ingressRef; c.spec.analysis.sessionAffinity = { cookieName: 'c', primaryCookieName: 'c' }; }, /primaryCookieName: must differ from cookieName/],
-    ['nginx without ingressRef', (c: any) => delete c.spec.ingressRef, /the nginx provider needs spec.ingressRef/],
-    ['nginx with a prefix header match', (c: any) => { c.spec.analysis.iterations = 5; delete c.spec.analysis.stepWeight; delete c.spec.analysis.maxWeight; c.spec.analysis.match = [{ headers: { user: { prefix: 'beta' } } }]; }, /NGINX matches headers by exact value or regex only/],
+    [
+      'stepWeight with iterations',
+      (c: any) => (c.spec.analysis.iterations = 10),
+      /iterations cannot be combined with stepWeight/,
+    ],
+    [
+      'no progression field',
+      (c: any) => delete c.spec.analysis.stepWeight,
+      /set one of stepWeight or stepWeights/,
+    ],
+    [
+      'no threshold',
+      (c: any) => delete c.spec.analysis.threshold,
+      /analysis.threshold: missing required field "threshold"/,
+    ],
+    [
+      'match without iterations',
+      (c: any) => (c.spec.analysis.match = [{ headers: { 'x-canary': { exact: 'insider' } } }]),
+      /match: A\/B testing \(match\) needs iterations/,
+    ],
+    [
+      'an interval that is not a duration',
+      (c: any) => (c.spec.analysis.interval = '1mins'),
+      /"1mins" is not a duration/,
+    ],
+    [
+      'a metric interval PromQL cannot take',
+      (c: any) => (c.spec.analysis.metrics[0].interval = '1m30'),
+      /cannot go into a PromQL range selector/,
+    ],
+    [
+      'an unknown webhook type',
+      (c: any) => (c.spec.analysis.webhooks[0].type = 'pre-rolout'),
+      /did you mean "pre-rollout"\?/,
+    ],
+    [
+      'a webhook timeout that is not a duration',
+      (c: any) => (c.spec.analysis.webhooks[0].timeout = '5sec'),
+      /"5sec" is not a duration/,
+    ],
+    [
+      'a non-http webhook',
+      (c: any) => (c.spec.analysis.webhooks[0].url = 'ftp://loadtester/'),
+      /must start with http:\/\//,
+    ],
+    [
+      'a severity near miss',
+      (c: any) =>
+        (c.spec.analysis.alerts = [{ name: 'on-call', severity: 'warning', providerRef: { name: 'slack' } }]),
+      /did you mean "warn"\?/,
+    ],
+    [
+      'equal session cookies',
+      (c: any) => {
+        c.spec.provider = 'istio';
+        delete c.spec.ingressRef;
+        c.spec.analysis.sessionAffinity = { cookieName: 'c', primaryCookieName: 'c' };
+      },
+      /primaryCookieName: must differ from cookieName/,
+    ],
+    [
+      'nginx without ingressRef',
+      (c: any) => delete c.spec.ingressRef,
+      /the nginx provider needs spec.ingressRef/,
+    ],
+    [
+      'nginx with a prefix header match',
+      (c: any) => {
+        c.spec.analysis.iterations = 5;
+        delete c.spec.analysis.stepWeight;
+        delete c.spec.analysis.maxWeight;
+        c.spec.analysis.match = [{ headers: { user: { prefix: 'beta' } } }];
+      },
+      /NGINX matches headers by exact value or regex only/,
+    ],
     ['a fractional weight', (c: any) => (c.spec.analysis.stepWeight = 2.5), /must be a whole number/],
-    ['a typo in a field name', (c: any) => { c.spec.analysis.stepWieght = c.spec.analysis.stepWeight; delete c.spec.analysis.stepWeight; }, /unknown field "stepWieght".*did you mean spec.analysis.stepWeight\?/],
-    ['a field one level too high', (c: any) => (c.spec.interval = '1m'), /unknown field "interval".*did you mean spec.analysis.interval\?/],
-    ['an unknown built-in metric', (c: any) => (c.spec.analysis.metrics[0].name = 'request-sucess-rate'), /did you mean "request-success-rate"\?/],
-    ['a min above the max', (c: any) => (c.spec.analysis.metrics[0].thresholdRange = { min: 99, max: 90 }), /min 99 is above max 90/],
+    [
+      'a typo in a field name',
+      (c: any) => {
+        c.spec.analysis.stepWieght = c.spec.analysis.stepWeight;
+        delete c.spec.analysis.stepWeight;
+      },
+      /unknown field "stepWieght".*did you mean spec.analysis.stepWeight\?/,
+    ],
+    [
+      'a field one level too high',
+      (c: any) => (c.spec.interval = '1m'),
+      /unknown field "interval".*did you mean spec.analysis.interval\?/,
+    ],
+    [
+      'an unknown built-in metric',
+      (c: any) => (c.spec.analysis.metrics[0].name = 'request-sucess-rate'),
+      /did you mean "request-success-rate"\?/,
+    ],
+    [
+      'a min above the max',
+      (c: any) => (c.spec.analysis.metrics[0].thresholdRange = { min: 99, max: 90 }),
+      /min 99 is above max 90/,
+    ],
     ['a provider near miss', (c: any) => (c.spec.provider = 'nginx-ingress'), /did you mean "nginx"\?/],
-    ['a Knative target with another provider', (c: any) => (c.spec.targetRef = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'podinfo' }), /needs provider knative/],
+    [
+      'a Knative target with another provider',
+      (c: any) =>
+        (c.spec.targetRef = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'podinfo' }),
+      /needs provider knative/,
+    ],
     ['no service', (c: any) => delete c.spec.service, /missing "service"/],
-    ['unsorted stepWeights', (c: any) => { delete c.spec.analysis.stepWeight; delete c.spec.analysis.maxWeight; c.spec.analysis.stepWeights = [10, 5, 50]; }, /stepWeights\[1\]: steps must increase strictly/],
-    ['a gatewayapi canary without gatewayRefs', (c: any) => { c.spec.provider = 'gatewayapi:v1'; delete c.spec.ingressRef; }, /needs service.gatewayRefs/],
-    ['A/B testing on traefik', (c: any) => { c.spec.provider = 'traefik'; delete c.spec.ingressRef; c.spec.analysis.iterations = 5; delete c.spec.analysis.stepWeight; delete c.spec.analysis.maxWeight; c.spec.analysis.match = [{ headers: { 'x-canary': { exact: 'yes' } } }]; }, /A\/B testing would send all traffic to the canary/],
+    [
+      'unsorted stepWeights',
+      (c: any) => {
+        delete c.spec.analysis.stepWeight;
+        delete c.spec.analysis.maxWeight;
+        c.spec.analysis.stepWeights = [10, 5, 50];
+      },
+      /stepWeights\[1\]: steps must increase strictly/,
+    ],
+    [
+      'a gatewayapi canary without gatewayRefs',
+      (c: any) => {
+        c.spec.provider = 'gatewayapi:v1';
+        delete c.spec.ingressRef;
+      },
+      /needs service.gatewayRefs/,
+    ],
+    [
+      'A/B testing on traefik',
+      (c: any) => {
+        c.spec.provider = 'traefik';
+        delete c.spec.ingressRef;
+        c.spec.analysis.iterations = 5;
+        delete c.spec.analysis.stepWeight;
+        delete c.spec.analysis.maxWeight;
+        c.spec.analysis.match = [{ headers: { 'x-canary': { exact: 'yes' } } }];
+      },
+      /A\/B testing would send all traffic to the canary/,
+    ],
   ])('rejects %s', (_name, mutate, expected) => {
     const canary = newTestCanary();
     mutate(canary);
@@ -77,15 +193,60 @@ describe('validate: Canary', () => {
   });
 
   it.each([
-    ['a maxWeight that is not a multiple of stepWeight', (c: any) => { c.spec.analysis.stepWeight = 20; }, /maxWeight 50 is not a multiple of stepWeight 20: the last step overshoots to 60%/],
+    [
+      'a maxWeight that is not a multiple of stepWeight',
+      (c: any) => {
+        c.spec.analysis.stepWeight = 20;
+      },
+      /maxWeight 50 is not a multiple of stepWeight 20: the last step overshoots to 60%/,
+    ],
     ['an interval under 10s', (c: any) => (c.spec.analysis.interval = '5s'), /below the 10s minimum/],
-    ['a success rate written as a fraction', (c: any) => (c.spec.analysis.metrics[0].thresholdRange.min = 0.99), /did you mean 99\?/],
-    ['a latency written in seconds', (c: any) => c.spec.analysis.metrics.push({ name: 'request-duration', thresholdRange: { max: 0.5 } }), /did you mean 500\?/],
-    ['the kubernetes provider with match', (c: any) => { c.spec.provider = 'kubernetes'; delete c.spec.ingressRef; c.spec.analysis.iterations = 5; delete c.spec.analysis.stepWeight; delete c.spec.analysis.maxWeight; c.spec.analysis.match = [{ headers: { a: { exact: 'b' } } }]; }, /match is dropped/],
+    [
+      'a success rate written as a fraction',
+      (c: any) => (c.spec.analysis.metrics[0].thresholdRange.min = 0.99),
+      /did you mean 99\?/,
+    ],
+    [
+      'a latency written in seconds',
+      (c: any) => c.spec.analysis.metrics.push({ name: 'request-duration', thresholdRange: { max: 0.5 } }),
+      /did you mean 500\?/,
+    ],
+    [
+      'the kubernetes provider with match',
+      (c: any) => {
+        c.spec.provider = 'kubernetes';
+        delete c.spec.ingressRef;
+        c.spec.analysis.iterations = 5;
+        delete c.spec.analysis.stepWeight;
+        delete c.spec.analysis.maxWeight;
+        c.spec.analysis.match = [{ headers: { a: { exact: 'b' } } }];
+      },
+      /match is dropped/,
+    ],
     ['mirroring on nginx', (c: any) => (c.spec.analysis.mirror = true), /does not mirror traffic/],
-    ['the deprecated threshold', (c: any) => { c.spec.analysis.metrics[0].threshold = 99; delete c.spec.analysis.metrics[0].thresholdRange; }, /threshold is deprecated/],
-    ['an old HPA apiVersion', (c: any) => (c.spec.autoscalerRef = { apiVersion: 'autoscaling/v2beta2', kind: 'HorizontalPodAutoscaler', name: 'podinfo' }), /write apiVersion: autoscaling\/v2/],
-    ['slow rollout hooks', (c: any) => (c.spec.analysis.webhooks[0].timeout = '2m'), /up to 2m together, not less than the 1m interval/],
+    [
+      'the deprecated threshold',
+      (c: any) => {
+        c.spec.analysis.metrics[0].threshold = 99;
+        delete c.spec.analysis.metrics[0].thresholdRange;
+      },
+      /threshold is deprecated/,
+    ],
+    [
+      'an old HPA apiVersion',
+      (c: any) =>
+        (c.spec.autoscalerRef = {
+          apiVersion: 'autoscaling/v2beta2',
+          kind: 'HorizontalPodAutoscaler',
+          name: 'podinfo',
+        }),
+      /write apiVersion: autoscaling\/v2/,
+    ],
+    [
+      'slow rollout hooks',
+      (c: any) => (c.spec.analysis.webhooks[0].timeout = '2m'),
+      /up to 2m together, not less than the 1m interval/,
+    ],
   ])('warns about %s without failing', (_name, mutate, expected) => {
     const canary = newTestCanary();
     mutate(canary);
@@ -99,7 +260,9 @@ describe('validate: Canary', () => {
     canary.spec.canaryAnalysis = { ...canary.spec.analysis, stepWeight: 'ten' };
     delete canary.spec.analysis;
     expect(summaries(check(canary).errors)).toEqual([
-      expect.stringMatching(/^spec.analysis: missing required field "analysis": rename the deprecated canaryAnalysis/),
+      expect.stringMatching(
+        /^spec.analysis: missing required field "analysis": rename the deprecated canaryAnalysis/,
+      ),
       'spec.canaryAnalysis.stepWeight: must be a number, not the string "ten"',
     ]);
   });
@@ -129,7 +292,9 @@ describe('validate: references between objects', () => {
 
   it('names the namespace when the template lives elsewhere', () => {
     expect(summaries(check(withTemplateMetric(), template('istio-system')).errors)).toEqual([
-      expect.stringContaining('MetricTemplate "errors" is in namespace istio-system, but this reference looks in namespace test: set namespace: istio-system'),
+      expect.stringContaining(
+        'MetricTemplate "errors" is in namespace istio-system, but this reference looks in namespace test: set namespace: istio-system',
+      ),
     ]);
   });
 
@@ -138,7 +303,9 @@ describe('validate: references between objects', () => {
     expect(summaries(check(withTemplateMetric(), template('test', query)).errors)).toEqual([
       expect.stringContaining('uses {{ variables.ingress_name }}: add ingress_name to templateVariables'),
     ]);
-    expect(check(withTemplateMetric({ ingress_name: 'podinfo' }), template('test', query)).errors).toEqual([]);
+    expect(check(withTemplateMetric({ ingress_name: 'podinfo' }), template('test', query)).errors).toEqual(
+      [],
+    );
   });
 
   it('rejects an unknown template field', () => {
@@ -150,7 +317,12 @@ describe('validate: references between objects', () => {
 
 describe('validate: AlertProvider and MetricTemplate', () => {
   it('requires an address or a secretRef', () => {
-    const provider = { apiVersion: 'flagger.app/v1beta1', kind: 'AlertProvider', metadata: { name: 'chat' }, spec: { type: 'slack' } };
+    const provider = {
+      apiVersion: 'flagger.app/v1beta1',
+      kind: 'AlertProvider',
+      metadata: { name: 'chat' },
+      spec: { type: 'slack' },
+    };
     expect(summaries(check(provider).errors)).toEqual([
       'spec: set address, or secretRef naming a Secret whose key "address" holds the URL',
     ]);

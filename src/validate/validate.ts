@@ -147,7 +147,9 @@ function checkObject(
   const name = asText(metadata?.['name']) ?? '(unnamed)';
   const namespace = asText(metadata?.['namespace']);
   const inFlaggerGroup = apiVersion.split('/')[0] === FLAGGER_GROUP;
-  const kind = (FLAGGER_KINDS as readonly string[]).includes(kindText) ? (kindText as FlaggerKind) : undefined;
+  const kind = (FLAGGER_KINDS as readonly string[]).includes(kindText)
+    ? (kindText as FlaggerKind)
+    : undefined;
   if (kind === undefined) {
     if (!inFlaggerGroup) return undefined;
     const nearMiss = closestMatch(kindText, FLAGGER_KINDS);
@@ -160,16 +162,27 @@ function checkObject(
     ];
     return { kind: kindText || '(no kind)', name, namespace, object, findings };
   }
-  const findings = [...objectSchemaFindings(validator, kind, object), ...semanticFindings(kind, object, options)];
+  const findings = [
+    ...objectSchemaFindings(validator, kind, object),
+    ...semanticFindings(kind, object, options),
+  ];
   return { kind, name, namespace, object, findings };
 }
 
 function objectSchemaFindings(validator: SchemaValidator, kind: FlaggerKind, object: Fields): Finding[] {
   const findings = schemaFindings(validator, kind, object);
   const spec = asFields(object['spec']);
-  if (kind === 'Canary' && spec !== undefined && spec['analysis'] === undefined && spec['canaryAnalysis'] !== undefined) {
+  if (
+    kind === 'Canary' &&
+    spec !== undefined &&
+    spec['analysis'] === undefined &&
+    spec['canaryAnalysis'] !== undefined
+  ) {
     // Check the deprecated alias as if it were `analysis`, and report at its real place.
-    const asAnalysis = { ...object, spec: { ...spec, analysis: spec['canaryAnalysis'], canaryAnalysis: undefined } };
+    const asAnalysis = {
+      ...object,
+      spec: { ...spec, analysis: spec['canaryAnalysis'], canaryAnalysis: undefined },
+    };
     delete (asAnalysis.spec as Fields)['canaryAnalysis'];
     for (const finding of schemaFindings(validator, kind, asAnalysis)) {
       if (finding.path[0] === 'spec' && finding.path[1] === 'analysis') {
@@ -202,7 +215,9 @@ function toReport(object: PendingObject): ObjectReport {
       if (seen.has(key)) continue;
       seen.add(key);
       const atKey = finding.atKey === true;
-      const position = locate(object.document, object.lineCounter, [...object.prefix, ...finding.path], { atKey });
+      const position = locate(object.document, object.lineCounter, [...object.prefix, ...finding.path], {
+        atKey,
+      });
       results.push({ path, line: position.line, column: position.column, message: finding.message });
     }
     return results.sort((a, b) => a.line - b.line || a.column - b.column);

@@ -42,14 +42,29 @@ function parentAndKey(root: any, path: (string | number)[]): [any, string | numb
   return typeof node === 'object' && node !== null ? [node, path.at(-1)!] : undefined;
 }
 
-const mutation = fc.oneof(
+type Mutation =
+  | { op: 'delete'; at: number }
+  | { op: 'replace'; at: number; value: Json }
+  | { op: 'rename'; at: number; name: string }
+  | { op: 'insert'; at: number; name: string; value: Json };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('delete' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('replace' as const), at: fc.nat(), value: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json> }),
+  fc.record({
+    op: fc.constant('replace' as const),
+    at: fc.nat(),
+    value: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>,
+  }),
   fc.record({ op: fc.constant('rename' as const), at: fc.nat(), name: fc.string({ maxLength: 12 }) }),
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), name: fc.string({ maxLength: 12 }), value: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json> }),
+  fc.record({
+    op: fc.constant('insert' as const),
+    at: fc.nat(),
+    name: fc.string({ maxLength: 12 }),
+    value: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>,
+  }),
 );
 
-function mutate(original: unknown, mutations: readonly fc.Infer<typeof mutation>[]): unknown {
+function mutate(original: unknown, mutations: readonly Mutation[]): unknown {
   const root = structuredClone(original) as any;
   for (const change of mutations) {
     const paths = allPaths(root);
@@ -94,7 +109,10 @@ describe('validate under mutation', () => {
     fc.assert(
       fc.property(fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 6 }), (pick, mutations) => {
         const text = stringify(mutate(objects[pick % objects.length], mutations));
-        const report = validateInputs({ texts: [{ file: 'mutated.yaml', text }], unreadable: [] }, { validator });
+        const report = validateInputs(
+          { texts: [{ file: 'mutated.yaml', text }], unreadable: [] },
+          { validator },
+        );
         assertWellFormed(report, text);
       }),
       { numRuns: 2000 },
@@ -103,13 +121,22 @@ describe('validate under mutation', () => {
 
   it('never throws on damaged YAML text', () => {
     fc.assert(
-      fc.property(fc.nat(), fc.nat(), fc.nat({ max: 40 }), fc.string({ maxLength: 8 }), (pick, at, length, insert) => {
-        const original = texts[pick % texts.length]!;
-        const start = at % (original.length + 1);
-        const text = original.slice(0, start) + insert + original.slice(start + length);
-        const report = validateInputs({ texts: [{ file: 'damaged.yaml', text }], unreadable: [] }, { validator });
-        assertWellFormed(report, text);
-      }),
+      fc.property(
+        fc.nat(),
+        fc.nat(),
+        fc.nat({ max: 40 }),
+        fc.string({ maxLength: 8 }),
+        (pick, at, length, insert) => {
+          const original = texts[pick % texts.length]!;
+          const start = at % (original.length + 1);
+          const text = original.slice(0, start) + insert + original.slice(start + length);
+          const report = validateInputs(
+            { texts: [{ file: 'damaged.yaml', text }], unreadable: [] },
+            { validator },
+          );
+          assertWellFormed(report, text);
+        },
+      ),
       { numRuns: 2000 },
     );
   }, 120_000);

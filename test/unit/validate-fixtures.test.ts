@@ -29,7 +29,7 @@ const KNOWN_DOCS_MISTAKES: Record<string, string> = {
   'metrics-7.yaml': 'apiVersion',
 };
 
-describe('every complete example in Flagger\'s documentation', () => {
+describe("every complete example in Flagger's documentation", () => {
   const directory = join(fixtures, 'flagger', 'docs');
   const files = readdirSync(directory).filter((file) => file.endsWith('.yaml'));
 
@@ -88,7 +88,9 @@ describe('seed 004 (NGINX, Prometheus, MS Teams)', () => {
         message: expect.stringContaining('did you mean spec.analysis.metrics[1].interval?'),
       },
     ]);
-    const canaryText = readFileSync(join(fixtures, 'seeds', '004', 'podinfo-canary.yaml'), 'utf8').split('\n');
+    const canaryText = readFileSync(join(fixtures, 'seeds', '004', 'podinfo-canary.yaml'), 'utf8').split(
+      '\n',
+    );
     expect(canaryText[44]?.trim()).toBe('interval: 1m');
     expect(canaryText[50]?.trim()).toBe('interval: 1m');
   });

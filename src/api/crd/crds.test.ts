@@ -43,19 +43,21 @@ describe('compatibility with Flagger 1.44 CRDs', () => {
   const theirs = flaggerCrds();
 
   it.each(CRD_DEFINITIONS.map((definition) => [definition.names.kind, definition] as const))(
-    '%s accepts every object that Flagger\'s CRD accepts',
+    "%s accepts every object that Flagger's CRD accepts",
     (_kind, definition) => {
       const ours = buildCrd(definition) as unknown as Crd;
       const flagger = theirs.get(ours.metadata.name);
       expect(flagger, `Flagger defines ${ours.metadata.name}`).toBeDefined();
       const ourVersion = ours.spec.versions[0]!;
       const theirVersion = flagger!.spec.versions.find((version) => version.name === ourVersion.name)!;
-      expect(findNarrowings(ourVersion.schema.openAPIV3Schema, theirVersion.schema.openAPIV3Schema)).toEqual([]);
+      expect(findNarrowings(ourVersion.schema.openAPIV3Schema, theirVersion.schema.openAPIV3Schema)).toEqual(
+        [],
+      );
     },
   );
 
   it.each(CRD_DEFINITIONS.map((definition) => [definition.names.kind, definition] as const))(
-    '%s keeps Flagger\'s names, printer columns and status subresource',
+    "%s keeps Flagger's names, printer columns and status subresource",
     (_kind, definition) => {
       const ours = buildCrd(definition) as unknown as Crd;
       const flagger = theirs.get(ours.metadata.name)!;

@@ -13,7 +13,8 @@ export interface RenderedFile {
 export function renderCrdFiles(): RenderedFile[] {
   const files = CRD_DEFINITIONS.map((definition) => ({
     fileName: definition.fileName,
-    content: CRD_FILE_HEADER + stringify(buildCrd(definition), { lineWidth: 0, aliasDuplicateObjects: false }),
+    content:
+      CRD_FILE_HEADER + stringify(buildCrd(definition), { lineWidth: 0, aliasDuplicateObjects: false }),
   }));
   const kustomization =
     CRD_FILE_HEADER +

@@ -32,7 +32,11 @@ function asSchema(value: unknown): Schema | undefined {
 function typeAccepts(ours: Schema, theirs: Schema): boolean {
   if (ours['x-kubernetes-preserve-unknown-fields'] === true && ours['type'] === undefined) return true;
   if (ours['x-kubernetes-int-or-string'] === true) {
-    return theirs['x-kubernetes-int-or-string'] === true || theirs['type'] === 'integer' || theirs['type'] === 'string';
+    return (
+      theirs['x-kubernetes-int-or-string'] === true ||
+      theirs['type'] === 'integer' ||
+      theirs['type'] === 'string'
+    );
   }
   if (ours['type'] === theirs['type']) return true;
   return ours['type'] === 'number' && theirs['type'] === 'integer';
@@ -50,7 +54,9 @@ export function findNarrowings(ours: Schema, theirs: Schema, path = ''): string[
   const ourEnum = ours['enum'] as unknown[] | undefined;
   if (ourEnum !== undefined) {
     if (theirEnum === undefined) problems.push(`${at}: enum added where Flagger has none`);
-    else for (const value of theirEnum) if (!ourEnum.includes(value)) problems.push(`${at}: enum lacks ${JSON.stringify(value)}`);
+    else
+      for (const value of theirEnum)
+        if (!ourEnum.includes(value)) problems.push(`${at}: enum lacks ${JSON.stringify(value)}`);
   }
   const theirRequired = new Set((theirs['required'] as string[] | undefined) ?? []);
   for (const field of (ours['required'] as string[] | undefined) ?? []) {
@@ -61,7 +67,9 @@ export function findNarrowings(ours: Schema, theirs: Schema, path = ''): string[
     // anyOf over the same branches as Flagger's oneOf accepts strictly more.
     if (keyword === 'anyOf' && JSON.stringify(ours['anyOf']) === JSON.stringify(theirs['oneOf'])) continue;
     if (JSON.stringify(ours[keyword]) !== JSON.stringify(theirs[keyword])) {
-      problems.push(`${at}: ${keyword} ${JSON.stringify(ours[keyword])} differs from Flagger's ${JSON.stringify(theirs[keyword])}`);
+      problems.push(
+        `${at}: ${keyword} ${JSON.stringify(ours[keyword])} differs from Flagger's ${JSON.stringify(theirs[keyword])}`,
+      );
     }
   }
   const theirProperties = asSchema(theirs['properties']) ?? {};

@@ -13,7 +13,9 @@ export const AlertProviderSpec = Type.Object(
     address: Type.Optional(Type.String({ description: 'Webhook URL.' })),
     proxy: Type.Optional(Type.String({ description: 'HTTP/S proxy URL.' })),
     secretRef: Type.Optional(
-      LocalObjectReference('Secret whose key "address" (webhook URL) overrides address; key "token" is a bearer token.'),
+      LocalObjectReference(
+        'Secret whose key "address" (webhook URL) overrides address; key "token" is a bearer token.',
+      ),
     ),
   },
   {

@@ -166,7 +166,9 @@ const TrafficPolicy = Type.Object(
               CLOSED,
             ),
           ),
-          simple: Type.Optional(Enum(['ROUND_ROBIN', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'LEAST_REQUEST'])),
+          simple: Type.Optional(
+            Enum(['ROUND_ROBIN', 'LEAST_CONN', 'RANDOM', 'PASSTHROUGH', 'LEAST_REQUEST']),
+          ),
           warmupDurationSecs: Type.Optional(Type.String()),
         },
         {
@@ -264,9 +266,7 @@ const ServiceMetadata = (which: string) =>
 
 export const CanaryService = Type.Object(
   {
-    name: Type.Optional(
-      Type.String({ description: 'Name of the apex Service (default: targetRef.name).' }),
-    ),
+    name: Type.Optional(Type.String({ description: 'Name of the apex Service (default: targetRef.name).' })),
     port: IntegerNumber({ description: 'Port of the generated Services.' }),
     portName: Type.Optional(Type.String({ description: 'Name of the Service port (default "http").' })),
     appProtocol: Type.Optional(Type.String({ description: 'appProtocol of the Service port.' })),
@@ -276,13 +276,19 @@ export const CanaryService = Type.Object(
       Type.Boolean({ description: "Add every container port of the target's pods to the Services." }),
     ),
     headless: Type.Optional(Type.Boolean({ description: 'Generate headless Services (clusterIP: None).' })),
-    timeout: Type.Optional(Type.String({ description: 'Request timeout (Istio, Contour, Gateway API, App Mesh).' })),
+    timeout: Type.Optional(
+      Type.String({ description: 'Request timeout (Istio, Contour, Gateway API, App Mesh).' }),
+    ),
     backendTimeout: Type.Optional(Type.String({ description: 'Gateway API backendRequest timeout.' })),
     meshName: Type.Optional(Type.String({ description: 'App Mesh mesh name.' })),
     backends: Type.Optional(Type.Array(Type.String(), { description: 'App Mesh backends.' })),
-    hosts: Type.Optional(Type.Array(Type.String(), { description: 'Hosts (Istio) or hostnames (Gateway API).' })),
+    hosts: Type.Optional(
+      Type.Array(Type.String(), { description: 'Hosts (Istio) or hostnames (Gateway API).' }),
+    ),
     delegation: Type.Optional(
-      Type.Boolean({ description: 'Istio: generate a delegate VirtualService (hosts and gateways must be empty).' }),
+      Type.Boolean({
+        description: 'Istio: generate a delegate VirtualService (hosts and gateways must be empty).',
+      }),
     ),
     match: Type.Optional(Type.Array(IstioHTTPMatchRequest, { description: 'Routing conditions.' })),
     retries: Type.Optional(

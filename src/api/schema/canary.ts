@@ -75,7 +75,12 @@ const HeaderMatch = Type.Object(
   },
   {
     ...CLOSED,
-    oneOf: [{ required: ['exact'] }, { required: ['prefix'] }, { required: ['suffix'] }, { required: ['regex'] }],
+    oneOf: [
+      { required: ['exact'] },
+      { required: ['prefix'] },
+      { required: ['suffix'] },
+      { required: ['regex'] },
+    ],
     'x-vireo-one-of': 'set exactly one of exact, prefix, suffix or regex',
   },
 );
@@ -100,9 +105,13 @@ const QueryParamMatch = Type.Object(
 
 export const AnalysisMatch = Type.Object(
   {
-    headers: Type.Optional(MapOf(HeaderMatch, { description: 'Request headers (cookie: the Cookie header).' })),
+    headers: Type.Optional(
+      MapOf(HeaderMatch, { description: 'Request headers (cookie: the Cookie header).' }),
+    ),
     queryParams: Type.Optional(MapOf(QueryParamMatch, { description: 'Query parameters.' })),
-    sourceLabels: Type.Optional(MapOf(Type.String({ format: 'string' }), { description: 'Istio source labels.' })),
+    sourceLabels: Type.Optional(
+      MapOf(Type.String({ format: 'string' }), { description: 'Istio source labels.' }),
+    ),
   },
   { ...CLOSED, description: 'A/B testing: requests that go to the canary.' },
 );
@@ -114,7 +123,9 @@ export const CanaryMetric = Type.Object(
     }),
     interval: Type.Optional(FlaggerDuration({ description: 'Range of the metric query (default 1m).' })),
     threshold: Type.Optional(
-      Type.Number({ description: 'Deprecated: use thresholdRange. Built-ins fail below it, templates above it.' }),
+      Type.Number({
+        description: 'Deprecated: use thresholdRange. Built-ins fail below it, templates above it.',
+      }),
     ),
     thresholdRange: Type.Optional(
       Type.Object(
@@ -176,13 +187,17 @@ export const SessionAffinity = Type.Object(
 
 export const CanaryAnalysis = Type.Object(
   {
-    interval: Type.Optional(FlaggerDuration({ description: 'Time between analysis steps (default 60s, min 10s).' })),
+    interval: Type.Optional(
+      FlaggerDuration({ description: 'Time between analysis steps (default 60s, min 10s).' }),
+    ),
     iterations: Type.Optional(IntegerNumber({ description: 'A/B and blue/green: checks before promotion.' })),
     threshold: Type.Optional(IntegerNumber({ description: 'Failed checks before rollback.' })),
     maxWeight: Type.Optional(IntegerNumber({ description: 'Highest canary weight (default 100).' })),
     stepWeight: Type.Optional(IntegerNumber({ description: 'Canary weight added at each step.' })),
     stepWeights: Type.Optional(
-      Type.Array(IntegerNumber(), { description: 'Canary weights in order; replaces stepWeight and maxWeight.' }),
+      Type.Array(IntegerNumber(), {
+        description: 'Canary weights in order; replaces stepWeight and maxWeight.',
+      }),
     ),
     stepWeightPromotion: Type.Optional(
       IntegerNumber({ description: 'Primary weight added per step during promotion (0: all at once).' }),
@@ -232,7 +247,9 @@ export const CanarySpec = Type.Object(
           apiVersion: Type.String(),
           kind: Enum(['HorizontalPodAutoscaler', 'ScaledObject']),
           name: Type.String(),
-          primaryScalerQueries: Type.Optional(StringMap('KEDA: trigger queries for the primary ScaledObject.')),
+          primaryScalerQueries: Type.Optional(
+            StringMap('KEDA: trigger queries for the primary ScaledObject.'),
+          ),
           primaryScalerReplicas: Type.Optional(
             Type.Object(
               {
@@ -243,7 +260,10 @@ export const CanarySpec = Type.Object(
             ),
           ),
         },
-        { ...CLOSED, description: 'HorizontalPodAutoscaler (autoscaling/v2) or KEDA ScaledObject of the target.' },
+        {
+          ...CLOSED,
+          description: 'HorizontalPodAutoscaler (autoscaling/v2) or KEDA ScaledObject of the target.',
+        },
       ),
     ),
     ingressRef: Type.Optional(CrossNamespaceObjectReference(['Ingress'])),
@@ -256,11 +276,14 @@ export const CanarySpec = Type.Object(
       Type.Unsafe<CanaryAnalysis>({
         type: 'object',
         'x-kubernetes-preserve-unknown-fields': true,
-        description: "Deprecated alias of analysis, read only when analysis is absent (Flagger's CRD prunes it; Vireo keeps it).",
+        description:
+          "Deprecated alias of analysis, read only when analysis is absent (Flagger's CRD prunes it; Vireo keeps it).",
       }),
     ),
     skipAnalysis: Type.Optional(Type.Boolean({ description: 'Promote without analysis.' })),
-    revertOnDeletion: Type.Optional(Type.Boolean({ description: 'Restore the target when the Canary is deleted.' })),
+    revertOnDeletion: Type.Optional(
+      Type.Boolean({ description: 'Restore the target when the Canary is deleted.' }),
+    ),
     suspend: Type.Optional(Type.Boolean({ description: 'Pause the canary: nothing is reconciled.' })),
   },
   { ...CLOSED, description: 'What to release and how.' },

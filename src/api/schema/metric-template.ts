@@ -25,7 +25,9 @@ export const MetricTemplateSpec = Type.Object(
         type: Enum(METRIC_PROVIDER_TYPES, { description: 'Metrics backend.' }),
         address: Type.Optional(Type.String({ description: 'API address of the backend.' })),
         headers: Type.Optional(
-          MapOf(Type.Array(Type.String()), { description: 'HTTP headers sent with each query (Prometheus).' }),
+          MapOf(Type.Array(Type.String()), {
+            description: 'HTTP headers sent with each query (Prometheus).',
+          }),
         ),
         secretRef: Type.Optional(
           LocalObjectReference("Secret, in the template's namespace, with the backend credentials."),

@@ -14,14 +14,24 @@ export function checkAlertProvider(provider: Fields): Finding[] {
     findings.push(error(['spec', 'address'], `"${address}" must be the webhook's http:// or https:// URL`));
   }
   if (address !== undefined && isSet(spec['secretRef'])) {
-    findings.push(warning(['spec', 'address'], 'ignored: the address key of the Secret in secretRef wins', true));
+    findings.push(
+      warning(['spec', 'address'], 'ignored: the address key of the Secret in secretRef wins', true),
+    );
   }
   const proxy = asText(spec['proxy']);
   if (proxy !== undefined && !/^(https?|socks5):\/\/[^\s]+$/i.test(proxy)) {
-    findings.push(error(['spec', 'proxy'], `"${proxy}" must be a proxy URL such as http://proxy.internal:3128`));
+    findings.push(
+      error(['spec', 'proxy'], `"${proxy}" must be a proxy URL such as http://proxy.internal:3128`),
+    );
   }
   if (isSet(spec['channel']) && type !== '' && !CHANNEL_AWARE.has(type)) {
-    findings.push(warning(['spec', 'channel'], `${type} webhooks post to the channel they were created for; channel is ignored`, true));
+    findings.push(
+      warning(
+        ['spec', 'channel'],
+        `${type} webhooks post to the channel they were created for; channel is ignored`,
+        true,
+      ),
+    );
   }
   return findings;
 }

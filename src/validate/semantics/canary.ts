@@ -3,7 +3,12 @@
  * what each router provider can and cannot do (reference §1–§5).
  */
 import { isPrometheusDuration, parseGoDuration, formatDuration } from '../../api/duration.js';
-import { deploymentStrategy, effectiveMaxWeight, mirrorsInBlueGreen, mirrorsInCanaryStrategy } from '../../engine/progression.js';
+import {
+  deploymentStrategy,
+  effectiveMaxWeight,
+  mirrorsInBlueGreen,
+  mirrorsInCanaryStrategy,
+} from '../../engine/progression.js';
 import { error, warning, type Finding } from '../finding.js';
 import type { FieldPath } from '../path.js';
 import { closestMatch } from '../suggest.js';
@@ -27,7 +32,13 @@ export function checkCanary(canary: Fields, options: CanaryCheckOptions = {}): F
   const at = (...rest: (string | number)[]): FieldPath => ['spec', analysisKey, ...rest];
 
   if (isSet(spec['analysis']) && isSet(spec['canaryAnalysis'])) {
-    findings.push(warning(['spec', 'canaryAnalysis'], 'ignored because analysis is set; remove the deprecated canaryAnalysis', true));
+    findings.push(
+      warning(
+        ['spec', 'canaryAnalysis'],
+        'ignored because analysis is set; remove the deprecated canaryAnalysis',
+        true,
+      ),
+    );
   }
   findings.push(...checkService(spec, provider));
   findings.push(...checkTarget(spec, provider));
@@ -48,31 +59,51 @@ function checkAnalysisShape(analysis: Fields, at: (...rest: (string | number)[])
   for (const field of ['interval', 'threshold'] as const) {
     if (!isSet(analysis[field])) {
       const example = field === 'interval' ? '1m' : '5';
-      findings.push(error(at(field), `missing required field "${field}" (Flagger's CRD requires it; for example ${field}: ${example})`));
+      findings.push(
+        error(
+          at(field),
+          `missing required field "${field}" (Flagger's CRD requires it; for example ${field}: ${example})`,
+        ),
+      );
     }
   }
-  const progression = (['stepWeight', 'stepWeights', 'iterations'] as const).filter((field) => isSet(analysis[field]));
+  const progression = (['stepWeight', 'stepWeights', 'iterations'] as const).filter((field) =>
+    isSet(analysis[field]),
+  );
   if (progression.length === 0) {
     findings.push(
-      error(at(), 'set one of stepWeight or stepWeights (canary: shift traffic step by step) or iterations (A/B testing, blue/green)'),
+      error(
+        at(),
+        'set one of stepWeight or stepWeights (canary: shift traffic step by step) or iterations (A/B testing, blue/green)',
+      ),
     );
   } else if (progression.length > 1) {
     const [kept, ...extra] = progression;
     for (const field of extra) {
       findings.push(
-        error(at(field), `${field} cannot be combined with ${kept}: set exactly one of stepWeight, stepWeights or iterations`, true),
+        error(
+          at(field),
+          `${field} cannot be combined with ${kept}: set exactly one of stepWeight, stepWeights or iterations`,
+          true,
+        ),
       );
     }
   }
   const hasMatch = asList(analysis['match']).length > 0;
   if (hasMatch && !((asNumber(analysis['iterations']) ?? 0) > 0)) {
     findings.push(
-      error(at('match'), 'A/B testing (match) needs iterations: without them the canary strategy runs and the match is ignored', true),
+      error(
+        at('match'),
+        'A/B testing (match) needs iterations: without them the canary strategy runs and the match is ignored',
+        true,
+      ),
     );
   }
   const threshold = asNumber(analysis['threshold']);
   if (threshold !== undefined && threshold <= 0) {
-    findings.push(warning(at('threshold'), `threshold ${threshold} is treated as 1: the first failed check rolls back`));
+    findings.push(
+      warning(at('threshold'), `threshold ${threshold} is treated as 1: the first failed check rolls back`),
+    );
   }
   return findings;
 }
@@ -95,11 +126,19 @@ function checkWeights(analysis: Fields, at: (...rest: (string | number)[]) => Fi
     }
   }
   if (stepWeight !== undefined && stepWeight === 0 && ladder.length === 0) {
-    findings.push(error(at('stepWeight'), 'stepWeight 0 never shifts traffic: the canary would stay at 0% forever'));
+    findings.push(
+      error(at('stepWeight'), 'stepWeight 0 never shifts traffic: the canary would stay at 0% forever'),
+    );
   }
   if (ladder.length > 0) {
     if (maxWeight !== undefined) {
-      findings.push(warning(at('maxWeight'), `maxWeight is ignored when stepWeights is set (the last step, ${String(ladder.at(-1))}, is the maximum)`, true));
+      findings.push(
+        warning(
+          at('maxWeight'),
+          `maxWeight is ignored when stepWeights is set (the last step, ${String(ladder.at(-1))}, is the maximum)`,
+          true,
+        ),
+      );
     }
     let previous = 0;
     ladder.forEach((step, index) => {
@@ -107,7 +146,10 @@ function checkWeights(analysis: Fields, at: (...rest: (string | number)[]) => Fi
       if (weight === undefined) return;
       if (weight <= previous || weight > 100) {
         findings.push(
-          error(at('stepWeights', index), `steps must increase strictly within 1-100: ${weight} comes after ${previous}`),
+          error(
+            at('stepWeights', index),
+            `steps must increase strictly within 1-100: ${weight} comes after ${previous}`,
+          ),
         );
       }
       previous = Math.max(previous, weight);
@@ -133,9 +175,16 @@ function checkIntervals(analysis: Fields, at: (...rest: (string | number)[]) => 
   if (interval !== undefined) {
     const milliseconds = parseGoDuration(interval);
     if (milliseconds === undefined) {
-      findings.push(error(at('interval'), `"${interval}" is not a duration (Flagger would silently use 60s); write it like 30s, 1m or 1m30s`));
+      findings.push(
+        error(
+          at('interval'),
+          `"${interval}" is not a duration (Flagger would silently use 60s); write it like 30s, 1m or 1m30s`,
+        ),
+      );
     } else if (milliseconds < MIN_INTERVAL_MS) {
-      findings.push(warning(at('interval'), `interval ${interval} is below the 10s minimum: analysis runs every 10s`));
+      findings.push(
+        warning(at('interval'), `interval ${interval} is below the 10s minimum: analysis runs every 10s`),
+      );
     }
   }
   return findings;
@@ -170,14 +219,33 @@ function checkMetrics(analysis: Fields, at: (...rest: (string | number)[]) => Fi
         ),
       );
     }
-    if (templated && inline) findings.push(warning(path('query'), 'query is ignored when templateRef is set', true));
-    if (inline && !templated) findings.push(warning(path('query'), 'inline query is deprecated: move it into a MetricTemplate and use templateRef', true));
+    if (templated && inline)
+      findings.push(warning(path('query'), 'query is ignored when templateRef is set', true));
+    if (inline && !templated)
+      findings.push(
+        warning(
+          path('query'),
+          'inline query is deprecated: move it into a MetricTemplate and use templateRef',
+          true,
+        ),
+      );
     if (isSet(metric['threshold'])) {
-      findings.push(warning(path('threshold'), 'threshold is deprecated: use thresholdRange (min for success rates, max for latencies)', true));
+      findings.push(
+        warning(
+          path('threshold'),
+          'threshold is deprecated: use thresholdRange (min for success rates, max for latencies)',
+          true,
+        ),
+      );
     }
     const metricInterval = asText(metric['interval']);
     if (metricInterval !== undefined && !isPrometheusDuration(metricInterval)) {
-      findings.push(error(path('interval'), `"${metricInterval}" cannot go into a PromQL range selector: use whole units such as 30s, 1m or 1h30m`));
+      findings.push(
+        error(
+          path('interval'),
+          `"${metricInterval}" cannot go into a PromQL range selector: use whole units such as 30s, 1m or 1h30m`,
+        ),
+      );
     }
     findings.push(...checkThresholdRange(metric, name, builtin, path));
   });
@@ -205,16 +273,31 @@ function checkThresholdRange(
     );
   }
   if (min !== undefined && max !== undefined && min > max) {
-    findings.push(error(path('thresholdRange'), `min ${min} is above max ${max}: every value fails the check`));
+    findings.push(
+      error(path('thresholdRange'), `min ${min} is above max ${max}: every value fails the check`),
+    );
   }
   if (name === 'request-success-rate') {
     if (min !== undefined && min > 0 && min < 1) {
-      findings.push(warning(path('thresholdRange', 'min'), `the success rate is a percentage (0-100): ${min} accepts almost any error rate; did you mean ${min * 100}?`));
+      findings.push(
+        warning(
+          path('thresholdRange', 'min'),
+          `the success rate is a percentage (0-100): ${min} accepts almost any error rate; did you mean ${min * 100}?`,
+        ),
+      );
     }
-    if (min !== undefined && min > 100) findings.push(error(path('thresholdRange', 'min'), `a success rate cannot exceed 100%: ${min} always fails`));
+    if (min !== undefined && min > 100)
+      findings.push(
+        error(path('thresholdRange', 'min'), `a success rate cannot exceed 100%: ${min} always fails`),
+      );
   }
   if (name === 'request-duration' && max !== undefined && max > 0 && max < 1) {
-    findings.push(warning(path('thresholdRange', 'max'), `request-duration is in milliseconds: ${max} is under a millisecond; did you mean ${max * 1000}?`));
+    findings.push(
+      warning(
+        path('thresholdRange', 'max'),
+        `request-duration is in milliseconds: ${max} is under a millisecond; did you mean ${max * 1000}?`,
+      ),
+    );
   }
   return findings;
 }
@@ -235,13 +318,21 @@ function checkWebhooks(analysis: Fields, at: (...rest: (string | number)[]) => F
     const path = (...rest: string[]) => at('webhooks', index, ...rest);
     const name = asText(hook['name']);
     if (name !== undefined) {
-      if (names.has(name)) findings.push(warning(path('name'), `webhook "${name}" is listed twice: events and gates will not tell them apart`));
+      if (names.has(name))
+        findings.push(
+          warning(
+            path('name'),
+            `webhook "${name}" is listed twice: events and gates will not tell them apart`,
+          ),
+        );
       names.add(name);
     }
     const type = asText(hook['type']) ?? '';
     const url = asText(hook['url']);
     if (url !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^https?:\/\//i.test(url)) {
-      findings.push(error(path('url'), `webhooks are called over HTTP: "${url}" must start with http:// or https://`));
+      findings.push(
+        error(path('url'), `webhooks are called over HTTP: "${url}" must start with http:// or https://`),
+      );
     }
     const timeout = asText(hook['timeout']);
     const timeoutMs = timeout === undefined ? 10_000 : parseGoDuration(timeout);
@@ -250,7 +341,12 @@ function checkWebhooks(analysis: Fields, at: (...rest: (string | number)[]) => F
     }
     if (ROLLOUT_TYPES.has(type)) rolloutTimeoutMs += timeoutMs ?? 0;
     if (type === 'confirm-traffic-increase' && strategy !== 'canary') {
-      findings.push(warning(path('type'), `confirm-traffic-increase never runs with ${strategy === 'ab-testing' ? 'A/B testing' : 'blue/green'}: there is no weight to increase`));
+      findings.push(
+        warning(
+          path('type'),
+          `confirm-traffic-increase never runs with ${strategy === 'ab-testing' ? 'A/B testing' : 'blue/green'}: there is no weight to increase`,
+        ),
+      );
     }
     if (hook['muteAlert'] === true && !type.startsWith('confirm-')) {
       findings.push(warning(path('muteAlert'), 'muteAlert only affects confirm-* gates', true));
@@ -280,16 +376,35 @@ function checkSessionAffinity(
   const cookie = asText(affinity['cookieName']);
   const primaryCookie = asText(affinity['primaryCookieName']);
   if (cookie !== undefined && cookie === primaryCookie) {
-    findings.push(error(at('sessionAffinity', 'primaryCookieName'), `must differ from cookieName ("${cookie}"): one cookie cannot pin users to both sides`));
+    findings.push(
+      error(
+        at('sessionAffinity', 'primaryCookieName'),
+        `must differ from cookieName ("${cookie}"): one cookie cannot pin users to both sides`,
+      ),
+    );
   }
   if (provider !== undefined && provider !== 'istio' && !provider.startsWith('gatewayapi')) {
-    findings.push(warning(at('sessionAffinity'), `session affinity is implemented by the istio and gatewayapi routers only; ${provider} ignores it`, true));
+    findings.push(
+      warning(
+        at('sessionAffinity'),
+        `session affinity is implemented by the istio and gatewayapi routers only; ${provider} ignores it`,
+        true,
+      ),
+    );
   } else if (primaryCookie !== undefined && provider === 'gatewayapi:v1beta1') {
-    findings.push(warning(at('sessionAffinity', 'primaryCookieName'), 'primaryCookieName needs istio or gatewayapi:v1', true));
+    findings.push(
+      warning(
+        at('sessionAffinity', 'primaryCookieName'),
+        'primaryCookieName needs istio or gatewayapi:v1',
+        true,
+      ),
+    );
   }
   const maxAge = asNumber(affinity['maxAge']);
   if (maxAge !== undefined && maxAge < 0) {
-    findings.push(error(at('sessionAffinity', 'maxAge'), 'maxAge must be 0 (one day) or a positive number of seconds'));
+    findings.push(
+      error(at('sessionAffinity', 'maxAge'), 'maxAge must be 0 (one day) or a positive number of seconds'),
+    );
   }
   return findings;
 }
@@ -299,7 +414,12 @@ function checkService(spec: Fields, provider: string | undefined): Finding[] {
   const service = asFields(spec['service']);
   if (service === undefined) {
     if (provider !== 'knative' && !isSet(spec['service'])) {
-      findings.push(error(['spec', 'service'], 'missing "service": Vireo creates the apex, -primary and -canary Services from service.port'));
+      findings.push(
+        error(
+          ['spec', 'service'],
+          'missing "service": Vireo creates the apex, -primary and -canary Services from service.port',
+        ),
+      );
     }
     return findings;
   }
@@ -310,7 +430,13 @@ function checkService(spec: Fields, provider: string | undefined): Finding[] {
   if (service['delegation'] === true) {
     for (const field of ['hosts', 'gateways'] as const) {
       if (asList(service[field]).length > 0) {
-        findings.push(error(['spec', 'service', field], `must be empty with delegation: the delegate VirtualService takes its ${field} from the root`, true));
+        findings.push(
+          error(
+            ['spec', 'service', field],
+            `must be empty with delegation: the delegate VirtualService takes its ${field} from the root`,
+            true,
+          ),
+        );
       }
     }
   }
@@ -319,7 +445,9 @@ function checkService(spec: Fields, provider: string | undefined): Finding[] {
     const backend = asFields(mirror?.['backendRef']);
     const path: FieldPath = ['spec', 'service', 'mirror', index];
     if (backend === undefined) {
-      findings.push(error(path, 'each mirror needs a backendRef naming the Service that receives the copies'));
+      findings.push(
+        error(path, 'each mirror needs a backendRef naming the Service that receives the copies'),
+      );
       return;
     }
     const group = asText(backend['group']) ?? '';
@@ -337,24 +465,44 @@ function checkTarget(spec: Fields, provider: string | undefined): Finding[] {
   const kind = asText(target?.['kind']);
   const apiVersion = asText(target?.['apiVersion']);
   const knativeTarget = apiVersion?.startsWith('serving.knative.dev/') === true;
-  if ((kind === 'Deployment' || kind === 'DaemonSet') && apiVersion !== undefined && apiVersion !== 'apps/v1') {
+  if (
+    (kind === 'Deployment' || kind === 'DaemonSet') &&
+    apiVersion !== undefined &&
+    apiVersion !== 'apps/v1'
+  ) {
     // Flagger looks the target up by kind only, so this works; kubectl and GitOps tools will not.
-    findings.push(warning(['spec', 'targetRef', 'apiVersion'], `a ${kind} is served as apps/v1, not ${apiVersion}`));
+    findings.push(
+      warning(['spec', 'targetRef', 'apiVersion'], `a ${kind} is served as apps/v1, not ${apiVersion}`),
+    );
   }
   if (provider === 'knative' && !knativeTarget) {
-    findings.push(error(['spec', 'targetRef'], 'the knative provider needs a Knative Service target (apiVersion serving.knative.dev/v1, kind Service)', true));
+    findings.push(
+      error(
+        ['spec', 'targetRef'],
+        'the knative provider needs a Knative Service target (apiVersion serving.knative.dev/v1, kind Service)',
+        true,
+      ),
+    );
   }
   if (knativeTarget && provider !== undefined && provider !== 'knative') {
-    findings.push(error(['spec', 'provider'], `a Knative Service target needs provider knative, not ${provider}`));
+    findings.push(
+      error(['spec', 'provider'], `a Knative Service target needs provider knative, not ${provider}`),
+    );
   }
   const autoscaler = asFields(spec['autoscalerRef']);
   if (autoscaler !== undefined) {
     const scalerKind = asText(autoscaler['kind']);
     const scalerVersion = asText(autoscaler['apiVersion']);
     if (knativeTarget) {
-      findings.push(error(['spec', 'autoscalerRef'], 'Knative scales its own revisions: remove autoscalerRef', true));
+      findings.push(
+        error(['spec', 'autoscalerRef'], 'Knative scales its own revisions: remove autoscalerRef', true),
+      );
     }
-    if (scalerKind === 'HorizontalPodAutoscaler' && scalerVersion !== undefined && scalerVersion !== 'autoscaling/v2') {
+    if (
+      scalerKind === 'HorizontalPodAutoscaler' &&
+      scalerVersion !== undefined &&
+      scalerVersion !== 'autoscaling/v2'
+    ) {
       findings.push(
         warning(
           ['spec', 'autoscalerRef', 'apiVersion'],
@@ -362,11 +510,26 @@ function checkTarget(spec: Fields, provider: string | undefined): Finding[] {
         ),
       );
     }
-    if (scalerKind === 'ScaledObject' && scalerVersion !== undefined && !scalerVersion.startsWith('keda.sh/')) {
-      findings.push(warning(['spec', 'autoscalerRef', 'apiVersion'], `a KEDA ScaledObject is served as keda.sh/v1alpha1, not ${scalerVersion}`));
+    if (
+      scalerKind === 'ScaledObject' &&
+      scalerVersion !== undefined &&
+      !scalerVersion.startsWith('keda.sh/')
+    ) {
+      findings.push(
+        warning(
+          ['spec', 'autoscalerRef', 'apiVersion'],
+          `a KEDA ScaledObject is served as keda.sh/v1alpha1, not ${scalerVersion}`,
+        ),
+      );
     }
     if (kind === 'DaemonSet') {
-      findings.push(warning(['spec', 'autoscalerRef'], 'a DaemonSet runs one pod per node: the autoscaler has nothing to scale', true));
+      findings.push(
+        warning(
+          ['spec', 'autoscalerRef'],
+          'a DaemonSet runs one pod per node: the autoscaler has nothing to scale',
+          true,
+        ),
+      );
     }
   }
   return findings;
@@ -380,18 +543,39 @@ function checkProvider(
   provider: string,
 ): Finding[] {
   const findings: Finding[] = [];
-  const strategy = deploymentStrategy({ iterations: asNumber(analysis['iterations']), match: asList(analysis['match']) });
+  const strategy = deploymentStrategy({
+    iterations: asNumber(analysis['iterations']),
+    match: asList(analysis['match']),
+  });
   const hasMatch = asList(analysis['match']).length > 0;
   const usesWeights = isSet(analysis['stepWeight']) || isSet(analysis['stepWeights']);
   const service = asFields(spec['service']);
   const requireRef = (field: string, kind: string) => {
-    if (!isSet(spec[field])) findings.push(error(['spec', field], `the ${provider} provider needs spec.${field} naming the ${kind} to route through`));
+    if (!isSet(spec[field]))
+      findings.push(
+        error(
+          ['spec', field],
+          `the ${provider} provider needs spec.${field} naming the ${kind} to route through`,
+        ),
+      );
   };
   switch (provider) {
     case 'kubernetes':
-      if (hasMatch) findings.push(warning(at('match'), 'the kubernetes provider cannot route by header or cookie: match is dropped and the canary runs as blue/green', true));
+      if (hasMatch)
+        findings.push(
+          warning(
+            at('match'),
+            'the kubernetes provider cannot route by header or cookie: match is dropped and the canary runs as blue/green',
+            true,
+          ),
+        );
       if (usesWeights && !((asNumber(analysis['iterations']) ?? 0) > 0)) {
-        findings.push(warning(at(), 'the kubernetes provider only does blue/green: weights are ignored and iterations defaults to 10'));
+        findings.push(
+          warning(
+            at(),
+            'the kubernetes provider only does blue/green: weights are ignored and iterations defaults to 10',
+          ),
+        );
       }
       break;
     case 'nginx':
@@ -400,7 +584,12 @@ function checkProvider(
         for (const [header, condition] of Object.entries(asFields(asFields(match)?.['headers']) ?? {})) {
           const operators = Object.keys(asFields(condition) ?? {});
           if (operators.some((operator) => operator === 'prefix' || operator === 'suffix')) {
-            findings.push(error(at('match', index, 'headers', header), 'NGINX matches headers by exact value or regex only'));
+            findings.push(
+              error(
+                at('match', index, 'headers', header),
+                'NGINX matches headers by exact value or regex only',
+              ),
+            );
           }
         }
       }
@@ -414,19 +603,37 @@ function checkProvider(
     case 'gatewayapi:v1':
     case 'gatewayapi:v1beta1':
       if (asList(service?.['gatewayRefs']).length === 0) {
-        findings.push(error(['spec', 'service', 'gatewayRefs'], 'the Gateway API provider needs service.gatewayRefs: the HTTPRoute must attach to a Gateway (or to the Service for mesh routing)'));
+        findings.push(
+          error(
+            ['spec', 'service', 'gatewayRefs'],
+            'the Gateway API provider needs service.gatewayRefs: the HTTPRoute must attach to a Gateway (or to the Service for mesh routing)',
+          ),
+        );
       }
       break;
     default:
       break;
   }
   if (strategy === 'ab-testing' && ['traefik', 'skipper', 'kuma', 'osm', 'linkerd'].includes(provider)) {
-    findings.push(error(at('match'), `the ${provider} router cannot route by header or cookie: A/B testing would send all traffic to the canary`, true));
+    findings.push(
+      error(
+        at('match'),
+        `the ${provider} router cannot route by header or cookie: A/B testing would send all traffic to the canary`,
+        true,
+      ),
+    );
   }
   if (analysis['mirror'] === true) {
-    const supported = strategy === 'canary' ? mirrorsInCanaryStrategy(provider) : mirrorsInBlueGreen(provider);
+    const supported =
+      strategy === 'canary' ? mirrorsInCanaryStrategy(provider) : mirrorsInBlueGreen(provider);
     if (!supported) {
-      findings.push(warning(at('mirror'), `the ${provider} router does not mirror traffic${strategy === 'canary' ? ' in the canary strategy (only istio does)' : ''}: mirror is ignored`, true));
+      findings.push(
+        warning(
+          at('mirror'),
+          `the ${provider} router does not mirror traffic${strategy === 'canary' ? ' in the canary strategy (only istio does)' : ''}: mirror is ignored`,
+          true,
+        ),
+      );
     }
   }
   if (isSet(analysis['mirrorWeight']) && provider !== 'istio') {

@@ -37,12 +37,19 @@ export function checkReferences(objects: readonly IndexedObject[]): void {
       if (metric === undefined || reference === undefined) return;
       const path: FieldPath = ['spec', 'analysis', 'metrics', index, 'templateRef'];
       const template = resolve(canary, reference, templates, 'MetricTemplate', path);
-      if (template !== undefined) checkVariables(canary, metric, template, ['spec', 'analysis', 'metrics', index]);
+      if (template !== undefined)
+        checkVariables(canary, metric, template, ['spec', 'analysis', 'metrics', index]);
     });
     asList(analysis?.['alerts']).forEach((entry, index) => {
       const reference = asFields(asFields(entry)?.['providerRef']);
       if (reference !== undefined) {
-        resolve(canary, reference, providers, 'AlertProvider', ['spec', 'analysis', 'alerts', index, 'providerRef']);
+        resolve(canary, reference, providers, 'AlertProvider', [
+          'spec',
+          'analysis',
+          'alerts',
+          index,
+          'providerRef',
+        ]);
       }
     });
   }
@@ -59,7 +66,9 @@ function resolve(
   const name = asText(reference['name']);
   if (name === undefined) return undefined;
   const namespace = asText(reference['namespace']) ?? canary.namespace;
-  const found = candidates.find((candidate) => candidate.name === name && sameNamespace(candidate.namespace, namespace));
+  const found = candidates.find(
+    (candidate) => candidate.name === name && sameNamespace(candidate.namespace, namespace),
+  );
   if (found !== undefined) return found;
   const elsewhere = candidates.find((candidate) => candidate.name === name);
   if (elsewhere !== undefined) {
@@ -71,13 +80,21 @@ function resolve(
     );
   } else if (candidates.length > 0) {
     canary.findings.push(
-      warning(path, `${kind} "${name}" is not among the validated files: make sure it exists in ${describeNamespace(namespace)}`),
+      warning(
+        path,
+        `${kind} "${name}" is not among the validated files: make sure it exists in ${describeNamespace(namespace)}`,
+      ),
     );
   }
   return undefined;
 }
 
-function checkVariables(canary: IndexedObject, metric: Fields, template: IndexedObject, metricPath: FieldPath): void {
+function checkVariables(
+  canary: IndexedObject,
+  metric: Fields,
+  template: IndexedObject,
+  metricPath: FieldPath,
+): void {
   const query = asText(asFields(template.object['spec'])?.['query']) ?? '';
   const provided = Object.keys(asFields(metric['templateVariables']) ?? {});
   const used = new Set(
@@ -88,13 +105,22 @@ function checkVariables(canary: IndexedObject, metric: Fields, template: Indexed
   for (const name of used) {
     if (!provided.includes(name)) {
       canary.findings.push(
-        error([...metricPath, 'templateVariables'], `MetricTemplate "${template.name}" uses {{ variables.${name} }}: add ${name} to templateVariables`),
+        error(
+          [...metricPath, 'templateVariables'],
+          `MetricTemplate "${template.name}" uses {{ variables.${name} }}: add ${name} to templateVariables`,
+        ),
       );
     }
   }
   for (const name of provided) {
     if (!used.has(name)) {
-      canary.findings.push(warning([...metricPath, 'templateVariables', name], `MetricTemplate "${template.name}" does not use variable ${name}`, true));
+      canary.findings.push(
+        warning(
+          [...metricPath, 'templateVariables', name],
+          `MetricTemplate "${template.name}" does not use variable ${name}`,
+          true,
+        ),
+      );
     }
   }
 }
@@ -114,7 +140,11 @@ function findSharedTargets(canaries: readonly IndexedObject[]): void {
     }
     // A warning: kustomize overlays for different clusters legitimately repeat a Canary.
     canary.findings.push(
-      warning(['spec', 'targetRef'], `Canary "${first.name}" in the same namespace already targets ${kind} ${name}: two canaries would fight over the same workload`, true),
+      warning(
+        ['spec', 'targetRef'],
+        `Canary "${first.name}" in the same namespace already targets ${kind} ${name}: two canaries would fight over the same workload`,
+        true,
+      ),
     );
   }
 }

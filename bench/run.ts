@@ -1,0 +1,86 @@
+/**
+ * `npm run bench`: figures for the offline commands, printed side by side in one run.
+ * - schema compilation with and without ajv's strict mode (why the CLI compiles non-strict);
+ * - validating every documentation example in-process, per object;
+ * - the whole `vireo validate` process on the same directory (what a user waits for);
+ * - simulating a canary.
+ * Numbers are medians of repeated runs on this machine; compare rows, not absolute values.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import type { Canary } from '../src/api/schema/canary.js';
+import { SchemaValidator } from '../src/api/validation.js';
+import { simulateCanary } from '../src/simulate/timeline.js';
+import { readInputs } from '../src/validate/inputs.js';
+import { validateInputs } from '../src/validate/validate.js';
+
+const root = join(import.meta.dirname, '..');
+const docs = join(root, 'test', 'fixtures', 'flagger', 'docs');
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function measure(runs: number, body: () => void): number {
+  const samples: number[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    const start = performance.now();
+    body();
+    samples.push(performance.now() - start);
+  }
+  return median(samples);
+}
+
+const rows: [string, string][] = [];
+const row = (name: string, value: string) => {
+  rows.push([name, value]);
+  process.stdout.write(`  ${name.padEnd(58)} ${value}\n`);
+};
+
+process.stdout.write('vireo bench (medians)\n');
+
+const strictMs = measure(5, () => new SchemaValidator({ strictSchema: true }));
+const looseMs = measure(5, () => new SchemaValidator());
+row('compile the 3 schemas, ajv strict mode', `${strictMs.toFixed(1)} ms`);
+row('compile the 3 schemas, non-strict (what the CLI does)', `${looseMs.toFixed(1)} ms`);
+
+const files = readdirSync(docs);
+const inputs = await readInputs([docs], () => Promise.resolve(''));
+const validator = new SchemaValidator();
+const objects = validateInputs(inputs, { validator }).summary.objects;
+const inProcessMs = measure(20, () => validateInputs(inputs, { validator }));
+row(
+  `validate ${files.length} files / ${objects} objects in-process`,
+  `${inProcessMs.toFixed(1)} ms (${((inProcessMs / objects) * 1000).toFixed(0)} µs per object)`,
+);
+
+const heapBefore = process.memoryUsage().heapUsed;
+const reports = Array.from({ length: 10 }, () => validateInputs(inputs, { validator }));
+const heapPerRun = (process.memoryUsage().heapUsed - heapBefore) / reports.length;
+row('heap retained per validation report', `${(heapPerRun / 1024).toFixed(0)} KiB`);
+
+execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+const cliMs = measure(5, () => {
+  const result = spawnSync(process.execPath, [join(root, 'bin', 'vireo.js'), 'validate', docs], {
+    encoding: 'utf8',
+  });
+  if (result.status !== 1 && result.status !== 0)
+    throw new Error(`vireo validate exited ${String(result.status)}: ${result.stderr}`);
+});
+const versionMs = measure(5, () => spawnSync(process.execPath, [join(root, 'bin', 'vireo.js'), '--version']));
+row(`vireo validate on ${files.length} files, whole process`, `${cliMs.toFixed(0)} ms`);
+row('vireo --version, whole process (startup floor)', `${versionMs.toFixed(0)} ms`);
+
+const canary = parse(readFileSync(join(root, 'examples', 'podinfo-canary.yaml'), 'utf8')) as Canary;
+const ladder = structuredClone(canary);
+delete ladder.spec.analysis.stepWeight;
+delete ladder.spec.analysis.maxWeight;
+ladder.spec.analysis.stepWeights = Array.from({ length: 100 }, (_, index) => index + 1);
+row(
+  'simulate examples/podinfo-canary.yaml',
+  `${(measure(200, () => simulateCanary(canary)) * 1000).toFixed(0)} µs`,
+);
+row('simulate a 100-step ladder', `${(measure(50, () => simulateCanary(ladder)) * 1000).toFixed(0)} µs`);
