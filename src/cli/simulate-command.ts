@@ -3,6 +3,7 @@ import type { Canary } from '../api/schema/canary.js';
 import { UsageError } from '../shared/errors.js';
 import { formatTimelineJson, formatTimelineText } from '../simulate/format.js';
 import { simulateCanary } from '../simulate/timeline.js';
+import { SchemaValidator } from '../api/validation.js';
 import { formatText } from '../validate/format.js';
 import { readInputs } from '../validate/inputs.js';
 import { exitCodeOf, validateInputs } from '../validate/validate.js';
@@ -19,7 +20,10 @@ interface SimulateOptions {
 /** Validates first: a timeline of an invalid canary would be a confident answer to the wrong question. */
 export async function runSimulate(file: string, options: SimulateOptions, io: CliIo): Promise<number> {
   const inputs = await readInputs([file], io.readStdin);
-  const report = validateInputs(inputs, { meshProvider: options.meshProvider });
+  const report = validateInputs(inputs, {
+    meshProvider: options.meshProvider,
+    validator: await SchemaValidator.load(),
+  });
   const status = exitCodeOf(report);
   if (status !== 0 || report.summary.warnings > 0) io.stderr(formatText(report));
   if (status !== 0) {

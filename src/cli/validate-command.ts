@@ -1,3 +1,4 @@
+import { SchemaValidator } from '../api/validation.js';
 import { formatJson, formatText } from '../validate/format.js';
 import { readInputs } from '../validate/inputs.js';
 import { exitCodeOf, validateInputs } from '../validate/validate.js';
@@ -9,7 +10,10 @@ export async function runValidate(
   io: CliIo,
 ): Promise<number> {
   const inputs = await readInputs(paths, io.readStdin);
-  const report = validateInputs(inputs, { meshProvider: options.meshProvider });
+  const report = validateInputs(inputs, {
+    meshProvider: options.meshProvider,
+    validator: await SchemaValidator.load(),
+  });
   io.stdout(options.format === 'json' ? formatJson(report) : formatText(report));
   return exitCodeOf(report);
 }

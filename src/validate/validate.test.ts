@@ -96,6 +96,11 @@ describe('validate: Canary', () => {
       /must start with http:\/\//,
     ],
     [
+      'a relative webhook URL',
+      (c: any) => (c.spec.analysis.webhooks[0].url = 'flagger-loadtester.test/'),
+      /must be an absolute URL/,
+    ],
+    [
       'a severity near miss',
       (c: any) =>
         (c.spec.analysis.alerts = [{ name: 'on-call', severity: 'warning', providerRef: { name: 'slack' } }]),

@@ -329,9 +329,14 @@ function checkWebhooks(analysis: Fields, at: (...rest: (string | number)[]) => F
     }
     const type = asText(hook['type']) ?? '';
     const url = asText(hook['url']);
-    if (url !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^https?:\/\//i.test(url)) {
+    if (url !== undefined && !/^https?:\/\/[^\s/]+/i.test(url)) {
       findings.push(
-        error(path('url'), `webhooks are called over HTTP: "${url}" must start with http:// or https://`),
+        error(
+          path('url'),
+          /^[a-z][a-z0-9+.-]*:\/\//i.test(url)
+            ? `webhooks are called over HTTP: "${url}" must start with http:// or https://`
+            : `"${url}" must be an absolute URL, such as http://flagger-loadtester.test/`,
+        ),
       );
     }
     const timeout = asText(hook['timeout']);
