@@ -23,6 +23,15 @@ export default defineConfig({
         },
       },
       {
+        // The built binary and the README's promises (run after `npm run build`).
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
         extends: true,
         test: {
           name: 'cluster',

@@ -1,0 +1,72 @@
+/**
+ * The README's promises, checked on the built binary: exactly two set-up commands at the top,
+ * CI runs the second, the first runs the demo, and the documented outputs are what users get.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const repository = join(import.meta.dirname, '..', '..');
+const readme = readFileSync(join(repository, 'README.md'), 'utf8');
+
+function vireo(...args: string[]) {
+  return spawnSync(process.execPath, [join(repository, 'bin', 'vireo.js'), ...args], {
+    cwd: repository,
+    encoding: 'utf8',
+  });
+}
+
+function firstCodeBlockCommands(): string[] {
+  const block = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  return block
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, '').trim())
+    .filter((line) => line !== '');
+}
+
+describe('README', () => {
+  it('starts with exactly two set-up commands: the demo, then the whole test suite', () => {
+    const commands = firstCodeBlockCommands();
+    expect(commands).toHaveLength(2);
+    expect(commands[0]).toContain('npm run demo');
+    expect(readme.indexOf('```sh')).toBeLessThan(readme.indexOf('## '));
+  });
+
+  it('is what CI runs', () => {
+    const testCommand = firstCodeBlockCommands()[1]!;
+    expect(readFileSync(join(repository, '.ci', 'run'), 'utf8')).toContain(testCommand.replace(/^bash /, ''));
+  });
+
+  it('the demo command runs the demo and exits 0', () => {
+    const result = spawnSync('npm', ['run', 'demo', '--silent'], { cwd: repository, encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain('Vireo demo: PREVIEW');
+  });
+
+  it('shows the validate output users get for seed 004', () => {
+    const result = vireo('validate', 'test/fixtures/seeds/004');
+    expect(result.status).toBe(1);
+    const documented = /\$ vireo validate podinfo-canary.yaml\n(podinfo-canary.yaml:51:9: [^\n]*)/.exec(
+      readme,
+    )?.[1];
+    expect(documented).toBeDefined();
+    expect(result.stdout).toContain(
+      documented!.replace('podinfo-canary.yaml', 'test/fixtures/seeds/004/podinfo-canary.yaml'),
+    );
+  });
+
+  it('shows the simulate output users get for the example', () => {
+    const result = vireo('simulate', 'examples/podinfo-canary.yaml');
+    expect(result.status).toBe(0);
+    const table = /\$ vireo simulate examples\/podinfo-canary.yaml\n([\s\S]*?)\n…/.exec(readme)?.[1];
+    expect(table).toBeDefined();
+    expect(result.stdout).toContain(table!);
+  });
+
+  it('vireo --help lists the commands', () => {
+    const result = vireo('--help');
+    expect(result.status).toBe(0);
+    for (const command of ['validate', 'simulate', 'demo']) expect(result.stdout).toContain(command);
+  });
+});
