@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { FLAGGER_KINDS, SchemaValidator, compiledValidatorsModule, type FlaggerKind } from './validation.js';
+import { FLAGGER_KINDS, SchemaValidator, type FlaggerKind, type Validators } from './validation.js';
+import { compileSchemaValidator, compiledValidatorsModule } from './validator-compiler.js';
 
 const repository = join(import.meta.dirname, '..', '..');
 
@@ -25,21 +26,17 @@ function fixtureObjects(): { kind: FlaggerKind; object: unknown }[] {
 
 describe('SchemaValidator', () => {
   it('compiles every schema in ajv strict mode (the schemas themselves are well-formed)', () => {
-    expect(() => new SchemaValidator({ strictSchema: true })).not.toThrow();
+    expect(() => compileSchemaValidator({ strictSchema: true })).not.toThrow();
   });
 
   it('gives the same verdicts and errors precompiled (npm run build) as compiled at run time', async () => {
     const directory = join(repository, '.cache', 'test-compiled-validators');
     mkdirSync(directory, { recursive: true });
     const file = join(directory, `validators-${process.pid}.mjs`);
-    const preamble =
-      "import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n";
-    writeFileSync(file, preamble + compiledValidatorsModule().replace(/^"use strict";/, ''));
-    const precompiled = (await import(pathToFileURL(file).href)) as ConstructorParameters<
-      typeof SchemaValidator
-    >[1];
-    const fromBuild = new SchemaValidator({}, precompiled);
-    const atRunTime = new SchemaValidator();
+    writeFileSync(file, compiledValidatorsModule());
+    const precompiled = (await import(pathToFileURL(file).href)) as Validators;
+    const fromBuild = new SchemaValidator(precompiled);
+    const atRunTime = compileSchemaValidator();
     const objects = fixtureObjects();
     expect(objects.length).toBeGreaterThan(100);
     let invalid = 0;

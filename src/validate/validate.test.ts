@@ -1,11 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { SchemaValidator } from '../api/validation.js';
+import type { SchemaValidator } from '../api/validation.js';
+import { compileSchemaValidator } from '../api/validator-compiler.js';
 import { validateInputs, type LocatedFinding } from './validate.js';
 
 let validator: SchemaValidator;
 beforeAll(() => {
-  validator = new SchemaValidator();
+  validator = compileSchemaValidator();
 });
 
 /** A complete, valid nginx canary; each test changes one thing. */

@@ -3,7 +3,7 @@
  * schema of our CRDs (unknown fields included) and the semantics the schema cannot express.
  */
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
-import { FLAGGER_KINDS, SchemaValidator, type FlaggerKind } from '../api/validation.js';
+import { FLAGGER_KINDS, type FlaggerKind, type SchemaValidator } from '../api/validation.js';
 import type { Finding, Severity } from './finding.js';
 import { locate } from './locate.js';
 import { formatPath, type FieldPath } from './path.js';
@@ -58,8 +58,8 @@ export interface ValidationReport {
 export interface ValidateOptions {
   /** The controller's --mesh-provider, for canaries without spec.provider. */
   meshProvider?: string | undefined;
-  /** Reuse a compiled validator across calls (tests, benchmarks). */
-  validator?: SchemaValidator;
+  /** The schema validator (`SchemaValidator.load()`, or `compileSchemaValidator()` in tests). */
+  validator: SchemaValidator;
 }
 
 interface PendingObject extends IndexedObject {
@@ -72,8 +72,8 @@ interface PendingObject extends IndexedObject {
 
 const FLAGGER_GROUP = 'flagger.app';
 
-export function validateInputs(inputs: Inputs, options: ValidateOptions = {}): ValidationReport {
-  const validator = options.validator ?? new SchemaValidator();
+export function validateInputs(inputs: Inputs, options: ValidateOptions): ValidationReport {
+  const { validator } = options;
   const files: FileReport[] = inputs.unreadable.map((input) => ({
     file: input.file,
     objects: [],

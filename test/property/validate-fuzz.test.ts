@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { SchemaValidator } from '../../src/api/validation.js';
+import type { SchemaValidator } from '../../src/api/validation.js';
+import { compileSchemaValidator } from '../../src/api/validator-compiler.js';
 import { validateInputs, type ValidationReport } from '../../src/validate/validate.js';
 
 const directory = join(import.meta.dirname, '..', 'fixtures', 'flagger', 'docs');
@@ -21,7 +22,7 @@ const objects = texts.flatMap((text) =>
 
 let validator: SchemaValidator;
 beforeAll(() => {
-  validator = new SchemaValidator();
+  validator = compileSchemaValidator();
 });
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -5,7 +5,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SchemaValidator } from '../../src/api/validation.js';
+import type { SchemaValidator } from '../../src/api/validation.js';
+import { compileSchemaValidator } from '../../src/api/validator-compiler.js';
 import { readInputs } from '../../src/validate/inputs.js';
 import { validateInputs, type ValidationReport } from '../../src/validate/validate.js';
 
@@ -14,7 +15,7 @@ const noStdin = () => Promise.reject(new Error('no stdin in this test'));
 let validator: SchemaValidator;
 
 beforeAll(() => {
-  validator = new SchemaValidator();
+  validator = compileSchemaValidator();
 });
 
 async function validatePaths(...paths: string[]): Promise<ValidationReport> {
