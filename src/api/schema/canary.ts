@@ -7,6 +7,7 @@ import {
   Enum,
   FlaggerDuration,
   IntegerNumber,
+  LocalObjectReference,
   MapOf,
   NamespacedReference,
   ObjectMeta,
@@ -166,6 +167,11 @@ export const CanaryWebhook = Type.Object(
     retries: Type.Optional(IntegerNumber({ description: 'Retries on network errors, 429 and 5xx.' })),
     disableTLS: Type.Optional(Type.Boolean({ description: 'Skip TLS verification.' })),
     metadata: Type.Optional(StringMap('Extra fields sent in the payload.')),
+    secretRef: Type.Optional(
+      LocalObjectReference(
+        "Vireo addition: a Secret in the canary's namespace whose keys and values are sent as request headers (for example Authorization), so gates and checks can authenticate.",
+      ),
+    ),
   },
   { ...CLOSED, description: 'An HTTP hook called during the analysis.' },
 );
