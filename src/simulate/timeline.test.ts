@@ -123,8 +123,8 @@ describe('simulate: A/B testing and blue/green', () => {
       'Progressing/2/100',
       'Progressing/3/100',
       'Promoting/3/100',
-      'Finalising/3/0',
-      'Succeeded/3/0',
+      'Finalising/0/0',
+      'Succeeded/0/0',
     ]);
   });
 
@@ -140,8 +140,8 @@ describe('simulate: A/B testing and blue/green', () => {
       'Progressing/2/0/mirrored',
       'Progressing/3/100',
       'Promoting/3/100',
-      'Finalising/3/0',
-      'Succeeded/3/0',
+      'Finalising/0/0',
+      'Succeeded/0/0',
     ]);
   });
 

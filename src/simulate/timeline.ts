@@ -210,7 +210,12 @@ export function simulateCanary(canary: Canary, options: SimulateOptions = {}): T
       step.webhooks.push(...hooksOf('post-rollout'));
       step.events.push(`Promotion completed! Scaling down ${target}`);
     }
-    Object.assign(step, { phase, ...weights(routes, settings), iteration: iterations, failedChecks });
+    Object.assign(step, {
+      phase,
+      ...weights(routes, settings),
+      iteration: statusIterations(phase, iterations),
+      failedChecks,
+    });
     steps.push(step);
   }
 
@@ -230,6 +235,11 @@ export function simulateCanary(canary: Canary, options: SimulateOptions = {}): T
     earliestRollbackAt: firstCheckTick * intervalSeconds + rollbackAfter,
     notes: notesFor(settings, analysis.stepWeights !== undefined),
   };
+}
+
+/** Iterations as status shows them: phases past the analysis reset the counter (engine/status.ts). */
+function statusIterations(phase: CanaryPhase, iterations: number): number {
+  return phase === 'Progressing' || phase === 'Waiting' || phase === 'Promoting' ? iterations : 0;
 }
 
 /** What the traffic really does: the kubernetes provider has no router, the apex follows the primary. */

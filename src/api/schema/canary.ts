@@ -9,6 +9,7 @@ import {
   IntegerNumber,
   LocalObjectReference,
   MapOf,
+  NamespacedObjectReference,
   NamespacedReference,
   ObjectMeta,
   StringMap,
@@ -274,7 +275,7 @@ export const CanarySpec = Type.Object(
     ),
     ingressRef: Type.Optional(CrossNamespaceObjectReference(['Ingress'])),
     routeRef: Type.Optional(CrossNamespaceObjectReference(['ApisixRoute'])),
-    upstreamRef: Type.Optional(CrossNamespaceObjectReference(['Upstream'], true)),
+    upstreamRef: Type.Optional(NamespacedObjectReference(['Upstream'])),
     service: Type.Optional(CanaryService),
     analysis: CanaryAnalysis,
     canaryAnalysis: Type.Optional(

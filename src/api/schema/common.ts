@@ -81,16 +81,19 @@ export const ObjectMeta = Type.Object(
   { additionalProperties: true },
 );
 
-export const CrossNamespaceObjectReference = (kinds: readonly string[], withNamespace = false) =>
-  Type.Object(
-    {
-      apiVersion: Type.String({ description: 'API version of the referent.' }),
-      kind: Enum(kinds, { description: `Kind of the referent: ${kinds.join(', ')}.` }),
-      name: Type.String({ description: 'Name of the referent.' }),
-      ...(withNamespace ? { namespace: Type.Optional(Type.String()) } : {}),
-    },
-    CLOSED,
-  );
+const objectReferenceFields = (kinds: readonly string[]) => ({
+  apiVersion: Type.String({ description: 'API version of the referent.' }),
+  kind: Enum(kinds, { description: `Kind of the referent: ${kinds.join(', ')}.` }),
+  name: Type.String({ description: 'Name of the referent.' }),
+});
+
+/** A reference to an object in the canary's namespace (targetRef, ingressRef, …). */
+export const CrossNamespaceObjectReference = (kinds: readonly string[]) =>
+  Type.Object(objectReferenceFields(kinds), CLOSED);
+
+/** A reference that may name another namespace (upstreamRef). */
+export const NamespacedObjectReference = (kinds: readonly string[]) =>
+  Type.Object({ ...objectReferenceFields(kinds), namespace: Type.Optional(Type.String()) }, CLOSED);
 
 export const LocalObjectReference = (description: string) =>
   Type.Object({ name: Type.String({ description: 'Name of the referent.' }) }, { ...CLOSED, description });

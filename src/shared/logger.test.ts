@@ -1,0 +1,48 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from './logger.js';
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').trim().split('\n'));
+      done();
+    },
+  });
+  return { destination, lines: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
+}
+
+describe('createLogger', () => {
+  it('writes one JSON object per line with level names, ISO time and the canary key', () => {
+    const { destination, lines } = capture();
+    const logger = createLogger({ destination });
+    logger
+      .child({ canary: 'podinfo.test' })
+      .info({ phase: 'Progressing' }, 'Advance podinfo.test canary weight 20');
+    expect(lines()).toEqual([
+      {
+        level: 'info',
+        time: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+        canary: 'podinfo.test',
+        phase: 'Progressing',
+        msg: 'Advance podinfo.test canary weight 20',
+      },
+    ]);
+  });
+
+  it('never writes credentials', () => {
+    const { destination, lines } = capture();
+    createLogger({ destination }).warn(
+      {
+        webhook: { headers: { Authorization: 'Bearer s3cr3t' } },
+        provider: { address: 'https://hooks.slack.com/T/B/X' },
+      },
+      'failed',
+    );
+    const text = JSON.stringify(lines());
+    expect(text).not.toContain('s3cr3t');
+    expect(text).not.toContain('hooks.slack.com');
+    expect(text).toContain('[redacted]');
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * Structured JSON logs with pino, built and injected (no module-level logger). Flagger's keys are
+ * kept where they exist (`level`, `msg`, `canary` as "name.namespace") so log queries carry over.
+ * Anything that can hold a credential is redacted before it is written.
+ */
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const REDACTED_PATHS = [
+  'headers.authorization',
+  'headers.Authorization',
+  '*.headers.authorization',
+  '*.headers.Authorization',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  'address',
+  '*.address',
+];
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where JSON lines go (default: standard error, as Flagger). */
+  destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    },
+    options.destination ?? pino.destination(2),
+  );
+}
