@@ -64,8 +64,9 @@ export interface Workloads {
   /** Scales the target back up (and resumes its autoscaler). Idempotent. */
   scaleFromZero(canary: Canary): Promise<void>;
   /**
-   * Copies the target's spec (and tracked configs) to the primary, starting its rollout. Repeating
-   * it with an unchanged target changes nothing but may restart the primary's rollout.
+   * Makes the primary run the target's current spec (and tracked configs), starting its rollout.
+   * Idempotent by content: when the primary already runs that spec, nothing changes and no
+   * rollout restarts. The engine relies on this to repeat a promotion after a crash safely.
    */
   promote(canary: Canary): Promise<void>;
   /** The target's current revision. */
@@ -156,7 +157,11 @@ export interface WebhookResult {
 
 export interface WebhookClient {
   /** POSTs the payload with the hook's timeout and retries. Never throws: failures are results. */
-  call(hook: CanaryWebhook, payload: WebhookPayload, headers: Readonly<Record<string, string>>): Promise<WebhookResult>;
+  call(
+    hook: CanaryWebhook,
+    payload: WebhookPayload,
+    headers: Readonly<Record<string, string>>,
+  ): Promise<WebhookResult>;
 }
 
 export interface Clock {

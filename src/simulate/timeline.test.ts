@@ -14,7 +14,7 @@ function newTestCanary(analysis: Record<string, unknown>, spec: Record<string, u
       analysis: { interval: '1m', threshold: 5, ...analysis },
       ...spec,
     },
-  } as Canary;
+  };
 }
 
 /** phase/canaryWeight per tick, the compact form of Flagger's own tick-by-tick tests. */
