@@ -22,7 +22,7 @@ function canaryWith(analysis: Record<string, unknown>, overrides: Partial<Canary
       service: { port: 9898 },
       analysis: { interval: '1m', threshold: 5, ...analysis },
       ...overrides,
-    } as Canary['spec'],
+    },
   };
 }
 

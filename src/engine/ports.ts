@@ -152,6 +152,7 @@ export interface WebhookResult {
   readonly status: number;
   /** Response body (first 64 KiB), or the transport error. */
   readonly body: string;
+  /** Requests sent; 0 when nothing could be sent (bad URL, bad header, missing Secret). */
   readonly attempts: number;
 }
 
@@ -162,6 +163,8 @@ export interface WebhookClient {
     payload: WebhookPayload,
     headers: Readonly<Record<string, string>>,
   ): Promise<WebhookResult>;
+  /** Releases pooled connections (on shutdown). */
+  close?(): Promise<void>;
 }
 
 export interface Clock {

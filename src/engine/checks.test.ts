@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import type { Canary } from '../api/schema/canary.js';
+import type { MetricTemplate } from '../api/schema/metric-template.js';
+import {
+  NoValuesFoundError,
+  checksFor,
+  renderQuery,
+  queryContext,
+  type CheckDependencies,
+  type CheckOutcome,
+} from './checks.js';
+
+const canary = {
+  apiVersion: 'flagger.app/v1beta1',
+  kind: 'Canary',
+  metadata: { name: 'podinfo', namespace: 'test' },
+  spec: {
+    provider: 'nginx',
+    targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
+    ingressRef: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'web' },
+    service: { port: 80 },
+    analysis: { interval: '1m', threshold: 1, iterations: 1 },
+  },
+} as Canary;
+
+function dependencies(values: {
+  successRate?: number | Error;
+  durationMs?: number;
+  query?: number | Error;
+  template?: MetricTemplate;
+}): CheckDependencies & { queries: string[] } {
+  const queries: string[] = [];
+  const provider = {
+    queryValue: (query: string) => {
+      queries.push(query);
+      return values.query instanceof Error
+        ? Promise.reject(values.query)
+        : Promise.resolve(values.query ?? 0);
+    },
+  };
+  return {
+    queries,
+    builtin: {
+      requestSuccessRate: () =>
+        values.successRate instanceof Error
+          ? Promise.reject(values.successRate)
+          : Promise.resolve(values.successRate ?? 100),
+      requestDurationMs: () => Promise.resolve(values.durationMs ?? 0),
+    },
+    templates: {
+      get: () => Promise.resolve(values.template),
+      providerFor: () => Promise.resolve(provider),
+      inlineProvider: () => Promise.resolve(provider),
+    },
+  };
+}
+
+async function evaluate(
+  metric: Record<string, unknown>,
+  values: Parameters<typeof dependencies>[0],
+): Promise<CheckOutcome> {
+  const [check] = checksFor([metric as never]);
+  return check!.evaluate(canary, dependencies(values));
+}
+
+describe('built-in checks (reference §4.1 pass rules)', () => {
+  it.each([
+    [
+      { thresholdRange: { min: 99 } },
+      98.5,
+      'fail',
+      'Halt podinfo.test advancement success rate 98.50% < 99%',
+    ],
+    [{ thresholdRange: { min: 99 } }, 99, 'pass', ''],
+    [{ thresholdRange: { max: 50 } }, 60, 'fail', 'Halt podinfo.test advancement success rate 60.00% > 50%'],
+    [{ threshold: 99 }, 98, 'fail', 'Halt podinfo.test advancement success rate 98.00% < 99%'],
+    [{ threshold: 99 }, 99.5, 'pass', ''],
+  ])('request-success-rate %j with %d%% → %s', async (settings, value, verdict, message) => {
+    const outcome = await evaluate({ name: 'request-success-rate', ...settings }, { successRate: value });
+    expect(outcome.verdict).toBe(verdict);
+    if (message !== '') expect(outcome.message).toBe(message);
+  });
+
+  it.each([
+    [{ thresholdRange: { max: 500 } }, 500.9, 'pass'],
+    [{ thresholdRange: { max: 500 } }, 501.2, 'fail'],
+    [{ thresholdRange: { min: 10 } }, 9.99, 'fail'],
+    [{ threshold: 500 }, 501, 'fail'],
+    [{ threshold: 500 }, 500, 'pass'],
+  ])('request-duration %j with %d ms → %s (truncated to whole ms)', async (settings, value, verdict) => {
+    expect((await evaluate({ name: 'request-duration', ...settings }, { durationMs: value })).verdict).toBe(
+      verdict,
+    );
+  });
+
+  it('reports "no values found" the way Flagger does, with a hint', async () => {
+    const outcome = await evaluate(
+      { name: 'request-success-rate', thresholdRange: { min: 99 } },
+      { successRate: new NoValuesFoundError('empty vector') },
+    );
+    expect(outcome).toMatchObject({
+      verdict: 'fail',
+      message:
+        'Halt advancement no values found for nginx metric request-success-rate probably podinfo.test is not receiving traffic',
+      evidence: { hint: expect.stringContaining('receiving traffic') },
+    });
+  });
+});
+
+describe('template and inline checks (reference §4.2)', () => {
+  const template: MetricTemplate = {
+    apiVersion: 'flagger.app/v1beta1',
+    kind: 'MetricTemplate',
+    metadata: { name: 'latency', namespace: 'test' },
+    spec: {
+      provider: { type: 'prometheus', address: 'http://prometheus:9090' },
+      query:
+        'histogram_quantile(0.99, rate(x{ns="{{ namespace }}",ingress="{{ ingress }}",route="{{ route }}",svc="{{ service }}",n="{{ name }}",t="{{ target }}",c="{{ variables.cluster }}"}[{{ interval }}]))',
+    },
+  };
+
+  it('renders every template field and variable, and fails above max', async () => {
+    const deps = dependencies({ template, query: 0.7 });
+    const [check] = checksFor([
+      {
+        name: 'latency',
+        templateRef: { name: 'latency' },
+        interval: '30s',
+        thresholdRange: { max: 0.5 },
+        templateVariables: { cluster: 'eu-1' },
+      },
+    ]);
+    const outcome = await check!.evaluate(canary, deps);
+    expect(deps.queries).toEqual([
+      'histogram_quantile(0.99, rate(x{ns="test",ingress="web",route="podinfo",svc="podinfo",n="podinfo",t="podinfo",c="eu-1"}[30s]))',
+    ]);
+    expect(outcome).toMatchObject({
+      verdict: 'fail',
+      value: 0.7,
+      threshold: { max: 0.5 },
+      message: 'Halt podinfo.test advancement latency 0.7 > 0.5',
+    });
+  });
+
+  it('names a missing template variable instead of querying', async () => {
+    const outcome = await evaluate(
+      { name: 'latency', templateRef: { name: 'latency' }, thresholdRange: { max: 1 } },
+      { template, query: 0.1 },
+    );
+    expect(outcome).toMatchObject({
+      verdict: 'fail',
+      message: expect.stringContaining('template variable "cluster" is not set'),
+    });
+  });
+
+  it('fails a missing template, naming it', async () => {
+    const outcome = await evaluate({ name: 'latency', templateRef: { name: 'latency' } }, {});
+    expect(outcome.message).toContain('MetricTemplate test/latency not found');
+  });
+
+  it('deprecated: without thresholdRange the threshold is a maximum, and an empty one fails any positive value', async () => {
+    expect((await evaluate({ name: 'errors', query: 'sum(x)', threshold: 5 }, { query: 4 })).verdict).toBe(
+      'pass',
+    );
+    expect((await evaluate({ name: 'errors', query: 'sum(x)', threshold: 5 }, { query: 6 })).verdict).toBe(
+      'fail',
+    );
+    expect((await evaluate({ name: 'errors', query: 'sum(x)' }, { query: 0.1 })).verdict).toBe('fail');
+  });
+
+  it('fails a metric that is neither built in nor templated', async () => {
+    expect(await evaluate({ name: 'mystery' }, {})).toMatchObject({
+      verdict: 'fail',
+      message: expect.stringContaining('not built in'),
+    });
+  });
+
+  it('renderQuery rejects an unknown field', () => {
+    expect(() => renderQuery('{{ pod }}', queryContext(canary, { name: 'x' }))).toThrow(
+      'unknown template field {{ pod }}',
+    );
+  });
+});

@@ -1,0 +1,339 @@
+/**
+ * Checks run on every analysis step (reference §4). A check returns a verdict with its evidence;
+ * the engine counts failures and explains them. Today's checks compare one value with a range,
+ * as Flagger's do; a later comparison judge (canary against primary, per-arm counts and
+ * histograms, decided sequentially) implements the same interface and reads the optional
+ * `observations` port instead of a single value.
+ */
+import type { Canary, CanaryMetric } from '../api/schema/canary.js';
+import type { MetricTemplate } from '../api/schema/metric-template.js';
+import { VireoError } from '../shared/errors.js';
+import { formatKey, keyOf } from './ports.js';
+
+export type Verdict = 'pass' | 'fail' | 'inconclusive';
+
+export interface CheckOutcome {
+  readonly check: string;
+  /** pass: advance; fail: one failed check; inconclusive: hold without counting (judges only). */
+  readonly verdict: Verdict;
+  readonly value?: number;
+  readonly unit?: string;
+  readonly threshold?: { readonly min?: number; readonly max?: number };
+  /** Flagger's event text for a failure ("Halt … advancement success rate 95.00% < 99%"). */
+  readonly message: string;
+  /** Anything else the check wants to show (a judge's counts, evidence and interval). */
+  readonly evidence?: Readonly<Record<string, unknown>>;
+}
+
+/** Thrown by metric ports when a query returns nothing (or NaN): usually no traffic. */
+export class NoValuesFoundError extends VireoError {
+  constructor(message: string) {
+    super('E_NO_VALUES', message);
+  }
+}
+
+/** Thrown by metric ports when a query returns several series where one value was expected. */
+export class MultipleValuesError extends VireoError {
+  constructor(message: string) {
+    super('E_MULTIPLE_VALUES', message);
+  }
+}
+
+/** Runs a rendered query against a metrics backend and returns its single value. */
+export interface MetricsProvider {
+  /** Throws NoValuesFoundError, MultipleValuesError, or another VireoError for backend failures. */
+  queryValue(query: string): Promise<number>;
+}
+
+/** The values of a canary's template variables and Flagger's template functions. */
+export interface QueryContext {
+  readonly name: string;
+  readonly namespace: string;
+  readonly target: string;
+  readonly service: string;
+  readonly ingress: string;
+  readonly route: string;
+  readonly interval: string;
+  readonly variables: Readonly<Record<string, string>>;
+}
+
+/** The built-in checks, answered by the platform (PromQL per router, or local mode's recorder). */
+export interface BuiltinMetrics {
+  /** Percentage (0–100) of non-5xx canary responses over `interval`. */
+  requestSuccessRate(canary: Canary, interval: string): Promise<number>;
+  /** P99 latency of canary responses over `interval`, in milliseconds. */
+  requestDurationMs(canary: Canary, interval: string): Promise<number>;
+}
+
+/** Per-arm traffic counts, for comparison judges (canary against primary). */
+export interface ArmObservations {
+  readonly requests: number;
+  readonly errors: number;
+  /** Cumulative latency histogram: upper bound in seconds → count. */
+  readonly latencyBuckets: Readonly<Record<string, number>>;
+}
+
+export interface TrafficObservations {
+  observe(canary: Canary): Promise<{ canary: ArmObservations; primary: ArmObservations }>;
+}
+
+/** Resolves templates and builds providers; the implementations come with the integrations. */
+export interface MetricTemplates {
+  get(namespace: string, name: string): Promise<MetricTemplate | undefined>;
+  providerFor(template: MetricTemplate): Promise<MetricsProvider>;
+  /** The provider of deprecated inline queries: Prometheus at the canary's metricsServer. */
+  inlineProvider(canary: Canary): Promise<MetricsProvider>;
+}
+
+export interface CheckDependencies {
+  readonly builtin: BuiltinMetrics;
+  readonly templates: MetricTemplates;
+  readonly observations?: TrafficObservations;
+}
+
+export interface Check {
+  readonly name: string;
+  evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome>;
+}
+
+export const REQUEST_SUCCESS_RATE = 'request-success-rate';
+export const REQUEST_DURATION = 'request-duration';
+const DEFAULT_METRIC_INTERVAL = '1m';
+
+/** Builds the checks of `analysis.metrics`, in order. */
+export function checksFor(metrics: readonly CanaryMetric[]): Check[] {
+  return metrics.map((metric) => {
+    if (metric.templateRef !== undefined) return new TemplateCheck(metric);
+    if (metric.name === REQUEST_SUCCESS_RATE) return new SuccessRateCheck(metric);
+    if (metric.name === REQUEST_DURATION) return new DurationCheck(metric);
+    if (metric.query !== undefined) return new InlineQueryCheck(metric);
+    return new UnknownMetricCheck(metric);
+  });
+}
+
+function range(metric: CanaryMetric): { min?: number; max?: number } {
+  const { min, max } = metric.thresholdRange ?? {};
+  return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+}
+
+function outsideRange(value: number, metric: CanaryMetric): boolean {
+  const { min, max } = metric.thresholdRange ?? {};
+  return (min !== undefined && value < min) || (max !== undefined && value > max);
+}
+
+/** Flagger formats floats with %v; trailing zeros dropped. */
+const show = (value: number): string => String(Number(value.toFixed(6)));
+
+function failedQuery(
+  check: string,
+  canary: Canary,
+  metric: CanaryMetric,
+  cause: unknown,
+  kind: string,
+): CheckOutcome {
+  const name = formatKey(keyOf(canary));
+  if (cause instanceof NoValuesFoundError) {
+    return {
+      check,
+      verdict: 'fail',
+      threshold: range(metric),
+      message:
+        kind === 'builtin'
+          ? `Halt advancement no values found for ${canary.spec.provider ?? 'default'} metric ${metric.name} probably ${canary.spec.targetRef.name}.${keyOf(canary).namespace} is not receiving traffic`
+          : `Halt advancement no values found for custom metric: ${metric.name}`,
+      evidence: {
+        error: cause.message,
+        hint: 'is the canary receiving traffic? does the query select its series?',
+      },
+    };
+  }
+  const text = cause instanceof Error ? cause.message : String(cause);
+  return {
+    check,
+    verdict: 'fail',
+    threshold: range(metric),
+    message: `Metric query failed for ${metric.name}: ${text}`,
+    evidence: { error: text, canary: name },
+  };
+}
+
+abstract class MetricCheck implements Check {
+  constructor(protected readonly metric: CanaryMetric) {}
+
+  get name(): string {
+    return this.metric.name;
+  }
+
+  protected get interval(): string {
+    return this.metric.interval ?? DEFAULT_METRIC_INTERVAL;
+  }
+
+  abstract evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome>;
+}
+
+/** Built-in success rate (%): fails below min or above max; deprecated threshold is a minimum. */
+class SuccessRateCheck extends MetricCheck {
+  async evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome> {
+    let value: number;
+    try {
+      value = await dependencies.builtin.requestSuccessRate(canary, this.interval);
+    } catch (cause) {
+      return failedQuery(this.name, canary, this.metric, cause, 'builtin');
+    }
+    const name = formatKey(keyOf(canary));
+    const { min, max } = this.metric.thresholdRange ?? {};
+    const legacy = this.metric.thresholdRange === undefined ? this.metric.threshold : undefined;
+    let message = '';
+    if (min !== undefined && value < min)
+      message = `Halt ${name} advancement success rate ${value.toFixed(2)}% < ${show(min)}%`;
+    else if (max !== undefined && value > max)
+      message = `Halt ${name} advancement success rate ${value.toFixed(2)}% > ${show(max)}%`;
+    else if (legacy !== undefined && legacy > value)
+      message = `Halt ${name} advancement success rate ${value.toFixed(2)}% < ${show(legacy)}%`;
+    return {
+      check: this.name,
+      verdict: message === '' ? 'pass' : 'fail',
+      value,
+      unit: '%',
+      threshold: legacy === undefined ? range(this.metric) : { min: legacy },
+      message: message || `${this.name} ${value.toFixed(2)}% is within range`,
+    };
+  }
+}
+
+/** Built-in P99 latency, truncated to whole milliseconds as Flagger does. */
+class DurationCheck extends MetricCheck {
+  async evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome> {
+    let raw: number;
+    try {
+      raw = await dependencies.builtin.requestDurationMs(canary, this.interval);
+    } catch (cause) {
+      return failedQuery(this.name, canary, this.metric, cause, 'builtin');
+    }
+    const value = Math.trunc(raw);
+    const name = formatKey(keyOf(canary));
+    const { min, max } = this.metric.thresholdRange ?? {};
+    const legacy = this.metric.thresholdRange === undefined ? this.metric.threshold : undefined;
+    let message = '';
+    if (min !== undefined && value < min)
+      message = `Halt ${name} advancement request duration ${value}ms < ${show(min)}ms`;
+    else if (max !== undefined && value > max)
+      message = `Halt ${name} advancement request duration ${value}ms > ${show(max)}ms`;
+    else if (legacy !== undefined && value > legacy)
+      message = `Halt ${name} advancement request duration ${value}ms > ${show(legacy)}ms`;
+    return {
+      check: this.name,
+      verdict: message === '' ? 'pass' : 'fail',
+      value,
+      unit: 'ms',
+      threshold: legacy === undefined ? range(this.metric) : { max: legacy },
+      message: message || `${this.name} ${value}ms is within range`,
+    };
+  }
+}
+
+/** Renders Flagger's template functions; an unknown name or variable is an error naming it. */
+export function renderQuery(query: string, context: QueryContext): string {
+  return query.replace(/\{\{-?\s*(.*?)\s*-?\}\}/g, (_whole, expression: string) => {
+    const variable = /^\.?variables\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(expression.trim());
+    if (variable !== null) {
+      const value = context.variables[variable[1] ?? ''];
+      if (value === undefined) {
+        throw new VireoError(
+          'E_TEMPLATE_VARIABLE',
+          `template variable "${variable[1]}" is not set: add it to templateVariables`,
+        );
+      }
+      return value;
+    }
+    const field = expression.trim().replace(/^\./, '') as keyof QueryContext;
+    const value = ['name', 'namespace', 'target', 'service', 'ingress', 'route', 'interval'].includes(field)
+      ? context[field]
+      : undefined;
+    if (typeof value !== 'string') {
+      throw new VireoError('E_TEMPLATE_FIELD', `unknown template field {{ ${expression.trim()} }}`);
+    }
+    return value;
+  });
+}
+
+export function queryContext(canary: Canary, metric: CanaryMetric): QueryContext {
+  const target = canary.spec.targetRef.name;
+  return {
+    name: canary.metadata.name,
+    namespace: keyOf(canary).namespace,
+    target,
+    service: canary.spec.service?.name ?? target,
+    ingress: canary.spec.ingressRef?.name ?? target,
+    route: canary.spec.routeRef?.name ?? target,
+    interval: metric.interval ?? DEFAULT_METRIC_INTERVAL,
+    variables: metric.templateVariables ?? {},
+  };
+}
+
+/** Compares a queried value with the range; without a range the deprecated threshold is a maximum. */
+function judgeValue(check: string, canary: Canary, metric: CanaryMetric, value: number): CheckOutcome {
+  const name = formatKey(keyOf(canary));
+  const hasRange = metric.thresholdRange !== undefined;
+  const failed = hasRange ? outsideRange(value, metric) : value > (metric.threshold ?? 0);
+  const threshold = hasRange ? range(metric) : { max: metric.threshold ?? 0 };
+  const bound =
+    threshold.min !== undefined && value < threshold.min
+      ? `< ${show(threshold.min)}`
+      : `> ${show(threshold.max ?? 0)}`;
+  return {
+    check,
+    verdict: failed ? 'fail' : 'pass',
+    value,
+    threshold,
+    message: failed
+      ? `Halt ${name} advancement ${metric.name} ${show(value)} ${bound}`
+      : `${metric.name} ${show(value)} is within range`,
+  };
+}
+
+class TemplateCheck extends MetricCheck {
+  async evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome> {
+    const reference = this.metric.templateRef!;
+    const namespace = reference.namespace ?? keyOf(canary).namespace;
+    try {
+      const template = await dependencies.templates.get(namespace, reference.name);
+      if (template === undefined) {
+        throw new VireoError(
+          'E_TEMPLATE_NOT_FOUND',
+          `MetricTemplate ${namespace}/${reference.name} not found`,
+        );
+      }
+      const query = renderQuery(template.spec.query, queryContext(canary, this.metric));
+      const provider = await dependencies.templates.providerFor(template);
+      const value = await provider.queryValue(query);
+      return { ...judgeValue(this.name, canary, this.metric, value), evidence: { query } };
+    } catch (cause) {
+      return failedQuery(this.name, canary, this.metric, cause, 'template');
+    }
+  }
+}
+
+class InlineQueryCheck extends MetricCheck {
+  async evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome> {
+    try {
+      const query = renderQuery(this.metric.query ?? '', queryContext(canary, this.metric));
+      const provider = await dependencies.templates.inlineProvider(canary);
+      const value = await provider.queryValue(query);
+      return { ...judgeValue(this.name, canary, this.metric, value), evidence: { query } };
+    } catch (cause) {
+      return failedQuery(this.name, canary, this.metric, cause, 'template');
+    }
+  }
+}
+
+/** Reference §4.1: another name without templateRef or query is an error and a failure. */
+class UnknownMetricCheck extends MetricCheck {
+  evaluate(): Promise<CheckOutcome> {
+    return Promise.resolve({
+      check: this.name,
+      verdict: 'fail',
+      message: `Metric ${this.name} is not built in and has no templateRef: add a MetricTemplate`,
+    });
+  }
+}

@@ -1,0 +1,828 @@
+/**
+ * The analysis engine: one `advance` call is one tick of reference §2.1 for one canary. It reads
+ * everything it needs through ports on every tick (status, routes, readiness), so a restart of the
+ * process resumes from what is persisted, and each step is safe to repeat:
+ * - traffic always leaves a workload before it is scaled to zero (routes first, then scale);
+ * - promotion writes phase Promoting first and `Workloads.promote` is idempotent by content, so
+ *   a crash between the two repeats nothing and misses nothing.
+ */
+import type { Canary, CanaryPhase, CanaryStatus, CanaryWebhook } from '../api/schema/canary.js';
+import { formatDuration } from '../api/duration.js';
+import { eventWebhookPayload, headersFromSecret, webhookPayload } from '../webhooks/payload.js';
+import { ALERT_TEXT } from './alerts.js';
+import { checksFor, type Check, type CheckDependencies, type CheckOutcome } from './checks.js';
+import type { Decision, DecisionAction, DecisionLog, WebhookEvidence } from './decisions.js';
+import {
+  isFirstAnalysisStep,
+  nextProgressionStep,
+  nextPromotionStep,
+  type DeploymentStrategy,
+  type ProgressionSettings,
+  type Routes,
+} from './progression.js';
+import {
+  formatKey,
+  keyOf,
+  type AlertSeverity,
+  type CanaryKey,
+  type CanarySource,
+  type Clock,
+  type EventSink,
+  type EventType,
+  type Readiness,
+  type Router,
+  type StatusStore,
+  type TargetRevision,
+  type WebhookClient,
+  type WebhookResult,
+  type Workloads,
+} from './ports.js';
+import { analysisOf, progressionSettings } from './settings.js';
+import { kubernetesTime, withPhase } from './status.js';
+
+/** Sends a canary's alerts (per-canary AlertProviders or the global notifier). Never throws. */
+export interface AlertSender {
+  send(canary: Canary, severity: AlertSeverity, text: string): Promise<void>;
+}
+
+/** What the engine reports to the controller metrics (Flagger's names, see telemetry.ts). */
+export interface EngineMetrics {
+  setStatus(canary: Canary, phase: CanaryPhase): void;
+  setWeights(canary: Canary, primaryWeight: number, canaryWeight: number): void;
+  setMetricValue(canary: Canary, metric: string, value: number): void;
+  observeTickDuration(canary: Canary, seconds: number): void;
+  countSuccess(canary: Canary, strategy: DeploymentStrategy, status: 'completed' | 'skipped'): void;
+  countFailure(canary: Canary, strategy: DeploymentStrategy, status: 'completed' | 'skipped'): void;
+  countWebhook?(type: string, ok: boolean): void;
+}
+
+export interface EngineLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface EngineDependencies {
+  readonly source: CanarySource;
+  readonly workloads: Workloads;
+  readonly router: Router;
+  readonly status: StatusStore;
+  readonly events: EventSink;
+  readonly webhooks: WebhookClient;
+  readonly alerts: AlertSender;
+  readonly checks: CheckDependencies;
+  readonly decisions: DecisionLog;
+  readonly metrics: EngineMetrics;
+  readonly logger: EngineLogger;
+  readonly clock: Clock;
+  /** The controller's --mesh-provider (default istio). */
+  readonly meshProvider?: string;
+  /** The controller's --event-webhook, used when a canary has no `event` hooks. */
+  readonly eventWebhook?: string;
+  /** Builds a canary's checks (default: from analysis.metrics); judges plug in here. */
+  readonly checksFor?: (canary: Canary) => readonly Check[];
+}
+
+const ANALYSIS_PHASES: ReadonlySet<CanaryPhase> = new Set(['Progressing', 'WaitingPromotion']);
+const ADVANCING_PHASES: ReadonlySet<CanaryPhase> = new Set([
+  'Progressing',
+  'Waiting',
+  'WaitingPromotion',
+  'Promoting',
+  'Finalising',
+]);
+const ALL_TO_PRIMARY: Routes = { primaryWeight: 100, canaryWeight: 0, mirrored: false };
+
+/** Everything one tick knows about its canary. */
+interface Tick {
+  canary: Canary;
+  key: CanaryKey;
+  name: string;
+  target: string;
+  kind: string;
+  settings: ProgressionSettings;
+  status: CanaryStatus;
+  phase: CanaryPhase;
+  routes: Routes;
+  /** The outcomes of this tick's checks, once they all passed. */
+  checks?: CheckOutcome[];
+}
+
+type HookRun = { ok: true } | { ok: false; hook: CanaryWebhook; result: WebhookResult };
+
+export class CanaryEngine {
+  constructor(private readonly deps: EngineDependencies) {}
+
+  /** One tick for one canary. Never throws: errors are logged and retried on the next tick. */
+  async advance(key: CanaryKey): Promise<void> {
+    try {
+      const canary = await this.deps.source.getCanary(key);
+      if (canary === undefined) return;
+      await this.tick(canary);
+    } catch (cause) {
+      this.deps.logger.error(
+        { canary: formatKey(key), err: cause },
+        'canary tick failed; retrying on the next tick',
+      );
+    }
+  }
+
+  private newTick(canary: Canary): Tick {
+    const key = keyOf(canary);
+    const status = canary.status ?? {};
+    return {
+      canary,
+      key,
+      name: formatKey(key),
+      target: `${canary.spec.targetRef.name}.${key.namespace}`,
+      kind: canary.spec.targetRef.kind,
+      settings: progressionSettings(canary.spec, this.deps.meshProvider),
+      status,
+      phase: status.phase ?? '',
+      routes: ALL_TO_PRIMARY,
+    };
+  }
+
+  private async tick(canary: Canary): Promise<void> {
+    const name = formatKey(keyOf(canary));
+    if (canary.spec.suspend === true) {
+      await this.emit(canary, 'Normal', 'skipping canary run as object is suspended');
+      return;
+    }
+    const tick = this.newTick(canary);
+    const { settings } = tick;
+    const skip = canary.spec.skipAnalysis === true || analysisOf(canary.spec) === undefined;
+    const initializing = tick.phase === '' || tick.phase === 'Initializing';
+
+    await this.deps.workloads.ensurePrimary(canary);
+    if (initializing && !skip) {
+      const primary = await this.deps.workloads.primaryReadiness(canary);
+      if (!primary.ready) {
+        await this.emit(canary, 'Warning', primary.reason);
+        if (!primary.retriable) await this.rollback(tick, await this.deps.workloads.revision(canary));
+        return;
+      }
+    }
+    await this.deps.router.reconcile(canary);
+    if (initializing) {
+      await this.initialize(tick);
+      return;
+    }
+
+    const revision = await this.deps.workloads.revision(canary);
+    const changed = hasChanged(tick.status, revision);
+    if (!ADVANCING_PHASES.has(tick.phase) && !changed) return;
+
+    if (!skip) {
+      const primary = await this.deps.workloads.primaryReadiness(canary);
+      if (!primary.ready) {
+        await this.emit(canary, 'Warning', primary.reason);
+        if (!primary.retriable) {
+          if (tick.phase === 'Promoting' || tick.phase === 'Finalising')
+            await this.failPromotion(tick, primary.reason);
+          else await this.rollback(tick, revision);
+        }
+        return;
+      }
+    }
+
+    tick.routes = await this.deps.router.getRoutes(canary);
+    this.deps.metrics.setWeights(canary, tick.routes.primaryWeight, tick.routes.canaryWeight);
+
+    if (!ADVANCING_PHASES.has(tick.phase) || tick.phase === 'Waiting') {
+      await this.startRevision(tick, revision);
+      return;
+    }
+    if (ANALYSIS_PHASES.has(tick.phase) && changed) {
+      await this.restartAnalysis(tick, revision);
+      return;
+    }
+
+    const readiness = await this.deps.workloads.canaryReadiness(canary);
+    if (!readiness.ready) {
+      await this.canaryNotReady(tick, readiness, revision);
+      return;
+    }
+    if (skip) {
+      await this.skipAnalysis(tick);
+      return;
+    }
+    if (ANALYSIS_PHASES.has(tick.phase)) {
+      const rollback = await this.runRollbackHooks(tick);
+      if (rollback !== undefined) {
+        const message = `Rolling back ${name} manual webhook invoked`;
+        await this.emit(canary, 'Warning', message);
+        await this.deps.alerts.send(canary, 'warn', ALERT_TEXT.rollbackWebhookInvoked);
+        await this.rollback(tick, revision, rollback);
+        return;
+      }
+    }
+    if (tick.phase === 'Promoting') {
+      await this.shiftToPrimary(tick);
+      return;
+    }
+    if (tick.phase === 'Finalising') {
+      await this.finalise(tick);
+      return;
+    }
+    if (ANALYSIS_PHASES.has(tick.phase) && (tick.status.failedChecks ?? 0) >= settings.threshold) {
+      await this.rollback(tick, revision);
+      return;
+    }
+    const started = performance.now();
+    await this.analyse(tick);
+    this.deps.metrics.observeTickDuration(canary, (performance.now() - started) / 1000);
+  }
+
+  // ---- phases ---------------------------------------------------------------------------------
+
+  private async initialize(tick: Tick): Promise<void> {
+    const { canary } = tick;
+    await this.deps.workloads.scaleToZero(canary);
+    const revision = await this.deps.workloads.revision(canary);
+    const status = await this.writeStatus(tick, 'Initialized', (current) => ({
+      ...current,
+      canaryWeight: 0,
+      failedChecks: 0,
+      iterations: 0,
+      lastAppliedSpec: revision.specHash,
+      trackedConfigs: { ...revision.trackedConfigs },
+    }));
+    await this.decide(tick, status, 'initialize', `Initialization done! ${tick.name}`);
+    await this.deps.alerts.send(canary, 'info', ALERT_TEXT.initialized(tick.kind));
+  }
+
+  /** Reference §2.1 step 15: a new revision waits for confirm-rollout, then progresses. */
+  private async startRevision(tick: Tick, revision: TargetRevision): Promise<void> {
+    const { canary } = tick;
+    const gate = await this.runHooks(tick, ['confirm-rollout'], tick.phase);
+    if (!gate.ok) {
+      if (tick.phase !== 'Waiting') {
+        const status = await this.writeStatus(tick, 'Waiting', (current) => current);
+        await this.decide(
+          tick,
+          status,
+          'wait',
+          `Halt ${tick.name} advancement waiting for approval ${gate.hook.name}`,
+          { webhook: evidence(gate) },
+        );
+        if (gate.hook.muteAlert !== true)
+          await this.deps.alerts.send(canary, 'warn', ALERT_TEXT.waitingForApproval);
+      }
+      return;
+    }
+    await this.deps.workloads.scaleFromZero(canary);
+    const status = await this.writeStatus(tick, 'Progressing', (current) => ({
+      ...current,
+      canaryWeight: 0,
+      failedChecks: 0,
+      iterations: 0,
+      lastAppliedSpec: revision.specHash,
+      trackedConfigs: { ...revision.trackedConfigs },
+    }));
+    await this.decide(tick, status, 'start', `New revision detected! Scaling up ${tick.target}`);
+    await this.deps.alerts.send(canary, 'info', ALERT_TEXT.newRevision);
+  }
+
+  private async restartAnalysis(tick: Tick, revision: TargetRevision): Promise<void> {
+    await this.route(tick, ALL_TO_PRIMARY);
+    const status = await this.writeStatus(tick, 'Progressing', (current) => ({
+      ...current,
+      canaryWeight: 0,
+      failedChecks: 0,
+      iterations: 0,
+      lastAppliedSpec: revision.specHash,
+      trackedConfigs: { ...revision.trackedConfigs },
+    }));
+    await this.decide(
+      tick,
+      status,
+      'restart',
+      `New revision detected! Restarting analysis for ${tick.target}`,
+    );
+  }
+
+  private async canaryNotReady(
+    tick: Tick,
+    readiness: Readiness & { ready: false },
+    revision: TargetRevision,
+  ): Promise<void> {
+    await this.emit(tick.canary, 'Warning', readiness.reason);
+    if (readiness.retriable) return;
+    // Flagger rolls back silently here (#1817); we say why.
+    await this.deps.alerts.send(tick.canary, 'error', ALERT_TEXT.progressDeadlineExceeded(readiness.reason));
+    await this.rollback(tick, revision);
+  }
+
+  private async skipAnalysis(tick: Tick): Promise<void> {
+    const { canary } = tick;
+    await this.route(tick, ALL_TO_PRIMARY);
+    await this.deps.workloads.promote(canary);
+    await this.deps.workloads.scaleToZero(canary);
+    const status = await this.writeStatus(tick, 'Succeeded', (current) => current);
+    this.deps.metrics.countSuccess(canary, tick.settings.strategy, 'skipped');
+    await this.runHooks(tick, ['post-rollout'], 'Succeeded');
+    await this.decide(
+      tick,
+      status,
+      'skip-analysis',
+      `Promotion completed! Canary analysis was skipped for ${tick.target}`,
+    );
+    await this.deps.alerts.send(canary, 'info', ALERT_TEXT.analysisSkipped);
+  }
+
+  /** Promoting: make sure the primary runs the new spec, then move traffic back to it. */
+  private async shiftToPrimary(tick: Tick): Promise<void> {
+    const { canary } = tick;
+    await this.deps.workloads.promote(canary);
+    const step = nextPromotionStep(tick.settings, tick.routes, tick.name);
+    if (step.kind === 'finalise') {
+      const status = await this.writeStatus(tick, 'Finalising', (current) => current);
+      await this.decide(tick, status, 'shift-to-primary', `Routing all traffic to primary for ${tick.name}`);
+      return;
+    }
+    await this.route(tick, step.routes);
+    const status = step.done
+      ? await this.writeStatus(tick, 'Finalising', (current) => current)
+      : await this.writeStatus(tick, 'Promoting', (current) => ({
+          ...current,
+          canaryWeight: step.routes.canaryWeight,
+        }));
+    await this.decide(tick, status, 'shift-to-primary', step.message);
+  }
+
+  private async finalise(tick: Tick): Promise<void> {
+    const { canary } = tick;
+    if (tick.routes.canaryWeight > 0) {
+      // Never scale a workload that still takes traffic (a restart may land here mid-shift).
+      await this.route(tick, ALL_TO_PRIMARY);
+    }
+    await this.deps.workloads.scaleToZero(canary);
+    const status = await this.writeStatus(tick, 'Succeeded', (current) => current);
+    this.deps.metrics.countSuccess(canary, tick.settings.strategy, 'completed');
+    await this.runHooks(tick, ['post-rollout'], 'Succeeded');
+    await this.decide(tick, status, 'succeed', `Promotion completed! Scaling down ${tick.target}`);
+    await this.deps.alerts.send(canary, 'info', ALERT_TEXT.promotionFinished);
+  }
+
+  /** Reference §2.8: all traffic to the primary, the canary scaled down, phase Failed. */
+  private async rollback(
+    tick: Tick,
+    revision: TargetRevision,
+    manual?: HookRun & { ok: true; hook: CanaryWebhook; result: WebhookResult },
+  ): Promise<void> {
+    const { canary } = tick;
+    const failedChecks = tick.status.failedChecks ?? 0;
+    if (failedChecks >= tick.settings.threshold) {
+      await this.emit(
+        canary,
+        'Warning',
+        `Rolling back ${tick.name} failed checks threshold reached ${failedChecks}`,
+      );
+      await this.deps.alerts.send(canary, 'error', ALERT_TEXT.failedChecksThreshold(failedChecks));
+    }
+    await this.route(tick, ALL_TO_PRIMARY);
+    await this.deps.workloads.scaleToZero(canary);
+    const status = await this.writeStatus(tick, 'Failed', (current) => ({
+      ...current,
+      canaryWeight: 0,
+      failedChecks: 0,
+      iterations: 0,
+      lastAppliedSpec: revision.specHash,
+      trackedConfigs: { ...revision.trackedConfigs },
+    }));
+    this.deps.metrics.countFailure(canary, tick.settings.strategy, 'completed');
+    await this.decide(tick, status, 'rollback', `Canary failed! Scaling down ${tick.name}`, {
+      failedChecks,
+      ...(manual === undefined
+        ? {}
+        : {
+            webhook: {
+              name: manual.hook.name,
+              type: 'rollback',
+              status: manual.result.status,
+              body: manual.result.body,
+            },
+          }),
+    });
+    await this.runHooks(tick, ['post-rollout'], 'Failed');
+  }
+
+  /** Reference §2.8 (#1591): the primary broke during promotion, so the canary keeps the traffic. */
+  private async failPromotion(tick: Tick, reason: string): Promise<void> {
+    const { canary } = tick;
+    const message = ALERT_TEXT.promotionFailed(reason);
+    await this.deps.alerts.send(canary, 'error', message);
+    await this.route(tick, { primaryWeight: 0, canaryWeight: 100, mirrored: false });
+    const status = await this.writeStatus(tick, 'Failed', (current) => ({ ...current, canaryWeight: 100 }));
+    this.deps.metrics.countFailure(canary, tick.settings.strategy, 'completed');
+    await this.decide(tick, status, 'fail-promotion', message, { eventType: 'Warning' });
+    await this.runHooks(tick, ['post-rollout'], 'Failed');
+  }
+
+  // ---- analysis -------------------------------------------------------------------------------
+
+  private async analyse(tick: Tick): Promise<void> {
+    const { canary, settings } = tick;
+    const iterations = tick.status.iterations ?? 0;
+    if (isFirstAnalysisStep(settings, { routes: tick.routes, iterations })) {
+      await this.emit(canary, 'Normal', `Starting canary analysis for ${tick.target}`);
+      const pre = await this.runHooks(tick, ['pre-rollout'], 'Progressing');
+      if (!pre.ok) {
+        await this.countFailedCheck(
+          tick,
+          `Halt ${tick.name} advancement pre-rollout check ${pre.hook.name} failed ${pre.result.body}`,
+          { webhook: evidence(pre) },
+        );
+        return;
+      }
+    } else {
+      const rollout = await this.runHooks(tick, ['', 'rollout'], 'Progressing');
+      if (!rollout.ok) {
+        await this.countFailedCheck(
+          tick,
+          `Halt ${tick.name} advancement external check ${rollout.hook.name} failed ${rollout.result.body}`,
+          { webhook: evidence(rollout) },
+        );
+        return;
+      }
+      const outcomes: CheckOutcome[] = [];
+      const checks = this.deps.checksFor?.(canary) ?? checksFor(analysisOf(canary.spec)?.metrics ?? []);
+      for (const check of checks) {
+        const outcome = await check.evaluate(canary, this.deps.checks);
+        outcomes.push(outcome);
+        if (outcome.value !== undefined) {
+          // Flagger records durations in seconds.
+          this.deps.metrics.setMetricValue(
+            canary,
+            outcome.check,
+            outcome.unit === 'ms' ? outcome.value / 1000 : outcome.value,
+          );
+        }
+        if (outcome.verdict === 'fail') {
+          await this.countFailedCheck(tick, outcome.message, { checks: outcomes });
+          return;
+        }
+        if (outcome.verdict === 'inconclusive') {
+          const status = await this.writeStatus(tick, tick.phase, (current) => current);
+          await this.decide(tick, status, 'hold', outcome.message, { checks: outcomes, eventType: 'Normal' });
+          return;
+        }
+      }
+      tick.checks = outcomes;
+    }
+    await this.dispatch(tick);
+  }
+
+  /** Reference §2.1 step 25: move the canary one step further once every check passed. */
+  private async dispatch(tick: Tick): Promise<void> {
+    const { canary, settings } = tick;
+    const step = nextProgressionStep(
+      settings,
+      { routes: tick.routes, iterations: tick.status.iterations ?? 0 },
+      tick.name,
+    );
+    const checks = tick.checks === undefined ? {} : { checks: tick.checks };
+    switch (step.kind) {
+      case 'hold':
+        return;
+      case 'advance-weight': {
+        if (step.confirmTrafficIncrease && !(await this.confirmTrafficIncrease(tick))) return;
+        await this.route(tick, step.routes);
+        const status = await this.writeStatus(tick, 'Progressing', (current) => ({
+          ...current,
+          canaryWeight: step.routes.canaryWeight,
+        }));
+        await this.decide(tick, status, 'advance', step.message, checks);
+        return;
+      }
+      case 'advance-iteration': {
+        if (step.routes !== undefined) await this.route(tick, step.routes);
+        const status = await this.writeStatus(tick, tick.phase, (current) => ({
+          ...current,
+          iterations: step.iteration,
+        }));
+        await this.decide(tick, status, 'advance', step.message, checks);
+        return;
+      }
+      case 'route-all-to-canary': {
+        if (!(await this.confirmPromotion(tick))) return;
+        if (step.routes !== undefined) await this.route(tick, step.routes);
+        const status = await this.writeStatus(tick, 'Progressing', (current) => ({
+          ...current,
+          iterations: step.iteration,
+        }));
+        await this.decide(tick, status, 'advance', step.message, checks);
+        return;
+      }
+      case 'promote': {
+        if (step.confirmTrafficIncrease && settings.strategy === 'canary' && tick.phase === 'Progressing') {
+          if (!(await this.confirmTrafficIncrease(tick))) return;
+        }
+        if (!(await this.confirmPromotion(tick))) return;
+        // Phase first: a crash after it repeats the (idempotent) promote on the next tick.
+        const status = await this.writeStatus(tick, 'Promoting', (current) => ({
+          ...current,
+          canaryWeight: tick.routes.canaryWeight,
+        }));
+        await this.deps.workloads.promote(canary);
+        await this.decide(
+          tick,
+          status,
+          'promote',
+          `Copying ${tick.target} template spec to ${canary.spec.targetRef.name}-primary.${tick.key.namespace}`,
+          checks,
+        );
+        return;
+      }
+    }
+  }
+
+  private async confirmTrafficIncrease(tick: Tick): Promise<boolean> {
+    const gate = await this.runHooks(tick, ['confirm-traffic-increase'], 'Progressing');
+    if (gate.ok) return true;
+    const status = await this.writeStatus(tick, tick.phase, (current) => current);
+    await this.decide(
+      tick,
+      status,
+      'wait',
+      `Halt ${tick.name} advancement waiting for traffic increase approval ${gate.hook.name}`,
+      { webhook: evidence(gate), eventType: 'Normal' },
+    );
+    if (gate.hook.muteAlert !== true)
+      await this.deps.alerts.send(tick.canary, 'warn', ALERT_TEXT.trafficIncreaseWaitingForApproval);
+    return false;
+  }
+
+  private async confirmPromotion(tick: Tick): Promise<boolean> {
+    const gate = await this.runHooks(tick, ['confirm-promotion'], 'Progressing');
+    if (gate.ok) return true;
+    const entering = tick.phase !== 'WaitingPromotion';
+    const status = await this.writeStatus(tick, 'WaitingPromotion', (current) => current);
+    if (entering) {
+      await this.decide(
+        tick,
+        status,
+        'wait',
+        `Halt ${tick.name} advancement waiting for promotion approval ${gate.hook.name}`,
+        { webhook: evidence(gate) },
+      );
+      if (gate.hook.muteAlert !== true)
+        await this.deps.alerts.send(tick.canary, 'warn', ALERT_TEXT.promotionWaitingForApproval);
+    }
+    return false;
+  }
+
+  private async countFailedCheck(tick: Tick, message: string, details: DecisionDetails): Promise<void> {
+    const status = await this.writeStatus(tick, tick.phase, (current) => ({
+      ...current,
+      failedChecks: (current.failedChecks ?? 0) + 1,
+    }));
+    await this.decide(tick, status, 'halt', message, { ...details, eventType: 'Warning' });
+  }
+
+  // ---- webhooks -------------------------------------------------------------------------------
+
+  private hooksOf(tick: Tick, types: readonly string[]): CanaryWebhook[] {
+    return (analysisOf(tick.canary.spec)?.webhooks ?? []).filter((hook) => types.includes(hook.type ?? ''));
+  }
+
+  /** Runs hooks in list order and stops at the first failure (reference §5). */
+  private async runHooks(tick: Tick, types: readonly string[], phase: CanaryPhase): Promise<HookRun> {
+    for (const hook of this.hooksOf(tick, types)) {
+      const result = await this.callHook(tick, hook, phase);
+      if (!result.ok) return { ok: false, hook, result };
+    }
+    return { ok: true };
+  }
+
+  /** Rollback hooks: the first that answers ≤ 202 asks for a rollback. */
+  private async runRollbackHooks(
+    tick: Tick,
+  ): Promise<(HookRun & { ok: true; hook: CanaryWebhook; result: WebhookResult }) | undefined> {
+    for (const hook of this.hooksOf(tick, ['rollback'])) {
+      const result = await this.callHook(tick, hook, tick.phase);
+      if (result.ok) return { ok: true, hook, result };
+    }
+    return undefined;
+  }
+
+  private async callHook(tick: Tick, hook: CanaryWebhook, phase: CanaryPhase): Promise<WebhookResult> {
+    let headers: Record<string, string> = {};
+    if (hook.secretRef !== undefined) {
+      const secret = await this.deps.source.getSecret(tick.key.namespace, hook.secretRef.name);
+      if (secret === undefined) {
+        return {
+          ok: false,
+          status: 0,
+          body: `Secret ${tick.key.namespace}/${hook.secretRef.name} for webhook ${hook.name} not found`,
+          attempts: 0,
+        };
+      }
+      try {
+        headers = headersFromSecret(secret);
+      } catch (cause) {
+        return {
+          ok: false,
+          status: 0,
+          body: cause instanceof Error ? cause.message : String(cause),
+          attempts: 0,
+        };
+      }
+    }
+    const payload = webhookPayload({ ...tick.canary, status: tick.status }, phase, hook);
+    const result = await this.deps.webhooks.call(hook, payload, headers);
+    this.deps.metrics.countWebhook?.(hook.type || 'rollout', result.ok);
+    return result;
+  }
+
+  // ---- status, events, decisions --------------------------------------------------------------
+
+  private async writeStatus(
+    tick: Tick,
+    phase: CanaryPhase,
+    change: (status: CanaryStatus) => CanaryStatus,
+  ): Promise<CanaryStatus> {
+    const now = this.deps.clock.now();
+    const specIterations = tick.settings.iterations;
+    const status = await this.deps.status.update(tick.key, (current) =>
+      withPhase(change(current), { phase, kind: tick.kind, now, specIterations }),
+    );
+    tick.status = status;
+    tick.phase = phase;
+    this.deps.metrics.setStatus(tick.canary, phase);
+    return status;
+  }
+
+  /** Emits a Kubernetes-style event and calls the event hooks (or the global event webhook). */
+  private async emit(canary: Canary, type: EventType, message: string): Promise<void> {
+    await this.deps.events.emit(canary, type, message);
+    const hooks = (analysisOf(canary.spec)?.webhooks ?? []).filter((hook) => hook.type === 'event');
+    const global = this.deps.eventWebhook;
+    const targets: CanaryWebhook[] =
+      hooks.length > 0 ? hooks : global === undefined ? [] : [{ name: 'events', url: global, type: 'event' }];
+    if (targets.length === 0) return;
+    const time = this.deps.clock.now();
+    for (const hook of targets) {
+      const payload = eventWebhookPayload(canary, hook, { type, message, time });
+      const result = await this.deps.webhooks.call(hook, payload, {});
+      if (!result.ok)
+        this.deps.logger.warn(
+          { canary: formatKey(keyOf(canary)), webhook: hook.name, status: result.status },
+          'event webhook failed',
+        );
+    }
+  }
+
+  private async decide(
+    tick: Tick,
+    status: CanaryStatus,
+    action: DecisionAction,
+    message: string,
+    details: DecisionDetails = {},
+  ): Promise<void> {
+    const decision: Decision = {
+      time: kubernetesTime(this.deps.clock.now()),
+      canary: tick.name,
+      action,
+      phase: status.phase ?? '',
+      message,
+      canaryWeight: tick.routes.canaryWeight,
+      primaryWeight: tick.routes.primaryWeight,
+      iteration: status.iterations ?? 0,
+      failedChecks: details.failedChecks ?? status.failedChecks ?? 0,
+      threshold: tick.settings.threshold,
+      ...(details.checks === undefined ? {} : { checks: details.checks }),
+      ...(details.webhook === undefined ? {} : { webhook: details.webhook }),
+      next: nextStepText(tick, status, action),
+    };
+    const eventType =
+      details.eventType ?? (action === 'rollback' || action === 'fail-promotion' ? 'Warning' : 'Normal');
+    this.deps.logger.info({ canary: tick.name, decision }, message);
+    await this.deps.decisions.record(tick.key, decision);
+    await this.emit({ ...tick.canary, status }, eventType, message);
+  }
+
+  /**
+   * Every route change goes through here, with the session-affinity cookies of reference §2.3: a
+   * canary cookie per run while the canary takes traffic (and a primary cookie, generated once);
+   * at weight 0 the canary cookie is retired to `previousSessionAffinityCookie`, which routers
+   * expire.
+   */
+  private async route(tick: Tick, routes: Routes): Promise<void> {
+    const affinity = analysisOf(tick.canary.spec)?.sessionAffinity;
+    if (affinity !== undefined) {
+      const current = tick.status;
+      if (routes.canaryWeight > 0 && current.sessionAffinityCookie === undefined) {
+        const cookie = `${affinity.cookieName}=${randomLetters(10)}`;
+        const primary =
+          current.primarySessionAffinityCookie ??
+          (affinity.primaryCookieName === undefined
+            ? undefined
+            : `${affinity.primaryCookieName}=${randomLetters(10)}`);
+        tick.status = await this.deps.status.update(tick.key, (status) => ({
+          ...status,
+          sessionAffinityCookie: cookie,
+          ...(primary === undefined ? {} : { primarySessionAffinityCookie: primary }),
+        }));
+      } else if (routes.canaryWeight === 0 && current.sessionAffinityCookie !== undefined) {
+        const retired = current.sessionAffinityCookie;
+        tick.status = await this.deps.status.update(tick.key, (status) => {
+          const next = { ...status, previousSessionAffinityCookie: retired };
+          delete next.sessionAffinityCookie;
+          return next;
+        });
+      }
+    }
+    await this.deps.router.setRoutes(tick.canary, routes, cookiesOf(tick.status));
+    tick.routes = routes;
+    this.deps.metrics.setWeights(tick.canary, routes.primaryWeight, routes.canaryWeight);
+  }
+
+  /**
+   * revertOnDeletion (reference §2.10): the canary is being deleted; give the target back its
+   * replicas and the routing its original shape. The platform removes the finalizer afterwards.
+   */
+  async finalizeDeletion(key: CanaryKey): Promise<void> {
+    const canary = await this.deps.source.getCanary(key);
+    if (canary === undefined) return;
+    const tick = this.newTick(canary);
+    await this.writeStatus(tick, 'Terminating', (current) => current);
+    await this.deps.workloads.restoreTarget(canary);
+    await this.deps.router.finalize(canary);
+    await this.emit(canary, 'Normal', `Terminated canary ${tick.name}`);
+  }
+}
+
+interface DecisionDetails {
+  checks?: readonly CheckOutcome[];
+  webhook?: WebhookEvidence;
+  eventType?: EventType;
+  failedChecks?: number;
+}
+
+function evidence(run: HookRun & { ok: false }): WebhookEvidence {
+  return {
+    name: run.hook.name,
+    type: run.hook.type || 'rollout',
+    status: run.result.status,
+    body: run.result.body,
+  };
+}
+
+function cookiesOf(status: CanaryStatus): { canary?: string; primary?: string; previous?: string } {
+  return {
+    ...(status.sessionAffinityCookie === undefined ? {} : { canary: status.sessionAffinityCookie }),
+    ...(status.primarySessionAffinityCookie === undefined
+      ? {}
+      : { primary: status.primarySessionAffinityCookie }),
+    ...(status.previousSessionAffinityCookie === undefined
+      ? {}
+      : { previous: status.previousSessionAffinityCookie }),
+  };
+}
+
+function randomLetters(count: number): string {
+  const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+  return Array.from({ length: count }, () => letters[Math.floor(Math.random() * letters.length)]).join('');
+}
+
+/** Reference §2.6: a new revision, unless the target went back to the promoted spec. */
+export function hasChanged(status: CanaryStatus, revision: TargetRevision): boolean {
+  if (status.lastAppliedSpec === undefined || status.lastAppliedSpec === '') return true;
+  const specChanged =
+    revision.specHash !== status.lastPromotedSpec && revision.specHash !== status.lastAppliedSpec;
+  const before = status.trackedConfigs ?? {};
+  const after = revision.trackedConfigs;
+  const configsChanged =
+    Object.keys(before).length !== Object.keys(after).length ||
+    Object.entries(after).some(([name, checksum]) => before[name] !== checksum);
+  return specChanged || configsChanged;
+}
+
+function nextStepText(tick: Tick, status: CanaryStatus, action: DecisionAction): string {
+  const interval = formatDuration(tick.settings.intervalMs);
+  const failed = status.failedChecks ?? 0;
+  switch (action) {
+    case 'halt': {
+      const left = tick.settings.threshold - failed;
+      return left > 0
+        ? `checks run again in ${interval}; ${left} more failed check${left === 1 ? '' : 's'} roll${left === 1 ? 's' : ''} back`
+        : `rollback on the next tick (in ${interval})`;
+    }
+    case 'wait':
+      return `the gate is asked again in ${interval}`;
+    case 'hold':
+      return `the weight holds; checks run again in ${interval}`;
+    case 'rollback':
+    case 'fail-promotion':
+      return 'waits for a new revision of the target';
+    case 'succeed':
+    case 'skip-analysis':
+      return 'done; waits for a new revision of the target';
+    case 'promote':
+      return `the primary rolls out the new spec; traffic moves back to it from the next tick (in ${interval})`;
+    default:
+      return `next step in ${interval}`;
+  }
+}
