@@ -100,4 +100,25 @@ row(
   'simulate examples/podinfo-canary.yaml',
   `${(measure(200, () => simulateCanary(canary)) * 1000).toFixed(0)} µs`,
 );
+const { World, newTestCanary } = await import('../test/support/engine-world.js');
+const engineWorld = new World(
+  newTestCanary({
+    stepWeight: 1,
+    maxWeight: 100,
+    metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+  }),
+);
+await engineWorld.tick();
+engineWorld.release('rev-2');
+const engine = engineWorld.engine();
+const tickStart = performance.now();
+let ticks = 0;
+while (engineWorld.phase !== 'Succeeded' && ticks < 1000) {
+  await engine.advance(engineWorld.key);
+  ticks += 1;
+}
+row(
+  `engine tick with in-memory ports (${ticks} ticks of a 100-step canary)`,
+  `${(((performance.now() - tickStart) / ticks) * 1000).toFixed(0)} µs per tick`,
+);
 row('simulate a 100-step ladder', `${(measure(50, () => simulateCanary(ladder)) * 1000).toFixed(0)} µs`);
