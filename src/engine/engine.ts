@@ -240,14 +240,7 @@ export class CanaryEngine {
     const { canary } = tick;
     await this.deps.workloads.scaleToZero(canary);
     const revision = await this.deps.workloads.revision(canary);
-    const status = await this.writeStatus(tick, 'Initialized', (current) => ({
-      ...current,
-      canaryWeight: 0,
-      failedChecks: 0,
-      iterations: 0,
-      lastAppliedSpec: revision.specHash,
-      trackedConfigs: { ...revision.trackedConfigs },
-    }));
+    const status = await this.writeStatus(tick, 'Initialized', syncRevision(revision));
     await this.decide(tick, status, 'initialize', `Initialization done! ${tick.name}`);
     await this.deps.alerts.send(canary, 'info', ALERT_TEXT.initialized(tick.kind));
   }
@@ -272,28 +265,14 @@ export class CanaryEngine {
       return;
     }
     await this.deps.workloads.scaleFromZero(canary);
-    const status = await this.writeStatus(tick, 'Progressing', (current) => ({
-      ...current,
-      canaryWeight: 0,
-      failedChecks: 0,
-      iterations: 0,
-      lastAppliedSpec: revision.specHash,
-      trackedConfigs: { ...revision.trackedConfigs },
-    }));
+    const status = await this.writeStatus(tick, 'Progressing', syncRevision(revision));
     await this.decide(tick, status, 'start', `New revision detected! Scaling up ${tick.target}`);
     await this.deps.alerts.send(canary, 'info', ALERT_TEXT.newRevision);
   }
 
   private async restartAnalysis(tick: Tick, revision: TargetRevision): Promise<void> {
     await this.route(tick, ALL_TO_PRIMARY);
-    const status = await this.writeStatus(tick, 'Progressing', (current) => ({
-      ...current,
-      canaryWeight: 0,
-      failedChecks: 0,
-      iterations: 0,
-      lastAppliedSpec: revision.specHash,
-      trackedConfigs: { ...revision.trackedConfigs },
-    }));
+    const status = await this.writeStatus(tick, 'Progressing', syncRevision(revision));
     await this.decide(
       tick,
       status,
@@ -383,14 +362,7 @@ export class CanaryEngine {
     }
     await this.route(tick, ALL_TO_PRIMARY);
     await this.deps.workloads.scaleToZero(canary);
-    const status = await this.writeStatus(tick, 'Failed', (current) => ({
-      ...current,
-      canaryWeight: 0,
-      failedChecks: 0,
-      iterations: 0,
-      lastAppliedSpec: revision.specHash,
-      trackedConfigs: { ...revision.trackedConfigs },
-    }));
+    const status = await this.writeStatus(tick, 'Failed', syncRevision(revision));
     this.deps.metrics.countFailure(canary, tick.settings.strategy, 'completed');
     await this.decide(tick, status, 'rollback', `Canary failed! Scaling down ${tick.name}`, {
       failedChecks,
@@ -759,6 +731,18 @@ interface DecisionDetails {
   webhook?: WebhookEvidence;
   eventType?: EventType;
   failedChecks?: number;
+}
+
+/** Flagger's SyncStatus: a revision's first write zeroes the counters and records what it is. */
+function syncRevision(revision: TargetRevision): (status: CanaryStatus) => CanaryStatus {
+  return (current) => ({
+    ...current,
+    canaryWeight: 0,
+    failedChecks: 0,
+    iterations: 0,
+    lastAppliedSpec: revision.specHash,
+    trackedConfigs: { ...revision.trackedConfigs },
+  });
 }
 
 function evidence(run: HookRun & { ok: false }): WebhookEvidence {
