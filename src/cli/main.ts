@@ -76,6 +76,22 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     );
 
   program
+    .command('gate')
+    .description("open, close or inspect a canary's manual gates on a loadtester")
+    .argument('<action>', 'open | approve (same as open) | close | halt (same as close) | rollback | status')
+    .argument('<canary>', 'NAME.NAMESPACE of the canary, for example podinfo.test')
+    .requiredOption(
+      '--loadtester <url>',
+      "the loadtester the canary's webhooks call, for example http://flagger-loadtester.test/",
+    )
+    .option('--token <token>', 'bearer token of the loadtester (default: $VIREO_LOADTESTER_TOKEN)')
+    .action(async (action: string, canary: string, options: { loadtester: string; token?: string }) => {
+      const { runGate } = await import('./gate-command.js');
+      const token = options.token ?? process.env['VIREO_LOADTESTER_TOKEN'];
+      setExitCode(await runGate(action, canary, { loadtester: options.loadtester, token }, io));
+    });
+
+  program
     .command('demo')
     .description('the seed scenario: V1 serves, a faulty V2 is rolled back with an alert, V3 is promoted')
     .option('--json', 'print one JSON event per line')
