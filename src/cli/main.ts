@@ -92,6 +92,46 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     });
 
   program
+    .command('loadtester')
+    .description(
+      'serve a flagger-loadtester compatible API (load tests, acceptance tests, manual gates), safe by default',
+    )
+    .option('--port <port>', 'port to listen on; 0 picks a free one (default: 8080)')
+    .option('--host <host>', 'address to listen on (default: 0.0.0.0)')
+    .option(
+      '--token <token>',
+      'require Authorization: Bearer <token> on every route but GET /healthz (default: $VIREO_LOADTESTER_TOKEN)',
+    )
+    .option(
+      '--allow-any-command',
+      'UNSAFE, as flagger-loadtester: run cmd tasks with sh -c, allow bash tasks and any program',
+    )
+    .option(
+      '--allow-command <command>',
+      'also allow this program, or program and subcommand such as "helm upgrade" (repeatable)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option('--no-default-commands', 'start from an empty allow-list instead of hey, curl, ghz, wrk, …')
+    .option('--namespace-regexp <regexp>', 'refuse payloads whose namespace does not match (default: all)')
+    .option(
+      '--timeout <duration>',
+      'longest a command may run; metadata.timeout may shorten it (default: 1h)',
+    )
+    .option('--state-file <file>', 'where open gates are kept (default: ./.vireo/loadtester-gates.json)')
+    .option('--max-concurrent <n>', 'commands and load tests running at once; more get 429 (default: 8)')
+    .option('--body-limit <bytes>', 'largest request body; more gets 413 (default: 65536)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
+    .addHelpText(
+      'after',
+      '\nSee docs/loadtester.md for the API, the allow-list and migrating from flagger-loadtester.',
+    )
+    .action(async (options: Record<string, unknown>) => {
+      const { runLoadtester } = await import('./loadtester-command.js');
+      setExitCode(await runLoadtester(options, io));
+    });
+
+  program
     .command('demo')
     .description('the seed scenario: V1 serves, a faulty V2 is rolled back with an alert, V3 is promoted')
     .option('--json', 'print one JSON event per line')

@@ -232,6 +232,8 @@ export class World {
       meshProvider?: string;
       eventWebhook?: string;
       checksFor?: (canary: Canary) => readonly Check[];
+      /** A real webhook client instead of the world's scripted one. */
+      webhooks?: WebhookClient;
     } = {},
   ): CanaryEngine {
     return new CanaryEngine({
