@@ -12,11 +12,10 @@ step "Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd, k
 bash tools/build-control-plane.sh
 
 step "npm dependencies"
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-else
-  echo "node_modules is up to date"
-fi
+# npm install, not npm ci: npm 11.19 (on these machines) writes lockfiles without other platforms'
+# optional packages and then refuses them in `npm ci`. install still takes the lockfile's pinned
+# versions and leaves it unchanged.
+npm install --no-audit --no-fund
 
 step "build"
 npm run build
