@@ -8,6 +8,20 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
+step "Debian packages the tests use (hey and curl for the loadtester, openssl for certificates)"
+missing=()
+for pair in hey:hey curl:curl openssl:openssl; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo -n)
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "hey, curl and openssl are installed"
+fi
+
 step "Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd, kwok)"
 bash tools/build-control-plane.sh
 
@@ -23,7 +37,7 @@ npm run build
 step "lint and format check"
 npm run lint
 
-step "tests: unit, property, cluster"
+step "tests: unit, property, e2e, cluster"
 npm test
 
 printf '\nall done in %ss\n' "$((SECONDS - started))"

@@ -140,6 +140,32 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       setExitCode(await runDemo(options, io));
     });
 
+  const alert = program.command('alert').description('work with AlertProviders (chat notifications)');
+  alert
+    .command('test')
+    .description('send one test message through an AlertProvider and print what the chat service answered')
+    .requiredOption('-f, --file <file>', 'a file (or - for standard input) holding one AlertProvider')
+    .addOption(
+      new Option('--severity <severity>', 'severity of the test message')
+        .choices(['info', 'warn', 'error'])
+        .default('info'),
+    )
+    .option('--message <text>', 'text of the test message (default: "Test alert from Vireo: …")')
+    .option(
+      '--secret-file <file>',
+      'the Secret named by spec.secretRef, as a YAML or JSON manifest (data or stringData)',
+    )
+    .addHelpText(
+      'after',
+      '\nSecrets are read from --secret-file only: reading them from a cluster (kubeconfig) is not supported yet.\n' +
+        'Exit status: 0 when the service answered 2xx, 1 otherwise, 2 when the file could not be read.\n' +
+        'See docs/notifiers.md for each service and how to get its webhook URL.',
+    )
+    .action(async (options: { file: string; severity: string; message?: string; secretFile?: string }) => {
+      const { runAlertTest } = await import('./alert-command.js');
+      setExitCode(await runAlertTest(options, io));
+    });
+
   return program;
 }
 

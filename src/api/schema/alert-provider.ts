@@ -2,7 +2,15 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CLOSED, Enum, LocalObjectReference, ObjectMeta } from './common.js';
 
-export const ALERT_PROVIDER_TYPES = ['slack', 'msteams', 'discord', 'rocket', 'gchat'] as const;
+export const ALERT_PROVIDER_TYPES = [
+  'slack',
+  'msteams',
+  'discord',
+  'rocket',
+  'gchat',
+  // Vireo addition: a plain JSON webhook for anything that is not a chat service.
+  'generic',
+] as const;
 
 export const AlertProviderSpec = Type.Object(
   {

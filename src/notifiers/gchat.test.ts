@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGChatNotifier } from './gchat.js';
+import {
+  failedCanaryMessage,
+  startRecordingServer,
+  type RecordingServer,
+} from './recording-server.test-helper.js';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+async function server(): Promise<RecordingServer> {
+  const started = await startRecordingServer(() => ({ status: 200 }));
+  closers.push(started.close);
+  return started;
+}
+
+describe('gchat notifier', () => {
+  it("POSTs Flagger's cards v1 body, titled Vireo", async () => {
+    const hook = await server();
+    const settings = {
+      id: 't/g',
+      type: 'gchat',
+      address: `${hook.url}/v1/spaces/AAA/messages?key=k&token=t`,
+      channel: 'general',
+      username: 'flagger',
+    };
+    await createGChatNotifier(settings).send({ ...failedCanaryMessage, fields: [['Target', 'a<b>']] });
+    const [request] = hook.requests;
+    expect(request).toMatchObject({ method: 'POST', path: '/v1/spaces/AAA/messages?key=k&token=t' });
+    expect(request!.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(request!.body)).toEqual({
+      cards: [
+        {
+          header: { title: 'Vireo', subtitle: 'podinfo.test', imageUrl: 'https://flagger.app/favicon.png' },
+          sections: [
+            {
+              widgets: [
+                {
+                  textParagraph: {
+                    text: '<font color=#848484><strong>Failed checks threshold reached 5</strong></font>',
+                  },
+                },
+              ],
+            },
+            {
+              widgets: [
+                {
+                  textParagraph: { text: 'Target<br><font color=#848484><strong>a&lt;b&gt;</strong></font>' },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+  });
+});
