@@ -1,22 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AlertProvider } from '../api/schema/alert-provider.js';
 import { ChatNotifierFactory, NotifierAddressError, UnknownNotifierError } from './factory.js';
-import {
-  failedCanaryMessage,
-  startRecordingServer,
-  type RecordingServer,
-} from './recording-server.test-helper.js';
+import { failedCanaryMessage, recordingServers } from './recording-server.test-helper.js';
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-async function server(): Promise<RecordingServer> {
-  const started = await startRecordingServer();
-  closers.push(started.close);
-  return started;
-}
+const server = recordingServers();
 
 function provider(spec: Record<string, unknown>): AlertProvider {
   return {

@@ -1,21 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createGChatNotifier } from './gchat.js';
-import {
-  failedCanaryMessage,
-  startRecordingServer,
-  type RecordingServer,
-} from './recording-server.test-helper.js';
+import { failedCanaryMessage, recordingServers } from './recording-server.test-helper.js';
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-async function server(): Promise<RecordingServer> {
-  const started = await startRecordingServer(() => ({ status: 200 }));
-  closers.push(started.close);
-  return started;
-}
+const server = recordingServers(() => ({ status: 200 }));
 
 describe('gchat notifier', () => {
   it("POSTs Flagger's cards v1 body, titled Vireo", async () => {

@@ -1,21 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createGenericNotifier } from './generic.js';
-import {
-  failedCanaryMessage,
-  startRecordingServer,
-  type RecordingServer,
-} from './recording-server.test-helper.js';
+import { failedCanaryMessage, recordingServers } from './recording-server.test-helper.js';
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-async function server(): Promise<RecordingServer> {
-  const started = await startRecordingServer(() => ({ status: 204 }));
-  closers.push(started.close);
-  return started;
-}
+const server = recordingServers(() => ({ status: 204 }));
 
 describe('generic notifier', () => {
   it('POSTs a plain JSON event with the fields as an object', async () => {

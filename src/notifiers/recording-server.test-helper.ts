@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 /**
  * Test helpers (not shipped behaviour): a real HTTP server on 127.0.0.1 that records what
  * notifiers send and answers as told, and a tiny forward proxy that records how it was asked.
@@ -24,6 +25,23 @@ export interface RecordingServer {
   readonly url: string;
   readonly requests: RecordedRequest[];
   readonly close: () => Promise<void>;
+}
+
+/**
+ * Recording servers that close themselves after each test: `const server = recordingServers();`
+ * at the top of a test file, then `await server()` (or `server(answer)`) in a test.
+ */
+export function recordingServers(defaultAnswer?: Parameters<typeof startRecordingServer>[0]) {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(closers.splice(0).map((close) => close()));
+  });
+  const server = async (answer = defaultAnswer): Promise<RecordingServer> => {
+    const started = await startRecordingServer(answer);
+    closers.push(started.close);
+    return started;
+  };
+  return Object.assign(server, { onClose: (close: () => Promise<void>) => closers.push(close) });
 }
 
 export async function startRecordingServer(

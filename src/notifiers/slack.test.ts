@@ -1,23 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NotifierLogEntry } from './notifier.js';
-import {
-  failedCanaryMessage,
-  noSleep,
-  startRecordingServer,
-  type RecordingServer,
-} from './recording-server.test-helper.js';
+import { failedCanaryMessage, noSleep, recordingServers } from './recording-server.test-helper.js';
 import { createSlackNotifier, slackPayload } from './slack.js';
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-async function server(...args: Parameters<typeof startRecordingServer>): Promise<RecordingServer> {
-  const started = await startRecordingServer(...args);
-  closers.push(started.close);
-  return started;
-}
+const server = recordingServers();
 
 const settings = (address: string, extra: object = {}) => ({
   id: 'test/slack',

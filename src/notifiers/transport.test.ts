@@ -1,21 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  startRecordingProxy,
-  startRecordingServer,
-  type RecordingServer,
-} from './recording-server.test-helper.js';
+import { describe, expect, it } from 'vitest';
+import { startRecordingProxy, recordingServers } from './recording-server.test-helper.js';
 import { postJson } from './transport.js';
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-async function server(...args: Parameters<typeof startRecordingServer>): Promise<RecordingServer> {
-  const started = await startRecordingServer(...args);
-  closers.push(started.close);
-  return started;
-}
+const server = recordingServers();
 
 function recordingSleep() {
   const waits: number[] = [];
@@ -108,7 +95,7 @@ describe('postJson', () => {
   it('goes through the proxy: undici tunnels with CONNECT even to an http target', async () => {
     const hook = await server(() => ({ status: 200, body: 'via proxy' }));
     const proxy = await startRecordingProxy();
-    closers.push(proxy.close);
+    server.onClose(proxy.close);
     const result = await postJson({ url: `${hook.url}/hook`, body: { a: 1 }, proxy: proxy.url });
     expect(result).toMatchObject({ ok: true, status: 200, body: 'via proxy' });
     expect(proxy.seen).toEqual([`CONNECT ${new URL(hook.url).host}`]);
