@@ -114,7 +114,10 @@ describe('the allow-list', () => {
   it('matches the program by basename and multi-word entries by their following arguments', () => {
     expect(() => checkProgram(['/usr/bin/hey', '-n', '1', 'http://h/'], safe)).not.toThrow();
     expect(() => checkProgram(['kubectl', 'rollout', 'status', 'deploy/podinfo'], safe)).not.toThrow();
-    expect(() => checkProgram(['kubectl', 'get', 'pods'], safe)).not.toThrow();
+    // kubectl get is not a default: it would hand the loadtester's Secrets to an unauthenticated caller.
+    expect(() => checkProgram(['kubectl', 'get', 'secrets', '-o', 'yaml'], safe)).toThrow(
+      '"kubectl get" is not allowed',
+    );
     expect(() => checkProgram(['kubectl', 'rollout', 'undo', 'deploy/podinfo'], safe)).toThrow(
       '"kubectl rollout" is not allowed',
     );
@@ -126,7 +129,7 @@ describe('the allow-list', () => {
   it('refuses other programs with the list of what is allowed', () => {
     expect(() => checkProgram(['rm', '-rf', '/'], safe)).toThrow(CommandNotAllowedError);
     expect(() => checkProgram(['python3', '-c', 'print(1)'], safe)).toThrow(
-      '"python3" is not allowed; allowed: hey, curl, ghz, wrk, grpc_health_probe, helm test, helmv3 test, kubectl rollout status, kubectl get (extend with --allow-command)',
+      '"python3" is not allowed; allowed: hey, curl, ghz, wrk, grpc_health_probe, helm test, helmv3 test, kubectl rollout status (extend with --allow-command)',
     );
   });
 

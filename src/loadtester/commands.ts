@@ -20,7 +20,8 @@ export const DEFAULT_ALLOWED_COMMANDS: readonly string[] = [
   'helm test',
   'helmv3 test',
   'kubectl rollout status',
-  'kubectl get',
+  // Not `kubectl get`: with returnCmdOutput it would hand the pod's Secrets (`get secrets -o yaml`)
+  // to anyone who can reach an unauthenticated loadtester. Add it with --allow-command if needed.
 ];
 
 /**
