@@ -44,6 +44,13 @@ export async function runLoadtester(
   }
   const { port } = app.server.address() as AddressInfo;
   logger.info(describeSettings(resolved.settings), 'loadtester settings');
+  if (resolved.settings.token === undefined) {
+    // curl with returnCmdOutput can read internal endpoints for whoever reaches this port.
+    logger.warn(
+      { host: resolved.host, port },
+      'no --token: anyone who can reach this port can run the allow-listed commands; set --token or VIREO_LOADTESTER_TOKEN, or restrict access with a NetworkPolicy',
+    );
+  }
   logger.info({ host: resolved.host, port }, `listening on http://${urlHost(resolved.host)}:${port}`);
 
   const signal = await new Promise<string>((resolve) => {
