@@ -6,7 +6,7 @@ import {
   startRecordingServer,
   type Answer,
   type RecordingServer,
-} from '../notifiers/recording-server.test-helper.js';
+} from '../../test/support/recording-server.js';
 import { runCli, type CliIo } from './main.js';
 
 function fakeIo() {

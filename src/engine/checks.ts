@@ -80,7 +80,8 @@ export interface TrafficObservations {
 /** Resolves templates and builds providers; the implementations come with the integrations. */
 export interface MetricTemplates {
   get(namespace: string, name: string): Promise<MetricTemplate | undefined>;
-  providerFor(template: MetricTemplate): Promise<MetricsProvider>;
+  /** `interval` is the metric's (Go duration): some backends size their query window by it. */
+  providerFor(template: MetricTemplate, interval: string): Promise<MetricsProvider>;
   /** The provider of deprecated inline queries: Prometheus at the canary's metricsServer. */
   inlineProvider(canary: Canary): Promise<MetricsProvider>;
 }
@@ -305,7 +306,7 @@ class TemplateCheck extends MetricCheck {
         );
       }
       const query = renderQuery(template.spec.query, queryContext(canary, this.metric));
-      const provider = await dependencies.templates.providerFor(template);
+      const provider = await dependencies.templates.providerFor(template, this.interval);
       const value = await provider.queryValue(query);
       return { ...judgeValue(this.name, canary, this.metric, value), evidence: { query } };
     } catch (cause) {

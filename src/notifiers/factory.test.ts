@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertProvider } from '../api/schema/alert-provider.js';
 import { ChatNotifierFactory, NotifierAddressError, UnknownNotifierError } from './factory.js';
-import { failedCanaryMessage, recordingServers } from './recording-server.test-helper.js';
+import { failedCanaryMessage, recordingServers } from '../../test/support/recording-server.js';
 
 const server = recordingServers();
 

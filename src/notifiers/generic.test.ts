@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createGenericNotifier } from './generic.js';
-import { failedCanaryMessage, recordingServers } from './recording-server.test-helper.js';
+import { failedCanaryMessage, recordingServers } from '../../test/support/recording-server.js';
 
 const server = recordingServers(() => ({ status: 204 }));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failedCanaryMessage, recordingServers } from './recording-server.test-helper.js';
+import { failedCanaryMessage, recordingServers } from '../../test/support/recording-server.js';
 import { createRocketNotifier } from './rocket.js';
 
 const server = recordingServers(() => ({ status: 200 }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NotifierLogEntry } from './notifier.js';
-import { failedCanaryMessage, noSleep, recordingServers } from './recording-server.test-helper.js';
+import { failedCanaryMessage, noSleep, recordingServers } from '../../test/support/recording-server.js';
 import { createSlackNotifier, slackPayload } from './slack.js';
 
 const server = recordingServers();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startRecordingProxy, recordingServers } from './recording-server.test-helper.js';
+import { startRecordingProxy, recordingServers } from '../../test/support/recording-server.js';
 import { postJson } from './transport.js';
 
 const server = recordingServers();

@@ -1,7 +1,7 @@
 import { afterEach } from 'vitest';
 /**
  * Test helpers (not shipped behaviour): a real HTTP server on 127.0.0.1 that records what
- * notifiers send and answers as told, and a tiny forward proxy that records how it was asked.
+ * notifiers and metric providers send and answers as told, and a tiny forward proxy that records how it was asked.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -17,6 +17,8 @@ export interface RecordedRequest {
 export interface Answer {
   readonly status: number;
   readonly body?: string;
+  /** Defaults to text/plain; a JSON API's stand-in says application/json. */
+  readonly contentType?: string;
   /** Never answer (to exercise timeouts). */
   readonly hang?: boolean;
 }
@@ -61,7 +63,9 @@ export async function startRecordingServer(
       requests.push(recorded);
       const reply = answer(recorded, requests.length - 1);
       if (reply.hang === true) return;
-      res.writeHead(reply.status, { 'content-type': 'text/plain' }).end(reply.body ?? '');
+      res
+        .writeHead(reply.status, { 'content-type': reply.contentType ?? 'text/plain' })
+        .end(reply.body ?? '');
     });
   });
   const url = await listen(server);
@@ -133,6 +137,6 @@ export const failedCanaryMessage = {
     ['Target', 'Deployment/podinfo.test'],
     ['Failed checks threshold', '5'],
   ],
-} as const satisfies import('../engine/ports.js').AlertMessage;
+} as const satisfies import('../../src/engine/ports.js').AlertMessage;
 
 export const noSleep = (): Promise<void> => Promise.resolve();

@@ -1,0 +1,153 @@
+/**
+ * The HTTP call shared by the providers that speak plain HTTP APIs: one request with a timeout,
+ * every failure turned into a MetricQueryError that names the provider and the endpoint (origin
+ * and path only: query strings and headers can carry API keys), with a short excerpt of what the
+ * backend answered.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import { MetricQueryError } from './errors.js';
+import type { ProviderDeps, ProviderSettings } from './provider.js';
+
+/** Backends answer errors with a line or two; more is a proxy's HTML page. */
+const EXCERPT_CHARACTERS = 300;
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+export interface HttpCall {
+  /** Provider name for messages ("prometheus"). */
+  readonly provider: string;
+  readonly url: URL;
+  readonly method?: 'GET' | 'POST';
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+  readonly body?: string;
+  readonly timeoutMs: number;
+  readonly dispatcher?: Dispatcher | undefined;
+  /** Pulls the backend's own error text out of an error body (Prometheus' `error` field). */
+  readonly errorText?: (body: string) => string | undefined;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly body: string;
+  readonly contentType: string;
+}
+
+/** Where a call went, safe to print: no credentials, no query string. */
+export function endpointOf(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+export function excerpt(body: string): string {
+  const flat = body.replace(/\s+/g, ' ').trim();
+  return flat.length > EXCERPT_CHARACTERS ? `${flat.slice(0, EXCERPT_CHARACTERS)}…` : flat;
+}
+
+/** Sends the call; a status of 400 or more is an error carrying the body's excerpt. */
+export async function httpCall(call: HttpCall): Promise<HttpAnswer> {
+  const endpoint = endpointOf(call.url);
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(call.headers ?? {})) {
+    headers[name] = typeof value === 'string' ? value : [...value];
+  }
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(call.url, {
+      method: call.method ?? 'GET',
+      headers,
+      ...(call.body === undefined ? {} : { body: call.body }),
+      signal: AbortSignal.timeout(call.timeoutMs),
+      ...(call.dispatcher === undefined ? {} : { dispatcher: call.dispatcher }),
+    });
+  } catch (cause) {
+    throw new MetricQueryError(
+      `${call.provider}: cannot reach ${endpoint}: ${reason(cause, call.timeoutMs)}`,
+      {
+        cause,
+      },
+    );
+  }
+  let body: string;
+  try {
+    body = await readCapped(response.body);
+  } catch (cause) {
+    throw new MetricQueryError(
+      `${call.provider}: reading the answer of ${endpoint} failed: ${reason(cause, call.timeoutMs)}`,
+      { cause, status: response.statusCode },
+    );
+  }
+  if (response.statusCode >= 400) {
+    const detail = call.errorText?.(body) ?? excerpt(body);
+    throw new MetricQueryError(
+      `${call.provider}: ${endpoint} answered HTTP ${response.statusCode}${detail === '' ? '' : `: ${detail}`}`,
+      { status: response.statusCode },
+    );
+  }
+  const contentType = response.headers['content-type'];
+  return {
+    status: response.statusCode,
+    body,
+    contentType: (Array.isArray(contentType) ? contentType[0] : contentType) ?? '',
+  };
+}
+
+/** `httpCall`, then the body as JSON; anything else is an error saying what came instead. */
+export async function httpJson(call: HttpCall): Promise<unknown> {
+  const answer = await httpCall(call);
+  try {
+    return JSON.parse(answer.body) as unknown;
+  } catch {
+    throw new MetricQueryError(
+      `${call.provider}: ${endpointOf(call.url)} answered HTTP ${answer.status} with something that is not JSON (${answer.contentType || 'no content type'}): ${excerpt(answer.body)}`,
+      { status: answer.status },
+    );
+  }
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_RESPONSE_BYTES) {
+      body.destroy();
+      throw new Error(`the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function reason(cause: unknown, timeoutMs: number): string {
+  const error = cause as { name?: string; code?: string; message?: string; cause?: { code?: string } };
+  if (error.name === 'TimeoutError' || error.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  const code = error.code ?? error.cause?.code;
+  const message = error.message ?? String(cause);
+  return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+/**
+ * The dispatcher for a provider's calls: the injected one, or an agent that skips certificate
+ * checks when the template asks for it (self-signed in-cluster endpoints).
+ */
+export function dispatcherFor(settings: ProviderSettings, deps: ProviderDeps): Dispatcher | undefined {
+  if (deps.dispatcher !== undefined) return deps.dispatcher;
+  if (settings.insecureSkipVerify === true) return new Agent({ connect: { rejectUnauthorized: false } });
+  return undefined;
+}
+
+/** Joins a base address and an API path, keeping any path prefix of the address (a proxy's /prometheus). */
+export function apiUrl(provider: string, address: string, path: string): URL {
+  let base: URL;
+  try {
+    base = new URL(address);
+  } catch {
+    throw new MetricQueryError(
+      `${provider}: address ${JSON.stringify(address)} is not a URL: set spec.provider.address to http(s)://host:port`,
+    );
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+    throw new MetricQueryError(`${provider}: address must be http:// or https://, not ${base.protocol}`);
+  }
+  const prefix = base.pathname.replace(/\/+$/, '');
+  return new URL(`${prefix}${path}`, base);
+}
