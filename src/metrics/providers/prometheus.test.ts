@@ -157,7 +157,7 @@ describe('Prometheus provider', () => {
   it('never puts the token in an error message', async () => {
     const prometheus = await server(() => ({ status: 401, body: 'unauthorized' }));
     const provider = new PrometheusProvider(settings(prometheus.url, { secret: { token: 'tok-123' } }));
-    const error = await provider.queryValue('x').catch((caught: unknown) => caught as Error);
+    const error = (await provider.queryValue('x').catch((caught: unknown) => caught)) as Error;
     expect(error.message).toContain('HTTP 401: unauthorized');
     expect(error.message).not.toContain('tok-123');
   });
