@@ -23,6 +23,16 @@ export default defineConfig({
         },
       },
       {
+        // Real programs from Debian (Prometheus, later nginx) started on loopback by the tests.
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
         // The built binary and the README's promises (run after `npm run build`).
         extends: true,
         test: {

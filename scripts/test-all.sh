@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
-step "Debian packages the tests use (hey and curl for the loadtester, openssl for certificates)"
+step "Debian packages the tests use (hey and curl for the loadtester, openssl for certificates, prometheus for the metric queries)"
 missing=()
-for pair in hey:hey curl:curl openssl:openssl; do
+for pair in hey:hey curl:curl openssl:openssl prometheus:prometheus; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -19,7 +19,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "${as_root[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  echo "hey, curl and openssl are installed"
+  echo "hey, curl, openssl and prometheus are installed"
 fi
 
 step "Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd, kwok)"
@@ -37,7 +37,7 @@ npm run build
 step "lint and format check"
 npm run lint
 
-step "tests: unit, property, e2e, cluster"
+step "tests: unit, property, integration, e2e, cluster"
 npm test
 
 printf '\nall done in %ss\n' "$((SECONDS - started))"

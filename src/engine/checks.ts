@@ -259,6 +259,15 @@ export function renderQuery(query: string, context: QueryContext): string {
 }
 
 export function queryContext(canary: Canary, metric: CanaryMetric): QueryContext {
+  return templateContext(canary, metric.interval ?? DEFAULT_METRIC_INTERVAL, metric.templateVariables ?? {});
+}
+
+/** Flagger's template functions for a canary (reference §4.2 "Rendering"). */
+export function templateContext(
+  canary: Canary,
+  interval: string,
+  variables: Readonly<Record<string, string>> = {},
+): QueryContext {
   const target = canary.spec.targetRef.name;
   return {
     name: canary.metadata.name,
@@ -267,8 +276,8 @@ export function queryContext(canary: Canary, metric: CanaryMetric): QueryContext
     service: canary.spec.service?.name ?? target,
     ingress: canary.spec.ingressRef?.name ?? target,
     route: canary.spec.routeRef?.name ?? target,
-    interval: metric.interval ?? DEFAULT_METRIC_INTERVAL,
-    variables: metric.templateVariables ?? {},
+    interval,
+    variables,
   };
 }
 

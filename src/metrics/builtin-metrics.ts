@@ -1,0 +1,52 @@
+/**
+ * The engine's BuiltinMetrics port answered by Prometheus (reference §4.1): the router's query,
+ * rendered for the canary, sent without credentials to the canary's `metricsServer` or the
+ * controller's `--metrics-server`.
+ */
+import type { Canary } from '../api/schema/canary.js';
+import type { BuiltinMetrics } from '../engine/checks.js';
+import { formatKey, keyOf } from '../engine/ports.js';
+import { observerFor, renderBuiltinQuery, type BuiltinCheck } from './builtin-queries.js';
+import type { ProviderDeps } from './provider.js';
+import { PrometheusProvider } from './providers/prometheus.js';
+
+/** Flagger's default `--metrics-server`. */
+export const DEFAULT_METRICS_SERVER = 'http://prometheus:9090';
+
+export interface PrometheusBuiltinMetricsOptions {
+  /** `--metrics-server`; a canary's `spec.metricsServer` wins. */
+  readonly metricsServer?: string;
+  /** `--mesh-provider`: picks the router's queries with the canary's `spec.provider`. */
+  readonly meshProvider: string;
+  readonly deps?: ProviderDeps;
+}
+
+export class PrometheusBuiltinMetrics implements BuiltinMetrics {
+  constructor(private readonly options: PrometheusBuiltinMetricsOptions) {}
+
+  requestSuccessRate(canary: Canary, interval: string): Promise<number> {
+    return this.run(canary, 'request-success-rate', interval);
+  }
+
+  requestDurationMs(canary: Canary, interval: string): Promise<number> {
+    return this.run(canary, 'request-duration', interval);
+  }
+
+  /** The query a check would run, for `vireo metrics query --builtin` and decision logs. */
+  queryFor(canary: Canary, check: BuiltinCheck, interval: string): { server: string; query: string } {
+    const observer = observerFor(canary, this.options.meshProvider);
+    return {
+      server: canary.spec.metricsServer ?? this.options.metricsServer ?? DEFAULT_METRICS_SERVER,
+      query: renderBuiltinQuery(observer, check, canary, interval),
+    };
+  }
+
+  private async run(canary: Canary, check: BuiltinCheck, interval: string): Promise<number> {
+    const { server, query } = this.queryFor(canary, check, interval);
+    const provider = new PrometheusProvider(
+      { source: `built-in ${check} of canary ${formatKey(keyOf(canary))}`, address: server, interval },
+      this.options.deps,
+    );
+    return provider.queryValue(query);
+  }
+}

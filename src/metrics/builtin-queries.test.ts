@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { Canary } from '../api/schema/canary.js';
+import { OBSERVERS, observerFor, renderBuiltinQuery } from './builtin-queries.js';
+
+function canary(spec: Partial<Canary['spec']> = {}): Canary {
+  return {
+    apiVersion: 'flagger.app/v1beta1',
+    kind: 'Canary',
+    metadata: { name: 'podinfo', namespace: 'test' },
+    spec: {
+      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
+      service: { port: 9898 },
+      analysis: { interval: '1m', threshold: 5 },
+      ...spec,
+    },
+  };
+}
+
+describe('observerFor (reference §4.1 observer choice)', () => {
+  it.each([
+    ['istio', undefined, 'istio'],
+    ['linkerd', undefined, 'linkerd'],
+    ['nginx', undefined, 'nginx'],
+    ['kubernetes', undefined, 'http'],
+    ['gatewayapi:v1', undefined, 'http'],
+    ['appmesh:v1beta2', undefined, 'appmesh'],
+    ['gloo', undefined, 'gloo'],
+    ['smi:crossover', undefined, 'crossover'],
+    ['smi', undefined, 'istio'],
+    ['something-new', undefined, 'istio'],
+    ['local', undefined, 'local'],
+    ['istio', 'nginx', 'nginx'],
+    ['istio', 'contour', 'contour'],
+    // Linkerd's proxies see every request whichever ingress routes it: the global provider wins.
+    ['linkerd', 'nginx', 'linkerd'],
+  ] as const)('global %s, canary provider %s → %s', (global, provider, expected) => {
+    expect(observerFor(canary(provider === undefined ? {} : { provider }), global)).toBe(expected);
+  });
+
+  it('keeps the router of a Service target instead of falling back to Istio', () => {
+    expect(observerFor(canary(), 'nginx:service')).toBe('nginx');
+    expect(observerFor(canary(), 'kubernetes:service')).toBe('http');
+  });
+});
+
+describe('renderBuiltinQuery', () => {
+  it('renders the Istio success rate for the canary with the metric interval', () => {
+    expect(renderBuiltinQuery('istio', 'request-success-rate', canary(), '2m')).toBe(
+      'sum(rate(istio_requests_total{reporter="destination", destination_workload_namespace="test", destination_workload=~"podinfo", response_code!~"5.*"}[2m])) / ' +
+        'sum(rate(istio_requests_total{reporter="destination", destination_workload_namespace="test", destination_workload=~"podinfo"}[2m])) * 100',
+    );
+  });
+
+  it('uses ingressRef, service.name and routeRef where the router names objects by them', () => {
+    const named = canary({
+      ingressRef: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'web' },
+      service: { port: 9898, name: 'frontend' },
+    });
+    expect(renderBuiltinQuery('nginx', 'request-success-rate', named, '1m')).toContain('ingress="web"');
+    expect(renderBuiltinQuery('contour', 'request-duration', named, '1m')).toContain(
+      'envoy_cluster_name=~"test_frontend-canary_[0-9a-zA-Z-]+"',
+    );
+  });
+
+  it('leaves no template placeholder in any router query', () => {
+    for (const observer of OBSERVERS) {
+      for (const check of ['request-success-rate', 'request-duration'] as const) {
+        expect(renderBuiltinQuery(observer, check, canary(), '1m')).not.toMatch(/\{\{|\}\}/);
+      }
+    }
+  });
+});

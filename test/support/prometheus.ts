@@ -1,0 +1,132 @@
+/**
+ * A real Prometheus (Debian's `prometheus` package) on loopback for tests: a fresh TSDB in a
+ * temporary directory, scraping the given targets every `scrapeIntervalSeconds`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+export interface TestPrometheus {
+  readonly url: string;
+  /** Instant query; returns the raw `data` of the answer. */
+  query(promql: string): Promise<{ resultType: string; result: unknown }>;
+  /** Resolves once every target has been scraped at least `count` times. */
+  waitForScrapes(count: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface PrometheusOptions {
+  /** host:port of each /metrics endpoint. */
+  readonly targets: readonly string[];
+  readonly scrapeIntervalSeconds?: number;
+  readonly binary?: string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPrometheus(options: PrometheusOptions): Promise<TestPrometheus> {
+  const directory = await mkdtemp(join(tmpdir(), 'vireo-prometheus-'));
+  const interval = `${options.scrapeIntervalSeconds ?? 1}s`;
+  const config = {
+    global: { scrape_interval: interval, evaluation_interval: interval },
+    scrape_configs: [
+      {
+        job_name: 'test',
+        // The series carry their own `namespace`, `service`…; keep them as exported.
+        honor_labels: true,
+        static_configs: [{ targets: [...options.targets] }],
+      },
+    ],
+  };
+  await writeFile(join(directory, 'prometheus.yml'), stringify(config));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const output: string[] = [];
+  const child: ChildProcess = spawn(
+    options.binary ?? 'prometheus',
+    [
+      `--config.file=${join(directory, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(directory, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const spawnFailure = new Promise<never>((_, reject) =>
+    child.once('error', (error) =>
+      reject(
+        new Error(
+          `cannot start prometheus (${error.message}): install it with "apt-get install prometheus" or run bash scripts/test-all.sh`,
+        ),
+      ),
+    ),
+  );
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+    await rm(directory, { recursive: true, force: true });
+  };
+
+  const query = async (promql: string): Promise<{ resultType: string; result: unknown }> => {
+    const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = (await response.json()) as { status: string; data: { resultType: string; result: unknown } };
+    if (body.status !== 'success') throw new Error(`prometheus query failed: ${JSON.stringify(body)}`);
+    return body.data;
+  };
+
+  try {
+    await Promise.race([spawnFailure, waitForReady(url, child, output)]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    url,
+    query,
+    stop,
+    async waitForScrapes(count: number, timeoutMs = 30_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const data = await query('min(count_over_time(up[5m]))');
+        const result = data.result as { value: [number, string] }[];
+        if (Number(result[0]?.value[1] ?? 0) >= count) return;
+        if (Date.now() > deadline)
+          throw new Error(`prometheus scraped fewer than ${count} times in ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    },
+  };
+}
+
+async function waitForReady(url: string, child: ChildProcess, output: string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}): ${output.join('')}`);
+    try {
+      const response = await fetch(`${url}/-/ready`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`prometheus not ready after 30 s: ${output.join('')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
