@@ -152,7 +152,7 @@ describe('vireo alert test', () => {
     );
     const { io, stderr } = fakeIo();
     expect(await runCli(alertTest('-f', file, '--secret-file', secret), io)).toBe(1);
-    expect(stderr()).toContain(`the Secret in ${secret} has no "address" key`);
+    expect(stderr()).toContain(`the Secret "slack-url" (--secret-file ${secret}) has no "address" key`);
   });
 
   it("uses the Secret's address (base64 data) and token over spec.address", async () => {

@@ -2,20 +2,20 @@
  * `vireo alert test -f alertprovider.yaml`: sends one test message through an AlertProvider and
  * prints what the chat service answered, so a webhook URL can be checked before a canary needs
  * it. The file is validated first, as `vireo validate` would. Secrets come from a manifest file
- * (`--secret-file`); reading them from a cluster is not supported yet.
+ * (`--secret-file`) or the cluster of a kubeconfig.
  */
-import { readFile } from 'node:fs/promises';
-import { parseAllDocuments } from 'yaml';
 import type { AlertProvider } from '../api/schema/alert-provider.js';
 import { SchemaValidator } from '../api/validation.js';
 import type { AlertMessage, AlertSeverity } from '../engine/ports.js';
 import { ChatNotifierFactory } from '../notifiers/factory.js';
 import type { TransportOptions } from '../notifiers/transport.js';
 import { UnreadableInputError, UsageError, VireoError } from '../shared/errors.js';
+import { manifestsIn } from '../shared/manifests.js';
 import { formatText } from '../validate/format.js';
 import { readInputs } from '../validate/inputs.js';
 import { exitCodeOf, validateInputs } from '../validate/validate.js';
 import type { CliIo } from './main.js';
+import { openSecretSource, readNamedSecret } from './secret-source.js';
 
 export const DEFAULT_TEST_MESSAGE = 'Test alert from Vireo: this AlertProvider works.';
 export const ALERT_SEVERITIES: readonly AlertSeverity[] = ['info', 'warn', 'error'];
@@ -25,6 +25,8 @@ export interface AlertTestOptions {
   readonly severity?: string | undefined;
   readonly message?: string | undefined;
   readonly secretFile?: string | undefined;
+  readonly kubeconfig?: string | undefined;
+  readonly context?: string | undefined;
 }
 
 export interface AlertTestDeps {
@@ -67,7 +69,7 @@ export async function runAlertTest(
   }
 
   const provider = theAlertProvider(options.file, inputs.texts.map((input) => input.text).join('\n---\n'));
-  const secret = await providerSecret(provider, options.secretFile, io);
+  const secret = await providerSecret(provider, options, io);
   // One attempt: a test message is about seeing the first answer, and retries could post twice.
   const factory = new ChatNotifierFactory({ transport: { attempts: 1, ...deps.transport } });
   const notifier = factory.forProvider(provider, secret);
@@ -101,87 +103,28 @@ function theAlertProvider(file: string, text: string): AlertProvider {
   return providers[0] as unknown as AlertProvider;
 }
 
-function manifestsIn(text: string): Record<string, unknown>[] {
-  const objects: Record<string, unknown>[] = [];
-  for (const document of parseAllDocuments(text)) {
-    const value: unknown = document.toJS({ maxAliasCount: 100 });
-    if (!isRecord(value)) continue;
-    if (
-      typeof value['kind'] === 'string' &&
-      value['kind'].endsWith('List') &&
-      Array.isArray(value['items'])
-    ) {
-      objects.push(...(value['items'] as unknown[]).filter(isRecord));
-    } else {
-      objects.push(value);
-    }
-  }
-  return objects;
-}
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** The Secret named by `secretRef`, read from `--secret-file`; undefined without a secretRef. */
+/** The Secret named by `secretRef`, from --secret-file or the kubeconfig's cluster; undefined without a secretRef. */
 async function providerSecret(
   provider: AlertProvider,
-  secretFile: string | undefined,
+  options: AlertTestOptions,
   io: CliIo,
 ): Promise<Record<string, string> | undefined> {
   const secretName = provider.spec.secretRef?.name;
-  const providerName = `${provider.metadata.namespace ?? 'default'}/${provider.metadata.name}`;
+  const namespace = provider.metadata.namespace ?? 'default';
+  const providerName = `AlertProvider ${namespace}/${provider.metadata.name}`;
   if (secretName === undefined) {
-    if (secretFile !== undefined) {
-      io.stderr(`vireo alert test: ignoring --secret-file: AlertProvider ${providerName} has no secretRef\n`);
+    if (options.secretFile !== undefined) {
+      io.stderr(`vireo alert test: ignoring --secret-file: ${providerName} has no secretRef\n`);
     }
     return undefined;
   }
-  if (secretFile === undefined) {
-    throw new VireoError(
-      'E_SECRET_REQUIRED',
-      `AlertProvider ${providerName} reads its address from the Secret "${secretName}": pass that Secret's manifest with --secret-file FILE (reading Secrets from a cluster is not supported yet)`,
-    );
-  }
-  const secret = await readSecretManifest(secretFile);
-  if (secret.name !== undefined && secret.name !== secretName) {
-    io.stderr(
-      `vireo alert test: warning: ${secretFile} holds the Secret "${secret.name}", the AlertProvider refers to "${secretName}"\n`,
-    );
-  }
-  if (secret.data['address'] === undefined || secret.data['address'] === '') {
+  const source = await openSecretSource(options, (line) => io.stderr(`vireo alert test: ${line}\n`));
+  const secret = await readNamedSecret(source, namespace, secretName, providerName);
+  if (secret['address'] === undefined || secret['address'] === '') {
     throw new VireoError(
       'E_SECRET_KEY',
-      `the Secret in ${secretFile} has no "address" key: AlertProvider ${providerName} reads its webhook URL from it`,
+      `the Secret "${secretName}" (${source.description}) has no "address" key: ${providerName} reads its webhook URL from it`,
     );
   }
-  return secret.data;
-}
-
-/** A Secret manifest (YAML or JSON): `data` is base64, `stringData` is plain and wins, as in Kubernetes. */
-async function readSecretManifest(file: string): Promise<{ name?: string; data: Record<string, string> }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (cause) {
-    const reason =
-      (cause as { code?: string }).code === 'ENOENT' ? 'no such file or directory' : String(cause);
-    throw new UnreadableInputError(`--secret-file ${file}: cannot read: ${reason}`);
-  }
-  let secret: Record<string, unknown> | undefined;
-  try {
-    secret = manifestsIn(text).find((object) => object['kind'] === 'Secret');
-  } catch (cause) {
-    throw new UnreadableInputError(`--secret-file ${file}: cannot parse: ${String(cause)}`);
-  }
-  if (secret === undefined) throw new UnreadableInputError(`--secret-file ${file}: holds no Secret`);
-  const data: Record<string, string> = {};
-  for (const [key, value] of Object.entries(isRecord(secret['data']) ? secret['data'] : {})) {
-    if (typeof value === 'string') data[key] = Buffer.from(value, 'base64').toString('utf8');
-  }
-  for (const [key, value] of Object.entries(isRecord(secret['stringData']) ? secret['stringData'] : {})) {
-    if (typeof value === 'string') data[key] = value;
-  }
-  const metadata = isRecord(secret['metadata']) ? secret['metadata'] : {};
-  const name = typeof metadata['name'] === 'string' ? metadata['name'] : undefined;
-  return name === undefined ? { data } : { name, data };
+  return { ...secret };
 }

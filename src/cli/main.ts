@@ -5,6 +5,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VireoError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
+import type { AlertTestOptions } from './alert-command.js';
+import type { MetricsQueryOptions } from './metrics-command.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -155,19 +157,68 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '--secret-file <file>',
       'the Secret named by spec.secretRef, as a YAML or JSON manifest (data or stringData)',
     )
+    .option('--kubeconfig <file>', 'read the Secret from this cluster (default: $KUBECONFIG)')
+    .option('--context <name>', 'kubeconfig context to use')
     .addHelpText(
       'after',
-      '\nSecrets are read from --secret-file only: reading them from a cluster (kubeconfig) is not supported yet.\n' +
+      '\nSecrets come from --secret-file, else from the cluster of --kubeconfig or $KUBECONFIG.\n' +
         'Exit status: 0 when the service answered 2xx, 1 otherwise, 2 when the file could not be read.\n' +
         'See docs/notifiers.md for each service and how to get its webhook URL.',
     )
-    .action(async (options: { file: string; severity: string; message?: string; secretFile?: string }) => {
+    .action(async (options: AlertTestOptions) => {
       const { runAlertTest } = await import('./alert-command.js');
       setExitCode(await runAlertTest(options, io));
     });
 
+  const metrics = program.command('metrics').description('work with MetricTemplates and built-in checks');
+  metrics
+    .command('query')
+    .description(
+      'render a MetricTemplate (or a built-in check), show the final query, run it and print the value',
+    )
+    .option('-f, --file <file>', 'a file (or - for standard input) holding one MetricTemplate')
+    .addOption(
+      new Option('--builtin <check>', 'query a built-in check instead of a template').choices([
+        'request-success-rate',
+        'request-duration',
+      ]),
+    )
+    .option('--var <KEY=VALUE>', 'a template variable ({{ variables.KEY }}); repeat for more', collect, [])
+    .option('--namespace <namespace>', "{{ namespace }} (default: the template's namespace)")
+    .option('--target <name>', '{{ target }}: the canary target (Deployment) name')
+    .option('--name <name>', '{{ name }}: the canary name (default: --target)')
+    .option('--service <name>', '{{ service }} (default: --target)')
+    .option('--ingress <name>', '{{ ingress }} (default: --target)')
+    .option('--route <name>', '{{ route }} (default: --target)')
+    .option('--interval <duration>', '{{ interval }} and the query window', '1m')
+    .option('--mesh-provider <provider>', 'router whose built-in queries --builtin uses', 'istio')
+    .option('--metrics-server <url>', 'Prometheus for --builtin', 'http://prometheus:9090')
+    .option(
+      '--secret-file <file>',
+      "the Secret named by the template's secretRef, as a YAML or JSON manifest",
+    )
+    .option('--kubeconfig <file>', 'read the Secret from this cluster (default: $KUBECONFIG)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  vireo metrics query -f latency.yaml --namespace test --target podinfo --interval 1m\n' +
+        '  vireo metrics query -f errors.yaml --target podinfo --var route=checkout --secret-file prom-auth.yaml\n' +
+        '  vireo metrics query --builtin request-success-rate --mesh-provider nginx \\\n' +
+        '      --metrics-server http://localhost:9090 --namespace test --target podinfo\n' +
+        '\nExit status: 0 with a value, 1 when the query failed (the error and a hint are printed), 2 for\n' +
+        'unreadable files or wrong flags. See docs/metrics/ for each provider.',
+    )
+    .action(async (options: MetricsQueryOptions) => {
+      const { runMetricsQuery } = await import('./metrics-command.js');
+      setExitCode(await runMetricsQuery(options, io));
+    });
+
   return program;
 }
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** Runs the CLI and returns the exit status; never throws. */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {

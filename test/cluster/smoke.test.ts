@@ -19,6 +19,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { neverReadyPodAnnotations, startTestCluster, type TestCluster } from '../support/cluster.js';
+import { kubeConfigWithToken } from '../support/kubeconfig.js';
 
 const ROLLOUT_TIMEOUT_MS = 60_000;
 
@@ -273,20 +274,6 @@ describe('test cluster', () => {
     );
   });
 });
-
-/** Same cluster and CA as `base`, authenticated by a bearer token instead. */
-function kubeConfigWithToken(base: KubeConfig, token: string): KubeConfig {
-  const baseCluster = base.getCurrentCluster();
-  if (baseCluster === null) throw new Error('admin kubeconfig has no current cluster');
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [baseCluster],
-    users: [{ name: 'service-account', token }],
-    contexts: [{ name: 'service-account', cluster: baseCluster.name, user: 'service-account' }],
-    currentContext: 'service-account',
-  });
-  return config;
-}
 
 /** The HTTP status the call failed with, or 200 if it succeeded. */
 async function statusOf(call: Promise<unknown>): Promise<number> {
