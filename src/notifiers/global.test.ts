@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { failedCanaryMessage, recordingServers } from '../../test/support/recording-server.js';
 import { createGlobalNotifier, globalNotifierFlags } from './global.js';
 
-const server = recordingServers({ status: 200, body: 'ok' });
+const server = recordingServers(() => ({ status: 200, body: 'ok' }));
 
 describe('global notifier (--slack-url / --msteams-url)', () => {
   it('is absent without a URL', () => {
