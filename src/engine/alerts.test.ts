@@ -404,6 +404,23 @@ describe('AlertRouter', () => {
     );
   });
 
+  it('counts a notifier that reports an undelivered message as failed, not sent', async () => {
+    const { source } = setup();
+    source.addProvider(slack('test', 'down'));
+    const counted: [string, string][] = [];
+    const router = new AlertRouter({
+      source,
+      notifiers: { forProvider: () => ({ send: () => Promise.resolve(false) }) },
+      deliveries: { countAlertDelivery: (type, result) => counted.push([type, result]) },
+    });
+    await router.send(
+      canaryWith({ stepWeight: 10, alerts: [alert('down', 'info', { name: 'down' })] }),
+      'error',
+      'x',
+    );
+    expect(counted).toEqual([['slack', 'failed']]);
+  });
+
   it('sends concurrently: a slow notifier does not delay the others', async () => {
     const { source } = setup();
     source.addProvider(slack('test', 'slow')).addProvider(slack('test', 'fast'));

@@ -326,8 +326,8 @@ export class AlertRouter {
   ): Promise<void> {
     const { providerType, hide, ...context } = target;
     try {
-      await notifier.send(message);
-      this.deps.deliveries?.countAlertDelivery(providerType, 'sent');
+      const delivered = await notifier.send(message);
+      this.deps.deliveries?.countAlertDelivery(providerType, delivered === false ? 'failed' : 'sent');
     } catch (error) {
       // Notifiers should not throw, but one that does must not hide the others' results.
       this.deps.deliveries?.countAlertDelivery(providerType, 'failed');

@@ -128,7 +128,11 @@ export interface AlertMessage {
 
 /** One chat or webhook destination. Never throws and never blocks an analysis for long. */
 export interface Notifier {
-  send(message: AlertMessage): Promise<void>;
+  /**
+   * Never rejects for delivery trouble: resolves `false` when the message could not be delivered
+   * (the notifier has logged why), `true` or nothing when it was.
+   */
+  send(message: AlertMessage): Promise<boolean | void>;
 }
 
 /** Builds notifiers from AlertProviders (the implementations come with the integrations). */

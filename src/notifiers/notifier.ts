@@ -39,8 +39,6 @@ export interface NotifierLogEntry {
 export interface NotifierDeps {
   /** Structured log sink (the controller passes its pino logger's `error`). */
   readonly log?: (entry: NotifierLogEntry) => void;
-  /** Called once per message that could not be delivered, for `vireo_alerts_total`. */
-  readonly countFailure?: (providerType: string) => void;
   readonly transport?: TransportOptions;
   /** For payloads that carry a time (generic). */
   readonly now?: () => Date;
@@ -79,19 +77,21 @@ export class HttpChatNotifier implements ChatNotifier {
     return postJson({ ...request, proxy: this.settings.proxy }, this.deps.transport);
   }
 
-  async send(message: AlertMessage): Promise<void> {
+  /** Resolves false (after logging why) when the message was not delivered; the AlertRouter counts it. */
+  async send(message: AlertMessage): Promise<boolean> {
     try {
       const result = await this.deliver(message);
       if (!result.ok) this.reportFailure(result);
+      return result.ok;
     } catch (error) {
       // postJson does not throw; a payload builder that does must still not reach the engine.
       this.reportFailure({ ok: false, status: 0, body: '', attempts: 0, error: String(error) });
+      return false;
     }
   }
 
   private reportFailure(result: PostResult): void {
     try {
-      this.deps.countFailure?.(this.settings.type);
       this.deps.log?.({
         level: 'error',
         msg: 'alert not delivered',
@@ -103,7 +103,7 @@ export class HttpChatNotifier implements ChatNotifier {
         ...(result.error === undefined ? {} : { error: result.error }),
       });
     } catch {
-      // A broken log sink or counter must not turn a lost alert into a failed tick.
+      // A broken log sink must not turn a lost alert into a failed tick.
     }
   }
 }
