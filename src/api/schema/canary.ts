@@ -348,3 +348,5 @@ export type CanaryStatus = Static<typeof CanaryStatus>;
 export type CanaryPhase = (typeof CANARY_PHASES)[number];
 export type WebhookType = (typeof WEBHOOK_TYPES)[number];
 export type RouterProvider = (typeof ROUTER_PROVIDERS)[number];
+export type AnalysisMatch = Static<typeof AnalysisMatch>;
+export type SessionAffinity = Static<typeof SessionAffinity>;
