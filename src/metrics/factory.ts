@@ -6,10 +6,24 @@
 import type { MetricTemplate } from '../api/schema/metric-template.js';
 import { UnknownMetricProviderError } from './errors.js';
 import type { CreateMetricsBackend, MetricsBackend, ProviderDeps, ProviderSettings } from './provider.js';
+import { CloudWatchProvider } from './providers/cloudwatch.js';
+import { DatadogProvider } from './providers/datadog.js';
+import { DynatraceProvider } from './providers/dynatrace.js';
+import { GraphiteProvider } from './providers/graphite.js';
+import { InfluxDBProvider } from './providers/influxdb.js';
+import { NewRelicProvider } from './providers/newrelic.js';
 import { PrometheusProvider } from './providers/prometheus.js';
+import { StackdriverProvider } from './providers/stackdriver.js';
 
 const IMPLEMENTATIONS: Readonly<Record<string, CreateMetricsBackend>> = {
   prometheus: (settings, deps) => new PrometheusProvider(settings, deps),
+  datadog: (settings, deps) => new DatadogProvider(settings, deps),
+  newrelic: (settings, deps) => new NewRelicProvider(settings, deps),
+  dynatrace: (settings, deps) => new DynatraceProvider(settings, deps),
+  graphite: (settings, deps) => new GraphiteProvider(settings, deps),
+  influxdb: (settings, deps) => new InfluxDBProvider(settings, deps),
+  cloudwatch: (settings, deps) => new CloudWatchProvider(settings, deps),
+  stackdriver: (settings, deps) => new StackdriverProvider(settings, deps),
 };
 
 export const METRIC_PROVIDER_IMPLEMENTATIONS: readonly string[] = Object.keys(IMPLEMENTATIONS);

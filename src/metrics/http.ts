@@ -59,7 +59,7 @@ export async function httpCall(call: HttpCall): Promise<HttpAnswer> {
     });
   } catch (cause) {
     throw new MetricQueryError(
-      `${call.provider}: cannot reach ${endpoint}: ${reason(cause, call.timeoutMs)}`,
+      `${call.provider}: cannot reach ${endpoint}: ${failureReason(cause, call.timeoutMs)}`,
       {
         cause,
       },
@@ -70,7 +70,7 @@ export async function httpCall(call: HttpCall): Promise<HttpAnswer> {
     body = await readCapped(response.body);
   } catch (cause) {
     throw new MetricQueryError(
-      `${call.provider}: reading the answer of ${endpoint} failed: ${reason(cause, call.timeoutMs)}`,
+      `${call.provider}: reading the answer of ${endpoint} failed: ${failureReason(cause, call.timeoutMs)}`,
       { cause, status: response.statusCode },
     );
   }
@@ -102,7 +102,8 @@ export async function httpJson(call: HttpCall): Promise<unknown> {
   }
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
+/** The whole body as text, refusing answers over 16 MiB (a misdirected query can return a lot). */
+export async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -117,7 +118,8 @@ async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function reason(cause: unknown, timeoutMs: number): string {
+/** Why a request got no answer, in words (timeout, connection refused…), without the URL. */
+export function failureReason(cause: unknown, timeoutMs: number): string {
   const error = cause as { name?: string; code?: string; message?: string; cause?: { code?: string } };
   if (error.name === 'TimeoutError' || error.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
   const code = error.code ?? error.cause?.code;
