@@ -74,7 +74,10 @@ export class CloudWatchProvider implements MetricsBackend {
         // Without it the handler only logs a warning and keeps waiting.
         throwOnRequestTimeout: true,
         // A provider lives for one check: kept-alive sockets would only pile up between checks.
-        httpsAgent: new HttpsAgent({ keepAlive: false, rejectUnauthorized: settings.insecureSkipVerify !== true }),
+        httpsAgent: new HttpsAgent({
+          keepAlive: false,
+          rejectUnauthorized: settings.insecureSkipVerify !== true,
+        }),
         httpAgent: new HttpAgent({ keepAlive: false }),
       },
     });

@@ -25,7 +25,6 @@ import { parseGoDuration } from '../../api/duration.js';
 export const DATADOG_TIMEOUT_MS = 5_000;
 export const DATADOG_DEFAULT_ADDRESS = 'https://api.datadoghq.com';
 const WINDOW_INTERVALS = 10;
-const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 const QUERY_PATH = '/api/v1/query';
 const VALIDATE_PATH = '/api/v1/validate';
 
@@ -242,9 +241,12 @@ class UndiciHttpLibrary implements client.HttpLibrary {
         ...(dispatcher === undefined ? {} : { dispatcher }),
       });
     } catch (cause) {
-      throw new MetricQueryError(`datadog: cannot reach ${endpointOf(url)}: ${failureReason(cause, timeoutMs)}`, {
-        cause,
-      });
+      throw new MetricQueryError(
+        `datadog: cannot reach ${endpointOf(url)}: ${failureReason(cause, timeoutMs)}`,
+        {
+          cause,
+        },
+      );
     }
     let text: string;
     try {
