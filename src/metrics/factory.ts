@@ -9,10 +9,14 @@ import type { CreateMetricsBackend, MetricsBackend, ProviderDeps, ProviderSettin
 import { CloudWatchProvider } from './providers/cloudwatch.js';
 import { DatadogProvider } from './providers/datadog.js';
 import { DynatraceProvider } from './providers/dynatrace.js';
+import { ExternalMetricsProvider } from './providers/externalmetrics.js';
 import { GraphiteProvider } from './providers/graphite.js';
 import { InfluxDBProvider } from './providers/influxdb.js';
+import { KeptnProvider } from './providers/keptn.js';
 import { NewRelicProvider } from './providers/newrelic.js';
 import { PrometheusProvider } from './providers/prometheus.js';
+import { SkyWalkingProvider } from './providers/skywalking.js';
+import { SplunkProvider } from './providers/splunk.js';
 import { StackdriverProvider } from './providers/stackdriver.js';
 
 const IMPLEMENTATIONS: Readonly<Record<string, CreateMetricsBackend>> = {
@@ -24,6 +28,10 @@ const IMPLEMENTATIONS: Readonly<Record<string, CreateMetricsBackend>> = {
   influxdb: (settings, deps) => new InfluxDBProvider(settings, deps),
   cloudwatch: (settings, deps) => new CloudWatchProvider(settings, deps),
   stackdriver: (settings, deps) => new StackdriverProvider(settings, deps),
+  splunk: (settings, deps) => new SplunkProvider(settings, deps),
+  skywalking: (settings, deps) => new SkyWalkingProvider(settings, deps),
+  keptn: (settings, deps) => new KeptnProvider(settings, deps),
+  externalmetrics: (settings, deps) => new ExternalMetricsProvider(settings, deps),
 };
 
 export const METRIC_PROVIDER_IMPLEMENTATIONS: readonly string[] = Object.keys(IMPLEMENTATIONS);

@@ -36,8 +36,8 @@ export function endpointOf(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
-export function excerpt(body: string): string {
-  const flat = body.replace(/\s+/g, ' ').trim();
+export function excerpt(body: string | undefined): string {
+  const flat = (body ?? '').replace(/\s+/g, ' ').trim();
   return flat.length > EXCERPT_CHARACTERS ? `${flat.slice(0, EXCERPT_CHARACTERS)}…` : flat;
 }
 
