@@ -115,7 +115,7 @@ async function prepareTemplate(
     secretName === undefined
       ? undefined
       : await readNamedSecret(source, template.metadata.namespace ?? 'default', secretName, subject);
-  const backend: MetricsBackend = createMetricsProvider(
+  const backend: MetricsBackend = await createMetricsProvider(
     provider.type,
     settingsOf(template, interval, secret),
     source.kubeConfig === undefined ? {} : { kubeConfig: source.kubeConfig },

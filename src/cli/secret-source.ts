@@ -4,9 +4,8 @@
  * Without either, a manifest that names a Secret is an error saying how to provide it.
  */
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { FileSecretReader } from '../secrets/file-secret-reader.js';
-import { KubernetesSecretReader } from '../secrets/kubernetes-secret-reader.js';
 import type { SecretReader } from '../secrets/secret-reader.js';
 import { UnreadableInputError, VireoError } from '../shared/errors.js';
 
@@ -33,7 +32,9 @@ function kubeconfigPath(options: SecretSourceOptions, environment: NodeJS.Proces
   return fromEnvironment.split(':').find((path) => path !== '' && existsSync(path));
 }
 
-export function loadKubeConfig(path: string, context: string | undefined): KubeConfig {
+/** client-node is imported only when a kubeconfig is used: it costs most of a second to load. */
+export async function loadKubeConfig(path: string, context: string | undefined): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
   try {
     kubeConfig.loadFromFile(path);
@@ -60,7 +61,7 @@ export async function openSecretSource(
   environment: NodeJS.ProcessEnv = process.env,
 ): Promise<SecretSource> {
   const path = kubeconfigPath(options, environment);
-  const kubeConfig = path === undefined ? undefined : loadKubeConfig(path, options.context);
+  const kubeConfig = path === undefined ? undefined : await loadKubeConfig(path, options.context);
   if (options.secretFile !== undefined) {
     return {
       reader: await FileSecretReader.load(options.secretFile, warn),
@@ -69,6 +70,7 @@ export async function openSecretSource(
     };
   }
   if (kubeConfig !== undefined) {
+    const { KubernetesSecretReader } = await import('../secrets/kubernetes-secret-reader.js');
     return {
       reader: new KubernetesSecretReader(kubeConfig),
       kubeConfig,

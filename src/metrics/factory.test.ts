@@ -8,21 +8,21 @@ describe('createMetricsProvider', () => {
     expect([...METRIC_PROVIDER_IMPLEMENTATIONS].sort()).toEqual([...METRIC_PROVIDER_TYPES].sort());
   });
 
-  it('rejects an unknown type by name, listing the known ones, instead of falling back to Prometheus', () => {
-    const create = () =>
+  it('rejects an unknown type by name, listing the known ones, instead of falling back to Prometheus', async () => {
+    const create = (): Promise<unknown> =>
       createMetricsProvider('promethues', {
         source: 'MetricTemplate test/latency',
         address: 'http://x',
         interval: '1m',
       });
-    expect(create).toThrow(UnknownMetricProviderError);
-    expect(create).toThrow(
+    await expect(create()).rejects.toThrow(UnknownMetricProviderError);
+    await expect(create()).rejects.toThrow(
       `MetricTemplate test/latency: unknown metric provider type "promethues"; known types: ${METRIC_PROVIDER_IMPLEMENTATIONS.join(', ')}`,
     );
   });
 
-  it('does not mistake inherited object keys for providers', () => {
-    expect(() => createMetricsProvider('constructor', { source: 's', interval: '1m' })).toThrow(
+  it('does not mistake inherited object keys for providers', async () => {
+    await expect(createMetricsProvider('constructor', { source: 's', interval: '1m' })).rejects.toThrow(
       UnknownMetricProviderError,
     );
   });
