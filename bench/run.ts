@@ -122,3 +122,6 @@ row(
   `${(((performance.now() - tickStart) / ticks) * 1000).toFixed(0)} µs per tick`,
 );
 row('simulate a 100-step ladder', `${(measure(50, () => simulateCanary(ladder)) * 1000).toFixed(0)} µs`);
+
+const { benchProxy } = await import('./proxy.js');
+await benchProxy();

@@ -1,0 +1,522 @@
+/**
+ * Local mode's built-in router: an HTTP/1.1 reverse proxy on node:http, one listener per
+ * LocalRoute, splitting each request between the primary and canary replicas by the rules in
+ * routing.ts, streaming bodies both ways, and recording every answer in a TrafficRecorder.
+ *
+ * Upstream connections come from one keep-alive `http.Agent` per router (pools per replica
+ * origin). node:http rather than undici on the client side because the proxy must not read a
+ * byte of the request body until an upstream socket is connected: that is what lets a request
+ * fail over to another replica when one refuses connections, and node:http exposes the socket's
+ * `connect`; it also forwards any header the server side accepted, where undici rejects some.
+ *
+ * Reconfiguration swaps one immutable routing table: a request reads the table once when it
+ * arrives, so requests in flight finish where they started, and the listener and the clients'
+ * keep-alive connections are never touched.
+ */
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { VireoError } from '../../../shared/errors.js';
+import { hostForUrl, listenOn, type TrafficRecorder } from './recorder.js';
+import type { LocalRoute } from './route.js';
+import {
+  compileRoute,
+  decide,
+  InvalidRouteError,
+  type Arm,
+  type RoutingDecision,
+  type RoutingTable,
+} from './routing.js';
+
+/** Response header naming the arm that answered: `primary` or `canary`. */
+export const BACKEND_HEADER = 'x-vireo-backend';
+/** Request header on mirrored copies, so a canary can tell shadow traffic apart. */
+export const MIRROR_HEADER = 'x-vireo-mirror';
+/** A mirrored copy whose answer has not ended by then is abandoned and counted as a 502. */
+export const DEFAULT_MIRROR_TIMEOUT_MS = 30_000;
+/** close() waits this long for requests in flight before cutting connections. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** Request body bytes a mirror may fall behind the primary before its copy is abandoned. */
+export const MIRROR_BACKLOG_LIMIT_BYTES = 8 * 1024 * 1024;
+/** Recorded when the client went away before any answer (nginx's convention). */
+export const CLIENT_CLOSED_STATUS = 499;
+
+/** RFC 9110 §7.6.1 connection-specific headers, plus the non-standard Proxy-Connection. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Connection failures that prove the request never reached the replica: safe to try another. */
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+export interface ProxyRouterDeps {
+  readonly recorder: TrafficRecorder;
+  readonly logger?: Logger;
+  /** Milliseconds; durations are measured with it (default: a sub-millisecond wall clock). */
+  readonly now?: () => number;
+  /** Uniform in [0, 1); drives the weighted split and mirroring (see routing.ts `decide`). */
+  readonly random?: () => number;
+  readonly mirrorTimeoutMs?: number;
+  readonly drainTimeoutMs?: number;
+}
+
+/** One request's journey; `status` is what the client was (or is being) answered. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly table: RoutingTable;
+  readonly decision: RoutingDecision;
+  readonly started: number;
+  status?: number;
+  upstream?: ClientRequest;
+  upstreamResponse?: IncomingMessage;
+  mirror?: MirrorCopy;
+}
+
+export class ProxyRouter {
+  private table: RoutingTable;
+  private readonly server: Server;
+  private readonly agent: Agent;
+  private readonly recorder: TrafficRecorder;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly mirrorTimeoutMs: number;
+  private readonly drainTimeoutMs: number;
+  private closing: Promise<void> | undefined;
+  private boundPort = 0;
+
+  private constructor(table: RoutingTable, deps: ProxyRouterDeps) {
+    this.table = table;
+    this.recorder = deps.recorder;
+    this.logger = (deps.logger ?? pino({ enabled: false })).child({
+      router: `${table.route.namespace}/${table.route.service}`,
+    });
+    this.now = deps.now ?? (() => performance.timeOrigin + performance.now());
+    this.random = deps.random ?? Math.random;
+    this.mirrorTimeoutMs = deps.mirrorTimeoutMs ?? DEFAULT_MIRROR_TIMEOUT_MS;
+    this.drainTimeoutMs = deps.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    // `timeout` also arms node's use of the upstream's `Keep-Alive: timeout=N` hint, which
+    // retires idle sockets just before the upstream would close them.
+    this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: 30_000 });
+    this.server = createServer((req, res) => this.handle(req, res));
+  }
+
+  /** Checks the route, then listens on route.listen (port 0: any free port). */
+  static async start(route: LocalRoute, deps: ProxyRouterDeps): Promise<ProxyRouter> {
+    const router = new ProxyRouter(compileRoute(route), deps);
+    await listenOn(router.server, route.listen);
+    router.boundPort = (router.server.address() as AddressInfo).port;
+    // After listening, errors are transient (e.g. EMFILE on accept): log them, never crash.
+    router.server.on('error', (error) => router.logger.error({ err: error }, 'router listener error'));
+    router.logger.info({ url: router.url }, 'router listening');
+    return router;
+  }
+
+  /** The port actually bound (still readable after close). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Where clients connect, e.g. http://127.0.0.1:41234. */
+  get url(): string {
+    return `http://${hostForUrl(this.table.route.listen.host)}:${this.port}`;
+  }
+
+  /** The route in force. */
+  get route(): LocalRoute {
+    return this.table.route;
+  }
+
+  /**
+   * Applies a new split to the requests that arrive from now on; requests in flight finish on
+   * the backend they started on. Throws InvalidRouteError (and keeps the current route) when
+   * the route is invalid or names another service or listen address.
+   */
+  configure(route: LocalRoute): void {
+    if (this.closing !== undefined) {
+      throw new VireoError('E_ROUTER_CLOSED', `the router of ${this.describe()} is closed: start a new one`);
+    }
+    const table = compileRoute(route);
+    const current = this.table.route;
+    if (route.namespace !== current.namespace || route.service !== current.service) {
+      throw new InvalidRouteError(
+        `this router serves ${this.describe()}, not ${route.namespace}/${route.service}: start another router`,
+      );
+    }
+    if (
+      route.listen.host !== current.listen.host ||
+      (route.listen.port !== 0 && route.listen.port !== this.port)
+    ) {
+      throw new InvalidRouteError(
+        `route.listen cannot change on a running router (${this.url}): close it and start a new one`,
+      );
+    }
+    this.table = table;
+    this.logger.debug(
+      { canaryWeight: route.canaryWeight, mirror: route.mirror, match: route.match.length },
+      'route configured',
+    );
+  }
+
+  /**
+   * Stops accepting connections, lets requests in flight finish (at most drainTimeoutMs), then
+   * closes every connection, upstream ones included. Idempotent: later calls return the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const deadline = setTimeout(() => this.server.closeAllConnections(), this.drainTimeoutMs);
+    deadline.unref();
+    await closed;
+    clearTimeout(deadline);
+    this.agent.destroy();
+    this.logger.info('router closed');
+  }
+
+  private describe(): string {
+    return `${this.table.route.namespace}/${this.table.route.service}`;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = this.now();
+    const table = this.table;
+    let decision: RoutingDecision;
+    try {
+      decision = decide(table, { headers: req.headers, url: req.url ?? '/' }, this.random);
+    } catch (cause) {
+      this.logger.error({ err: cause }, 'routing failed');
+      res
+        .writeHead(500, { 'content-type': 'text/plain; charset=utf-8' })
+        .end('vireo router: routing failed\n');
+      return;
+    }
+    const exchange: Exchange = { req, res, table, decision, started };
+    res.once('close', () => this.finish(exchange));
+    req.on('error', () => undefined); // a client that hangs up mid-upload: res 'close' cleans up
+    if (this.closing !== undefined) res.setHeader('connection', 'close');
+
+    const arm = decision.arm;
+    const replicas = (arm === 'canary' ? table.canary : table.primary).order();
+    if (replicas.length === 0) {
+      this.answer(exchange, 503, `vireo router: no ${arm} replica for ${this.describe()}\n`);
+      return;
+    }
+    if (decision.mirror) exchange.mirror = this.startMirror(exchange);
+    this.forward(exchange, replicas, 0, false);
+  }
+
+  /** Sends the request to replicas[index]; refused connections move on to the next replica. */
+  private forward(exchange: Exchange, replicas: readonly URL[], index: number, retried: boolean): void {
+    const { req } = exchange;
+    const target = replicas[index]!;
+    let upstream: ClientRequest;
+    try {
+      upstream = httpRequest({
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: forwardedHeaders(req),
+        agent: this.agent,
+      });
+    } catch (cause) {
+      // node:http refused to build the request (a method or path it will not send).
+      exchange.mirror?.cancel();
+      this.answer(exchange, 502, `vireo router: cannot forward this request: ${describe(cause)}\n`);
+      return;
+    }
+    exchange.upstream = upstream;
+    let bodyStarted = false;
+    upstream.once('socket', (socket) => {
+      const start = (): void => {
+        bodyStarted = true;
+        pumpBody(req, upstream, exchange.mirror);
+      };
+      if (socket.connecting) socket.once('connect', start);
+      else start();
+    });
+    upstream.on('response', (response) => this.relay(exchange, response));
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (exchange.upstream !== upstream || exchange.res.headersSent || exchange.res.destroyed) return;
+      const code = error.code ?? error.message;
+      if (!bodyStarted && CONNECT_FAILURES.has(code) && index + 1 < replicas.length) {
+        this.logger.debug({ replica: target.host, code }, 'replica refused the connection, trying the next');
+        this.forward(exchange, replicas, index + 1, retried);
+        return;
+      }
+      if (!retried && upstream.reusedSocket && isStaleSocket(code) && !hasBody(req)) {
+        // The upstream closed an idle pooled connection as we reused it; nothing was consumed.
+        this.forward(exchange, replicas, index, true);
+        return;
+      }
+      exchange.mirror?.cancel();
+      this.logger.debug({ replica: target.host, code }, 'upstream failed');
+      this.answer(
+        exchange,
+        502,
+        `vireo router: ${exchange.decision.arm} replica ${target.host} failed: ${code}\n`,
+      );
+    });
+  }
+
+  /** Streams the upstream's answer to the client, adding the backend header and cookies. */
+  private relay(exchange: Exchange, response: IncomingMessage): void {
+    const { res, decision } = exchange;
+    exchange.upstreamResponse = response;
+    response.on('error', () => {
+      // The upstream hung up mid-answer: the client's answer is cut short too.
+      exchange.status = 502;
+      res.destroy();
+    });
+    if (res.destroyed) {
+      response.destroy();
+      return;
+    }
+    try {
+      res.writeHead(
+        response.statusCode ?? 502,
+        response.statusMessage,
+        answerHeaders(response.headers, decision),
+      );
+    } catch (cause) {
+      response.destroy();
+      this.answer(exchange, 502, `vireo router: the upstream answer cannot be relayed: ${describe(cause)}\n`);
+      return;
+    }
+    exchange.status = res.statusCode;
+    response.pipe(res);
+  }
+
+  /** Answers from the router itself (502, 503). */
+  private answer(exchange: Exchange, status: number, text: string): void {
+    const { res, decision } = exchange;
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    exchange.status = status;
+    res
+      .writeHead(status, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(text),
+        [BACKEND_HEADER]: decision.arm,
+      })
+      .end(text);
+  }
+
+  /** The client's answer is over (sent, or the client left): record it and clean up. */
+  private finish(exchange: Exchange): void {
+    const { res, table } = exchange;
+    if (!res.writableFinished) {
+      exchange.upstream?.destroy();
+      exchange.upstreamResponse?.destroy();
+      if (exchange.mirror?.bodyComplete !== true) exchange.mirror?.cancel();
+    }
+    this.recorder.record({
+      namespace: table.route.namespace,
+      service: table.route.service,
+      backend: exchange.decision.arm,
+      status: exchange.status ?? CLIENT_CLOSED_STATUS,
+      durationSeconds: (this.now() - exchange.started) / 1000,
+    });
+    if (this.closing !== undefined) setImmediate(() => this.server.closeIdleConnections());
+  }
+
+  private startMirror(exchange: Exchange): MirrorCopy | undefined {
+    const replica = exchange.table.canary.order()[0];
+    if (replica === undefined) return undefined;
+    const { namespace, service } = exchange.table.route;
+    const started = this.now();
+    let request: ClientRequest;
+    try {
+      request = httpRequest({
+        host: replica.hostname,
+        port: replica.port,
+        method: exchange.req.method,
+        path: exchange.req.url,
+        headers: { ...forwardedHeaders(exchange.req), [MIRROR_HEADER]: '1' },
+        agent: this.agent,
+      });
+    } catch {
+      return undefined; // the client's own request fails the same way and is answered 502
+    }
+    return new MirrorCopy(request, this.mirrorTimeoutMs, (status) =>
+      this.recorder.record({
+        namespace,
+        service,
+        backend: 'canary',
+        status,
+        durationSeconds: (this.now() - started) / 1000,
+        mirrored: true,
+      }),
+    );
+  }
+}
+
+/**
+ * A copy of one request sent to the canary. It never slows or fails the client's request: it
+ * takes the body as the primary reads it, and is abandoned (counted as a 502) when it falls
+ * too far behind, errs or times out. `cancel` abandons it without counting (the client's own
+ * request failed, so the copy is not the canary's fault).
+ */
+class MirrorCopy {
+  bodyComplete = false;
+  private settled = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly request: ClientRequest,
+    timeoutMs: number,
+    private readonly onSettled: (status: number) => void,
+  ) {
+    this.timer = setTimeout(() => this.fail(), timeoutMs);
+    this.timer.unref();
+    request.on('error', () => this.fail());
+    request.on('response', (response) => {
+      response.on('error', () => this.fail());
+      response.on('end', () => this.settle(response.statusCode ?? 502));
+      response.resume();
+    });
+  }
+
+  write(chunk: Buffer): void {
+    if (this.settled) return;
+    if (this.request.writableLength > MIRROR_BACKLOG_LIMIT_BYTES) {
+      this.fail();
+      return;
+    }
+    this.request.write(chunk);
+  }
+
+  end(): void {
+    if (this.bodyComplete) return;
+    this.bodyComplete = true;
+    if (!this.settled) this.request.end();
+  }
+
+  cancel(): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.request.destroy();
+  }
+
+  private fail(): void {
+    if (this.settled) return;
+    this.settle(502);
+    this.request.destroy();
+  }
+
+  private settle(status: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.onSettled(status);
+  }
+}
+
+/**
+ * Moves the client's body to the upstream at the upstream's pace (backpressure), handing each
+ * chunk to the mirror copy too. Nothing is buffered beyond the streams' own high-water marks.
+ */
+function pumpBody(req: IncomingMessage, upstream: ClientRequest, mirror: MirrorCopy | undefined): void {
+  if (req.readableEnded) {
+    upstream.end();
+    return;
+  }
+  let waiting = false;
+  req.on('data', (chunk: Buffer) => {
+    mirror?.write(chunk);
+    if (!upstream.write(chunk) && !waiting) {
+      waiting = true;
+      req.pause();
+      upstream.once('drain', () => {
+        waiting = false;
+        req.resume();
+      });
+    }
+  });
+  req.once('end', () => {
+    upstream.end();
+    mirror?.end();
+  });
+}
+
+function forwardedHeaders(req: IncomingMessage): OutgoingHttpHeaders {
+  const headers = withoutHopByHop(req.headers);
+  // The server side already answered `100 Continue`; the upstream must not wait for another.
+  delete headers.expect;
+  const client = req.socket.remoteAddress;
+  const prior = headerText(req.headers['x-forwarded-for']);
+  if (client !== undefined) headers['x-forwarded-for'] = prior === undefined ? client : `${prior}, ${client}`;
+  headers['x-forwarded-proto'] ??= 'http';
+  if (req.headers.host !== undefined) headers['x-forwarded-host'] ??= req.headers.host;
+  if (req.headers['transfer-encoding'] !== undefined) {
+    // The body's length is unknown: frame it in chunks to the upstream as well.
+    delete headers['content-length'];
+    headers['transfer-encoding'] = 'chunked';
+  }
+  return headers;
+}
+
+function answerHeaders(upstream: IncomingHttpHeaders, decision: RoutingDecision): OutgoingHttpHeaders {
+  const headers = withoutHopByHop(upstream);
+  headers[BACKEND_HEADER] = decision.arm satisfies Arm;
+  if (decision.setCookies.length > 0) {
+    headers['set-cookie'] = [...(upstream['set-cookie'] ?? []), ...decision.setCookies];
+  }
+  return headers;
+}
+
+/** A copy of the headers without hop-by-hop ones, nor those the Connection header names. */
+function withoutHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const named = (headerText(headers.connection) ?? '')
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+    .filter((token) => token !== '');
+  const copy: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+    copy[name] = value;
+  }
+  return copy;
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+const isStaleSocket = (code: string): boolean => code === 'ECONNRESET' || code === 'EPIPE';

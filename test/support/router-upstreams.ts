@@ -1,0 +1,147 @@
+/**
+ * Test helpers for the built-in router (not shipped behaviour): real upstream servers on
+ * 127.0.0.1 that record what reached them and answer with who they are, a seeded random
+ * source, and a cleanup list run after each test.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
+
+export interface ReceivedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly bodyLength: number;
+  readonly bodySha256: string;
+}
+
+export interface TestUpstream {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  readonly received: ReceivedRequest[];
+  /** Connections the upstream accepted (keep-alive reuse shows as fewer connections). */
+  connections: number;
+  close(): Promise<void>;
+}
+
+/** Answers a request after its body was read; the default answers 200 `{name, …}` as JSON. */
+export type UpstreamHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  received: ReceivedRequest,
+  name: string,
+) => void;
+
+export const answerWhoAmI: UpstreamHandler = (_req, res, received, name) => {
+  const body = JSON.stringify({ name, ...received });
+  res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name }).end(body);
+};
+
+/** A server whose handler runs on the raw request, before the body is read (for streaming tests). */
+export async function startRawUpstream(
+  name: string,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<TestUpstream> {
+  const received: ReceivedRequest[] = [];
+  const server = createServer(handler);
+  return listen(server, name, received);
+}
+
+export async function startUpstream(
+  name: string,
+  handler: UpstreamHandler = answerWhoAmI,
+): Promise<TestUpstream> {
+  const received: ReceivedRequest[] = [];
+  const server = createServer((req, res) => {
+    const hash = createHash('sha256');
+    let bodyLength = 0;
+    req.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      bodyLength += chunk.length;
+    });
+    req.on('end', () => {
+      const entry: ReceivedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        bodyLength,
+        bodySha256: hash.digest('hex'),
+      };
+      received.push(entry);
+      handler(req, res, entry, name);
+    });
+  });
+  return listen(server, name, received);
+}
+
+async function listen(
+  server: ReturnType<typeof createServer>,
+  name: string,
+  received: ReceivedRequest[],
+): Promise<TestUpstream> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const upstream: TestUpstream = {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    received,
+    connections: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+  server.on('connection', () => {
+    upstream.connections += 1;
+  });
+  return upstream;
+}
+
+/** A port nothing listens on (bound, then released). */
+export async function refusedUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+/** mulberry32: a small seeded generator, uniform in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** `const cleanup = cleanups();` then `cleanup(() => thing.close())`: run after each test, newest first. */
+export function cleanups(): (close: () => Promise<unknown> | void) => void {
+  const pending: (() => Promise<unknown> | void)[] = [];
+  afterEach(async () => {
+    for (const close of pending.splice(0).reverse()) await close();
+  });
+  return (close) => {
+    pending.push(close);
+  };
+}
+
+/** Polls until `condition` holds (for asynchronous side effects such as mirrored copies). */
+export async function eventually(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
