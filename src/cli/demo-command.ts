@@ -1,59 +1,163 @@
 /**
- * `vireo demo`. The live demo (real processes, real traffic through Vireo's router, a real
- * rollback with an alert) comes with local mode. Until then this command is an honest preview:
- * it runs the engine's progression rules on the demo's Canary and says what the live run will show.
+ * `vireo demo`: the seed-000 scenario, live, on local mode (src/platforms/local/demo-scenario.ts).
+ * The terminal shows every analysis step as it happens (weights, each check's value against its
+ * threshold, the events and alerts) and a summary with timings; `--json` prints one JSON object
+ * per line instead. Exit status 0 only when V2 was rolled back and V3 promoted.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'yaml';
-import type { Canary } from '../api/schema/canary.js';
-import { formatTimelineText } from '../simulate/format.js';
-import { simulateCanary, type Timeline } from '../simulate/timeline.js';
+import { parseGoDuration } from '../api/duration.js';
+import type { CheckOutcome } from '../engine/checks.js';
+import { runDemoScenario, type DemoOutcome } from '../platforms/local/demo-scenario.js';
+import type { LocalCanaryStatus, LocalEvent } from '../platforms/local/runtime.js';
+import { UsageError } from '../shared/errors.js';
 import type { CliIo } from './main.js';
 
-const DEMO_CANARY = join(import.meta.dirname, '..', '..', 'examples', 'demo', 'canary.yaml');
-
-function jsonEvents(version: string, timeline: Timeline, canary: string): string[] {
-  return timeline.steps.map((step) =>
-    JSON.stringify({
-      time: step.t,
-      type: step.phase === 'Failed' ? 'rollback' : step.phase === 'Succeeded' ? 'promotion' : 'step',
-      canary,
-      version,
-      phase: step.phase,
-      canaryWeight: step.canaryWeight,
-      primaryWeight: step.primaryWeight,
-      message: step.events.join('; '),
-      preview: true,
-    }),
-  );
+export interface DemoCommandOptions {
+  readonly json?: boolean;
+  /** Realistic speed: the analysis interval, e.g. 1m. Without it, 10 s intervals run 10× faster. */
+  readonly interval?: string;
 }
 
-export async function runDemo(options: { json?: boolean }, io: CliIo): Promise<number> {
-  const canary = parse(await readFile(DEMO_CANARY, 'utf8')) as Canary;
-  const name = `${canary.metadata.name}.${canary.metadata.namespace ?? 'default'}`;
-  const faulty = simulateCanary(canary, { failFromSeconds: 0 });
-  const healthy = simulateCanary(canary);
-  if (options.json === true) {
-    io.stdout(`${[...jsonEvents('v2', faulty, name), ...jsonEvents('v3', healthy, name)].join('\n')}\n`);
-    return 0;
+const ACCELERATED_INTERVAL = '10s';
+const ACCELERATION = 10;
+const SERVICE_ENTRY = join(import.meta.dirname, '..', 'platforms', 'local', 'demo-service-main.js');
+
+export async function runDemo(options: DemoCommandOptions, io: CliIo): Promise<number> {
+  const interval = options.interval ?? ACCELERATED_INTERVAL;
+  const intervalMs = parseGoDuration(interval);
+  if (intervalMs === undefined || intervalMs < 10_000) {
+    throw new UsageError(
+      `--interval ${JSON.stringify(interval)}: use a duration of at least 10s, such as 30s or 1m`,
+    );
   }
-  io.stdout(
-    [
-      'Vireo demo: PREVIEW',
-      '',
-      'The live demo runs V1, releases a faulty V2 (30% HTTP 500s, slow responses) that is rolled back',
-      'with an alert, then promotes V3, on real processes and real traffic. It arrives with local mode.',
-      "Until then, here is what the engine's own rules do with the demo's Canary",
-      `(${DEMO_CANARY.replace(`${process.cwd()}/`, '')}).`,
-      '',
-      '--- V2: every check fails ---',
-      formatTimelineText(faulty),
-      '--- V3: every check passes ---',
-      formatTimelineText(healthy),
-      'Try it on your own manifests: vireo validate FILE, vireo simulate FILE [--fail-from 2m].',
-      '',
-    ].join('\n'),
+  const speed = options.interval === undefined ? ACCELERATION : 1;
+  const started = Date.now();
+  const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+  const json = options.json === true;
+  if (!json) {
+    io.stdout(
+      `Vireo demo: a web service released three times on this machine, through Vireo's router, with live traffic.\n` +
+        (speed === 1
+          ? `Analysis every ${interval}.\n`
+          : `Time runs ${speed}× faster: a ${interval} analysis step takes ${intervalMs / speed / 1000}s.\n`),
+    );
+  }
+  const outcome: DemoOutcome = await runDemoScenario({
+    interval,
+    speed,
+    serviceEntry: SERVICE_ENTRY,
+    onStage: (stage) => {
+      if (json)
+        io.stdout(
+          `${JSON.stringify({ time: stage.time, type: 'release', canary: 'web.demo', phase: '', canaryWeight: 0, primaryWeight: 100, message: stage.description, version: stage.version })}\n`,
+        );
+      else io.stdout(`\n${elapsed()}  ── ${stage.description}\n`);
+    },
+    onEvent: (event, status) => {
+      if (json) io.stdout(`${JSON.stringify(jsonLine(event, status))}\n`);
+      else io.stdout(liveLine(elapsed(), event, status));
+    },
+  });
+  if (json) {
+    io.stdout(
+      `${JSON.stringify({ time: new Date().toISOString(), type: 'summary', canary: 'web.demo', phase: outcome.stages.at(-1)?.outcome ?? '', canaryWeight: 0, primaryWeight: 100, message: summaryMessage(outcome), outcome })}\n`,
+    );
+  } else {
+    io.stdout(summary(outcome));
+  }
+  return outcome.v2RolledBack && outcome.v3Promoted ? 0 : 1;
+}
+
+function jsonLine(event: LocalEvent, status: LocalCanaryStatus | undefined): Record<string, unknown> {
+  return {
+    time: event.time,
+    type: event.type,
+    canary: event.canary,
+    phase: event.decision?.phase ?? status?.phase ?? '',
+    canaryWeight: event.decision?.canaryWeight ?? status?.canaryWeight ?? 0,
+    primaryWeight: event.decision?.primaryWeight ?? status?.primaryWeight ?? 100,
+    message: event.message,
+    ...(status === undefined ? {} : { served: status.served }),
+    ...(event.severity === undefined ? {} : { severity: event.severity }),
+    ...(event.decision?.checks === undefined ? {} : { checks: event.decision.checks.map(checkJson) }),
+  };
+}
+
+const checkJson = (check: CheckOutcome): Record<string, unknown> => ({
+  check: check.check,
+  verdict: check.verdict,
+  value: check.value,
+  unit: check.unit,
+  threshold: check.threshold,
+});
+
+function weightBar(canaryWeight: number): string {
+  const filled = Math.round(canaryWeight / 10);
+  return `[${'█'.repeat(filled)}${'·'.repeat(10 - filled)}] canary ${String(canaryWeight).padStart(3)}%`;
+}
+
+function describeCheck(check: CheckOutcome): string {
+  const value =
+    check.value === undefined ? 'no data' : `${Number(check.value.toFixed(2))}${check.unit ?? ''}`;
+  const { min, max } = check.threshold ?? {};
+  const bound = [min === undefined ? '' : `min ${min}`, max === undefined ? '' : `max ${max}`]
+    .filter(Boolean)
+    .join(', ');
+  const mark = check.verdict === 'pass' ? '✓' : check.verdict === 'fail' ? '✗' : '…';
+  return `${mark} ${check.check} ${value}${bound === '' ? '' : ` (${bound})`}`;
+}
+
+function liveLine(time: string, event: LocalEvent, status: LocalCanaryStatus | undefined): string {
+  if (event.type === 'decision' && event.decision !== undefined) {
+    const decision = event.decision;
+    const checks = (decision.checks ?? []).map(describeCheck).join('   ');
+    const head = `${time}  ${decision.phase.padEnd(16)} ${weightBar(decision.canaryWeight)}`;
+    return `${head}  ${decision.message}\n${checks === '' ? '' : `${' '.repeat(time.length + 2)}${checks}\n`}`;
+  }
+  if (event.type === 'alert') return `${time}  ALERT ${event.severity ?? ''}: ${event.message}\n`;
+  // Events repeat the decisions' messages; only warnings the decisions do not show are worth a line.
+  if (
+    event.severity === 'Warning' &&
+    !event.message.startsWith('Halt') &&
+    !event.message.startsWith('Canary failed')
+  )
+    return `${time}  ${''.padEnd(16)} ${weightBar(status?.canaryWeight ?? 0)}  ⚠ ${event.message}\n`;
+  return '';
+}
+
+function summaryMessage(outcome: DemoOutcome): string {
+  return `V2 ${outcome.v2RolledBack ? 'rolled back' : 'NOT rolled back'}, V3 ${outcome.v3Promoted ? 'promoted' : 'NOT promoted'}, ${outcome.alerts.length} alert(s), ${outcome.totalSeconds.toFixed(1)}s`;
+}
+
+function summary(outcome: DemoOutcome): string {
+  const lines = ['', 'Summary', ''];
+  for (const stage of outcome.stages) {
+    lines.push(
+      `  ${stage.version}  ${stage.description.padEnd(52)} → ${stage.outcome.padEnd(11)} in ${stage.seconds.toFixed(1)}s`,
+    );
+  }
+  const served = Object.entries(outcome.served)
+    .map(([backend, count]) => `${backend} ${count}`)
+    .join(', ');
+  lines.push(
+    '',
+    `  Traffic: ${outcome.load?.requests ?? 0} requests sent by the built-in load generator (${served} through the router).`,
+    `  Alerts received by the on-call webhook: ${outcome.alerts.length}${outcome.alerts.length > 0 ? ` (last: ${alertText(outcome.alerts.at(-1)?.body)})` : ''}.`,
+    '',
+    outcome.v2RolledBack && outcome.v3Promoted
+      ? `  ✓ V2 was rolled back automatically and V3 promoted, in ${outcome.totalSeconds.toFixed(1)}s.`
+      : `  ✗ ${summaryMessage(outcome)}`,
+    '',
+    'Run it on your own services: vireo local apply -f FILE (docs/local/manifest.md).',
+    '',
   );
-  return 0;
+  return lines.join('\n');
+}
+
+function alertText(body: unknown): string {
+  if (typeof body === 'object' && body !== null && 'message' in body) {
+    const { message, severity } = body as { message: unknown; severity?: unknown };
+    return `${typeof severity === 'string' ? severity : ''} "${String(message)}"`;
+  }
+  return JSON.stringify(body);
 }

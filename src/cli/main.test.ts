@@ -158,41 +158,11 @@ describe('vireo simulate', () => {
   });
 });
 
-describe('vireo demo (preview until local mode lands)', () => {
-  it('says it is a preview and shows V2 rolled back and V3 promoted', async () => {
-    const { io, stdout } = fakeIo();
-    expect(await runCli(['node', 'vireo', 'demo'], io)).toBe(0);
-    expect(stdout()).toMatch(/^Vireo demo: PREVIEW/);
-    expect(stdout()).toMatch(
-      /--- V2: every check fails ---[\s\S]*rolled back at 40s[\s\S]*--- V3: every check passes ---[\s\S]*complete at 1m/,
-    );
-  });
-
-  it('prints one JSON event per line with --json', async () => {
-    const { io, stdout } = fakeIo();
-    await runCli(['node', 'vireo', 'demo', '--json'], io);
-    const events = stdout()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    for (const event of events) {
-      expect(Object.keys(event)).toEqual(
-        expect.arrayContaining([
-          'time',
-          'type',
-          'canary',
-          'phase',
-          'canaryWeight',
-          'primaryWeight',
-          'message',
-        ]),
-      );
-    }
-    expect(events.filter((event) => event['type'] === 'rollback').map((event) => event['version'])).toEqual([
-      'v2',
-    ]);
-    expect(events.filter((event) => event['type'] === 'promotion').map((event) => event['version'])).toEqual([
-      'v3',
-    ]);
+describe('vireo demo', () => {
+  // The live run needs the built demo service: test/e2e/demo.test.ts runs it.
+  it("refuses an interval below the engine's 10 s minimum, naming the flag", async () => {
+    const { io, stderr } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'demo', '--interval', '5s'], io)).toBe(2);
+    expect(stderr()).toContain('--interval "5s": use a duration of at least 10s');
   });
 });

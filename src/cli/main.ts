@@ -135,9 +135,20 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
 
   program
     .command('demo')
-    .description('the seed scenario: V1 serves, a faulty V2 is rolled back with an alert, V3 is promoted')
+    .description(
+      'the seed scenario, live on this machine: V1 serves, a faulty V2 is rolled back with an alert, V3 is promoted',
+    )
     .option('--json', 'print one JSON event per line')
-    .action(async (options: { json?: boolean }) => {
+    .option(
+      '--interval <duration>',
+      'run at realistic speed with this analysis interval (default: 10s, 10x faster)',
+    )
+    .addHelpText(
+      'after',
+      '\nExit status: 0 when V2 was rolled back and V3 promoted, 1 otherwise.\n' +
+        'Runs real processes, a router splitting live traffic and a webhook receiving the alert; nothing to install.',
+    )
+    .action(async (options: { json?: boolean; interval?: string }) => {
       const { runDemo } = await import('./demo-command.js');
       setExitCode(await runDemo(options, io));
     });

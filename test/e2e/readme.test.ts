@@ -41,7 +41,7 @@ describe('README', () => {
   it('the demo command runs the demo and exits 0', () => {
     const result = spawnSync('npm', ['run', 'demo', '--silent'], { cwd: repository, encoding: 'utf8' });
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stdout).toContain('Vireo demo: PREVIEW');
+    expect(result.stdout).toContain('V2 was rolled back automatically and V3 promoted');
   });
 
   it('shows the validate output users get for seed 004', () => {

@@ -247,7 +247,8 @@ export const CanarySpec = Type.Object(
     progressDeadlineSeconds: Type.Optional(
       IntegerNumber({ description: 'Seconds a rollout may make no progress before rollback (default 600).' }),
     ),
-    targetRef: CrossNamespaceObjectReference(['DaemonSet', 'Deployment', 'Service']),
+    // Workload (local.vireo.dev/v1alpha1) names a process set of local mode; the controller refuses it.
+    targetRef: CrossNamespaceObjectReference(['DaemonSet', 'Deployment', 'Service', 'Workload']),
     autoscalerRef: Type.Optional(
       Type.Object(
         {

@@ -16,6 +16,8 @@ import { asFields, asList, asNumber, asText, isSet, type Fields } from './read.j
 
 export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as const;
 const MIN_INTERVAL_MS = 10_000;
+/** Local mode's process sets (docs/local/manifest.md). */
+export const LOCAL_WORKLOAD_API_VERSION = 'local.vireo.dev/v1alpha1';
 
 export interface CanaryCheckOptions {
   /** The controller's --mesh-provider, used when spec.provider is unset. */
@@ -470,6 +472,19 @@ function checkTarget(spec: Fields, provider: string | undefined): Finding[] {
   const kind = asText(target?.['kind']);
   const apiVersion = asText(target?.['apiVersion']);
   const knativeTarget = apiVersion?.startsWith('serving.knative.dev/') === true;
+  if (kind === 'Workload' && apiVersion !== LOCAL_WORKLOAD_API_VERSION) {
+    findings.push(
+      error(
+        ['spec', 'targetRef', 'apiVersion'],
+        `a Workload target is a local-mode process set: write apiVersion ${LOCAL_WORKLOAD_API_VERSION}`,
+      ),
+    );
+  }
+  if (kind !== 'Workload' && apiVersion === LOCAL_WORKLOAD_API_VERSION) {
+    findings.push(
+      error(['spec', 'targetRef', 'kind'], `${LOCAL_WORKLOAD_API_VERSION} serves one kind: Workload`),
+    );
+  }
   if (
     (kind === 'Deployment' || kind === 'DaemonSet') &&
     apiVersion !== undefined &&

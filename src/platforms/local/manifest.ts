@@ -1,0 +1,148 @@
+/**
+ * Local mode's manifests: the same flagger.app/v1beta1 Canary, MetricTemplate and AlertProvider
+ * as on Kubernetes, plus `Workload` objects (local.vireo.dev/v1alpha1) that say how to run a
+ * service's processes. A Canary's `targetRef` names a Workload; its `service.port` is where the
+ * router listens. Secrets may sit in the same file (v1 Secret). See docs/local/manifest.md.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
+import type { AlertProvider } from '../../api/schema/alert-provider.js';
+import type { Canary } from '../../api/schema/canary.js';
+import type { MetricTemplate } from '../../api/schema/metric-template.js';
+import { SchemaValidator } from '../../api/validation.js';
+import { decodeSecretData } from '../../secrets/secret-reader.js';
+import { VireoError } from '../../shared/errors.js';
+import { identityOf, manifestsIn, type Manifest } from '../../shared/manifests.js';
+import { LOCAL_WORKLOAD_API_VERSION } from '../../validate/semantics/canary.js';
+import { formatText } from '../../validate/format.js';
+import { exitCodeOf, validateInputs } from '../../validate/validate.js';
+
+export { LOCAL_WORKLOAD_API_VERSION };
+
+export const WorkloadSpec = Type.Object(
+  {
+    command: Type.String({ minLength: 1, description: 'Program to run (looked up in PATH).' }),
+    args: Type.Optional(Type.Array(Type.String())),
+    env: Type.Optional(Type.Record(Type.String(), Type.String())),
+    cwd: Type.Optional(
+      Type.String({ description: "Working directory (default: the manifest's directory)." }),
+    ),
+    replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 1 })),
+    readiness: Type.Optional(
+      Type.Object(
+        {
+          httpPath: Type.String({ pattern: '^/', description: 'GET path that answers 2xx when ready.' }),
+          timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+          periodMs: Type.Optional(Type.Integer({ minimum: 10 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    router: Type.Optional(
+      Type.Union([Type.Literal('builtin'), Type.Literal('nginx')], {
+        description: 'builtin (default): Vireo proxies; nginx: a real nginx that Vireo configures.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkloadManifest = Type.Object(
+  {
+    apiVersion: Type.Literal(LOCAL_WORKLOAD_API_VERSION),
+    kind: Type.Literal('Workload'),
+    metadata: Type.Object(
+      { name: Type.String({ minLength: 1 }), namespace: Type.Optional(Type.String()) },
+      { additionalProperties: true },
+    ),
+    spec: WorkloadSpec,
+  },
+  { additionalProperties: false },
+);
+
+export type WorkloadSpec = Static<typeof WorkloadSpec>;
+export type WorkloadManifest = Static<typeof WorkloadManifest>;
+
+export interface LocalManifests {
+  readonly canaries: readonly Canary[];
+  readonly workloads: readonly WorkloadManifest[];
+  readonly metricTemplates: readonly MetricTemplate[];
+  readonly alertProviders: readonly AlertProvider[];
+  /** `namespace/name` → decoded data. */
+  readonly secrets: ReadonlyMap<string, Readonly<Record<string, string>>>;
+}
+
+export class LocalManifestError extends VireoError {
+  constructor(message: string) {
+    super('E_LOCAL_MANIFEST', message);
+  }
+}
+
+const namespaceOf = (manifest: Manifest): string => identityOf(manifest).namespace ?? 'default';
+
+/** Parses and validates a local-mode file; every problem is reported at once, naming the object and field. */
+export async function parseLocalManifests(file: string, text: string): Promise<LocalManifests> {
+  const report = validateInputs(
+    { texts: [{ file, text }], unreadable: [] },
+    { validator: await SchemaValidator.load() },
+  );
+  const problems: string[] = exitCodeOf(report) === 0 ? [] : [formatText(report).trimEnd()];
+  let manifests: Manifest[];
+  try {
+    manifests = manifestsIn(text);
+  } catch (cause) {
+    throw new LocalManifestError(`${file}: cannot parse: ${String(cause)}`);
+  }
+  const validateWorkload = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(
+    WorkloadManifest,
+  );
+  const workloads: WorkloadManifest[] = [];
+  const secrets = new Map<string, Readonly<Record<string, string>>>();
+  for (const manifest of manifests) {
+    const name = identityOf(manifest).name ?? '(unnamed)';
+    if (manifest['kind'] === 'Workload') {
+      if (validateWorkload(manifest)) workloads.push(manifest);
+      else {
+        for (const issue of validateWorkload.errors ?? []) {
+          const path = issue.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)';
+          problems.push(`${file}: Workload/${name} ${path}: ${issue.message ?? 'invalid'}`);
+        }
+      }
+    } else if (manifest['kind'] === 'Secret') {
+      secrets.set(`${namespaceOf(manifest)}/${name}`, decodeSecretData(manifest));
+    }
+  }
+  const canaries = manifests.filter((manifest) => manifest['kind'] === 'Canary') as unknown as Canary[];
+  for (const canary of canaries) {
+    const target = canary.spec.targetRef;
+    const namespace = canary.metadata.namespace ?? 'default';
+    const found = workloads.some(
+      (workload) =>
+        workload.metadata.name === target.name && (workload.metadata.namespace ?? 'default') === namespace,
+    );
+    if (target.kind !== 'Workload') {
+      problems.push(
+        `${file}: Canary/${canary.metadata.name} spec.targetRef: local mode runs Workloads (apiVersion ${LOCAL_WORKLOAD_API_VERSION}, kind Workload), not ${target.kind}`,
+      );
+    } else if (!found) {
+      problems.push(
+        `${file}: Canary/${canary.metadata.name} spec.targetRef: no Workload "${target.name}" in namespace ${namespace} in this file`,
+      );
+    }
+  }
+  if (canaries.length === 0 && problems.length === 0) {
+    problems.push(`${file}: no Canary: local mode needs a Canary whose targetRef names a Workload`);
+  }
+  if (problems.length > 0) throw new LocalManifestError(problems.join('\n'));
+  return {
+    canaries,
+    workloads,
+    metricTemplates: manifests.filter(
+      (manifest) => manifest['kind'] === 'MetricTemplate',
+    ) as unknown as MetricTemplate[],
+    alertProviders: manifests.filter(
+      (manifest) => manifest['kind'] === 'AlertProvider',
+    ) as unknown as AlertProvider[],
+    secrets,
+  };
+}

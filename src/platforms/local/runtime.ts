@@ -1,0 +1,496 @@
+/**
+ * Local mode: the engine, driven on one machine. The same CanaryEngine as on Kubernetes runs
+ * every canary of the applied manifests, with local adapters behind its ports: processes for
+ * workloads, the built-in proxy for traffic, the proxy's own recorder for the built-in checks,
+ * a state file for statuses, a JSON-lines log for events, decisions and alerts.
+ *
+ * `speed` accelerates time for the demo: the engine's clock runs `speed` times faster than the
+ * wall clock, so a 10 s analysis interval passes in 10/speed seconds and metric windows shrink
+ * with it. Latencies are always measured in real time.
+ */
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Registry } from 'prom-client';
+import type { AlertProvider } from '../../api/schema/alert-provider.js';
+import type { Canary } from '../../api/schema/canary.js';
+import type { MetricTemplate } from '../../api/schema/metric-template.js';
+import { AlertRouter } from '../../engine/alerts.js';
+import type { Decision, DecisionLog } from '../../engine/decisions.js';
+import { CanaryEngine, type AlertSender } from '../../engine/engine.js';
+import { FileDecisionLog } from '../../engine/file-decision-log.js';
+import {
+  formatKey,
+  keyOf,
+  type AlertSeverity,
+  type CanaryKey,
+  type CanarySource,
+  type EventSink,
+  type EventType,
+} from '../../engine/ports.js';
+import { analysisIntervalMs, analysisOf } from '../../engine/settings.js';
+import { ControllerMetrics } from '../../engine/telemetry.js';
+import { BackendMetricTemplates } from '../../metrics/templates.js';
+import { ChatNotifierFactory } from '../../notifiers/factory.js';
+import type { TransportOptions } from '../../notifiers/transport.js';
+import { SecretNotFoundError, type SecretReader } from '../../secrets/secret-reader.js';
+import { createLogger, type Logger } from '../../shared/logger.js';
+import { HttpWebhookClient } from '../../webhooks/http-webhook-client.js';
+import type { LocalManifests, WorkloadManifest } from './manifest.js';
+import { LocalRouterAdapter, type RouteBackend } from './router-adapter.js';
+import { LocalBuiltinMetrics } from './router/builtin-metrics.js';
+import { ProxyRouter } from './router/proxy.js';
+import { TrafficRecorder } from './router/recorder.js';
+import type { LocalRoute } from './router/route.js';
+import { LocalStateStore } from './state.js';
+import { ProcessSupervisor } from './supervisor.js';
+import type { WorkloadSpec } from './workload-spec.js';
+import { LocalWorkloads, primarySetName, targetSetName, type WorkloadCatalog } from './workloads.js';
+
+export interface LocalEvent {
+  readonly time: string;
+  readonly type: 'event' | 'decision' | 'alert';
+  readonly canary: string;
+  readonly severity?: EventType | AlertSeverity;
+  readonly message: string;
+  readonly decision?: Decision;
+}
+
+export interface LocalRuntimeOptions {
+  /** Statuses, decisions, events, alerts and replica logs live here. */
+  readonly stateDirectory: string;
+  /** Time acceleration (default 1). */
+  readonly speed?: number;
+  readonly logger?: Logger;
+  /** Every event, decision and alert, as it happens (the demo's live view). */
+  readonly onEvent?: (event: LocalEvent) => void;
+  readonly notifierTransport?: TransportOptions;
+  /** Directory relative Workload `cwd`s are resolved against (default: the process's). */
+  readonly baseDirectory?: string;
+}
+
+export interface LocalCanaryStatus {
+  readonly canary: string;
+  readonly phase: string;
+  readonly canaryWeight: number;
+  readonly primaryWeight: number;
+  readonly failedChecks: number;
+  readonly url: string | undefined;
+  readonly primaryReplicas: string;
+  readonly canaryReplicas: string;
+  /** Requests the router answered per arm over the recorder's retention (15 min of engine time). */
+  readonly served: { readonly primary: number; readonly canary: number };
+  readonly lastTransitionTime?: string;
+}
+
+/** The recorder keeps 15 minutes; asking for more returns all it has. */
+const ALL_RETAINED_MS = 15 * 60 * 1000;
+
+/** A clock that runs `speed` times faster than the wall clock from the moment it is made. */
+export function acceleratedClock(speed: number, wall: () => number = Date.now): () => number {
+  const origin = wall();
+  return () => origin + (wall() - origin) * speed;
+}
+
+/** The applied manifests, as the engine's and the adapters' sources. */
+class LocalCatalog implements CanarySource, WorkloadCatalog, SecretReader {
+  constructor(
+    private manifests: LocalManifests,
+    private readonly baseDirectory: string,
+    private readonly state: LocalStateStore,
+  ) {}
+
+  replace(manifests: LocalManifests): void {
+    this.manifests = manifests;
+  }
+
+  get canaries(): readonly Canary[] {
+    return this.manifests.canaries;
+  }
+
+  /** The manifest's canary with its status from the state file, as the API server would serve it. */
+  getCanary(key: CanaryKey): Promise<Canary | undefined> {
+    const canary = this.manifests.canaries.find((candidate) => sameKey(keyOf(candidate), key));
+    if (canary === undefined) return Promise.resolve(undefined);
+    const status = this.state.peek(key)?.status;
+    return Promise.resolve(status === undefined ? canary : { ...canary, status: structuredClone(status) });
+  }
+
+  getMetricTemplate(namespace: string, name: string): Promise<MetricTemplate | undefined> {
+    return Promise.resolve(findNamed(this.manifests.metricTemplates, namespace, name));
+  }
+
+  getAlertProvider(namespace: string, name: string): Promise<AlertProvider | undefined> {
+    return Promise.resolve(findNamed(this.manifests.alertProviders, namespace, name));
+  }
+
+  getSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    const secret = this.manifests.secrets.get(`${namespace}/${name}`);
+    return Promise.resolve(secret === undefined ? undefined : { ...secret });
+  }
+
+  async read(namespace: string, name: string): Promise<Readonly<Record<string, string>>> {
+    const secret = await this.getSecret(namespace, name);
+    if (secret === undefined)
+      throw new SecretNotFoundError(`Secret ${namespace}/${name} is not in the applied manifests`);
+    return secret;
+  }
+
+  workload(namespace: string, name: string): WorkloadManifest | undefined {
+    return findNamed(this.manifests.workloads, namespace, name);
+  }
+
+  spec(namespace: string, name: string): WorkloadSpec | undefined {
+    const workload = this.workload(namespace, name);
+    if (workload === undefined) return undefined;
+    const { spec } = workload;
+    return {
+      name: `${namespace}.${name}`,
+      command: spec.command,
+      ...(spec.args === undefined ? {} : { args: spec.args }),
+      ...(spec.env === undefined ? {} : { env: spec.env }),
+      cwd: resolve(this.baseDirectory, spec.cwd ?? '.'),
+      replicas: spec.replicas ?? 1,
+      ...(spec.readiness === undefined ? {} : { readiness: spec.readiness }),
+    };
+  }
+}
+
+const sameKey = (a: CanaryKey, b: CanaryKey): boolean => a.namespace === b.namespace && a.name === b.name;
+
+function findNamed<T extends { metadata: { name: string; namespace?: string | undefined } }>(
+  objects: readonly T[],
+  namespace: string,
+  name: string,
+): T | undefined {
+  return objects.find(
+    (object) => object.metadata.name === name && (object.metadata.namespace ?? 'default') === namespace,
+  );
+}
+
+/** One built-in proxy per service. */
+class ProxyBackend implements RouteBackend {
+  private readonly proxies = new Map<string, ProxyRouter>();
+
+  constructor(
+    private readonly recorder: TrafficRecorder,
+    private readonly logger: Logger,
+  ) {}
+
+  async apply(route: LocalRoute): Promise<void> {
+    const key = `${route.namespace}/${route.service}`;
+    const proxy = this.proxies.get(key);
+    if (proxy === undefined) {
+      this.proxies.set(key, await ProxyRouter.start(route, { recorder: this.recorder, logger: this.logger }));
+    } else {
+      proxy.configure(route);
+    }
+  }
+
+  url(namespace: string, service: string): string | undefined {
+    return this.proxies.get(`${namespace}/${service}`)?.url;
+  }
+
+  async remove(namespace: string, service: string): Promise<void> {
+    const key = `${namespace}/${service}`;
+    await this.proxies.get(key)?.close();
+    this.proxies.delete(key);
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
+    this.proxies.clear();
+  }
+}
+
+/** Appends JSON lines; a full disk loses log lines, never a canary. */
+class JsonLinesLog {
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(private readonly file: string) {}
+
+  append(entry: object): void {
+    const line = `${JSON.stringify(entry)}\n`;
+    this.pending = this.pending
+      .then(() => appendFile(this.file, line, { mode: 0o600 }))
+      .catch(() => undefined);
+  }
+
+  flush(): Promise<void> {
+    return this.pending;
+  }
+}
+
+export class LocalRuntime {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly running = new Map<string, Promise<void>>();
+  private stopped = false;
+
+  private constructor(
+    private readonly options: LocalRuntimeOptions,
+    private readonly catalog: LocalCatalog,
+    private readonly state: LocalStateStore,
+    private readonly supervisor: ProcessSupervisor,
+    private readonly proxies: ProxyBackend,
+    private readonly recorder: TrafficRecorder,
+    private readonly router: LocalRouterAdapter,
+    private readonly workloads: LocalWorkloads,
+    private readonly engine: CanaryEngine,
+    private readonly logs: { events: JsonLinesLog; alerts: JsonLinesLog },
+    private readonly webhooks: HttpWebhookClient,
+    readonly metrics: Registry,
+  ) {}
+
+  static async start(manifests: LocalManifests, options: LocalRuntimeOptions): Promise<LocalRuntime> {
+    const directory = options.stateDirectory;
+    await mkdir(join(directory, 'logs'), { recursive: true });
+    await mkdir(join(directory, 'decisions'), { recursive: true });
+    const logger = options.logger ?? createLogger({ level: 'silent' });
+    const speed = options.speed ?? 1;
+    const now = acceleratedClock(speed);
+    const state = await LocalStateStore.open(directory);
+    const catalog = new LocalCatalog(manifests, options.baseDirectory ?? process.cwd(), state);
+    const registry = new Registry();
+    const recorder = new TrafficRecorder({ registry, now });
+    const proxies = new ProxyBackend(recorder, logger);
+    const logs = {
+      events: new JsonLinesLog(join(directory, 'events.log')),
+      alerts: new JsonLinesLog(join(directory, 'alerts.log')),
+    };
+    const emit = (event: LocalEvent): void => {
+      logs.events.append(event);
+      try {
+        options.onEvent?.(event);
+      } catch {
+        // A broken listener must not stop the canary it listens to.
+      }
+    };
+
+    // The router reads the supervisor's endpoints only when asked, after both exist.
+    const router: LocalRouterAdapter = new LocalRouterAdapter({
+      state,
+      endpoints: (set) => supervisor.endpoints(set),
+      backendFor: () => proxies,
+      intervalSeconds: (canary) => analysisIntervalMs(analysisOf(canary.spec)?.interval) / 1000,
+    });
+    const supervisor = new ProcessSupervisor({
+      logger,
+      logDirectory: join(directory, 'logs'),
+      // Replicas that become ready (or go away) change the router's upstreams at once.
+      onChange: async (set) => {
+        const canary = catalog.canaries.find(
+          (candidate) => targetSetName(candidate) === set || primarySetName(candidate) === set,
+        );
+        if (canary !== undefined && state.peek(keyOf(canary)) !== undefined) {
+          await router
+            .refresh(canary)
+            .catch((error: unknown) => logger.warn({ err: error }, 'router refresh failed'));
+        }
+      },
+    });
+    const workloads = new LocalWorkloads({ supervisor, catalog, state, now });
+    const events: EventSink = {
+      emit: (canary, type, message) => {
+        emit({
+          time: new Date(now()).toISOString(),
+          type: 'event',
+          canary: formatKey(keyOf(canary)),
+          severity: type,
+          message,
+        });
+        return Promise.resolve();
+      },
+    };
+    const alertRouter = new AlertRouter({
+      source: catalog,
+      notifiers: new ChatNotifierFactory({
+        ...(options.notifierTransport === undefined ? {} : { transport: options.notifierTransport }),
+        log: (entry) => logger.error(entry, entry.msg),
+      }),
+      meshProvider: 'local',
+    });
+    const alerts: AlertSender = {
+      // Every alert also lands in the local log, whatever the AlertProviders do with it.
+      send: async (canary, severity, text) => {
+        const entry = {
+          time: new Date(now()).toISOString(),
+          type: 'alert' as const,
+          canary: formatKey(keyOf(canary)),
+          severity,
+          message: text,
+        };
+        logs.alerts.append(entry);
+        emit(entry);
+        await alertRouter.send(canary, severity, text);
+      },
+    };
+    const fileDecisions = new FileDecisionLog(join(directory, 'decisions'));
+    const decisions: DecisionLog = {
+      record: async (key, decision) => {
+        emit({
+          time: decision.time,
+          type: 'decision',
+          canary: formatKey(key),
+          message: decision.message,
+          decision,
+        });
+        await fileDecisions.record(key, decision);
+      },
+      recent: (key, limit) => fileDecisions.recent(key, limit),
+    };
+    const webhooks = new HttpWebhookClient();
+    const engine = new CanaryEngine({
+      source: catalog,
+      workloads,
+      router,
+      status: state,
+      events,
+      webhooks,
+      alerts,
+      checks: {
+        builtin: new LocalBuiltinMetrics(recorder),
+        templates: new BackendMetricTemplates({
+          lookup: { get: (ns, name) => catalog.getMetricTemplate(ns, name) },
+          secrets: catalog,
+        }),
+      },
+      decisions,
+      metrics: new ControllerMetrics({ registry }),
+      logger: {
+        info: (fields, message) => logger.info(fields, message),
+        warn: (fields, message) => logger.warn(fields, message),
+        error: (fields, message) => logger.error(fields, message),
+      },
+      clock: { now: () => new Date(now()) },
+      meshProvider: 'local',
+    });
+    const runtime = new LocalRuntime(
+      options,
+      catalog,
+      state,
+      supervisor,
+      proxies,
+      recorder,
+      router,
+      workloads,
+      engine,
+      logs,
+      webhooks,
+      registry,
+    );
+    await runtime.resumeAll();
+    runtime.scheduleAll();
+    return runtime;
+  }
+
+  /** Replaces the manifests: a changed Workload spec is a new revision; new canaries start. */
+  async apply(manifests: LocalManifests): Promise<void> {
+    const before = new Set(this.catalog.canaries.map((canary) => formatKey(keyOf(canary))));
+    this.catalog.replace(manifests);
+    for (const canary of manifests.canaries) {
+      if (!before.has(formatKey(keyOf(canary)))) await this.resume(canary);
+    }
+    this.scheduleAll();
+  }
+
+  /** Runs one tick of every canary now (tests and the demo use it to avoid waiting). */
+  async tickAll(): Promise<void> {
+    await Promise.all(this.catalog.canaries.map((canary) => this.tick(keyOf(canary))));
+  }
+
+  status(): LocalCanaryStatus[] {
+    return this.catalog.canaries.map((canary) => {
+      const key = keyOf(canary);
+      const entry = this.state.peek(key);
+      const sets = [primarySetName(canary), targetSetName(canary)].map((set) => this.supervisor.status(set));
+      const replicas = (index: number): string => `${sets[index]?.ready ?? 0}/${sets[index]?.desired ?? 0}`;
+      return {
+        canary: formatKey(key),
+        phase: entry?.status.phase ?? '',
+        canaryWeight: entry?.routes.canaryWeight ?? 0,
+        primaryWeight: entry?.routes.primaryWeight ?? 100,
+        failedChecks: entry?.status.failedChecks ?? 0,
+        url: this.proxies.url(key.namespace, canary.spec.targetRef.name),
+        primaryReplicas: replicas(0),
+        canaryReplicas: replicas(1),
+        served: this.served(key.namespace, canary.spec.targetRef.name),
+        ...(entry?.status.lastTransitionTime === undefined
+          ? {}
+          : { lastTransitionTime: entry.status.lastTransitionTime }),
+      };
+    });
+  }
+
+  private served(namespace: string, service: string): { primary: number; canary: number } {
+    const observed = this.recorder.observe(namespace, service, ALL_RETAINED_MS);
+    return { primary: observed.primary.requests, canary: observed.canary.requests };
+  }
+
+  /** Where a canary's service answers, once its router listens. */
+  url(namespace: string, service: string): string | undefined {
+    return this.proxies.url(namespace, service);
+  }
+
+  get trafficRecorder(): TrafficRecorder {
+    return this.recorder;
+  }
+
+  get statePath(): string {
+    return this.state.path;
+  }
+
+  /** Stops ticking, the routers and every process. The state file keeps where each canary was. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.allSettled([...this.running.values()]);
+    await this.proxies.closeAll();
+    await this.supervisor.stopAll();
+    await this.webhooks.close();
+    await Promise.all([this.logs.events.flush(), this.logs.alerts.flush()]);
+  }
+
+  private async resumeAll(): Promise<void> {
+    for (const canary of this.catalog.canaries) await this.resume(canary);
+  }
+
+  /** After a restart: the processes and the split the state file says were running. */
+  private async resume(canary: Canary): Promise<void> {
+    if (this.state.peek(keyOf(canary)) === undefined) return;
+    await this.workloads.resume(canary);
+    await this.router.refresh(canary);
+  }
+
+  private scheduleAll(): void {
+    for (const canary of this.catalog.canaries) {
+      const text = formatKey(keyOf(canary));
+      if (!this.timers.has(text) && !this.running.has(text)) this.schedule(keyOf(canary), 0);
+    }
+  }
+
+  private schedule(key: CanaryKey, delayMs: number): void {
+    if (this.stopped) return;
+    const text = formatKey(key);
+    this.timers.set(
+      text,
+      setTimeout(() => {
+        this.timers.delete(text);
+        void this.tick(key).then(() => {
+          const canary = this.catalog.canaries.find((candidate) => sameKey(keyOf(candidate), key));
+          if (canary === undefined) return;
+          const interval = analysisIntervalMs(analysisOf(canary.spec)?.interval);
+          this.schedule(key, interval / (this.options.speed ?? 1));
+        });
+      }, delayMs),
+    );
+  }
+
+  private async tick(key: CanaryKey): Promise<void> {
+    const text = formatKey(key);
+    const previous = this.running.get(text);
+    if (previous !== undefined) return previous;
+    const run = this.engine.advance(key).finally(() => this.running.delete(text));
+    this.running.set(text, run);
+    return run;
+  }
+}

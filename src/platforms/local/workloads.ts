@@ -1,0 +1,140 @@
+/**
+ * The engine's Workloads port for local mode. A canary's target is a Workload (a process set
+ * named `<namespace>.<target>`), its primary a second set `<namespace>.<target>-primary` running
+ * the last promoted spec. As on Kubernetes: the target is scaled to zero between analyses,
+ * scaled up when a new revision appears, and promotion copies its spec to the primary.
+ */
+import type { Canary } from '../../api/schema/canary.js';
+import { keyOf, type Readiness, type TargetRevision, type Workloads } from '../../engine/ports.js';
+import type { WorkloadSpec } from './workload-spec.js';
+import { workloadSpecHash } from './workload-spec.js';
+import type { ProcessSupervisor } from './supervisor.js';
+import type { LocalStateStore } from './state.js';
+
+/** The Workload specs of the current manifests, by `<namespace>/<name>`. */
+export interface WorkloadCatalog {
+  spec(namespace: string, name: string): WorkloadSpec | undefined;
+}
+
+const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+
+export const targetSetName = (canary: Canary): string =>
+  `${keyOf(canary).namespace}.${canary.spec.targetRef.name}`;
+export const primarySetName = (canary: Canary): string => `${targetSetName(canary)}-primary`;
+
+export class LocalWorkloads implements Workloads {
+  /** When each set last started to change, for the progress deadline. */
+  private readonly changedAt = new Map<string, number>();
+
+  constructor(
+    private readonly deps: {
+      readonly supervisor: ProcessSupervisor;
+      readonly catalog: WorkloadCatalog;
+      readonly state: LocalStateStore;
+      /** Epoch ms, on the same (possibly accelerated) clock as the engine. */
+      readonly now: () => number;
+    },
+  ) {}
+
+  async ensurePrimary(canary: Canary): Promise<void> {
+    const state = this.deps.state.get(keyOf(canary));
+    const spec = state.primarySpec ?? this.targetSpec(canary);
+    if (state.primarySpec === undefined) {
+      await this.deps.state.change(keyOf(canary), (entry) => {
+        entry.primarySpec = spec;
+      });
+    }
+    await this.applySet(primarySetName(canary), { ...spec, name: primarySetName(canary) });
+  }
+
+  primaryReadiness(canary: Canary): Promise<Readiness> {
+    return Promise.resolve(this.readinessOf(canary, primarySetName(canary)));
+  }
+
+  canaryReadiness(canary: Canary): Promise<Readiness> {
+    return Promise.resolve(this.readinessOf(canary, targetSetName(canary)));
+  }
+
+  async scaleToZero(canary: Canary): Promise<void> {
+    await this.deps.state.change(keyOf(canary), (entry) => {
+      entry.targetScaledToZero = true;
+    });
+    await this.applySet(targetSetName(canary), { ...this.targetSpec(canary), replicas: 0 });
+  }
+
+  async scaleFromZero(canary: Canary): Promise<void> {
+    await this.deps.state.change(keyOf(canary), (entry) => {
+      entry.targetScaledToZero = false;
+    });
+    await this.applySet(targetSetName(canary), this.targetSpec(canary));
+  }
+
+  async promote(canary: Canary): Promise<void> {
+    const spec = this.targetSpec(canary);
+    await this.deps.state.change(keyOf(canary), (entry) => {
+      entry.primarySpec = { ...spec, replicas: Math.max(1, spec.replicas) };
+    });
+    await this.applySet(primarySetName(canary), {
+      ...spec,
+      name: primarySetName(canary),
+      replicas: Math.max(1, spec.replicas),
+    });
+  }
+
+  revision(canary: Canary): Promise<TargetRevision> {
+    // The hash covers what the processes run, not how many: scaling is not a new revision.
+    return Promise.resolve({ specHash: workloadSpecHash(this.targetSpec(canary)), trackedConfigs: {} });
+  }
+
+  async restoreTarget(canary: Canary): Promise<void> {
+    await this.scaleFromZero(canary);
+  }
+
+  /** Brings back the processes a restarted Vireo lost, from the persisted state. */
+  async resume(canary: Canary): Promise<void> {
+    const state = this.deps.state.peek(keyOf(canary));
+    if (state?.primarySpec !== undefined) {
+      await this.applySet(primarySetName(canary), { ...state.primarySpec, name: primarySetName(canary) });
+    }
+    const spec = this.targetSpec(canary);
+    await this.applySet(
+      targetSetName(canary),
+      state?.targetScaledToZero === true ? { ...spec, replicas: 0 } : spec,
+    );
+  }
+
+  private targetSpec(canary: Canary): WorkloadSpec {
+    const { namespace } = keyOf(canary);
+    const spec = this.deps.catalog.spec(namespace, canary.spec.targetRef.name);
+    if (spec === undefined) {
+      throw new Error(`Workload ${namespace}/${canary.spec.targetRef.name} is not in the applied manifests`);
+    }
+    return spec;
+  }
+
+  private async applySet(set: string, spec: WorkloadSpec): Promise<void> {
+    const before = this.deps.supervisor.status(set)?.specHash;
+    await this.deps.supervisor.apply(set, spec);
+    const after = this.deps.supervisor.status(set);
+    if (after !== undefined && (after.specHash !== before || !this.changedAt.has(set))) {
+      this.changedAt.set(set, this.deps.now());
+    }
+  }
+
+  private readinessOf(canary: Canary, set: string): Readiness {
+    const status = this.deps.supervisor.status(set);
+    if (status === undefined) return { ready: false, retriable: true, reason: `${set} is not running` };
+    if (status.ready >= status.desired && !status.rolling) return { ready: true };
+    const deadlineSeconds = canary.spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS;
+    const started = this.changedAt.get(set) ?? this.deps.now();
+    const reason = status.error ?? `${set}: ${status.ready} of ${status.desired} replicas ready`;
+    if (this.deps.now() - started > deadlineSeconds * 1000) {
+      return {
+        ready: false,
+        retriable: false,
+        reason: `${reason}; progress deadline of ${deadlineSeconds}s exceeded`,
+      };
+    }
+    return { ready: false, retriable: true, reason };
+  }
+}

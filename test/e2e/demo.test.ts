@@ -1,0 +1,124 @@
+/**
+ * `vireo demo --json`, the built binary, end to end: real demo-service processes, the built-in
+ * router splitting live traffic, the engine's checks on what the router measured, a rollback of
+ * V2 with an alert POSTed to a webhook, and V3 promoted.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const repository = join(import.meta.dirname, '..', '..');
+
+interface DemoLine {
+  time: string;
+  type: string;
+  canary: string;
+  phase: string;
+  canaryWeight: number;
+  primaryWeight: number;
+  message: string;
+  version?: string;
+  served?: { primary: number; canary: number };
+  checks?: { check: string; verdict: string; value?: number }[];
+  outcome?: {
+    v2RolledBack: boolean;
+    v3Promoted: boolean;
+    alerts: { body: Record<string, unknown> }[];
+    served: Record<string, number>;
+    totalSeconds: number;
+  };
+}
+
+let lines: DemoLine[];
+let exitCode: number | null;
+
+beforeAll(() => {
+  const result = spawnSync(process.execPath, ['bin/vireo.js', 'demo', '--json'], {
+    cwd: repository,
+    encoding: 'utf8',
+    timeout: 110_000,
+  });
+  exitCode = result.status;
+  if (result.status !== 0) console.error(result.stderr, result.stdout.slice(-3000));
+  lines = result.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as DemoLine);
+}, 120_000);
+
+/** The lines between the release of `version` and the next release. */
+function stageOf(version: string): DemoLine[] {
+  const start = lines.findIndex((line) => line.type === 'release' && line.version === version);
+  const end = lines.findIndex(
+    (line, index) => index > start && (line.type === 'release' || line.type === 'summary'),
+  );
+  return lines.slice(start, end);
+}
+
+describe('vireo demo --json', () => {
+  it('exits 0 and every line has the documented fields', () => {
+    expect(exitCode).toBe(0);
+    for (const line of lines) {
+      for (const field of ['time', 'type', 'canary', 'phase', 'canaryWeight', 'primaryWeight', 'message']) {
+        expect(line).toHaveProperty(field);
+      }
+    }
+  });
+
+  it('rolls V2 back after two failed checks measured on the canary’s own traffic', () => {
+    const v2 = stageOf('2.0.0');
+    const halts = v2.filter(
+      (line) => line.type === 'decision' && line.checks?.some((check) => check.verdict === 'fail'),
+    );
+    expect(halts.length).toBeGreaterThanOrEqual(2);
+    const successRates = halts
+      .flatMap((line) => line.checks ?? [])
+      .filter((check) => check.check === 'request-success-rate' && check.value !== undefined)
+      .map((check) => check.value!);
+    // 30% of V2's answers are 500s: the router measured a success rate far below 99%.
+    expect(Math.min(...successRates)).toBeLessThan(90);
+    const last = v2.filter((line) => line.type === 'decision').at(-1);
+    expect(last?.phase).toBe('Failed');
+    expect(last?.canaryWeight).toBe(0);
+  });
+
+  it('sends the rollback alert to the on-call webhook with Flagger’s text', () => {
+    const summary = lines.at(-1)!;
+    expect(summary.type).toBe('summary');
+    const alert = summary.outcome?.alerts.find((received) => received.body['severity'] === 'error');
+    expect(alert?.body).toMatchObject({
+      canary: { name: 'web', namespace: 'demo' },
+      target: 'Workload/web.demo',
+      severity: 'error',
+      message: 'Failed checks threshold reached 2',
+      fields: { 'Failed checks threshold': '2', 'Traffic routing': 'Weight step: 20 max: 60' },
+    });
+  });
+
+  it('promotes V3 step by step without a failed check, and the router served each step’s weight', () => {
+    const v3 = stageOf('3.0.0').filter((line) => line.type === 'decision');
+    expect(v3.filter((line) => line.checks?.some((check) => check.verdict === 'fail'))).toEqual([]);
+    const weights = v3.map((line) => line.canaryWeight);
+    for (const weight of [20, 40, 60]) expect(weights).toContain(weight);
+    expect(v3.at(-1)?.phase).toBe('Succeeded');
+    // Between the decision that set a weight and the next one, the router's own counts give the share.
+    const shares: [number, number][] = [];
+    for (let index = 0; index + 1 < v3.length; index += 1) {
+      const [from, to] = [v3[index]!, v3[index + 1]!];
+      if (from.phase !== 'Progressing' || from.served === undefined || to.served === undefined) continue;
+      const canary = to.served.canary - from.served.canary;
+      const total = canary + (to.served.primary - from.served.primary);
+      if (total >= 20 && [20, 40, 60].includes(from.canaryWeight))
+        shares.push([from.canaryWeight, (100 * canary) / total]);
+    }
+    expect(shares.length).toBeGreaterThanOrEqual(2);
+    for (const [weight, share] of shares) {
+      // ~40 requests a step: a binomial share is within 25 points of the weight (about 3 SD).
+      expect(Math.abs(share - weight), `weight ${weight}% served ${share.toFixed(1)}%`).toBeLessThan(25);
+    }
+  });
+
+  it('takes under a minute at the default speed', () => {
+    expect(lines.at(-1)?.outcome?.totalSeconds).toBeLessThan(60);
+  });
+});
