@@ -181,6 +181,47 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       setExitCode(await runAlertTest(options, io));
     });
 
+  const local = program
+    .command('local')
+    .description('local mode: canaries for services that run as processes on this machine');
+  const stateDir = (command: Command): Command =>
+    command.option('--state-dir <dir>', 'state directory (default: $VIREO_STATE_DIR or ~/.vireo/local)');
+  stateDir(
+    local
+      .command('apply')
+      .description('start (or update) local mode with the Canaries and Workloads of a file')
+      .requiredOption(
+        '-f, --file <file>',
+        'manifests: Workloads, Canaries, MetricTemplates, AlertProviders, Secrets',
+      ),
+  )
+    .addHelpText(
+      'after',
+      '\nThe manifest format: docs/local/manifest.md. Exit status: 0 applied, 1 refused, 2 unreadable.',
+    )
+    .action(async (options: { file: string; stateDir?: string }) => {
+      const { runLocalApply } = await import('./local-command.js');
+      setExitCode(await runLocalApply(options, io));
+    });
+  stateDir(local.command('status').description('phase, weights and replicas of every local canary'))
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (options: { stateDir?: string; output?: string }) => {
+      const { runLocalStatus } = await import('./local-command.js');
+      setExitCode(await runLocalStatus(options, io));
+    });
+  stateDir(
+    local.command('down').description('stop local mode: routers and processes (the state is kept)'),
+  ).action(async (options: { stateDir?: string }) => {
+    const { runLocalDown } = await import('./local-command.js');
+    setExitCode(await runLocalDown(options, io));
+  });
+  stateDir(local.command('serve', { hidden: true }).description('the local-mode daemon (started by apply)'))
+    .option('--base-dir <dir>', 'directory relative Workload cwd values resolve against')
+    .action(async (options: { stateDir?: string; baseDir?: string }) => {
+      const { runLocalServe } = await import('./local-command.js');
+      setExitCode(await runLocalServe(options));
+    });
+
   const metrics = program.command('metrics').description('work with MetricTemplates and built-in checks');
   metrics
     .command('query')

@@ -167,38 +167,59 @@ function findNamed<T extends { metadata: { name: string; namespace?: string | un
   );
 }
 
-/** One built-in proxy per service. */
+/** One built-in proxy per service; applies to one service run one after the other. */
 class ProxyBackend implements RouteBackend {
   private readonly proxies = new Map<string, ProxyRouter>();
+  private readonly queues = new Map<string, Promise<void>>();
+  private closed = false;
 
   constructor(
     private readonly recorder: TrafficRecorder,
     private readonly logger: Logger,
   ) {}
 
-  async apply(route: LocalRoute): Promise<void> {
-    const key = `${route.namespace}/${route.service}`;
-    const proxy = this.proxies.get(key);
-    if (proxy === undefined) {
-      this.proxies.set(key, await ProxyRouter.start(route, { recorder: this.recorder, logger: this.logger }));
-    } else {
-      proxy.configure(route);
-    }
+  apply(route: LocalRoute): Promise<void> {
+    // The engine and replica changes both refresh routes: two first applies must not both listen.
+    return this.serialized(`${route.namespace}/${route.service}`, async (key) => {
+      // Replicas exiting during shutdown refresh their routes too: no listener may come back.
+      if (this.closed) return;
+      const proxy = this.proxies.get(key);
+      if (proxy === undefined) {
+        this.proxies.set(
+          key,
+          await ProxyRouter.start(route, { recorder: this.recorder, logger: this.logger }),
+        );
+      } else {
+        proxy.configure(route);
+      }
+    });
   }
 
   url(namespace: string, service: string): string | undefined {
     return this.proxies.get(`${namespace}/${service}`)?.url;
   }
 
-  async remove(namespace: string, service: string): Promise<void> {
-    const key = `${namespace}/${service}`;
-    await this.proxies.get(key)?.close();
-    this.proxies.delete(key);
+  remove(namespace: string, service: string): Promise<void> {
+    return this.serialized(`${namespace}/${service}`, async (key) => {
+      await this.proxies.get(key)?.close();
+      this.proxies.delete(key);
+    });
   }
 
   async closeAll(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.queues.values()]);
     await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
     this.proxies.clear();
+  }
+
+  private serialized(key: string, work: (key: string) => Promise<void>): Promise<void> {
+    const next = (this.queues.get(key) ?? Promise.resolve()).then(() => work(key));
+    this.queues.set(
+      key,
+      next.catch(() => undefined),
+    );
+    return next;
   }
 }
 
@@ -377,6 +398,8 @@ export class LocalRuntime {
       webhooks,
       registry,
     );
+    // Listen first: a port chosen for the router must not be handed to a replica meanwhile.
+    for (const canary of catalog.canaries) await router.refresh(canary);
     await runtime.resumeAll();
     runtime.scheduleAll();
     return runtime;
@@ -387,7 +410,9 @@ export class LocalRuntime {
     const before = new Set(this.catalog.canaries.map((canary) => formatKey(keyOf(canary))));
     this.catalog.replace(manifests);
     for (const canary of manifests.canaries) {
-      if (!before.has(formatKey(keyOf(canary)))) await this.resume(canary);
+      if (before.has(formatKey(keyOf(canary)))) continue;
+      await this.router.refresh(canary);
+      await this.resume(canary);
     }
     this.scheduleAll();
   }
@@ -456,7 +481,8 @@ export class LocalRuntime {
 
   /** After a restart: the processes and the split the state file says were running. */
   private async resume(canary: Canary): Promise<void> {
-    if (this.state.peek(keyOf(canary)) === undefined) return;
+    // Only canaries the engine has already worked on have processes to bring back.
+    if (this.state.peek(keyOf(canary))?.status.phase === undefined) return;
     await this.workloads.resume(canary);
     await this.router.refresh(canary);
   }

@@ -17,6 +17,7 @@ export interface WorkloadCatalog {
 }
 
 const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+const RESUME_READY_TIMEOUT_MS = 30_000;
 
 export const targetSetName = (canary: Canary): string =>
   `${keyOf(canary).namespace}.${canary.spec.targetRef.name}`;
@@ -100,6 +101,13 @@ export class LocalWorkloads implements Workloads {
     await this.applySet(
       targetSetName(canary),
       state?.targetScaledToZero === true ? { ...spec, replicas: 0 } : spec,
+    );
+    // Serve the persisted split with live replicas rather than 503s; a set that stays unready is
+    // the engine's business (readiness, progress deadline), not a reason to hold the restart.
+    await Promise.all(
+      [primarySetName(canary), targetSetName(canary)].map((set) =>
+        this.deps.supervisor.waitReady(set, RESUME_READY_TIMEOUT_MS).catch(() => undefined),
+      ),
     );
   }
 

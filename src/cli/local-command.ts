@@ -1,0 +1,187 @@
+/**
+ * `vireo local apply -f FILE`, `vireo local status`, `vireo local down`: local mode for users'
+ * own services. `apply` starts the background daemon (`vireo local serve`) when none runs for
+ * the state directory, then hands it the manifests; `status` and `down` talk to it over its
+ * token-protected loopback API.
+ */
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { request } from 'undici';
+import { parseLocalManifests } from '../platforms/local/manifest.js';
+import type { LocalCanaryStatus } from '../platforms/local/runtime.js';
+import { UnreadableInputError, VireoError } from '../shared/errors.js';
+import { createLogger } from '../shared/logger.js';
+import type { CliIo } from './main.js';
+
+export interface LocalOptions {
+  readonly stateDir?: string;
+}
+
+const START_TIMEOUT_MS = 20_000;
+
+export function stateDirectoryOf(
+  options: LocalOptions,
+  environment: NodeJS.ProcessEnv = process.env,
+): string {
+  return resolve(options.stateDir ?? environment['VIREO_STATE_DIR'] ?? join(homedir(), '.vireo', 'local'));
+}
+
+class LocalDaemonError extends VireoError {
+  constructor(message: string) {
+    super('E_LOCAL_DAEMON', message);
+  }
+}
+
+async function call(
+  directory: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
+  const { readDaemonInfo } = await import('../platforms/local/daemon.js');
+  const info = await readDaemonInfo(directory);
+  if (info === undefined) return undefined;
+  try {
+    const response = await request(`${info.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${info.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(60_000),
+    });
+    return { status: response.statusCode, body: (await response.body.json()) as Record<string, unknown> };
+  } catch {
+    // A daemon.json left by a killed daemon: nobody answers.
+    return undefined;
+  }
+}
+
+async function startDaemon(directory: string, baseDirectory: string): Promise<void> {
+  await mkdir(directory, { recursive: true, mode: 0o700 });
+  const log = openSync(join(directory, 'vireo.log'), 'a', 0o600);
+  const script = process.argv[1] ?? join(import.meta.dirname, '..', '..', 'bin', 'vireo.js');
+  const child = spawn(
+    process.execPath,
+    [script, 'local', 'serve', '--state-dir', directory, '--base-dir', baseDirectory],
+    {
+      detached: true,
+      stdio: ['ignore', log, log],
+    },
+  );
+  child.unref();
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if ((await call(directory, 'GET', '/status')) !== undefined) return;
+    if (child.exitCode !== null) break;
+    await new Promise((wait) => setTimeout(wait, 100));
+  }
+  throw new LocalDaemonError(`vireo local did not start: see ${join(directory, 'vireo.log')}`);
+}
+
+export async function runLocalApply(options: LocalOptions & { file: string }, io: CliIo): Promise<number> {
+  const directory = stateDirectoryOf(options);
+  let text: string;
+  try {
+    text = options.file === '-' ? await io.readStdin() : await readFile(options.file, 'utf8');
+  } catch (cause) {
+    throw new UnreadableInputError(`${options.file}: cannot read: ${(cause as Error).message}`);
+  }
+  // Checked here first, so mistakes are reported before any process starts.
+  await parseLocalManifests(options.file, text);
+  if ((await call(directory, 'GET', '/status')) === undefined) {
+    io.stderr(`starting vireo local (state in ${directory})\n`);
+    await startDaemon(directory, options.file === '-' ? process.cwd() : dirname(resolve(options.file)));
+  }
+  const answer = await call(directory, 'POST', '/apply', { file: options.file, text });
+  if (answer === undefined) throw new LocalDaemonError(`vireo local in ${directory} does not answer`);
+  if (answer.status !== 200) {
+    io.stderr(`vireo local apply: ${String(answer.body['error'])}\n`);
+    return 1;
+  }
+  io.stdout(formatStatus(answer.body['applied'] as LocalCanaryStatus[]));
+  return 0;
+}
+
+export async function runLocalStatus(
+  options: LocalOptions & { output?: string },
+  io: CliIo,
+): Promise<number> {
+  const directory = stateDirectoryOf(options);
+  const answer = await call(directory, 'GET', '/status');
+  if (answer === undefined) {
+    io.stderr(
+      `vireo local is not running (state directory ${directory}); start it with vireo local apply -f FILE\n`,
+    );
+    return 1;
+  }
+  const canaries = answer.body['canaries'] as LocalCanaryStatus[];
+  io.stdout(options.output === 'json' ? `${JSON.stringify(canaries)}\n` : formatStatus(canaries));
+  return 0;
+}
+
+export async function runLocalDown(options: LocalOptions, io: CliIo): Promise<number> {
+  const directory = stateDirectoryOf(options);
+  const { readDaemonInfo } = await import('../platforms/local/daemon.js');
+  const info = await readDaemonInfo(directory);
+  const answer = await call(directory, 'POST', '/down');
+  if (info === undefined || answer === undefined) {
+    io.stdout(`vireo local is not running (state directory ${directory})\n`);
+    return 0;
+  }
+  // Stopping waits for every process to exit; the daemon removes daemon.json last.
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && ((await readDaemonInfo(directory)) !== undefined || alive(info.pid))) {
+    await new Promise((wait) => setTimeout(wait, 100));
+  }
+  io.stdout(`vireo local stopped (state kept in ${directory})\n`);
+  return 0;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function runLocalServe(options: LocalOptions & { baseDir?: string }): Promise<number> {
+  const { serveLocal } = await import('../platforms/local/daemon.js');
+  await serveLocal({
+    stateDirectory: stateDirectoryOf(options),
+    logger: createLogger({ level: 'info' }),
+    ...(options.baseDir === undefined ? {} : { baseDirectory: options.baseDir }),
+  });
+  return 0;
+}
+
+export function formatStatus(canaries: readonly LocalCanaryStatus[]): string {
+  if (canaries.length === 0) return 'no canaries\n';
+  const rows = [
+    ['CANARY', 'PHASE', 'WEIGHT', 'FAILED', 'PRIMARY', 'CANARY REPLICAS', 'URL'],
+    ...canaries.map((canary) => [
+      canary.canary,
+      canary.phase || '-',
+      `${canary.canaryWeight}%`,
+      String(canary.failedChecks),
+      canary.primaryReplicas,
+      canary.canaryReplicas,
+      canary.url ?? '-',
+    ]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  return `${rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
+}

@@ -1,0 +1,98 @@
+/**
+ * `vireo local apply | status | down`, the built binary: apply starts the daemon with a user's
+ * manifest, the router answers on the Canary's service port, status reports the canary, down
+ * stops every process it started.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findFreePort } from '../../src/platforms/local/supervisor.js';
+
+const repository = join(import.meta.dirname, '..', '..');
+const stateDirectory = mkdtempSync(join(tmpdir(), 'vireo-local-e2e-'));
+
+function vireo(...args: string[]) {
+  return spawnSync(process.execPath, ['bin/vireo.js', ...args], {
+    cwd: repository,
+    encoding: 'utf8',
+    env: { ...process.env, VIREO_STATE_DIR: stateDirectory },
+    timeout: 60_000,
+  });
+}
+
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+afterAll(() => {
+  vireo('local', 'down');
+  rmSync(stateDirectory, { recursive: true, force: true });
+});
+
+describe('vireo local', () => {
+  it('applies a manifest, serves through the router, reports status and goes down', async () => {
+    const port = await findFreePort();
+    const manifest = readFileSync(join(repository, 'examples', 'local', 'web.yaml'), 'utf8')
+      .replace('port: 8080', `port: ${port}`)
+      .replace('../../dist/', `${repository}/dist/`);
+    const file = join(stateDirectory, 'web.yaml');
+    writeFileSync(file, manifest);
+
+    const applied = vireo('local', 'apply', '-f', file);
+    expect(applied.status, applied.stderr).toBe(0);
+    expect(applied.stdout).toMatch(/^CANARY\s+PHASE\s+WEIGHT/);
+    expect(applied.stdout).toContain('web.local');
+
+    await expect
+      .poll(
+        async () => {
+          const answer = await fetch(`http://127.0.0.1:${port}/version`).catch(() => undefined);
+          return answer?.status === 200 ? ((await answer.json()) as unknown) : undefined;
+        },
+        { timeout: 30_000, interval: 250 },
+      )
+      .toEqual({ version: '1.0.0' });
+
+    const status = vireo('local', 'status', '-o', 'json');
+    expect(status.status).toBe(0);
+    const [canary] = JSON.parse(status.stdout) as { canary: string; url: string; primaryReplicas: string }[];
+    expect(canary).toMatchObject({
+      canary: 'web.local',
+      url: `http://127.0.0.1:${port}`,
+      primaryReplicas: '2/2',
+    });
+
+    const daemon = JSON.parse(readFileSync(join(stateDirectory, 'daemon.json'), 'utf8')) as { pid: number };
+    const down = vireo('local', 'down');
+    expect(down.status).toBe(0);
+    expect(down.stdout).toContain('vireo local stopped');
+    expect(processAlive(daemon.pid)).toBe(false);
+    await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+    const after = vireo('local', 'status');
+    expect(after.status).toBe(1);
+    expect(after.stderr).toContain('vireo local is not running');
+  });
+
+  it('refuses a manifest whose Canary does not name a Workload, saying which', () => {
+    const file = join(stateDirectory, 'bad.yaml');
+    writeFileSync(
+      file,
+      readFileSync(join(repository, 'examples', 'local', 'web.yaml'), 'utf8').replace(
+        'kind: Workload\n    name: web',
+        'kind: Workload\n    name: api',
+      ),
+    );
+    const result = vireo('local', 'apply', '-f', file);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      'Canary/web spec.targetRef: no Workload "api" in namespace local in this file',
+    );
+  });
+});
