@@ -54,7 +54,7 @@ describe('vireo local', () => {
       .poll(
         async () => {
           const answer = await fetch(`http://127.0.0.1:${port}/version`).catch(() => undefined);
-          return answer?.status === 200 ? ((await answer.json()) as unknown) : undefined;
+          return answer?.status === 200 ? await answer.json() : undefined;
         },
         { timeout: 30_000, interval: 250 },
       )

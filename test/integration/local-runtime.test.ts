@@ -81,7 +81,7 @@ describe('local mode across a restart', () => {
       },
     };
     const load = new AbortController();
-    cleanups.push(async () => load.abort());
+    cleanups.push(() => Promise.resolve(load.abort()));
     let first: LocalRuntime | undefined = await LocalRuntime.start(manifests(port, '1.0.0'), options);
     cleanups.push(async () => first?.stop());
     await until(() => first?.status()[0]?.phase === 'Initialized', 30_000, 'initialization');

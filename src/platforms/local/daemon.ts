@@ -96,7 +96,7 @@ export async function serveLocal(options: DaemonOptions): Promise<void> {
     return { applied: runtime?.status() ?? [] };
   });
   app.get('/status', () => ({ canaries: runtime?.status() ?? [], stateDirectory }));
-  app.post('/down', async () => {
+  app.post('/down', () => {
     setImmediate(() => void shutdown());
     return { stopping: true };
   });

@@ -83,7 +83,7 @@ function workload(entry: string, version: (typeof VERSIONS)[number]): WorkloadMa
     spec: {
       command: process.execPath,
       args: [entry],
-      env: { VERSION: version.version, MESSAGE: `web ${version.version}`, SEED: '42', ...version.env },
+      env: { VERSION: version.version, MESSAGE: `web ${version.version}`, ...version.env },
       replicas: 2,
       readiness: { httpPath: '/readyz', periodMs: 100 },
     },
