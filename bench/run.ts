@@ -124,4 +124,5 @@ row(
 row('simulate a 100-step ladder', `${(measure(50, () => simulateCanary(ladder)) * 1000).toFixed(0)} µs`);
 
 const { benchProxy } = await import('./proxy.js');
-await benchProxy();
+const { nginxTarget } = await import('./nginx-target.js');
+await benchProxy({ moreTargets: nginxTarget });
