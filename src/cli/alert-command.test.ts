@@ -7,18 +7,8 @@ import {
   type Answer,
   type RecordingServer,
 } from '../../test/support/recording-server.js';
-import { runCli, type CliIo } from './main.js';
-
-function fakeIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (text) => out.push(text),
-    stderr: (text) => err.push(text),
-    readStdin: () => Promise.resolve(''),
-  };
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') };
-}
+import { runCli } from './main.js';
+import { fakeIo } from '../../test/support/fake-io.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {

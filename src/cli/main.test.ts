@@ -2,19 +2,9 @@ import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from './main.js';
+import { runCli } from './main.js';
 import { VERSION } from '../shared/version.js';
-
-function fakeIo(stdin = '') {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (text) => out.push(text),
-    stderr: (text) => err.push(text),
-    readStdin: () => Promise.resolve(stdin),
-  };
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') };
-}
+import { fakeIo } from '../../test/support/fake-io.js';
 
 const repository = join(import.meta.dirname, '..', '..');
 const seed004 = join(repository, 'test', 'fixtures', 'seeds', '004');

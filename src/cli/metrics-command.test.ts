@@ -3,18 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordingServers, type Answer } from '../../test/support/recording-server.js';
-import { runCli, type CliIo } from './main.js';
-
-function fakeIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (text) => out.push(text),
-    stderr: (text) => err.push(text),
-    readStdin: () => Promise.resolve(''),
-  };
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') };
-}
+import { runCli } from './main.js';
+import { fakeIo } from '../../test/support/fake-io.js';
 
 const server = recordingServers();
 

@@ -6,21 +6,11 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { runLoadtester } from '../cli/loadtester-command.js';
-import { runCli, type CliIo } from '../cli/main.js';
+import { runCli } from '../cli/main.js';
 import { createSystemClock } from './clock.js';
+import { fakeIo } from '../../test/support/fake-io.js';
 
 const clock = createSystemClock();
-
-function fakeIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (text) => out.push(text),
-    stderr: (text) => err.push(text),
-    readStdin: () => Promise.resolve(''),
-  };
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') };
-}
 
 async function eventually<T>(read: () => T | undefined, ms = 5_000): Promise<T> {
   const until = clock.now() + ms;

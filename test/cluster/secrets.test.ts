@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliIo } from '../../src/cli/main.js';
+import { runCli } from '../../src/cli/main.js';
 import { KubernetesSecretReader } from '../../src/secrets/kubernetes-secret-reader.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { kubeConfigWithToken } from '../support/kubeconfig.js';
 import { recordingServers } from '../support/recording-server.js';
+import { fakeIo } from '../support/fake-io.js';
 
 let cluster: TestCluster;
 let kubeConfig: KubeConfig;
@@ -38,17 +39,6 @@ afterAll(async () => {
 }, 60_000);
 
 const server = recordingServers();
-
-function fakeIo() {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: (text) => out.push(text),
-    stderr: (text) => err.push(text),
-    readStdin: () => Promise.resolve(''),
-  };
-  return { io, stdout: () => out.join(''), stderr: () => err.join('') };
-}
 
 function write(name: string, text: string): string {
   const file = join(directory, name);
