@@ -4,6 +4,10 @@
  * workloads, the built-in proxy for traffic, the proxy's own recorder for the built-in checks,
  * a state file for statuses, a JSON-lines log for events, decisions and alerts.
  *
+ * A Workload with `router: nginx` is served by one real nginx instead (nginx-backend.ts), and its
+ * canary's built-in checks are Flagger's `kubernetes` queries against a Prometheus that scrapes
+ * the replicas (prometheus-process.ts); both start only when some Workload asks for nginx.
+ *
  * `speed` accelerates time for the demo: the engine's clock runs `speed` times faster than the
  * wall clock, so a 10 s analysis interval passes in 10/speed seconds and metric windows shrink
  * with it. Latencies are always measured in real time.
@@ -11,6 +15,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
+import type { BuiltinMetrics } from '../../engine/checks.js';
 import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { Canary } from '../../api/schema/canary.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
@@ -36,6 +41,8 @@ import { SecretNotFoundError, type SecretReader } from '../../secrets/secret-rea
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { HttpWebhookClient } from '../../webhooks/http-webhook-client.js';
 import type { LocalManifests, WorkloadManifest } from './manifest.js';
+import { NginxBackend } from './nginx-backend.js';
+import { OnDemandPrometheus, PrometheusWorkloadMetrics, replicaScrapeTargets } from './prometheus-process.js';
 import { LocalRouterAdapter, type RouteBackend } from './router-adapter.js';
 import { LocalBuiltinMetrics } from './router/builtin-metrics.js';
 import { ProxyRouter } from './router/proxy.js';
@@ -135,6 +142,11 @@ class LocalCatalog implements CanarySource, WorkloadCatalog, SecretReader {
     return secret;
   }
 
+  /** Whether the canary's Workload asks for real nginx rather than the built-in proxy. */
+  usesNginx(canary: Canary): boolean {
+    return this.workload(keyOf(canary).namespace, canary.spec.targetRef.name)?.spec.router === 'nginx';
+  }
+
   workload(namespace: string, name: string): WorkloadManifest | undefined {
     return findNamed(this.manifests.workloads, namespace, name);
   }
@@ -223,6 +235,26 @@ class ProxyBackend implements RouteBackend {
   }
 }
 
+/** Each canary's built-in checks from its router's metrics: the proxy's recorder or Prometheus. */
+class PerRouterBuiltinMetrics implements BuiltinMetrics {
+  constructor(private readonly choose: (canary: Canary) => BuiltinMetrics) {}
+
+  requestSuccessRate(canary: Canary, interval: string): Promise<number> {
+    return this.choose(canary).requestSuccessRate(canary, interval);
+  }
+
+  requestDurationMs(canary: Canary, interval: string): Promise<number> {
+    return this.choose(canary).requestDurationMs(canary, interval);
+  }
+}
+
+/**
+ * Prometheus scrapes every second; a window shorter than 5 s could hold fewer than the two
+ * samples rate() needs, and would make accelerated runs flaky.
+ */
+const SCRAPE_INTERVAL_SECONDS = 1;
+const MINIMUM_PROMETHEUS_WINDOW_SECONDS = 5;
+
 /** Appends JSON lines; a full disk loses log lines, never a canary. */
 class JsonLinesLog {
   private pending: Promise<void> = Promise.resolve();
@@ -252,6 +284,8 @@ export class LocalRuntime {
     private readonly state: LocalStateStore,
     private readonly supervisor: ProcessSupervisor,
     private readonly proxies: ProxyBackend,
+    private readonly nginx: NginxBackend,
+    private readonly prometheus: OnDemandPrometheus,
     private readonly recorder: TrafficRecorder,
     private readonly router: LocalRouterAdapter,
     private readonly workloads: LocalWorkloads,
@@ -273,6 +307,24 @@ export class LocalRuntime {
     const registry = new Registry();
     const recorder = new TrafficRecorder({ registry, now });
     const proxies = new ProxyBackend(recorder, logger);
+    const nginx = new NginxBackend({ directory: join(directory, 'nginx'), logger });
+    // Scrapes the replicas of nginx-routed canaries; the supervisor exists by the time it asks.
+    const prometheus = new OnDemandPrometheus({
+      directory: join(directory, 'prometheus'),
+      logger,
+      scrapeIntervalSeconds: SCRAPE_INTERVAL_SECONDS,
+      targets: () =>
+        catalog.canaries
+          .filter((canary) => catalog.usesNginx(canary))
+          .flatMap((canary) =>
+            replicaScrapeTargets({
+              namespace: keyOf(canary).namespace,
+              target: canary.spec.targetRef.name,
+              canary: supervisor.status(targetSetName(canary))?.replicas ?? [],
+              primary: supervisor.status(primarySetName(canary))?.replicas ?? [],
+            }),
+          ),
+    });
     const logs = {
       events: new JsonLinesLog(join(directory, 'events.log')),
       alerts: new JsonLinesLog(join(directory, 'alerts.log')),
@@ -290,7 +342,7 @@ export class LocalRuntime {
     const router: LocalRouterAdapter = new LocalRouterAdapter({
       state,
       endpoints: (set) => supervisor.endpoints(set),
-      backendFor: () => proxies,
+      backendFor: (canary) => (catalog.usesNginx(canary) ? nginx : proxies),
       intervalSeconds: (canary) => analysisIntervalMs(analysisOf(canary.spec)?.interval) / 1000,
     });
     const supervisor = new ProcessSupervisor({
@@ -306,6 +358,10 @@ export class LocalRuntime {
             .refresh(canary)
             .catch((error: unknown) => logger.warn({ err: error }, 'router refresh failed'));
         }
+        // ...and Prometheus's targets, which are those replicas too.
+        await prometheus
+          .refresh()
+          .catch((error: unknown) => logger.warn({ err: error }, 'prometheus targets refresh failed'));
       },
     });
     const workloads = new LocalWorkloads({ supervisor, catalog, state, now });
@@ -359,6 +415,12 @@ export class LocalRuntime {
       recent: (key, limit) => fileDecisions.recent(key, limit),
     };
     const webhooks = new HttpWebhookClient();
+    const fromRecorder = new LocalBuiltinMetrics(recorder);
+    const fromPrometheus = new PrometheusWorkloadMetrics({
+      prometheus,
+      speed,
+      minimumWindowSeconds: MINIMUM_PROMETHEUS_WINDOW_SECONDS,
+    });
     const engine = new CanaryEngine({
       source: catalog,
       workloads,
@@ -368,7 +430,9 @@ export class LocalRuntime {
       webhooks,
       alerts,
       checks: {
-        builtin: new LocalBuiltinMetrics(recorder),
+        builtin: new PerRouterBuiltinMetrics((canary) =>
+          catalog.usesNginx(canary) ? fromPrometheus : fromRecorder,
+        ),
         templates: new BackendMetricTemplates({
           lookup: { get: (ns, name) => catalog.getMetricTemplate(ns, name) },
           secrets: catalog,
@@ -390,6 +454,8 @@ export class LocalRuntime {
       state,
       supervisor,
       proxies,
+      nginx,
+      prometheus,
       recorder,
       router,
       workloads,
@@ -398,6 +464,7 @@ export class LocalRuntime {
       webhooks,
       registry,
     );
+    await runtime.startPrometheusIfNeeded();
     // Listen first: a port chosen for the router must not be handed to a replica meanwhile.
     for (const canary of catalog.canaries) await router.refresh(canary);
     await runtime.resumeAll();
@@ -409,6 +476,7 @@ export class LocalRuntime {
   async apply(manifests: LocalManifests): Promise<void> {
     const before = new Set(this.catalog.canaries.map((canary) => formatKey(keyOf(canary))));
     this.catalog.replace(manifests);
+    await this.startPrometheusIfNeeded();
     for (const canary of manifests.canaries) {
       if (before.has(formatKey(keyOf(canary)))) continue;
       await this.router.refresh(canary);
@@ -434,7 +502,7 @@ export class LocalRuntime {
         canaryWeight: entry?.routes.canaryWeight ?? 0,
         primaryWeight: entry?.routes.primaryWeight ?? 100,
         failedChecks: entry?.status.failedChecks ?? 0,
-        url: this.proxies.url(key.namespace, canary.spec.targetRef.name),
+        url: this.url(key.namespace, canary.spec.targetRef.name),
         primaryReplicas: replicas(0),
         canaryReplicas: replicas(1),
         served: this.served(key.namespace, canary.spec.targetRef.name),
@@ -452,7 +520,17 @@ export class LocalRuntime {
 
   /** Where a canary's service answers, once its router listens. */
   url(namespace: string, service: string): string | undefined {
-    return this.proxies.url(namespace, service);
+    return this.proxies.url(namespace, service) ?? this.nginx.url(namespace, service);
+  }
+
+  /** The Prometheus answering nginx-routed canaries' checks, once one has been needed. */
+  get prometheusUrl(): Promise<string | undefined> {
+    return this.prometheus.url;
+  }
+
+  /** nginx's access log (JSON lines), once a Workload with `router: nginx` has been served. */
+  get nginxAccessLog(): string | undefined {
+    return this.nginx.accessLogPath;
   }
 
   get trafficRecorder(): TrafficRecorder {
@@ -470,9 +548,16 @@ export class LocalRuntime {
     this.timers.clear();
     await Promise.allSettled([...this.running.values()]);
     await this.proxies.closeAll();
+    await this.nginx.closeAll();
+    await this.prometheus.stop();
     await this.supervisor.stopAll();
     await this.webhooks.close();
     await Promise.all([this.logs.events.flush(), this.logs.alerts.flush()]);
+  }
+
+  private async startPrometheusIfNeeded(): Promise<void> {
+    if (this.catalog.canaries.some((canary) => this.catalog.usesNginx(canary)))
+      await this.prometheus.ensure();
   }
 
   private async resumeAll(): Promise<void> {
