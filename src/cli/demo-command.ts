@@ -16,19 +16,28 @@ export interface DemoCommandOptions {
   readonly json?: boolean;
   /** Realistic speed: the analysis interval, e.g. 1m. Without it, 10 s intervals run 10× faster. */
   readonly interval?: string;
+  /** builtin (default) or nginx: real nginx routes, a real Prometheus measures, hey loads. */
+  readonly router?: string;
 }
 
 const ACCELERATED_INTERVAL = '10s';
+const ACCELERATED_NGINX_INTERVAL = '30s';
 const ACCELERATION = 10;
 const SERVICE_ENTRY = join(import.meta.dirname, '..', 'platforms', 'local', 'demo-service-main.js');
 
 export async function runDemo(options: DemoCommandOptions, io: CliIo): Promise<number> {
-  const interval = options.interval ?? ACCELERATED_INTERVAL;
+  // Prometheus scrapes every second: 3 s between steps leaves it several scrapes of each new split.
+  const interval =
+    options.interval ?? (options.router === 'nginx' ? ACCELERATED_NGINX_INTERVAL : ACCELERATED_INTERVAL);
   const intervalMs = parseGoDuration(interval);
   if (intervalMs === undefined || intervalMs < 10_000) {
     throw new UsageError(
       `--interval ${JSON.stringify(interval)}: use a duration of at least 10s, such as 30s or 1m`,
     );
+  }
+  const router = options.router ?? 'builtin';
+  if (router !== 'builtin' && router !== 'nginx') {
+    throw new UsageError(`--router ${JSON.stringify(router)}: use builtin or nginx`);
   }
   const speed = options.interval === undefined ? ACCELERATION : 1;
   const started = Date.now();
@@ -45,6 +54,7 @@ export async function runDemo(options: DemoCommandOptions, io: CliIo): Promise<n
   const outcome: DemoOutcome = await runDemoScenario({
     interval,
     speed,
+    router,
     serviceEntry: SERVICE_ENTRY,
     onStage: (stage) => {
       if (json)
@@ -141,7 +151,9 @@ function summary(outcome: DemoOutcome): string {
     .join(', ');
   lines.push(
     '',
-    `  Traffic: ${outcome.load?.requests ?? 0} requests sent by the built-in load generator (${served} through the router).`,
+    outcome.load === undefined
+      ? `  Traffic: ${served} served through the router.`
+      : `  Traffic: ${outcome.load.requests} requests sent by the built-in load generator (${served} through the router).`,
     `  Alerts received by the on-call webhook: ${outcome.alerts.length}${outcome.alerts.length > 0 ? ` (last: ${alertText(outcome.alerts.at(-1)?.body)})` : ''}.`,
     '',
     outcome.v2RolledBack && outcome.v3Promoted

@@ -143,12 +143,20 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '--interval <duration>',
       'run at realistic speed with this analysis interval (default: 10s, 10x faster)',
     )
+    .addOption(
+      new Option(
+        '--router <router>',
+        'builtin: Vireo measures; nginx: real nginx, Prometheus and hey (Debian packages)',
+      )
+        .choices(['builtin', 'nginx'])
+        .default('builtin'),
+    )
     .addHelpText(
       'after',
       '\nExit status: 0 when V2 was rolled back and V3 promoted, 1 otherwise.\n' +
         'Runs real processes, a router splitting live traffic and a webhook receiving the alert; nothing to install.',
     )
-    .action(async (options: { json?: boolean; interval?: string }) => {
+    .action(async (options: { json?: boolean; interval?: string; router?: string }) => {
       const { runDemo } = await import('./demo-command.js');
       setExitCode(await runDemo(options, io));
     });

@@ -4,6 +4,7 @@
  * an alert; V3 is released and promoted. Everything is real: processes, a proxy splitting live
  * traffic, measurements from that traffic, an alert POSTed to a webhook receiver.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,8 +28,10 @@ export interface DemoOptions {
   readonly serviceEntry: string;
   readonly onEvent: (event: LocalEvent, status: LocalCanaryStatus | undefined) => void;
   readonly onStage: (stage: DemoStage) => void;
-  /** Requests per second of the built-in load (default 40). */
+  /** Requests per second of the load (default 40). */
   readonly qps?: number;
+  /** builtin (default): Vireo's proxy measures; nginx: real nginx routes, a real Prometheus measures. */
+  readonly router?: 'builtin' | 'nginx';
   /** Where the state goes (default: a temporary directory removed at the end). */
   readonly stateDirectory?: string;
 }
@@ -50,7 +53,7 @@ export interface DemoOutcome {
   readonly alerts: readonly AlertReceived[];
   readonly stages: readonly (DemoStage & { readonly outcome: string; readonly seconds: number })[];
   readonly load: LoadReport | undefined;
-  /** Requests the router served per backend (from its recorder). */
+  /** Requests the router served per backend (its recorder, or nginx's access log). */
   readonly served: Readonly<Record<string, number>>;
   readonly totalSeconds: number;
 }
@@ -75,7 +78,11 @@ const VERSIONS = [
   { version: '3.0.0', env: { ERROR_RATE: '0', LATENCY: '5ms' }, description: 'V3 is released: healthy' },
 ] as const;
 
-function workload(entry: string, version: (typeof VERSIONS)[number]): WorkloadManifest {
+function workload(
+  entry: string,
+  version: (typeof VERSIONS)[number],
+  router: 'builtin' | 'nginx',
+): WorkloadManifest {
   return {
     apiVersion: LOCAL_WORKLOAD_API_VERSION,
     kind: 'Workload',
@@ -86,6 +93,7 @@ function workload(entry: string, version: (typeof VERSIONS)[number]): WorkloadMa
       env: { VERSION: version.version, MESSAGE: `web ${version.version}`, ...version.env },
       replicas: 2,
       readiness: { httpPath: '/readyz', periodMs: 100 },
+      router,
     },
   };
 }
@@ -129,11 +137,12 @@ function manifests(
   interval: string,
   receiver: string,
   index: number,
+  router: 'builtin' | 'nginx',
 ): LocalManifests {
   const version = VERSIONS[index] ?? VERSIONS[0];
   return {
     canaries: [canary(port, interval)],
-    workloads: [workload(entry, version)],
+    workloads: [workload(entry, version, router)],
     metricTemplates: [],
     alertProviders: [alertProvider(receiver)],
     secrets: new Map(),
@@ -169,6 +178,7 @@ export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome
   let runtime: LocalRuntime | undefined;
   const abortLoad = new AbortController();
   let loadRun: Promise<LoadReport> | undefined;
+  let stopHey: (() => void) | undefined;
   const stages: (DemoStage & { outcome: string; seconds: number })[] = [];
   const statusOf = (): LocalCanaryStatus | undefined =>
     runtime?.status().find((entry) => entry.canary === KEY);
@@ -198,7 +208,14 @@ export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome
       time: new Date().toISOString(),
     };
     options.onStage(entry);
-    const next = manifests(options.serviceEntry, port, options.interval, receiver.url, index);
+    const next = manifests(
+      options.serviceEntry,
+      port,
+      options.interval,
+      receiver.url,
+      index,
+      options.router ?? 'builtin',
+    );
     if (runtime === undefined) {
       runtime = await LocalRuntime.start(next, { stateDirectory, speed: options.speed, onEvent });
     } else {
@@ -216,22 +233,22 @@ export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome
     await stage(0, ['Initialized', 'Succeeded']);
     const url = runtime?.url(NAMESPACE, NAME);
     if (url === undefined) throw new DemoError('the router of web.demo is not listening');
-    loadRun = runLoad(
-      {
-        url: new URL(url),
-        method: 'GET',
-        durationMs: 3_600_000,
-        qps: options.qps ?? 40,
-        concurrency: 4,
-        headers: {},
-      },
-      { clock: createSystemClock(), signal: abortLoad.signal, requestTimeoutMs: 5_000 },
-    );
+    const qps = options.qps ?? 40;
+    // With real nginx, real load too: hey (Debian) when installed, as the loadtester would run it.
+    stopHey = options.router === 'nginx' ? startHey(url, qps) : undefined;
+    loadRun =
+      stopHey === undefined
+        ? runLoad(
+            { url: new URL(url), method: 'GET', durationMs: 3_600_000, qps, concurrency: 4, headers: {} },
+            { clock: createSystemClock(), signal: abortLoad.signal, requestTimeoutMs: 5_000 },
+          )
+        : undefined;
     const v2 = await stage(1, ['Failed', 'Succeeded']);
     const v3 = await stage(2, ['Failed', 'Succeeded']);
     abortLoad.abort();
+    stopHey?.();
     const load = await loadRun;
-    const served = servedCounts(await runtime!.trafficRecorder.metricsText());
+    const served = { ...statusOf()?.served };
     // Alerts are sent without blocking the analysis: give the last one a moment to land.
     await new Promise((resolve) => setTimeout(resolve, 200));
     return {
@@ -245,6 +262,7 @@ export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome
     };
   } finally {
     abortLoad.abort();
+    stopHey?.();
     await loadRun?.catch(() => undefined);
     await runtime?.stop();
     await new Promise<void>((resolve) => receiver.server.close(() => resolve()));
@@ -252,14 +270,18 @@ export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome
   }
 }
 
-/** Requests per backend in the router's exposition (`vireo_router_requests_total`). */
-export function servedCounts(exposition: string): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const line of exposition.split('\n')) {
-    const match = /^vireo_router_requests_total\{([^}]*)\} ([0-9.e+]+)$/.exec(line);
-    if (match === null) continue;
-    const backend = /backend="([^"]*)"/.exec(match[1] ?? '')?.[1] ?? 'unknown';
-    counts[backend] = (counts[backend] ?? 0) + Number(match[2]);
-  }
-  return counts;
+/** Starts `hey` at `qps` against `url`, or returns undefined when it is not installed. */
+function startHey(url: string, qps: number): (() => void) | undefined {
+  if (spawnSync('hey', ['-h']).error !== undefined) return undefined;
+  const workers = 4;
+  const child = spawn(
+    'hey',
+    ['-z', '1h', '-c', String(workers), '-q', String(Math.max(1, Math.round(qps / workers))), `${url}/`],
+    {
+      stdio: 'ignore',
+    },
+  );
+  return () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
 }

@@ -12,6 +12,7 @@
  * wall clock, so a 10 s analysis interval passes in 10/speed seconds and metric windows shrink
  * with it. Latencies are always measured in real time.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
@@ -45,6 +46,7 @@ import { NginxBackend } from './nginx-backend.js';
 import { OnDemandPrometheus, PrometheusWorkloadMetrics, replicaScrapeTargets } from './prometheus-process.js';
 import { LocalRouterAdapter, type RouteBackend } from './router-adapter.js';
 import { LocalBuiltinMetrics } from './router/builtin-metrics.js';
+import { parseAccessLog, type AccessLogSummary } from './router/nginx-access-log.js';
 import { ProxyRouter } from './router/proxy.js';
 import { TrafficRecorder } from './router/recorder.js';
 import type { LocalRoute } from './router/route.js';
@@ -277,6 +279,7 @@ export class LocalRuntime {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Map<string, Promise<void>>();
   private stopped = false;
+  private accessLogCache: { size: number; summary: AccessLogSummary } | undefined;
 
   private constructor(
     private readonly options: LocalRuntimeOptions,
@@ -505,7 +508,7 @@ export class LocalRuntime {
         url: this.url(key.namespace, canary.spec.targetRef.name),
         primaryReplicas: replicas(0),
         canaryReplicas: replicas(1),
-        served: this.served(key.namespace, canary.spec.targetRef.name),
+        served: this.served(canary),
         ...(entry?.status.lastTransitionTime === undefined
           ? {}
           : { lastTransitionTime: entry.status.lastTransitionTime }),
@@ -513,9 +516,31 @@ export class LocalRuntime {
     });
   }
 
-  private served(namespace: string, service: string): { primary: number; canary: number } {
+  private served(canary: Canary): { primary: number; canary: number } {
+    const { namespace } = keyOf(canary);
+    const service = canary.spec.targetRef.name;
+    if (this.catalog.usesNginx(canary)) {
+      const arms = this.accessLogSummary()?.routes[`${namespace}/${service}`];
+      return { primary: arms?.primary.requests ?? 0, canary: arms?.canary.requests ?? 0 };
+    }
     const observed = this.recorder.observe(namespace, service, ALL_RETAINED_MS);
     return { primary: observed.primary.requests, canary: observed.canary.requests };
+  }
+
+  /** nginx's own count of what it served, re-read only when the log has grown. */
+  private accessLogSummary(): AccessLogSummary | undefined {
+    const path = this.nginx.accessLogPath;
+    if (path === undefined) return undefined;
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      return undefined;
+    }
+    if (this.accessLogCache?.size !== size) {
+      this.accessLogCache = { size, summary: parseAccessLog(readFileSync(path, 'utf8')) };
+    }
+    return this.accessLogCache.summary;
   }
 
   /** Where a canary's service answers, once its router listens. */
