@@ -8,16 +8,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Canary } from '../../src/api/schema/canary.js';
 import type { Decision } from '../../src/engine/decisions.js';
 import { createSystemClock } from '../../src/loadtester/clock.js';
 import { runLoad } from '../../src/loadtester/load.js';
-import { LOCAL_WORKLOAD_API_VERSION, type LocalManifests } from '../../src/platforms/local/manifest.js';
+import type { LocalManifests } from '../../src/platforms/local/manifest.js';
 import { parseAccessLog } from '../../src/platforms/local/router/nginx-access-log.js';
 import { LocalRuntime, type LocalEvent } from '../../src/platforms/local/runtime.js';
 import { findFreePort } from '../../src/platforms/local/supervisor.js';
+import { demoServiceManifests, until } from '../support/local-manifests.js';
 
-const repository = join(import.meta.dirname, '..', '..');
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -31,51 +30,18 @@ afterEach(async () => {
  * healthy canary survive one unlucky check and still rolls the faulty one back within seconds.
  */
 function manifests(port: number, env: Record<string, string>): LocalManifests {
-  const canary = {
-    apiVersion: 'flagger.app/v1beta1',
-    kind: 'Canary',
-    metadata: { name: 'web', namespace: 'test' },
-    spec: {
-      targetRef: { apiVersion: LOCAL_WORKLOAD_API_VERSION, kind: 'Workload', name: 'web' },
-      service: { port },
-      analysis: {
-        interval: '30s',
-        threshold: 2,
-        maxWeight: 40,
-        stepWeight: 20,
-        metrics: [{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }],
-      },
+  return demoServiceManifests({
+    port,
+    env: env,
+    analysis: {
+      interval: '30s',
+      threshold: 2,
+      maxWeight: 40,
+      stepWeight: 20,
+      metrics: [{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }],
     },
-  } as Canary;
-  return {
-    canaries: [canary],
-    workloads: [
-      {
-        apiVersion: LOCAL_WORKLOAD_API_VERSION,
-        kind: 'Workload',
-        metadata: { name: 'web', namespace: 'test' },
-        spec: {
-          command: process.execPath,
-          args: ['--import', 'tsx', join(repository, 'src/platforms/local/demo-service-main.ts')],
-          env,
-          replicas: 1,
-          readiness: { httpPath: '/readyz', periodMs: 100 },
-          router: 'nginx',
-        },
-      },
-    ],
-    metricTemplates: [],
-    alertProviders: [],
-    secrets: new Map(),
-  };
-}
-
-async function until(condition: () => boolean, limitMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+    router: 'nginx',
+  });
 }
 
 async function promQuery(server: string, query: string): Promise<number> {

@@ -7,64 +7,30 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Canary } from '../../src/api/schema/canary.js';
 import { createSystemClock } from '../../src/loadtester/clock.js';
 import { runLoad } from '../../src/loadtester/load.js';
-import { LOCAL_WORKLOAD_API_VERSION, type LocalManifests } from '../../src/platforms/local/manifest.js';
+import type { LocalManifests } from '../../src/platforms/local/manifest.js';
 import { LocalRuntime, type LocalEvent } from '../../src/platforms/local/runtime.js';
 import { findFreePort } from '../../src/platforms/local/supervisor.js';
+import { demoServiceManifests, until } from '../support/local-manifests.js';
 
-const repository = join(import.meta.dirname, '..', '..');
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 function manifests(port: number, version: string): LocalManifests {
-  const canary = {
-    apiVersion: 'flagger.app/v1beta1',
-    kind: 'Canary',
-    metadata: { name: 'web', namespace: 'test' },
-    spec: {
-      targetRef: { apiVersion: LOCAL_WORKLOAD_API_VERSION, kind: 'Workload', name: 'web' },
-      service: { port },
-      analysis: {
-        interval: '10s',
-        threshold: 5,
-        maxWeight: 60,
-        stepWeight: 10,
-        metrics: [{ name: 'request-success-rate', interval: '15s', thresholdRange: { min: 99 } }],
-      },
+  return demoServiceManifests({
+    port,
+    env: { VERSION: version },
+    analysis: {
+      interval: '10s',
+      threshold: 5,
+      maxWeight: 60,
+      stepWeight: 10,
+      metrics: [{ name: 'request-success-rate', interval: '15s', thresholdRange: { min: 99 } }],
     },
-  } as Canary;
-  return {
-    canaries: [canary],
-    workloads: [
-      {
-        apiVersion: LOCAL_WORKLOAD_API_VERSION,
-        kind: 'Workload',
-        metadata: { name: 'web', namespace: 'test' },
-        spec: {
-          command: process.execPath,
-          args: ['--import', 'tsx', join(repository, 'src/platforms/local/demo-service-main.ts')],
-          env: { VERSION: version },
-          replicas: 1,
-          readiness: { httpPath: '/readyz', periodMs: 100 },
-        },
-      },
-    ],
-    metricTemplates: [],
-    alertProviders: [],
-    secrets: new Map(),
-  };
-}
-
-async function until(condition: () => boolean, limitMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  });
 }
 
 describe('local mode across a restart', () => {
