@@ -140,3 +140,10 @@ export const failedCanaryMessage = {
 } as const satisfies import('../../src/engine/ports.js').AlertMessage;
 
 export const noSleep = (): Promise<void> => Promise.resolve();
+
+/** A JSON answer, as the APIs that metric providers query give them. */
+export const jsonAnswer = (status: number, body: unknown, contentType = 'application/json'): Answer => ({
+  status,
+  body: JSON.stringify(body),
+  contentType,
+});

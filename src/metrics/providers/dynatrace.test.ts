@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  jsonAnswer,
   recordingServers,
   type Answer,
   type RecordingServer,
@@ -15,11 +16,8 @@ import { DynatraceProvider } from './dynatrace.js';
 
 const server = recordingServers();
 
-const json = (status: number, body: unknown): Answer => ({
-  status,
-  body: JSON.stringify(body),
-  contentType: 'application/json;charset=utf-8',
-});
+const json = (status: number, body: unknown): Answer =>
+  jsonAnswer(status, body, 'application/json;charset=utf-8');
 
 const NOW = new Date('2026-11-23T10:00:00.000Z');
 const SELECTOR =

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  jsonAnswer,
   recordingServers,
   type Answer,
   type RecordingServer,
@@ -15,11 +16,7 @@ import { GraphiteProvider } from './graphite.js';
 
 const server = recordingServers();
 
-const json = (status: number, body: unknown): Answer => ({
-  status,
-  body: JSON.stringify(body),
-  contentType: 'application/json',
-});
+const json = (status: number, body: unknown): Answer => jsonAnswer(status, body);
 type Datapoint = [number | string | null, number];
 const series = (target: string, ...datapoints: Datapoint[]) => ({
   target,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  jsonAnswer,
   recordingServers,
   type Answer,
   type RecordingServer,
@@ -15,11 +16,7 @@ import { NEWRELIC_DEFAULT_ADDRESS, NewRelicProvider } from './newrelic.js';
 
 const server = recordingServers();
 
-const json = (status: number, body: unknown): Answer => ({
-  status,
-  body: JSON.stringify(body),
-  contentType: 'application/json',
-});
+const json = (status: number, body: unknown): Answer => jsonAnswer(status, body);
 // The Insights query API's answer: the results plus metadata about the query.
 const insights = (...results: unknown[]): Answer =>
   json(200, {

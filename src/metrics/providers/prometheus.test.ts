@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordingServers, type Answer } from '../../../test/support/recording-server.js';
+import { jsonAnswer, recordingServers, type Answer } from '../../../test/support/recording-server.js';
 import {
   MetricProviderConfigError,
   MetricQueryError,
@@ -11,11 +11,7 @@ import { PrometheusProvider } from './prometheus.js';
 
 const server = recordingServers();
 
-const json = (status: number, body: unknown): Answer => ({
-  status,
-  body: JSON.stringify(body),
-  contentType: 'application/json',
-});
+const json = (status: number, body: unknown): Answer => jsonAnswer(status, body);
 const vector = (...values: string[]): Answer =>
   json(200, {
     status: 'success',
