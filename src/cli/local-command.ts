@@ -120,7 +120,12 @@ export async function runLocalStatus(
     return 1;
   }
   const canaries = answer.body['canaries'] as LocalCanaryStatus[];
-  io.stdout(options.output === 'json' ? `${JSON.stringify(canaries)}\n` : formatStatus(canaries));
+  const metricsUrl = answer.body['metricsUrl'];
+  io.stdout(
+    options.output === 'json'
+      ? `${JSON.stringify(canaries)}\n`
+      : `${formatStatus(canaries)}${typeof metricsUrl === 'string' ? `metrics: ${metricsUrl}\n` : ''}`,
+  );
   return 0;
 }
 

@@ -69,6 +69,15 @@ describe('vireo local', () => {
       primaryReplicas: '2/2',
     });
 
+    const text = vireo('local', 'status');
+    const metricsUrl = /^metrics: (\S+)$/m.exec(text.stdout)?.[1];
+    expect(metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const exposition = await (await fetch(metricsUrl!)).text();
+    expect(exposition).toContain(
+      'vireo_router_requests_total{namespace="local",service="web",backend="primary",code="200"}',
+    );
+    expect(exposition).toContain('flagger_info');
+
     const daemon = JSON.parse(readFileSync(join(stateDirectory, 'daemon.json'), 'utf8')) as { pid: number };
     const down = vireo('local', 'down');
     expect(down.status).toBe(0);

@@ -95,7 +95,11 @@ export async function serveLocal(options: DaemonOptions): Promise<void> {
     }
     return { applied: runtime?.status() ?? [] };
   });
-  app.get('/status', () => ({ canaries: runtime?.status() ?? [], stateDirectory }));
+  app.get('/status', () => ({
+    canaries: runtime?.status() ?? [],
+    stateDirectory,
+    metricsUrl: runtime?.metricsUrl,
+  }));
   app.post('/down', () => {
     setImmediate(() => void shutdown());
     return { stopping: true };

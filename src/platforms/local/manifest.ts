@@ -28,6 +28,14 @@ export const WorkloadSpec = Type.Object(
       Type.String({ description: "Working directory (default: the manifest's directory)." }),
     ),
     replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 1 })),
+    port: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 65535,
+        description:
+          'Base port: replica i listens on port + i (and the primary copy on others). Default: free ports.',
+      }),
+    ),
     readiness: Type.Optional(
       Type.Object(
         {

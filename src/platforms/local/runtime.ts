@@ -48,7 +48,7 @@ import { LocalRouterAdapter, type RouteBackend } from './router-adapter.js';
 import { LocalBuiltinMetrics } from './router/builtin-metrics.js';
 import { parseAccessLog, type AccessLogSummary } from './router/nginx-access-log.js';
 import { ProxyRouter } from './router/proxy.js';
-import { TrafficRecorder } from './router/recorder.js';
+import { TrafficRecorder, type MetricsEndpoint } from './router/recorder.js';
 import type { LocalRoute } from './router/route.js';
 import { LocalStateStore } from './state.js';
 import { ProcessSupervisor } from './supervisor.js';
@@ -75,6 +75,8 @@ export interface LocalRuntimeOptions {
   readonly notifierTransport?: TransportOptions;
   /** Directory relative Workload `cwd`s are resolved against (default: the process's). */
   readonly baseDirectory?: string;
+  /** Where GET /metrics serves the routers' series and Flagger's controller metrics (default: a free loopback port). */
+  readonly metricsListen?: { readonly host: string; readonly port: number };
 }
 
 export interface LocalCanaryStatus {
@@ -164,6 +166,7 @@ class LocalCatalog implements CanarySource, WorkloadCatalog, SecretReader {
       ...(spec.env === undefined ? {} : { env: spec.env }),
       cwd: resolve(this.baseDirectory, spec.cwd ?? '.'),
       replicas: spec.replicas ?? 1,
+      ...(spec.port === undefined ? {} : { port: spec.port }),
       ...(spec.readiness === undefined ? {} : { readiness: spec.readiness }),
     };
   }
@@ -295,6 +298,7 @@ export class LocalRuntime {
     private readonly engine: CanaryEngine,
     private readonly logs: { events: JsonLinesLog; alerts: JsonLinesLog },
     private readonly webhooks: HttpWebhookClient,
+    private readonly metricsEndpoint: MetricsEndpoint,
     readonly metrics: Registry,
   ) {}
 
@@ -418,6 +422,8 @@ export class LocalRuntime {
       recent: (key, limit) => fileDecisions.recent(key, limit),
     };
     const webhooks = new HttpWebhookClient();
+    // One registry: the routers' vireo_router_* series and Flagger's flagger_* controller metrics.
+    const metricsEndpoint = await recorder.serve(options.metricsListen ?? { host: '127.0.0.1', port: 0 });
     const fromRecorder = new LocalBuiltinMetrics(recorder);
     const fromPrometheus = new PrometheusWorkloadMetrics({
       prometheus,
@@ -465,6 +471,7 @@ export class LocalRuntime {
       engine,
       logs,
       webhooks,
+      metricsEndpoint,
       registry,
     );
     await runtime.startPrometheusIfNeeded();
@@ -558,6 +565,11 @@ export class LocalRuntime {
     return this.nginx.accessLogPath;
   }
 
+  /** GET this for the routers' and the controller's metrics in Prometheus text format. */
+  get metricsUrl(): string {
+    return this.metricsEndpoint.url;
+  }
+
   get trafficRecorder(): TrafficRecorder {
     return this.recorder;
   }
@@ -577,6 +589,7 @@ export class LocalRuntime {
     await this.prometheus.stop();
     await this.supervisor.stopAll();
     await this.webhooks.close();
+    await this.metricsEndpoint.close();
     await Promise.all([this.logs.events.flush(), this.logs.alerts.flush()]);
   }
 

@@ -23,6 +23,13 @@ export const targetSetName = (canary: Canary): string =>
   `${keyOf(canary).namespace}.${canary.spec.targetRef.name}`;
 export const primarySetName = (canary: Canary): string => `${targetSetName(canary)}-primary`;
 
+/** The primary runs beside the target, so it cannot share the Workload's fixed ports: it takes free ones. */
+function primaryCopy(spec: WorkloadSpec, set: string, replicas = spec.replicas): WorkloadSpec {
+  const copy: { -readonly [K in keyof WorkloadSpec]: WorkloadSpec[K] } = { ...spec, name: set, replicas };
+  delete copy.port;
+  return copy;
+}
+
 export class LocalWorkloads implements Workloads {
   /** When each set last started to change, for the progress deadline. */
   private readonly changedAt = new Map<string, number>();
@@ -45,7 +52,7 @@ export class LocalWorkloads implements Workloads {
         entry.primarySpec = spec;
       });
     }
-    await this.applySet(primarySetName(canary), { ...spec, name: primarySetName(canary) });
+    await this.applySet(primarySetName(canary), primaryCopy(spec, primarySetName(canary)));
   }
 
   primaryReadiness(canary: Canary): Promise<Readiness> {
@@ -75,11 +82,10 @@ export class LocalWorkloads implements Workloads {
     await this.deps.state.change(keyOf(canary), (entry) => {
       entry.primarySpec = { ...spec, replicas: Math.max(1, spec.replicas) };
     });
-    await this.applySet(primarySetName(canary), {
-      ...spec,
-      name: primarySetName(canary),
-      replicas: Math.max(1, spec.replicas),
-    });
+    await this.applySet(
+      primarySetName(canary),
+      primaryCopy(spec, primarySetName(canary), Math.max(1, spec.replicas)),
+    );
   }
 
   revision(canary: Canary): Promise<TargetRevision> {
@@ -95,7 +101,7 @@ export class LocalWorkloads implements Workloads {
   async resume(canary: Canary): Promise<void> {
     const state = this.deps.state.peek(keyOf(canary));
     if (state?.primarySpec !== undefined) {
-      await this.applySet(primarySetName(canary), { ...state.primarySpec, name: primarySetName(canary) });
+      await this.applySet(primarySetName(canary), primaryCopy(state.primarySpec, primarySetName(canary)));
     }
     const spec = this.targetSpec(canary);
     await this.applySet(
