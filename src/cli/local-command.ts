@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { request } from 'undici';
@@ -135,7 +135,12 @@ export async function runLocalDown(options: LocalOptions, io: CliIo): Promise<nu
   const info = await readDaemonInfo(directory);
   const answer = await call(directory, 'POST', '/down');
   if (info === undefined || answer === undefined) {
-    io.stdout(`vireo local is not running (state directory ${directory})\n`);
+    const leftovers = await stopLeftoverReplicas(directory);
+    io.stdout(
+      leftovers > 0
+        ? `vireo local was not running; stopped ${leftovers} replica process group(s) it left behind\n`
+        : `vireo local is not running (state directory ${directory})\n`,
+    );
     return 0;
   }
   // Stopping waits for every process to exit; the daemon removes daemon.json last.
@@ -145,6 +150,32 @@ export async function runLocalDown(options: LocalOptions, io: CliIo): Promise<nu
   }
   io.stdout(`vireo local stopped (state kept in ${directory})\n`);
   return 0;
+}
+
+/**
+ * A daemon killed without its exit hook leaves its replicas running. Their pids are in the state
+ * directory; a pid is only signalled while its process still carries a VIREO_WORKLOAD variable,
+ * so a pid reused by another program since is left alone.
+ */
+async function stopLeftoverReplicas(directory: string): Promise<number> {
+  const { REPLICAS_FILE } = await import('../platforms/local/runtime.js');
+  const { stopProcessGroup } = await import('../platforms/local/process-group.js');
+  let pids: unknown;
+  try {
+    pids = JSON.parse(await readFile(join(directory, REPLICAS_FILE), 'utf8'));
+  } catch {
+    return 0;
+  }
+  let stopped = 0;
+  for (const pid of Array.isArray(pids) ? pids : []) {
+    if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 1) continue;
+    const environment = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+    if (!environment.split('\0').some((entry) => entry.startsWith('VIREO_WORKLOAD='))) continue;
+    if ((await stopProcessGroup(pid, { graceMs: 2_000 })) !== 'gone') stopped += 1;
+  }
+  await rm(join(directory, REPLICAS_FILE), { force: true });
+  await rm(join(directory, 'daemon.json'), { force: true });
+  return stopped;
 }
 
 function alive(pid: number): boolean {

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { processAlive as replicaAlive } from '../../src/platforms/local/process-group.js';
 import { findFreePort } from '../../src/platforms/local/supervisor.js';
 
 const repository = join(import.meta.dirname, '..', '..');
@@ -87,6 +88,43 @@ describe('vireo local', () => {
     const after = vireo('local', 'status');
     expect(after.status).toBe(1);
     expect(after.stderr).toContain('vireo local is not running');
+  });
+
+  it('down stops the replicas of a daemon that was killed', async () => {
+    const port = await findFreePort();
+    const file = join(stateDirectory, 'killed.yaml');
+    writeFileSync(
+      file,
+      readFileSync(join(repository, 'examples', 'local', 'web.yaml'), 'utf8')
+        .replace('port: 8080', `port: ${port}`)
+        .replace('../../dist/', `${repository}/dist/`),
+    );
+    expect(vireo('local', 'apply', '-f', file).status).toBe(0);
+    await expect
+      .poll(
+        () =>
+          fetch(`http://127.0.0.1:${port}/version`).then(
+            (answer) => answer.status,
+            () => 0,
+          ),
+        {
+          timeout: 30_000,
+          interval: 250,
+        },
+      )
+      .toBe(200);
+    const replicas = JSON.parse(readFileSync(join(stateDirectory, 'replicas.json'), 'utf8')) as number[];
+    expect(replicas.length).toBeGreaterThan(0);
+    const daemon = JSON.parse(readFileSync(join(stateDirectory, 'daemon.json'), 'utf8')) as { pid: number };
+    process.kill(daemon.pid, 'SIGKILL');
+    await expect.poll(() => processAlive(daemon.pid), { timeout: 5_000 }).toBe(false);
+    // Orphans of a killed daemon may linger as zombies where pid 1 does not reap: /proc tells them apart.
+    expect(await Promise.all(replicas.map((pid) => replicaAlive(pid)))).not.toContain(false);
+
+    const down = vireo('local', 'down');
+    expect(down.status).toBe(0);
+    expect(down.stdout).toMatch(/stopped \d+ replica process group\(s\) it left behind/);
+    expect(await Promise.all(replicas.map((pid) => replicaAlive(pid)))).not.toContain(true);
   });
 
   it('refuses a manifest whose Canary does not name a Workload, saying which', () => {

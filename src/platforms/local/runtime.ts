@@ -13,7 +13,7 @@
  * with it. Latencies are always measured in real time.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import type { BuiltinMetrics } from '../../engine/checks.js';
@@ -95,6 +95,9 @@ export interface LocalCanaryStatus {
 
 /** The recorder keeps 15 minutes; asking for more returns all it has. */
 const ALL_RETAINED_MS = 15 * 60 * 1000;
+
+/** Pids (each its process group's leader) of the replicas the runtime started, kept current. */
+export const REPLICAS_FILE = 'replicas.json';
 
 /** A clock that runs `speed` times faster than the wall clock from the moment it is made. */
 export function acceleratedClock(speed: number, wall: () => number = Date.now): () => number {
@@ -200,7 +203,14 @@ class ProxyBackend implements RouteBackend {
     return this.serialized(`${route.namespace}/${route.service}`, async (key) => {
       // Replicas exiting during shutdown refresh their routes too: no listener may come back.
       if (this.closed) return;
-      const proxy = this.proxies.get(key);
+      let proxy = this.proxies.get(key);
+      // A new service.port is a new listener: the old one closes once its requests are answered.
+      const { host, port } = proxy?.route.listen ?? route.listen;
+      if (proxy !== undefined && (host !== route.listen.host || port !== route.listen.port)) {
+        await proxy.close();
+        this.proxies.delete(key);
+        proxy = undefined;
+      }
       if (proxy === undefined) {
         this.proxies.set(
           key,
@@ -365,6 +375,10 @@ export class LocalRuntime {
             .refresh(canary)
             .catch((error: unknown) => logger.warn({ err: error }, 'router refresh failed'));
         }
+        // The replicas' process groups, for `vireo local down` after a daemon that was killed.
+        await writeFile(join(directory, REPLICAS_FILE), JSON.stringify(supervisor.pids()), {
+          mode: 0o600,
+        }).catch(() => undefined);
         // ...and Prometheus's targets, which are those replicas too.
         await prometheus
           .refresh()
@@ -488,9 +502,9 @@ export class LocalRuntime {
     this.catalog.replace(manifests);
     await this.startPrometheusIfNeeded();
     for (const canary of manifests.canaries) {
-      if (before.has(formatKey(keyOf(canary)))) continue;
+      // Routes first, for every canary: a changed service.port is served at once.
       await this.router.refresh(canary);
-      await this.resume(canary);
+      if (!before.has(formatKey(keyOf(canary)))) await this.resume(canary);
     }
     this.scheduleAll();
   }
