@@ -237,7 +237,8 @@ describe('ProcessSupervisor: running replicas', () => {
     expect(supervisor.status('demo')!.ready).toBe(0);
 
     await supervisor.waitReady('demo', 15_000);
-    expect(firstReady).toEqual([200]);
+    // onChange probes /readyz on its own; its answer may land just after waitReady returns.
+    await expect.poll(() => firstReady, { timeout: 5_000 }).toEqual([200]);
     const answer = await httpGet(`${supervisor.endpoints('demo')[0]}/`);
     expect(answer.headers['x-version']).toBe('1.0.0');
   });
