@@ -489,9 +489,15 @@ export class LocalRuntime {
       registry,
     );
     await runtime.startPrometheusIfNeeded();
-    // Listen first: a port chosen for the router must not be handed to a replica meanwhile.
-    for (const canary of catalog.canaries) await router.refresh(canary);
-    await runtime.resumeAll();
+    try {
+      // Listen first: a port chosen for the router must not be handed to a replica meanwhile.
+      for (const canary of catalog.canaries) await router.refresh(canary);
+      await runtime.resumeAll();
+    } catch (error) {
+      // Nothing started here may outlive a failed start: no orphan replica, no stray listener.
+      await runtime.stop().catch(() => undefined);
+      throw error;
+    }
     runtime.scheduleAll();
     return runtime;
   }
