@@ -349,3 +349,12 @@ describe('validate: AlertProvider and MetricTemplate', () => {
     ]);
   });
 });
+
+describe('YAML that parses but cannot be resolved', () => {
+  it('reports an alias to an undefined anchor as unreadable input instead of throwing', () => {
+    const text =
+      'apiVersion: flagger.app/v1beta1\nkind: MetricTemplate\nmetadata:\n  name: *newrelic-error-rate\n';
+    const report = validateInputs({ texts: [{ file: 'alias.yaml', text }], unreadable: [] }, { validator });
+    expect(report.files[0]?.unreadable?.reason).toMatch(/^invalid YAML: Unresolved alias/);
+  });
+});

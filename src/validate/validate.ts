@@ -111,7 +111,15 @@ function collectObjects(
       };
       return [];
     }
-    const value: unknown = document.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = document.toJS({ maxAliasCount: 100 });
+    } catch (cause) {
+      // Parsing succeeded but resolving failed: an alias to an anchor defined nowhere (or later),
+      // or an alias bomb past maxAliasCount.
+      file.unreadable = { reason: `invalid YAML: ${cause instanceof Error ? cause.message : String(cause)}` };
+      return [];
+    }
     for (const [object, prefix] of objectsIn(value)) {
       const entry = checkObject(object, validator, options);
       if (entry === undefined) {
