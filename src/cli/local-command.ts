@@ -145,7 +145,11 @@ export async function runLocalDown(options: LocalOptions, io: CliIo): Promise<nu
   }
   // Stopping waits for every process to exit; the daemon removes daemon.json last.
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && ((await readDaemonInfo(directory)) !== undefined || alive(info.pid))) {
+  const { processAlive } = await import('../platforms/local/process-group.js');
+  while (
+    Date.now() < deadline &&
+    ((await readDaemonInfo(directory)) !== undefined || (await processAlive(info.pid)))
+  ) {
     await new Promise((wait) => setTimeout(wait, 100));
   }
   io.stdout(`vireo local stopped (state kept in ${directory})\n`);
@@ -176,15 +180,6 @@ async function stopLeftoverReplicas(directory: string): Promise<number> {
   await rm(join(directory, REPLICAS_FILE), { force: true });
   await rm(join(directory, 'daemon.json'), { force: true });
   return stopped;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function runLocalServe(options: LocalOptions & { baseDir?: string }): Promise<number> {

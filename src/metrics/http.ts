@@ -137,6 +137,16 @@ export function dispatcherFor(settings: ProviderSettings, deps: ProviderDeps): D
   return undefined;
 }
 
+/** Whether `text` is an absolute http:// or https:// URL (what every HTTP provider's address must be). */
+export function isHttpUrl(text: string): boolean {
+  try {
+    const { protocol } = new URL(text);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
 /** Joins a base address and an API path, keeping any path prefix of the address (a proxy's /prometheus). */
 export function apiUrl(provider: string, address: string, path: string): URL {
   let base: URL;

@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { parseGoDuration } from '../../api/duration.js';
 import { MetricProviderConfigError, MetricQueryError, noValues } from '../errors.js';
-import { excerpt } from '../http.js';
+import { excerpt, isHttpUrl } from '../http.js';
 import type { MetricsBackend, ProviderDeps, ProviderSettings } from '../provider.js';
 
 /** Per attempt: with 3 attempts and the SDK's backoff, a check gives up after 15 s and a little. */
@@ -133,13 +133,7 @@ export class CloudWatchProvider implements MetricsBackend {
 function validAddress(settings: ProviderSettings): string | undefined {
   const address = settings.address ?? '';
   if (address === '') return undefined;
-  let url: URL | undefined;
-  try {
-    url = new URL(address);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+  if (!isHttpUrl(address)) {
     throw new MetricProviderConfigError(
       `${settings.source}: ${PROVIDER} address ${JSON.stringify(address)} is not an http(s) URL: set spec.provider.address to an endpoint such as https://monitoring.us-east-1.amazonaws.com, or remove it`,
     );

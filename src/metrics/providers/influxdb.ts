@@ -15,7 +15,7 @@ import {
   type QueryApi,
 } from '@influxdata/influxdb-client';
 import { MetricProviderConfigError, MetricQueryError, noValues, requiredSecretKey } from '../errors.js';
-import { endpointOf, excerpt } from '../http.js';
+import { endpointOf, excerpt, isHttpUrl } from '../http.js';
 import type { MetricsBackend, ProviderDeps, ProviderSettings } from '../provider.js';
 
 export const INFLUXDB_TIMEOUT_MS = 15_000;
@@ -107,13 +107,7 @@ function validAddress(settings: ProviderSettings): string {
       `${settings.source}: ${PROVIDER} needs spec.provider.address, such as http://influxdb.monitoring:8086`,
     );
   }
-  let url: URL | undefined;
-  try {
-    url = new URL(address);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+  if (!isHttpUrl(address)) {
     throw new MetricProviderConfigError(
       `${settings.source}: ${PROVIDER} address ${JSON.stringify(address)} is not an http(s) URL: set spec.provider.address to http(s)://host:port`,
     );

@@ -23,7 +23,7 @@ import {
   requiredSecretKey,
   secretLabel,
 } from '../errors.js';
-import { apiUrl, dispatcherFor, excerpt, httpJson } from '../http.js';
+import { apiUrl, dispatcherFor, excerpt, httpJson, isHttpUrl } from '../http.js';
 import type { MetricsBackend, ProviderDeps, ProviderSettings } from '../provider.js';
 
 export const STACKDRIVER_TIMEOUT_MS = 15_000;
@@ -152,13 +152,7 @@ function redirectTokenRequests(client: AuthClient, tokenUri: string | undefined)
 function validAddress(settings: ProviderSettings): string {
   const address =
     settings.address === undefined || settings.address === '' ? MONITORING_ADDRESS : settings.address;
-  let url: URL | undefined;
-  try {
-    url = new URL(address);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+  if (!isHttpUrl(address)) {
     throw new MetricProviderConfigError(
       `${settings.source}: ${PROVIDER} address ${JSON.stringify(address)} is not an http(s) URL: remove spec.provider.address to use ${MONITORING_ADDRESS}`,
     );
