@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { processAlive as replicaAlive } from '../../src/platforms/local/process-group.js';
+import { processAlive } from '../../src/platforms/local/process-group.js';
 import { findFreePort } from '../../src/platforms/local/supervisor.js';
 
 const repository = join(import.meta.dirname, '..', '..');
@@ -22,15 +22,6 @@ function vireo(...args: string[]) {
     timeout: 60_000,
   });
 }
-
-const processAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 afterAll(() => {
   vireo('local', 'down');
@@ -83,7 +74,8 @@ describe('vireo local', () => {
     const down = vireo('local', 'down');
     expect(down.status).toBe(0);
     expect(down.stdout).toContain('vireo local stopped');
-    expect(processAlive(daemon.pid)).toBe(false);
+    // A zombie (pid 1 may not reap the detached daemon here) is not alive.
+    expect(await processAlive(daemon.pid)).toBe(false);
     await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
     const after = vireo('local', 'status');
     expect(after.status).toBe(1);
@@ -119,12 +111,12 @@ describe('vireo local', () => {
     process.kill(daemon.pid, 'SIGKILL');
     await expect.poll(() => processAlive(daemon.pid), { timeout: 5_000 }).toBe(false);
     // Orphans of a killed daemon may linger as zombies where pid 1 does not reap: /proc tells them apart.
-    expect(await Promise.all(replicas.map((pid) => replicaAlive(pid)))).not.toContain(false);
+    expect(await Promise.all(replicas.map((pid) => processAlive(pid)))).not.toContain(false);
 
     const down = vireo('local', 'down');
     expect(down.status).toBe(0);
     expect(down.stdout).toMatch(/stopped \d+ replica process group\(s\) it left behind/);
-    expect(await Promise.all(replicas.map((pid) => replicaAlive(pid)))).not.toContain(true);
+    expect(await Promise.all(replicas.map((pid) => processAlive(pid)))).not.toContain(true);
   });
 
   it('refuses a manifest whose Canary does not name a Workload, saying which', () => {
