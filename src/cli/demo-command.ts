@@ -99,6 +99,7 @@ const checkJson = (check: CheckOutcome): Record<string, unknown> => ({
   value: check.value,
   unit: check.unit,
   threshold: check.threshold,
+  ...(check.verdict === 'fail' ? { message: check.message } : {}),
 });
 
 function weightBar(canaryWeight: number): string {

@@ -236,10 +236,12 @@ export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome
     const qps = options.qps ?? 40;
     // With real nginx, real load too: hey (Debian) when installed, as the loadtester would run it.
     stopHey = options.router === 'nginx' ? startHey(url, qps) : undefined;
+    // Eight workers: with four, V2's 600 ms answers could hold every worker and leave a 1.5 s
+    // (accelerated) window without a single completed canary request, a "no values" halt.
     loadRun =
       stopHey === undefined
         ? runLoad(
-            { url: new URL(url), method: 'GET', durationMs: 3_600_000, qps, concurrency: 4, headers: {} },
+            { url: new URL(url), method: 'GET', durationMs: 3_600_000, qps, concurrency: 8, headers: {} },
             { clock: createSystemClock(), signal: abortLoad.signal, requestTimeoutMs: 5_000 },
           )
         : undefined;
