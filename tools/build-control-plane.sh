@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the binaries of the test Kubernetes control plane into .cache/kube/bin/:
 #   kube-apiserver, kube-controller-manager, kube-scheduler   (tools/kube, k8s.io/kubernetes)
+#   kubectl, for the install test's `kubectl apply -k`        (tools/kube, k8s.io/kubernetes)
 #   etcd                                                       (tools/etcd, go.etcd.io/etcd)
 #   kwok, the simulated kubelet                                (tools/kwok, sigs.k8s.io/kwok)
 # Versions are pinned by the go.mod/go.sum files in those directories; see docs/testing-cluster.md.
@@ -20,7 +21,7 @@ readonly STAMP_FILE="$BIN_DIR/.build-stamp"
 readonly JOBS="${VIREO_BUILD_JOBS:-2}"
 readonly MIN_GO_MINOR=26
 
-readonly KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
+readonly KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 readonly ALL_BINARIES=("${KUBE_BINARIES[@]}" etcd kwok)
 readonly MODULE_DIRS=(tools/kube tools/etcd tools/kwok)
 
@@ -150,7 +151,8 @@ main() {
   go_build tools/kube "$(kube_version_ldflags)" "$BIN_DIR/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler
+    k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubectl
   # etcd's main package is the root of its server module, which go would name "server".
   go_build tools/etcd "" "$BIN_DIR/etcd" go.etcd.io/etcd/server/v3
   go_build tools/kwok "" "$BIN_DIR/" sigs.k8s.io/kwok/cmd/kwok

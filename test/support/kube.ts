@@ -1,0 +1,88 @@
+/**
+ * The controller's own client on a test cluster, with Vireo's CRDs installed and namespaces made
+ * on demand: the common start of every test that drives src/platforms/kubernetes.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { KubeClient, type KubeObject } from '../../src/platforms/kubernetes/client.js';
+import { isAlreadyExists } from '../../src/platforms/kubernetes/errors.js';
+import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/resources.js';
+import type { TestCluster } from './cluster.js';
+
+const repository = join(import.meta.dirname, '..', '..');
+
+const CRDS: ResourceType = {
+  group: 'apiextensions.k8s.io',
+  version: 'v1',
+  plural: 'customresourcedefinitions',
+  kind: 'CustomResourceDefinition',
+  namespaced: false,
+};
+
+export function adminKubeConfig(cluster: TestCluster): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(cluster.kubeconfigPath);
+  return kubeConfig;
+}
+
+export async function adminClient(cluster: TestCluster): Promise<KubeClient> {
+  return KubeClient.fromKubeConfig(adminKubeConfig(cluster));
+}
+
+/** Applies crds/*.yaml and waits until the API serves canaries. */
+export async function installCrds(client: KubeClient): Promise<void> {
+  for (const file of readdirSync(join(repository, 'crds')).filter((name) =>
+    name.endsWith('.flagger.app.yaml'),
+  )) {
+    const crd = parse(readFileSync(join(repository, 'crds', file), 'utf8')) as KubeObject;
+    await client.apply(CRDS, crd);
+  }
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await client.list(RESOURCES.canaries, 'default');
+      await client.list(RESOURCES.metricTemplates, 'default');
+      await client.list(RESOURCES.alertProviders, 'default');
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+export async function ensureNamespace(client: KubeClient, name: string): Promise<void> {
+  try {
+    await client.create(RESOURCES.namespaces, { metadata: { name } });
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
+}
+
+/** Polls `read` until `accept` holds, or fails with the last value seen after `timeoutMs`. */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  accept: (value: T) => boolean,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      last = await read();
+      if (accept(last)) return last;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${what} not reached after ${timeoutMs} ms; last value: ${JSON.stringify(last)?.slice(0, 2000)}${lastError === undefined ? '' : `; last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
