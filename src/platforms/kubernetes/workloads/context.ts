@@ -1,0 +1,27 @@
+/** What every kind's implementation is given by KubernetesWorkloads. */
+import type { KubeClient } from '../client.js';
+import type { KubernetesPlatformOptions } from '../options.js';
+import type { ObjectReader } from '../reader.js';
+
+export interface WorkloadLogger {
+  warn(fields: object, msg: string): void;
+}
+
+/** revertOnDeletion's wait for the restored target: `steps` checks, `initialMs` apart, ×`factor`. */
+export interface Backoff {
+  readonly initialMs: number;
+  readonly factor: number;
+  readonly steps: number;
+}
+
+export const RESTORE_BACKOFF: Backoff = { initialMs: 3_000, factor: 2, steps: 4 };
+
+export interface WorkloadContext {
+  readonly client: KubeClient;
+  readonly reader: ObjectReader;
+  readonly options: KubernetesPlatformOptions;
+  readonly logger: WorkloadLogger | undefined;
+  readonly now: () => Date;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly restoreBackoff: Backoff;
+}

@@ -1,0 +1,100 @@
+/** Deployment targets (reference §2.7): replicas scale the target, an HPA may scale the primary. */
+import type { Canary } from '../../../api/schema/canary.js';
+import type { Readiness } from '../../../engine/ports.js';
+import { RESOURCES } from '../resources.js';
+import { hpaNameOf, readTargetHpa, reconcilePrimaryHpa } from './autoscaler.js';
+import { namespaceOf } from './metadata.js';
+import { PodWorkload } from './pod-workload.js';
+import { deploymentReadiness, type ReadinessSettings } from './readiness.js';
+import { podTemplateHash } from './revision.js';
+import type { Deployment, PodTemplateSpec } from './types.js';
+
+export class DeploymentWorkload extends PodWorkload<Deployment> {
+  protected readonly resource = RESOURCES.deployments;
+  protected readonly kind = 'Deployment';
+
+  protected async copiedSpec(
+    canary: Canary,
+    target: Deployment,
+    primary: Deployment | undefined,
+  ): Promise<Partial<Deployment['spec']>> {
+    const { progressDeadlineSeconds, minReadySeconds, revisionHistoryLimit, strategy } = target.spec;
+    const copied: Partial<Deployment['spec']> = {
+      progressDeadlineSeconds,
+      minReadySeconds,
+      revisionHistoryLimit,
+      strategy,
+    };
+    const targetReplicas = target.spec.replicas ?? 1;
+    if (primary === undefined) {
+      copied.replicas = targetReplicas > 0 ? targetReplicas : 1;
+    } else if (hpaNameOf(canary) === undefined && targetReplicas > 0) {
+      // With an HPA the primary's replicas are the HPA's; a target at zero has nothing to give.
+      copied.replicas = targetReplicas;
+    }
+    return Promise.resolve(copied);
+  }
+
+  protected templateOf(target: Deployment): PodTemplateSpec {
+    return target.spec.template;
+  }
+
+  protected readiness(_canary: Canary, deployment: Deployment, settings: ReadinessSettings): Readiness {
+    return deploymentReadiness(deployment, settings);
+  }
+
+  protected templateHash(template: PodTemplateSpec): string {
+    return podTemplateHash(template);
+  }
+
+  protected reconcileAutoscaler(canary: Canary, update: boolean): Promise<void> {
+    return reconcilePrimaryHpa(this.context, canary, { update });
+  }
+
+  /** Pausing the HPA is a no-op: an HPA leaves a Deployment at 0 replicas alone. */
+  async scaleToZero(canary: Canary): Promise<void> {
+    hpaNameOf(canary);
+    const target = await this.readTarget(canary);
+    if ((target.spec.replicas ?? 1) === 0) return;
+    await this.setReplicas(canary, 0);
+  }
+
+  async scaleFromZero(canary: Canary): Promise<void> {
+    const target = await this.readTarget(canary);
+    if ((target.spec.replicas ?? 1) > 0) return;
+    await this.setReplicas(canary, await this.replicasFromZero(canary));
+  }
+
+  async restoreTarget(canary: Canary): Promise<void> {
+    const target = await this.readTarget(canary);
+    const primary = await this.readPrimary(canary);
+    const replicas = primary?.spec.replicas ?? (await this.replicasFromZero(canary));
+    let generation = 0;
+    if ((target.spec.replicas ?? 1) !== replicas) {
+      const written = await this.setReplicas(canary, replicas);
+      generation = written.metadata.generation ?? 0;
+    }
+    await this.waitUntilReady(canary, generation);
+  }
+
+  /** Reference §2.7 ScaleFromZero, for a target at zero. */
+  private async replicasFromZero(canary: Canary): Promise<number> {
+    const hpaName = hpaNameOf(canary);
+    if (hpaName === undefined) {
+      const primary = await this.readPrimary(canary);
+      const replicas = primary?.spec.replicas ?? 1;
+      return replicas > 0 ? replicas : 1;
+    }
+    const hpa = await readTargetHpa(this.context.reader, canary, hpaName);
+    return (hpa.spec.minReplicas ?? 1) > 1 ? (hpa.spec.minReplicas as number) : 1;
+  }
+
+  private setReplicas(canary: Canary, replicas: number): Promise<Deployment> {
+    return this.context.client.mergePatch<Deployment>(
+      this.resource,
+      namespaceOf(canary),
+      canary.spec.targetRef.name,
+      { spec: { replicas } },
+    );
+  }
+}
