@@ -126,3 +126,11 @@ row('simulate a 100-step ladder', `${(measure(50, () => simulateCanary(ladder)) 
 const { benchProxy } = await import('./proxy.js');
 const { nginxTarget } = await import('./nginx-target.js');
 await benchProxy({ moreTargets: nginxTarget });
+
+if (process.env['VIREO_BENCH_CONTROLLER'] !== '0') {
+  const { benchController } = await import('./controller.js');
+  process.stdout.write(
+    '\ncontroller on the test cluster (set VIREO_BENCH_CONTROLLER=0 to skip; several minutes)\n',
+  );
+  await benchController([100, 500], row);
+}

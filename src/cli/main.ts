@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { VireoError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import type { AlertTestOptions } from './alert-command.js';
+import type { ControllerFlags } from './controller-command.js';
 import type { MetricsQueryOptions } from './metrics-command.js';
 
 export interface CliIo {
@@ -161,6 +162,64 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       setExitCode(await runDemo(options, io));
     });
 
+  program
+    .command('controller')
+    .description('the Kubernetes operator: runs Canaries in a cluster, a drop-in for Flagger')
+    .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .option(
+      '--mesh-provider <provider>',
+      'router for canaries without spec.provider: kubernetes or nginx (default: kubernetes)',
+    )
+    .option('--metrics-server <url>', 'Prometheus for the built-in checks (default: http://prometheus:9090)')
+    .option('--namespace <namespace>', 'watch only this namespace (default: all)')
+    .option(
+      '--selector-labels <labels>',
+      'comma-separated selector labels to look for (default: app,name,app.kubernetes.io/name)',
+    )
+    .option(
+      '--include-label-prefix <prefixes>',
+      'comma-separated label prefixes copied to generated objects; * for all (default: none)',
+    )
+    .option('--no-enable-config-tracking', 'do not copy and track the ConfigMaps and Secrets of targets')
+    .option(
+      '--ingress-annotations-prefix <prefix>',
+      'annotation prefix of the nginx canary Ingress (default: nginx.ingress.kubernetes.io)',
+    )
+    .option('--slack-url <url>', 'global Slack webhook for canaries without alerts (default: $SLACK_URL)')
+    .option('--slack-user <name>', 'Slack user name (default: $SLACK_USER or flagger)')
+    .option('--slack-channel <channel>', 'Slack channel (default: $SLACK_CHANNEL)')
+    .option('--slack-proxy-url <url>', 'proxy for Slack (default: $SLACK_PROXY_URL)')
+    .option('--msteams-url <url>', 'global Microsoft Teams webhook (default: $MSTEAMS_URL)')
+    .option('--msteams-proxy-url <url>', 'proxy for Microsoft Teams (default: $MSTEAMS_PROXY_URL)')
+    .option('--event-webhook <url>', 'POST every canary event here (for canaries without event hooks)')
+    .option('--cluster-name <name>', 'cluster name shown in alerts')
+    .option('--enable-leader-election', 'campaign for a Lease; only the leader runs canaries')
+    .option(
+      '--leader-election-namespace <namespace>',
+      "namespace of the Lease (default: --namespace, else the Pod's own, else kube-system)",
+    )
+    .option('--port <port>', 'port for /metrics and /healthz; 0 picks a free one (default: 8080)')
+    .option('--host <host>', 'address to listen on (default: 0.0.0.0)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
+    .option('--threadiness <n>', 'canary sync workers (default: 2)')
+    .addOption(
+      new Option(
+        '--min-analysis-interval <duration>',
+        'shortest analysis interval (default 10s; lower on test clusters only)',
+      ).hideHelp(),
+    )
+    .addHelpText(
+      'after',
+      '\nFlagger-style single-dash flags (-mesh-provider=nginx) are accepted too.\n' +
+        'Install with: kubectl apply -k kustomize/base (see docs/controller.md).\n' +
+        'Exit status: 0 after SIGTERM/SIGINT, 1 when leadership was lost or the start failed.',
+    )
+    .action(async (options: ControllerFlags) => {
+      const { runController } = await import('./controller-command.js');
+      setExitCode(await runController(options, io));
+    });
+
   const alert = program.command('alert').description('work with AlertProviders (chat notifications)');
   alert
     .command('test')
@@ -278,6 +337,14 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   return program;
 }
 
+/**
+ * Flagger's Deployments pass Go-style flags (`-mesh-provider=nginx`); commander wants two dashes.
+ * Accepting both lets a Flagger Deployment's args run unchanged.
+ */
+export function normalizeGoFlags(argv: readonly string[]): string[] {
+  return argv.map((argument) => (/^-[a-z][a-z-]+(=|$)/.test(argument) ? `-${argument}` : argument));
+}
+
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** Runs the CLI and returns the exit status; never throws. */
@@ -287,7 +354,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     exitCode = code;
   });
   try {
-    await program.parseAsync([...argv]);
+    await program.parseAsync(
+      argv[2] === 'controller' ? [...argv.slice(0, 3), ...normalizeGoFlags(argv.slice(3))] : [...argv],
+    );
     return exitCode;
   } catch (cause) {
     if (cause instanceof CommanderError) {

@@ -2,9 +2,12 @@
  * The install manifests on a real kube-apiserver: `kubectl apply -k kustomize/base` creates what
  * the controller needs, the ServiceAccount's RBAC allows exactly what the controller does and
  * nothing dangerous (asked through SubjectAccessReview, and tried with the ServiceAccount's own
- * token), and the overlays render with their arguments.
+ * token), the controller running under that token completes a canary, and the overlays render
+ * with their arguments.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +15,9 @@ import { parseAllDocuments } from 'yaml';
 import { KubeClient, type KubeObject } from '../../src/platforms/kubernetes/client.js';
 import { LeaderElector, type Lease } from '../../src/platforms/kubernetes/leader-election.js';
 import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/resources.js';
+import { canary, podinfoDeployment } from '../support/canary-fixtures.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
+import { startControllerProcess } from '../support/controller-process.js';
 import { adminClient, adminKubeConfig, ensureNamespace, eventually } from '../support/kube.js';
 import { kubeConfigWithToken } from '../support/kubeconfig.js';
 
@@ -297,6 +302,67 @@ describe('kustomize/base', () => {
     } finally {
       await serviceAccount.close();
     }
+  });
+});
+
+describe('vireo controller under the installed ServiceAccount', () => {
+  it('given kustomize/base applied, when the controller runs with the ServiceAccount token and leader election, then it leads and completes a canary without a forbidden request', async () => {
+    const token = await cluster.tokenFor('vireo-system', 'vireo');
+    const directory = mkdtempSync(join(tmpdir(), 'vireo-install-'));
+    const kubeconfigPath = join(directory, 'kubeconfig');
+    writeFileSync(kubeconfigPath, kubeConfigWithToken(adminKubeConfig(cluster), token).exportConfig(), {
+      mode: 0o600,
+    });
+    const namespace = 'installed';
+    await ensureNamespace(client, namespace);
+    await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
+    await client.apply(
+      RESOURCES.canaries,
+      canary({
+        namespace,
+        provider: 'kubernetes',
+        analysis: { interval: '2s', threshold: 2, iterations: 2 },
+      }),
+    );
+    const controller = await startControllerProcess(kubeconfigPath, [
+      '--enable-leader-election',
+      '--leader-election-namespace',
+      'vireo-system',
+    ]);
+    try {
+      await eventually(
+        () =>
+          client.get<KubeObject & { status?: { phase?: string } }>(RESOURCES.canaries, namespace, 'podinfo'),
+        (current) => current?.status?.phase === 'Initialized',
+        60_000,
+        'the canary initialized',
+      );
+      await client.mergePatch(RESOURCES.deployments, namespace, 'podinfo', {
+        spec: { template: { metadata: { annotations: { 'example.com/revision': '2' } } } },
+      });
+      await eventually(
+        () =>
+          client.get<KubeObject & { status?: { phase?: string } }>(RESOURCES.canaries, namespace, 'podinfo'),
+        (current) => current?.status?.phase === 'Succeeded',
+        90_000,
+        'the canary promoted',
+      ).catch((error: unknown) => {
+        console.error(controller.tail(60));
+        throw error;
+      });
+      const lease = await client.get<Lease>(RESOURCES.leases, 'vireo-system', 'vireo-leader-election');
+      expect(lease?.spec?.holderIdentity).not.toBe('');
+      const forbidden = controller.logs.filter(
+        (line) =>
+          JSON.stringify(line).includes('E_KUBE_FORBIDDEN') || JSON.stringify(line).includes('forbidden'),
+      );
+      expect(forbidden).toEqual([]);
+    } finally {
+      expect(await controller.stop('SIGTERM')).toBe(0);
+    }
+    // A clean stop hands the Lease back.
+    const released = await client.get<Lease>(RESOURCES.leases, 'vireo-system', 'vireo-leader-election');
+    expect(released?.spec?.holderIdentity).toBe('');
   });
 });
 

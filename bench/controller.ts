@@ -1,0 +1,182 @@
+/**
+ * The controller under load, on the real test control plane: 100 and 500 canaries, first idle
+ * (Initialized, nothing changing), then all progressing at once (a blue/green analysis with
+ * many iterations, so each tick writes its status). For each, over a one-minute window:
+ * - API requests per analysis tick, counted at the controller's client (watches excluded: they
+ *   are long-lived streams, not per-tick work), and the GETs among them;
+ * - CPU seconds per minute and peak RSS of the controller process (/proc).
+ * Each size runs on its own fresh cluster; analysis interval 10 s, Flagger's minimum.
+ */
+import { readFileSync } from 'node:fs';
+import type { KubeClient } from '../src/platforms/kubernetes/client.js';
+import { RESOURCES } from '../src/platforms/kubernetes/resources.js';
+import { canary, podinfoDeployment } from '../test/support/canary-fixtures.js';
+import { startTestCluster } from '../test/support/cluster.js';
+import { startControllerProcess, type ControllerProcess } from '../test/support/controller-process.js';
+import { adminClient, ensureNamespace, installCrds } from '../test/support/kube.js';
+
+const WINDOW_MS = Number(process.env['VIREO_BENCH_WINDOW_MS'] ?? 60_000);
+const NAMESPACE = 'bench';
+
+interface Sample {
+  readonly requests: number;
+  readonly gets: number;
+  readonly ticks: number;
+  readonly cpuSeconds: number;
+  readonly at: number;
+}
+
+async function sample(controller: ControllerProcess): Promise<Sample> {
+  const text = await (await fetch(`http://127.0.0.1:${controller.port}/metrics`)).text();
+  let requests = 0;
+  let gets = 0;
+  let ticks = 0;
+  let cpuSeconds = 0;
+  for (const line of text.split('\n')) {
+    const match = /^vireo_kube_requests_total\{verb="([^"]+)",resource="[^"]*"\} (\S+)/.exec(line);
+    if (match !== null && match[1] !== 'watch') {
+      requests += Number(match[2]);
+      if (match[1] === 'get') gets += Number(match[2]);
+    }
+    if (line.startsWith('vireo_canary_ticks_total ')) ticks = Number(line.split(' ')[1]);
+    if (line.startsWith('process_cpu_seconds_total ')) cpuSeconds = Number(line.split(' ')[1]);
+  }
+  return { requests, gets, ticks, cpuSeconds, at: Date.now() };
+}
+
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return kib / 1024;
+}
+
+async function countPhases(client: KubeClient): Promise<Map<string, number>> {
+  const list = await client.list<{ metadata: { name: string }; status?: { phase?: string } }>(
+    RESOURCES.canaries,
+    NAMESPACE,
+  );
+  const phases = new Map<string, number>();
+  for (const item of list.items) {
+    const phase = item.status?.phase ?? '(none)';
+    phases.set(phase, (phases.get(phase) ?? 0) + 1);
+  }
+  return phases;
+}
+
+async function waitForAll(
+  client: KubeClient,
+  count: number,
+  phase: string,
+  log: (text: string) => void,
+): Promise<void> {
+  const deadline = Date.now() + 20 * 60_000;
+  let lastLog = 0;
+  for (;;) {
+    const phases = await countPhases(client);
+    if ((phases.get(phase) ?? 0) >= count) return;
+    if (Date.now() - lastLog > 10_000) {
+      log(`  waiting for ${count} ${phase}: ${JSON.stringify(Object.fromEntries(phases))}`);
+      lastLog = Date.now();
+    }
+    if (Date.now() > deadline)
+      throw new Error(`not all canaries reached ${phase}: ${JSON.stringify(Object.fromEntries(phases))}`);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+}
+
+async function inBatches<T>(
+  items: readonly T[],
+  size: number,
+  work: (item: T) => Promise<unknown>,
+): Promise<void> {
+  for (let start = 0; start < items.length; start += size) {
+    await Promise.all(items.slice(start, start + size).map(work));
+  }
+}
+
+interface Figures {
+  readonly requestsPerTick: number;
+  readonly getsPerTick: number;
+  readonly ticksPerMinute: number;
+  readonly cpuSecondsPerMinute: number;
+  readonly peakRssMiB: number;
+}
+
+async function measureWindow(controller: ControllerProcess, pid: number): Promise<Figures> {
+  const before = await sample(controller);
+  await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
+  const after = await sample(controller);
+  const ticks = Math.max(1, after.ticks - before.ticks);
+  const minutes = (after.at - before.at) / 60_000;
+  return {
+    requestsPerTick: (after.requests - before.requests) / ticks,
+    getsPerTick: (after.gets - before.gets) / ticks,
+    ticksPerMinute: ticks / minutes,
+    cpuSecondsPerMinute: (after.cpuSeconds - before.cpuSeconds) / minutes,
+    peakRssMiB: peakRssMiB(pid),
+  };
+}
+
+export async function benchController(
+  sizes: readonly number[] = [100, 500],
+  row: (name: string, value: string) => void,
+  log: (text: string) => void = (text) => process.stdout.write(`${text}\n`),
+): Promise<void> {
+  for (const size of sizes) {
+    log(`  controller bench: ${size} canaries (fresh cluster, ${Math.ceil(size / 100) + 1} kwok nodes)`);
+    const cluster = await startTestCluster({ nodeCount: Math.ceil((size * 2) / 100) + 2 });
+    const client = await adminClient(cluster);
+    let controller: ControllerProcess | undefined;
+    try {
+      await installCrds(client);
+      await ensureNamespace(client, NAMESPACE);
+      const names = Array.from({ length: size }, (_, index) => `app-${String(index).padStart(4, '0')}`);
+      await inBatches(names, 25, (name) =>
+        client.create(RESOURCES.deployments, podinfoDeployment(NAMESPACE, { name, replicas: 1 })),
+      );
+      await inBatches(names, 25, (name) =>
+        client.create(
+          RESOURCES.canaries,
+          canary({
+            namespace: NAMESPACE,
+            name,
+            provider: 'kubernetes',
+            analysis: { interval: '10s', threshold: 5, iterations: 10_000 },
+          }),
+        ),
+      );
+      controller = await startControllerProcess(cluster.kubeconfigPath, ['--log-level', 'warn'], {});
+      const pid = await controllerPid(controller);
+      await waitForAll(client, size, 'Initialized', log);
+      const idle = await measureWindow(controller, pid);
+      report(row, `${size} idle canaries`, idle);
+
+      await inBatches(names, 25, (name) =>
+        client.mergePatch(RESOURCES.deployments, NAMESPACE, name, {
+          spec: { template: { metadata: { annotations: { 'bench/revision': '2' } } } },
+        }),
+      );
+      await waitForAll(client, size, 'Progressing', log);
+      const progressing = await measureWindow(controller, pid);
+      report(row, `${size} progressing canaries`, progressing);
+    } finally {
+      await controller?.stop('SIGTERM');
+      await client.close();
+      await cluster.stop();
+    }
+  }
+}
+
+async function controllerPid(controller: ControllerProcess): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${controller.port}/healthz`)).json();
+  return Number((text as { pid?: number }).pid ?? 0);
+}
+
+function report(row: (name: string, value: string) => void, label: string, figures: Figures): void {
+  row(
+    `controller, ${label}: API requests per tick (GETs)`,
+    `${figures.requestsPerTick.toFixed(2)} (${figures.getsPerTick.toFixed(2)}) over ${figures.ticksPerMinute.toFixed(0)} ticks/min`,
+  );
+  row(`controller, ${label}: CPU`, `${figures.cpuSecondsPerMinute.toFixed(2)} s per minute`);
+  row(`controller, ${label}: peak RSS`, `${figures.peakRssMiB.toFixed(0)} MiB`);
+}

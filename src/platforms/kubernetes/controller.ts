@@ -1,0 +1,313 @@
+/**
+ * `vireo controller`: the engine driven by the Kubernetes API (reference §0). Supervised watches
+ * fill caches and feed a deduplicating, rate-limited queue of canary keys; the sync handler keeps
+ * each canary's job in the scheduler; each job runs one engine tick per analysis interval,
+ * reading from the caches. With leader election, nothing runs until the Lease is ours, and the
+ * process is told to exit the moment it is lost.
+ */
+import type { Canary } from '../../api/schema/canary.js';
+import type { AlertProvider } from '../../api/schema/alert-provider.js';
+import type { MetricTemplate } from '../../api/schema/metric-template.js';
+import { AlertRouter } from '../../engine/alerts.js';
+import { InMemoryDecisionLog, type DecisionLog } from '../../engine/decisions.js';
+import { CanaryEngine, type AlertSender } from '../../engine/engine.js';
+import { formatKey, keyOf, type CanaryKey } from '../../engine/ports.js';
+import { ControllerMetrics } from '../../engine/telemetry.js';
+import { PrometheusBuiltinMetrics } from '../../metrics/builtin-metrics.js';
+import { BackendMetricTemplates } from '../../metrics/templates.js';
+import { ChatNotifierFactory } from '../../notifiers/factory.js';
+import { createGlobalNotifier, type GlobalNotifierFlags } from '../../notifiers/global.js';
+import type { Logger } from '../../shared/logger.js';
+import { HttpWebhookClient } from '../../webhooks/http-webhook-client.js';
+import { VERSION } from '../../shared/version.js';
+import { Counter, type Registry } from 'prom-client';
+import { CachedReader } from './cache.js';
+import type { KubeClient, KubeObject } from './client.js';
+import { KubernetesEventSink } from './events.js';
+import { Informer, InformerMetrics } from './informer.js';
+import type { KubernetesPlatformOptions } from './options.js';
+import { WorkQueue } from './queue.js';
+import { RESOURCES, type ResourceType } from './resources.js';
+import { createCanaryRouter, createRouter } from './routers/factory.js';
+import { CanaryScheduler } from './scheduler.js';
+import { CachedCanarySource } from './source.js';
+import { kubernetesStatusStore } from './status-store.js';
+import { CanarySync, type CanaryObject } from './sync.js';
+import { KubernetesWorkloads } from './workloads/index.js';
+
+export interface ControllerSettings {
+  readonly platform: KubernetesPlatformOptions;
+  /** --namespace: watch only this namespace (undefined = all). */
+  readonly namespace?: string;
+  /** --mesh-provider (default kubernetes for Vireo's controller: the routers built so far). */
+  readonly meshProvider: string;
+  /** --metrics-server */
+  readonly metricsServer?: string;
+  /** --event-webhook */
+  readonly eventWebhook?: string;
+  /** --cluster-name, shown in alerts. */
+  readonly clusterName?: string;
+  readonly notifierFlags: GlobalNotifierFlags;
+  /** --min-analysis-interval (hidden): Flagger's 10 s floor, lowered only on test clusters. */
+  readonly minIntervalMs?: number;
+  /** --threadiness: workers of the sync queue (default 2). */
+  readonly threadiness: number;
+}
+
+export interface ControllerDependencies {
+  readonly client: KubeClient;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly now?: () => Date;
+}
+
+/** Resources the workloads and routers read, each watched into a cache. */
+const WATCHED: readonly ResourceType[] = [
+  RESOURCES.deployments,
+  RESOURCES.daemonSets,
+  RESOURCES.services,
+  RESOURCES.configMaps,
+  RESOURCES.secrets,
+  RESOURCES.horizontalPodAutoscalers,
+  RESOURCES.ingresses,
+];
+
+export class KubernetesController {
+  readonly metrics: ControllerMetrics;
+  readonly decisions: DecisionLog;
+  private readonly canaries: Informer<CanaryObject>;
+  private readonly templates: Informer<MetricTemplate & KubeObject>;
+  private readonly providers: Informer<AlertProvider & KubeObject>;
+  private readonly workloadInformers: Informer<KubeObject>[];
+  private readonly queue: WorkQueue;
+  private readonly scheduler: CanaryScheduler;
+  private readonly engine: CanaryEngine;
+  private readonly sync: CanarySync;
+  private readonly webhooks: HttpWebhookClient;
+  private running = false;
+  private readonly countedNamespaces = new Set<string>();
+
+  constructor(
+    private readonly settings: ControllerSettings,
+    private readonly deps: ControllerDependencies,
+  ) {
+    const { client, logger, registry } = deps;
+    const now = deps.now ?? (() => new Date());
+    const informerMetrics = new InformerMetrics(registry);
+    const informer = <T extends KubeObject>(resource: ResourceType) =>
+      new Informer<T>(client, {
+        resource,
+        ...(settings.namespace === undefined ? {} : { namespace: settings.namespace }),
+        metrics: informerMetrics,
+        logger: logger.child({ informer: resource.plural }),
+      });
+    this.canaries = informer<CanaryObject>(RESOURCES.canaries);
+    this.templates = informer<MetricTemplate & KubeObject>(RESOURCES.metricTemplates);
+    this.providers = informer<AlertProvider & KubeObject>(RESOURCES.alertProviders);
+    this.workloadInformers = WATCHED.map((resource) => informer<KubeObject>(resource));
+    const reader = new CachedReader(
+      client,
+      new Map(WATCHED.map((resource, index) => [resource.plural, this.workloadInformers[index]!])),
+      registry,
+    );
+
+    this.metrics = new ControllerMetrics({ registry, collectDefaultMetrics: true });
+    this.metrics.setInfo(VERSION, settings.meshProvider);
+    const source = new CachedCanarySource({
+      canaries: this.canaries,
+      metricTemplates: this.templates,
+      alertProviders: this.providers,
+      reader,
+    });
+    const status = kubernetesStatusStore(client, this.canaries);
+    const events = new KubernetesEventSink(client, logger, now);
+    const alertLog = logger.child({ component: 'alerts' });
+    const notifierDeps = {
+      log: (entry: { msg?: string }) => alertLog.error(entry, entry.msg ?? 'alert not delivered'),
+    };
+    const globalNotifier = createGlobalNotifier(settings.notifierFlags, notifierDeps);
+    const alertRouter = new AlertRouter({
+      source,
+      notifiers: new ChatNotifierFactory(notifierDeps),
+      ...(globalNotifier === undefined ? {} : { globalNotifier }),
+      ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
+      meshProvider: settings.meshProvider,
+      log: (entry) => alertLog.info(entry),
+      deliveries: this.metrics,
+    });
+    const alerts: AlertSender = {
+      send: (canary, severity, text) => alertRouter.send(canary, severity, text),
+    };
+    this.webhooks = new HttpWebhookClient();
+    const decisionLog = new InMemoryDecisionLog();
+    const decisionLogger = logger.child({ component: 'decisions' });
+    this.decisions = {
+      record: async (key, decision) => {
+        decisionLogger.info({ canary: formatKey(key), decision }, decision.message);
+        await decisionLog.record(key, decision);
+      },
+      recent: (key, limit) => decisionLog.recent(key, limit),
+    };
+    const workloads = new KubernetesWorkloads({ client, reader, options: settings.platform, logger });
+    const routerDeps = { client, reader, options: settings.platform };
+    // A --mesh-provider no router implements is a start-up error, not a per-canary one.
+    createRouter(settings.meshProvider, routerDeps, { field: '--mesh-provider' });
+    const router = createCanaryRouter(settings.meshProvider, routerDeps);
+    this.engine = new CanaryEngine({
+      source,
+      workloads,
+      router,
+      status,
+      events,
+      webhooks: this.webhooks,
+      alerts,
+      checks: {
+        builtin: new PrometheusBuiltinMetrics({
+          meshProvider: settings.meshProvider,
+          ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
+        }),
+        templates: new BackendMetricTemplates({
+          lookup: { get: (namespace, name) => source.getMetricTemplate(namespace, name) },
+          secrets: source,
+          ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
+        }),
+      },
+      decisions: this.decisions,
+      metrics: this.metrics,
+      logger: logger.child({ component: 'engine' }),
+      clock: { now },
+      meshProvider: settings.meshProvider,
+      ...(settings.eventWebhook === undefined ? {} : { eventWebhook: settings.eventWebhook }),
+    });
+    this.sync = new CanarySync({
+      client,
+      status,
+      events,
+      finalize: (canary) => this.engine.finalizeDeletion(keyOf(canary)),
+      now,
+      logger,
+      ...(settings.minIntervalMs === undefined ? {} : { minIntervalMs: settings.minIntervalMs }),
+    });
+    // What the benchmark divides: API requests sent (at the client) per analysis tick.
+    const requests = new Counter({
+      name: 'vireo_kube_requests_total',
+      help: 'Requests sent to the Kubernetes API server, by verb and resource',
+      labelNames: ['verb', 'resource'],
+      registers: [registry],
+    });
+    client.counter.onRequest((verb, resource) => requests.inc({ verb, resource }));
+    const ticks = new Counter({
+      name: 'vireo_canary_ticks_total',
+      help: 'Analysis ticks run (one engine advance of one canary)',
+      registers: [registry],
+    });
+    this.scheduler = new CanaryScheduler(async (id) => {
+      ticks.inc();
+      await this.engine.advance(parseKey(id));
+    });
+    this.queue = new WorkQueue({ registry });
+  }
+
+  /** Lists everything (fatal if the CRDs or RBAC are missing), then starts the workers. */
+  async start(): Promise<void> {
+    const { logger } = this.deps;
+    const enqueue = (canary: CanaryObject) => this.queue.add(idOf(keyOf(canary)));
+    this.canaries.onAdd((canary) => {
+      enqueue(canary);
+      this.countCanaries();
+    });
+    this.canaries.onUpdate((canary, old) => {
+      // Our own status writes come back as updates: only a spec or lifecycle change needs a sync.
+      if (
+        canary.metadata.generation !== old.metadata.generation ||
+        canary.metadata.deletionTimestamp !== old.metadata.deletionTimestamp ||
+        JSON.stringify(canary.metadata.finalizers ?? []) !== JSON.stringify(old.metadata.finalizers ?? [])
+      )
+        enqueue(canary);
+    });
+    this.canaries.onDelete((canary) => {
+      const id = idOf(keyOf(canary));
+      this.scheduler.remove(id);
+      this.countCanaries();
+      logger.info({ canary: formatKey(keyOf(canary)) }, 'canary deleted; its job stopped');
+    });
+    await Promise.all([
+      this.canaries.start(),
+      this.templates.start(),
+      this.providers.start(),
+      ...this.workloadInformers.map((informer) => informer.start()),
+    ]);
+    this.running = true;
+    this.queue.run(
+      this.settings.threadiness,
+      (id) => this.syncOne(id),
+      (id, error) => logger.error({ canary: id, err: error }, 'canary sync failed; retrying with backoff'),
+    );
+    logger.info(
+      { canaries: this.canaries.size, namespace: this.settings.namespace ?? '(all)' },
+      'controller started',
+    );
+  }
+
+  get started(): boolean {
+    return this.running;
+  }
+
+  /** How many canaries have a running job. */
+  get scheduledCanaries(): number {
+    return this.scheduler.size;
+  }
+
+  /** Stops the workers and jobs (ticks in flight finish), then the watches. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.queue.shutDown();
+    await this.scheduler.stop();
+    await Promise.allSettled([
+      this.canaries.stop(),
+      this.templates.stop(),
+      this.providers.stop(),
+      ...this.workloadInformers.map((informer) => informer.stop()),
+    ]);
+    await this.webhooks.close?.();
+  }
+
+  /** flagger_canary_total per namespace, from the cache. */
+  private countCanaries(): void {
+    const perNamespace = new Map<string, number>();
+    for (const canary of this.canaries.list()) {
+      const namespace = canary.metadata.namespace ?? 'default';
+      perNamespace.set(namespace, (perNamespace.get(namespace) ?? 0) + 1);
+    }
+    for (const namespace of this.countedNamespaces)
+      if (!perNamespace.has(namespace)) perNamespace.set(namespace, 0);
+    for (const [namespace, count] of perNamespace) {
+      this.metrics.setCanaryTotal(namespace, count);
+      this.countedNamespaces.add(namespace);
+    }
+  }
+
+  private async syncOne(id: string): Promise<void> {
+    const key = parseKey(id);
+    const canary = this.canaries.get(key.namespace, key.name);
+    if (canary === undefined) {
+      this.scheduler.remove(id);
+      return;
+    }
+    const outcome = await this.sync.sync(canary);
+    if (outcome.schedule) this.scheduler.ensure(id, outcome.intervalMs);
+    else {
+      this.scheduler.remove(id);
+      this.deps.logger.info({ canary: formatKey(key) }, `canary not scheduled: ${outcome.reason}`);
+    }
+  }
+}
+
+const idOf = (key: CanaryKey): string => `${key.namespace}/${key.name}`;
+
+function parseKey(id: string): CanaryKey {
+  const slash = id.indexOf('/');
+  return { namespace: id.slice(0, slash), name: id.slice(slash + 1) };
+}
+
+export type { Canary };

@@ -1,0 +1,55 @@
+/**
+ * The engine's CanarySource and the metric providers' SecretReader, served from the controller's
+ * watch caches: a tick reads its Canary, MetricTemplates, AlertProviders and Secrets without a
+ * request to the API server.
+ */
+import type { AlertProvider } from '../../api/schema/alert-provider.js';
+import type { Canary } from '../../api/schema/canary.js';
+import type { MetricTemplate } from '../../api/schema/metric-template.js';
+import type { CanaryKey, CanarySource } from '../../engine/ports.js';
+import { decodeSecretData, SecretNotFoundError, type SecretReader } from '../../secrets/secret-reader.js';
+import type { KubeObject } from './client.js';
+import type { ObjectReader } from './reader.js';
+import { RESOURCES } from './resources.js';
+
+/** The subset of an informer the source reads. */
+export interface ObjectCache<T> {
+  get(namespace: string, name: string): T | undefined;
+}
+
+export interface CachedCanarySourceDeps {
+  readonly canaries: ObjectCache<Canary & KubeObject>;
+  readonly metricTemplates: ObjectCache<MetricTemplate & KubeObject>;
+  readonly alertProviders: ObjectCache<AlertProvider & KubeObject>;
+  /** Secrets (and anything else) through the cache-backed reader. */
+  readonly reader: ObjectReader;
+}
+
+export class CachedCanarySource implements CanarySource, SecretReader {
+  constructor(private readonly deps: CachedCanarySourceDeps) {}
+
+  getCanary(key: CanaryKey): Promise<Canary | undefined> {
+    return Promise.resolve(this.deps.canaries.get(key.namespace, key.name));
+  }
+
+  getMetricTemplate(namespace: string, name: string): Promise<MetricTemplate | undefined> {
+    return Promise.resolve(this.deps.metricTemplates.get(namespace, name));
+  }
+
+  getAlertProvider(namespace: string, name: string): Promise<AlertProvider | undefined> {
+    return Promise.resolve(this.deps.alertProviders.get(namespace, name));
+  }
+
+  async getSecret(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    const secret = await this.deps.reader.get<KubeObject>(RESOURCES.secrets, namespace, name);
+    return secret === undefined
+      ? undefined
+      : decodeSecretData(secret as { data?: unknown; stringData?: unknown });
+  }
+
+  async read(namespace: string, name: string): Promise<Readonly<Record<string, string>>> {
+    const data = await this.getSecret(namespace, name);
+    if (data === undefined) throw new SecretNotFoundError(`Secret ${namespace}/${name} not found`);
+    return data;
+  }
+}
