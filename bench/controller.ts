@@ -145,7 +145,7 @@ export async function benchController(
           }),
         ),
       );
-      controller = await startControllerProcess(cluster.kubeconfigPath, ['--log-level', 'warn'], {});
+      controller = await startControllerProcess(cluster.kubeconfigPath, [], {}, 'warn');
       const pid = await controllerPid(controller);
       await waitForAll(client, size, 'Initialized', log);
       const idle = await measureWindow(controller, pid);

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { freePort } from './prometheus.js';
 
 const repository = join(import.meta.dirname, '..', '..');
 
@@ -23,7 +24,9 @@ export async function startControllerProcess(
   kubeconfigPath: string,
   extraArgs: readonly string[] = [],
   env: NodeJS.ProcessEnv = {},
+  logLevel = 'debug',
 ): Promise<ControllerProcess> {
+  const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -32,11 +35,11 @@ export async function startControllerProcess(
       '--kubeconfig',
       kubeconfigPath,
       '--port',
-      '0',
+      String(port),
       '--host',
       '127.0.0.1',
       '--log-level',
-      'debug',
+      logLevel,
       '--min-analysis-interval',
       '1s',
       ...extraArgs,
@@ -64,20 +67,19 @@ export async function startControllerProcess(
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const tail = (lines = 60): string => raw.slice(-lines).join('\n');
 
-  const deadline = Date.now() + 30_000;
-  let port: number | undefined;
+  // Started means /healthz answers 200: the caches are filled and the workers run (or, with
+  // leader election, the process is campaigning).
+  const deadline = Date.now() + 60_000;
   let started = false;
-  while (Date.now() < deadline && !(port !== undefined && started)) {
-    for (const line of logs) {
-      if (typeof line['port'] === 'number' && String(line['msg']).startsWith('listening'))
-        port = line['port'];
-      if (line['msg'] === 'controller started' || line['msg'] === 'leading: starting the controller')
-        started = true;
+  while (Date.now() < deadline && !started && child.exitCode === null) {
+    try {
+      started = (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
+    } catch {
+      // Not listening yet.
     }
-    if (child.exitCode !== null) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!started) await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  if (port === undefined || !started) {
+  if (!started) {
     child.kill('SIGKILL');
     throw new Error(`vireo controller did not start:\n${tail()}`);
   }

@@ -105,6 +105,22 @@ describe('CachedReader', () => {
     expect(await reads(metrics)).toEqual({ 'services:hit': 1 });
   });
 
+  it('fills a gap with an object it just wrote until the watch delivers it, and never replaces a cached one', async () => {
+    const services = await newTestInformer(RESOURCES.services, [object('web', 'prod')]);
+    const client = fakeGetClient();
+    const reader = new CachedReader(client, [services], registry());
+    const created = { ...object('web-primary', 'prod'), data: { fresh: true } };
+    reader.recordWrite(RESOURCES.services, created);
+    expect(await reader.get(RESOURCES.services, 'prod', 'web-primary')).toEqual(created);
+    // The cache's own copy wins over a write we made, whichever is newer is unknowable.
+    reader.recordWrite(RESOURCES.services, { ...object('web', 'prod'), data: { stale: true } });
+    expect(await reader.get(RESOURCES.services, 'prod', 'web')).toEqual(object('web', 'prod'));
+    // After the TTL the write no longer answers for the cache.
+    reader.recordWrite(RESOURCES.services, object('old', 'prod'), Date.now() - 60_000);
+    expect(await reader.get(RESOURCES.services, 'prod', 'old')).toBeUndefined();
+    expect(client.gets).toEqual([]);
+  });
+
   it('falls back to a GET for a resource nobody watches, counting a miss', async () => {
     const services = await newTestInformer(RESOURCES.services, []);
     const client = fakeGetClient([object('web', 'prod')]);

@@ -21,10 +21,14 @@ export type GetClient = Pick<KubeClient, 'get'>;
 type AnyInformer = Informer<KubeObject>;
 
 const READS_METRIC = 'vireo_cache_reads_total';
+/** How long an object we wrote fills a gap in a cache whose watch has not delivered it yet. */
+const OWN_WRITE_TTL_MS = 30_000;
+const OWN_WRITES_CAPACITY = 5_000;
 
 export class CachedReader implements ObjectReader {
   private readonly informers = new Map<string, AnyInformer[]>();
   private readonly reads: Counter<'resource' | 'result'>;
+  private readonly ownWrites = new Map<string, { object: KubeObject; until: number }>();
 
   /**
    * `informers`: by resource plural (the key is informational: each informer is filed under its
@@ -51,6 +55,32 @@ export class CachedReader implements ObjectReader {
       });
   }
 
+  /**
+   * Remembers an object the controller just created or wrote, so that a read in the same tick
+   * (readiness right after creating the primary) sees it before the watch delivers it. It only
+   * fills gaps: an object the cache has is never replaced, since resourceVersions cannot be
+   * ordered and the cached one may already be newer.
+   */
+  recordWrite(resource: ResourceType, object: KubeObject, now = Date.now()): void {
+    const key = `${resourceLabel(resource)}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
+    if (this.ownWrites.size >= OWN_WRITES_CAPACITY) {
+      for (const [stale, entry] of this.ownWrites) if (entry.until < now) this.ownWrites.delete(stale);
+      if (this.ownWrites.size >= OWN_WRITES_CAPACITY) this.ownWrites.clear();
+    }
+    this.ownWrites.set(key, { object, until: now + OWN_WRITE_TTL_MS });
+  }
+
+  private ownWrite(label: string, namespace: string, name: string): KubeObject | undefined {
+    const key = `${label}/${namespace}/${name}`;
+    const entry = this.ownWrites.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.until < Date.now()) {
+      this.ownWrites.delete(key);
+      return undefined;
+    }
+    return entry.object;
+  }
+
   /** A copy of the cached object (callers may mutate it), or of the GET's answer on a miss. */
   async get<T extends KubeObject>(
     resource: ResourceType,
@@ -71,7 +101,8 @@ export class CachedReader implements ObjectReader {
       }
       if (informer.labelSelector === undefined) {
         this.reads.inc({ resource: label, result: 'hit' });
-        return undefined;
+        const written = this.ownWrite(label, resource.namespaced ? namespace : '', name);
+        return written === undefined ? undefined : (structuredClone(written) as T);
       }
     }
     this.reads.inc({ resource: label, result: 'miss' });

@@ -112,6 +112,7 @@ export class KubeClient {
   private readonly dispatcher: Dispatcher;
   private readonly requestTimeoutMs: number;
   private authHeader: { value: string | undefined; until: number } | undefined;
+  private readonly writeListeners: ((resource: ResourceType, object: KubeObject) => void)[] = [];
 
   private constructor(
     private readonly kubeConfig: KubeConfig,
@@ -150,6 +151,16 @@ export class KubeClient {
       keepAliveTimeout: 30_000,
     });
     return new KubeClient(kubeConfig, cluster.server, dispatcher, options);
+  }
+
+  /** Called with the object the API server returned after each create, replace or apply. */
+  onWrite(listener: (resource: ResourceType, object: KubeObject) => void): void {
+    this.writeListeners.push(listener);
+  }
+
+  private written<T extends KubeObject>(resource: ResourceType, object: T): T {
+    for (const listener of this.writeListeners) listener(resource, object);
+    return object;
   }
 
   get serverUrl(): string {
@@ -196,22 +207,24 @@ export class KubeClient {
     return { items, resourceVersion };
   }
 
-  create<T extends KubeObject>(resource: ResourceType, object: T): Promise<T> {
+  async create<T extends KubeObject>(resource: ResourceType, object: T): Promise<T> {
     const namespace = object.metadata.namespace;
-    return this.send<T>('create', 'POST', resourcePath(resource, namespace), resource, {
+    const created = await this.send<T>('create', 'POST', resourcePath(resource, namespace), resource, {
       body: withType(resource, object),
     });
+    return this.written(resource, created);
   }
 
   /** PUT: fails with E_KUBE_CONFLICT when `metadata.resourceVersion` is no longer current. */
-  replace<T extends KubeObject>(resource: ResourceType, object: T): Promise<T> {
-    return this.send<T>(
+  async replace<T extends KubeObject>(resource: ResourceType, object: T): Promise<T> {
+    const replaced = await this.send<T>(
       'update',
       'PUT',
       resourcePath(resource, object.metadata.namespace, object.metadata.name),
       resource,
       { body: withType(resource, object) },
     );
+    return this.written(resource, replaced);
   }
 
   /** PUT to /status: only the status is written; conflicts as for `replace`. */
@@ -226,15 +239,16 @@ export class KubeClient {
   }
 
   /** Server-side apply with Vireo's field manager; `force` takes over fields other managers own. */
-  apply<T extends KubeObject>(resource: ResourceType, object: T, force = true): Promise<T> {
+  async apply<T extends KubeObject>(resource: ResourceType, object: T, force = true): Promise<T> {
     const path = resourcePath(resource, object.metadata.namespace, object.metadata.name);
-    return this.send<T>(
+    const applied = await this.send<T>(
       'patch',
       'PATCH',
       `${path}?fieldManager=${FIELD_MANAGER}&force=${String(force)}`,
       resource,
       { body: withType(resource, object), contentType: 'application/apply-patch+yaml' },
     );
+    return this.written(resource, applied);
   }
 
   /** JSON merge patch (RFC 7386); `null` values delete keys. */

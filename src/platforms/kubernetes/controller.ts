@@ -110,6 +110,7 @@ export class KubernetesController {
       new Map(WATCHED.map((resource, index) => [resource.plural, this.workloadInformers[index]!])),
       registry,
     );
+    client.onWrite((resource, object) => reader.recordWrite(resource, object));
 
     this.metrics = new ControllerMetrics({ registry, collectDefaultMetrics: true });
     this.metrics.setInfo(VERSION, settings.meshProvider);
