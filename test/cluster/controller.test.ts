@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient, KubeObject } from '../../src/platforms/kubernetes/client.js';
+import { microTime, type Lease } from '../../src/platforms/kubernetes/leader-election.js';
 import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
 import { canary, podinfoDeployment, podinfoIngress } from '../support/canary-fixtures.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
@@ -454,6 +455,41 @@ describe('vireo controller restarts', () => {
     const primary = (await readDeployment(namespace, 'podinfo-primary'))!;
     expect(primary.metadata.generation).toBe(primaryGeneration + 1);
     expect(primary.spec.template.spec.containers[0]?.image).toBe('ghcr.io/stefanprodan/podinfo:6.0.1');
+  });
+
+  it('given a controller leading through its Lease, when another holder takes the Lease, then it stops all work and exits 1', async () => {
+    const namespace = 'quiet';
+    await ensureNamespace(client, namespace);
+    const leader = await startControllerProcess(cluster.kubeconfigPath, [
+      '--namespace',
+      namespace,
+      '--enable-leader-election',
+    ]);
+    try {
+      const lease = (await eventually(
+        () => client.get<Lease>(RESOURCES.leases, namespace, 'vireo-leader-election'),
+        (current) => (current?.spec?.holderIdentity ?? '') !== '',
+        30_000,
+        'the Lease held',
+      ))!;
+      await client.replace(RESOURCES.leases, {
+        ...lease,
+        spec: {
+          ...lease.spec,
+          holderIdentity: 'another-replica',
+          renewTime: microTime(new Date()),
+          leaseDurationSeconds: 60,
+        },
+      });
+      const code = await Promise.race([
+        leader.exited,
+        new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 30_000)),
+      ]);
+      expect(code).toBe(1);
+      expect(leader.logs.some((line) => String(line['msg']).includes('leadership lost'))).toBe(true);
+    } finally {
+      await leader.stop('SIGKILL');
+    }
   });
 
   it("serves /healthz and Flagger's metrics on --port", async () => {
