@@ -376,6 +376,97 @@ describe.concurrent('vireo controller on a real cluster', () => {
     expect(updated?.data).toEqual({ COLOR: 'green' });
   });
 
+  it("given a Canary whose pre-rollout webhook answers 500, when the image changes, then it halts with the hook's answer, rolls back, and the primary keeps the old version", async () => {
+    const namespace = 'failing-hook';
+    const failingHook = await startRecordingServer(() => ({ status: 500, body: 'acceptance tests failed' }));
+    try {
+      await given(namespace);
+      await client.apply(
+        RESOURCES.canaries,
+        canary({
+          namespace,
+          provider: 'kubernetes',
+          analysis: {
+            interval: '2s',
+            threshold: 2,
+            iterations: 3,
+            webhooks: [{ name: 'acceptance', type: 'pre-rollout', url: failingHook.url }],
+          },
+        }),
+      );
+      await waitForPhase(namespace, ['Initialized']);
+      await setImage(namespace, 'ghcr.io/stefanprodan/podinfo:6.0.1');
+      const failed = await waitForPhase(namespace, ['Failed', 'Succeeded']);
+      expect(failed.status?.phase).toBe('Failed');
+      expect(failingHook.requests.length).toBeGreaterThanOrEqual(2);
+      const events = await client.list<KubeObject & { message: string }>(RESOURCES.events, namespace);
+      // The event carries the hook's status and answer, so "why did it halt?" is answered in place.
+      expect(
+        events.items.some((event) =>
+          /^Halt podinfo\.failing-hook advancement pre-rollout check acceptance failed .*500.*acceptance tests failed$/.test(
+            event.message,
+          ),
+        ),
+      ).toBe(true);
+      expect((await readDeployment(namespace, 'podinfo'))?.spec.replicas).toBe(0);
+      expect(
+        (await readDeployment(namespace, 'podinfo-primary'))?.spec.template.spec.containers[0]?.image,
+      ).toBe('ghcr.io/stefanprodan/podinfo:6.0.0');
+    } finally {
+      await failingHook.close();
+    }
+  });
+
+  it('given a DaemonSet target, when it is initialized and its image changes, then the target is parked off every node and the primary DaemonSet is promoted', async () => {
+    const namespace = 'daemonset';
+    await ensureNamespace(client, namespace);
+    const deployment = podinfoDeployment(namespace) as KubeObject & { spec: Record<string, unknown> };
+    const daemonSetSpec = { ...deployment.spec };
+    delete daemonSetSpec['replicas'];
+    delete daemonSetSpec['progressDeadlineSeconds'];
+    await client.create(RESOURCES.daemonSets, { metadata: deployment.metadata, spec: daemonSetSpec });
+    const daemonSetCanary = canary({
+      namespace,
+      provider: 'kubernetes',
+      analysis: { interval: '2s', threshold: 2, iterations: 2 },
+    });
+    (daemonSetCanary['spec'] as { targetRef: { kind: string } }).targetRef.kind = 'DaemonSet';
+    await client.apply(RESOURCES.canaries, daemonSetCanary);
+    await waitForPhase(namespace, ['Initialized']);
+    type DaemonSet = KubeObject & {
+      spec: {
+        template: { spec: { nodeSelector?: Record<string, string>; containers: { image: string }[] } };
+      };
+      status?: { numberReady?: number; desiredNumberScheduled?: number };
+    };
+    const target = (await client.get<DaemonSet>(RESOURCES.daemonSets, namespace, 'podinfo'))!;
+    expect(target.spec.template.spec.nodeSelector).toEqual({ 'flagger.app/scale-to-zero': 'true' });
+    const primary = await eventually(
+      () => client.get<DaemonSet>(RESOURCES.daemonSets, namespace, 'podinfo-primary'),
+      (current) => (current?.status?.numberReady ?? 0) === cluster.nodeNames.length,
+      30_000,
+      'the primary DaemonSet on every node',
+    );
+    expect(primary?.spec.template.spec.nodeSelector ?? {}).toEqual({});
+
+    const containers = target.spec.template.spec.containers.map((container) => ({
+      ...container,
+      image: 'ghcr.io/stefanprodan/podinfo:6.0.1',
+    }));
+    await client.mergePatch(RESOURCES.daemonSets, namespace, 'podinfo', {
+      spec: { template: { spec: { containers } } },
+    });
+    await waitForPhase(namespace, ['Succeeded']);
+    const promoted = (await client.get<DaemonSet>(RESOURCES.daemonSets, namespace, 'podinfo-primary'))!;
+    expect(promoted.spec.template.spec.containers[0]?.image).toBe('ghcr.io/stefanprodan/podinfo:6.0.1');
+    expect(
+      (await client.get<DaemonSet>(RESOURCES.daemonSets, namespace, 'podinfo'))?.spec.template.spec
+        .nodeSelector,
+    ).toEqual({
+      'flagger.app/scale-to-zero': 'true',
+    });
+  });
+
   it('given a Canary with revertOnDeletion, when it is deleted, then the target gets its replicas back and the Canary goes away', async () => {
     const namespace = 'revert';
     await given(namespace);
