@@ -317,7 +317,8 @@ export class Informer<T extends KubeObject> {
           {
             resource: this.label,
             namespace: this.namespace,
-            err: error instanceof Error ? { message: error.message, code: codeOf(error) } : String(error),
+            // Not `err`: pino's error serializer would file this plain object as type "Object".
+            error: error instanceof Error ? { message: error.message, code: codeOf(error) } : String(error),
             failures,
             delayMs: Math.round(delayMs),
           },
@@ -518,7 +519,7 @@ export class Informer<T extends KubeObject> {
             resource: this.label,
             key: keyOfObject(object),
             handler: kind,
-            err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error),
+            err: error,
           },
           'informer handler threw; the event is not redelivered',
         );
