@@ -467,6 +467,35 @@ describe.concurrent('vireo controller on a real cluster', () => {
     });
   });
 
+  it('given a Canary the controller cannot run (a local-mode Workload target), when it is applied, then a Warning event names the field and nothing is generated', async () => {
+    const namespace = 'invalid';
+    await ensureNamespace(client, namespace);
+    const invalid = canary({
+      namespace,
+      provider: 'kubernetes',
+      analysis: { interval: '2s', threshold: 2, iterations: 2 },
+    });
+    (invalid['spec'] as Record<string, unknown>)['targetRef'] = {
+      apiVersion: 'local.vireo.dev/v1alpha1',
+      kind: 'Workload',
+      name: 'podinfo',
+    };
+    await client.apply(RESOURCES.canaries, invalid);
+    const events = await eventually(
+      () => client.list<KubeObject & { message: string; type: string }>(RESOURCES.events, namespace),
+      (list) => list.items.some((event) => event.type === 'Warning'),
+      30_000,
+      'a Warning event',
+    );
+    expect(events.items.map((event) => event.message)).toContainEqual(
+      expect.stringMatching(
+        /^Invalid canary, not running it: spec\.targetRef\.kind: Workload targets are local processes/,
+      ),
+    );
+    expect((await readCanary(namespace))?.status?.phase ?? '').toBe('');
+    expect(await readService(namespace, 'podinfo')).toBeUndefined();
+  });
+
   it('given a Canary with revertOnDeletion, when it is deleted, then the target gets its replicas back and the Canary goes away', async () => {
     const namespace = 'revert';
     await given(namespace);
