@@ -123,8 +123,10 @@ export async function benchController(
   log: (text: string) => void = (text) => process.stdout.write(`${text}\n`),
 ): Promise<void> {
   for (const size of sizes) {
-    log(`  controller bench: ${size} canaries (fresh cluster, ${Math.ceil(size / 100) + 1} kwok nodes)`);
-    const cluster = await startTestCluster({ nodeCount: Math.ceil((size * 2) / 100) + 2 });
+    // Room for a primary and a target pod per canary at kwok's 110 pods per node.
+    const nodeCount = Math.ceil((size * 2) / 100) + 2;
+    log(`  controller bench: ${size} canaries (fresh cluster, ${nodeCount} kwok nodes)`);
+    const cluster = await startTestCluster({ nodeCount });
     const client = await adminClient(cluster);
     let controller: ControllerProcess | undefined;
     try {
