@@ -6,22 +6,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient, KubeObject, WatchEvent } from '../../src/platforms/kubernetes/client.js';
 import { KubeApiError } from '../../src/platforms/kubernetes/errors.js';
 import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
-import { startTestCluster, type TestCluster } from '../support/cluster.js';
-import { adminClient, ensureNamespace, installCrds } from '../support/kube.js';
+import { startKubeTest, type KubeTest } from '../support/kube.js';
 
-let cluster: TestCluster;
 let client: KubeClient;
+let kube: KubeTest;
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ log: (line) => console.log(`[test-cluster] ${line}`) });
-  client = await adminClient(cluster);
-  await installCrds(client);
-  await ensureNamespace(client, 'client');
+  kube = await startKubeTest({ namespaces: ['client'] });
+  client = kube.client;
 }, 180_000);
 
 afterAll(async () => {
-  await client?.close();
-  await cluster?.stop();
+  await kube?.stop();
 }, 60_000);
 
 const canary = (name: string): KubeObject => ({

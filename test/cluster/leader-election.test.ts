@@ -12,21 +12,19 @@ import {
   type LeaseClient,
 } from '../../src/platforms/kubernetes/leader-election.js';
 import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
-import { startTestCluster, type TestCluster } from '../support/cluster.js';
-import { adminClient, ensureNamespace, eventually } from '../support/kube.js';
+import { eventually, startKubeTest, type KubeTest } from '../support/kube.js';
 
 const NAMESPACE = 'leader';
 const TIMINGS = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 500 };
 const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
-let cluster: TestCluster;
 let client: KubeClient;
+let kube: KubeTest;
 const electors: LeaderElector[] = [];
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ log: (line) => console.log(`[test-cluster] ${line}`) });
-  client = await adminClient(cluster);
-  await ensureNamespace(client, NAMESPACE);
+  kube = await startKubeTest({ crds: false, namespaces: [NAMESPACE] });
+  client = kube.client;
 }, 180_000);
 
 afterEach(async () => {
@@ -34,8 +32,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await client?.close();
-  await cluster?.stop();
+  await kube?.stop();
 }, 60_000);
 
 /** A client whose requests can be made to fail, as when the leader is cut off from the API server. */

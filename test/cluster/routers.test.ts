@@ -16,25 +16,22 @@ import {
 } from '../../src/platforms/kubernetes/routers/factory.js';
 import type { RouterDeps } from '../../src/platforms/kubernetes/routers/router.js';
 import type { Ingress, Service } from '../../src/platforms/kubernetes/routers/types.js';
-import { startTestCluster, type TestCluster } from '../support/cluster.js';
-import { adminClient, ensureNamespace, installCrds } from '../support/kube.js';
+import { ensureNamespace, startKubeTest, type KubeTest } from '../support/kube.js';
 
-let cluster: TestCluster;
 let client: KubeClient;
+let kube: KubeTest;
 let deps: RouterDeps;
 
 const NGINX = 'nginx.ingress.kubernetes.io';
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ log: (line) => console.log(`[test-cluster] ${line}`) });
-  client = await adminClient(cluster);
-  await installCrds(client);
+  kube = await startKubeTest();
+  client = kube.client;
   deps = { client, reader: new DirectReader(client), options: DEFAULT_PLATFORM_OPTIONS };
 }, 180_000);
 
 afterAll(async () => {
-  await client?.close();
-  await cluster?.stop();
+  await kube?.stop();
 }, 60_000);
 
 /** podinfo with a metrics port and an Istio sidecar, as portDiscovery sees it. */

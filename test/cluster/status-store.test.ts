@@ -9,24 +9,20 @@ import type { KubeClient, KubeObject } from '../../src/platforms/kubernetes/clie
 import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
 import { kubernetesStatusStore } from '../../src/platforms/kubernetes/status-store.js';
 import { canary } from '../support/canary-fixtures.js';
-import { startTestCluster, type TestCluster } from '../support/cluster.js';
-import { adminClient, ensureNamespace, installCrds } from '../support/kube.js';
+import { startKubeTest, type KubeTest } from '../support/kube.js';
 
 type CanaryObject = Canary & KubeObject;
 
-let cluster: TestCluster;
 let client: KubeClient;
+let kube: KubeTest;
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ log: (line) => console.log(`[test-cluster] ${line}`) });
-  client = await adminClient(cluster);
-  await installCrds(client);
-  await ensureNamespace(client, 'status');
+  kube = await startKubeTest({ namespaces: ['status'] });
+  client = kube.client;
 }, 180_000);
 
 afterAll(async () => {
-  await client?.close();
-  await cluster?.stop();
+  await kube?.stop();
 }, 60_000);
 
 describe('Kubernetes status store', () => {

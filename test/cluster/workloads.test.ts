@@ -18,19 +18,18 @@ import type {
   Secret,
   Service,
 } from '../../src/platforms/kubernetes/workloads/types.js';
-import { NEVER_READY_ANNOTATION, startTestCluster, type TestCluster } from '../support/cluster.js';
-import { adminClient, ensureNamespace, eventually, installCrds } from '../support/kube.js';
+import { NEVER_READY_ANNOTATION, type TestCluster } from '../support/cluster.js';
+import { eventually, startKubeTest, type KubeTest } from '../support/kube.js';
 
 const NS = 'workloads';
 let cluster: TestCluster;
 let client: KubeClient;
+let kube: KubeTest;
 let workloads: KubernetesWorkloads;
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ log: (line) => console.log(`[test-cluster] ${line}`) });
-  client = await adminClient(cluster);
-  await installCrds(client);
-  await ensureNamespace(client, NS);
+  kube = await startKubeTest({ namespaces: [NS] });
+  ({ cluster, client } = kube);
   workloads = new KubernetesWorkloads({
     client,
     reader: new DirectReader(client),
@@ -40,8 +39,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await client?.close();
-  await cluster?.stop();
+  await kube?.stop();
 }, 60_000);
 
 const WRITE_VERBS = ['create', 'update', 'patch', 'delete'];

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { KubeClient, type KubeObject } from '../../src/platforms/kubernetes/client.js';
 import { isAlreadyExists } from '../../src/platforms/kubernetes/errors.js';
 import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/resources.js';
-import type { TestCluster } from './cluster.js';
+import { startTestCluster, type TestCluster } from './cluster.js';
 
 const repository = join(import.meta.dirname, '..', '..');
 
@@ -85,4 +85,30 @@ export async function eventually<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+export interface KubeTest {
+  readonly cluster: TestCluster;
+  /** Admin client (system:masters). */
+  readonly client: KubeClient;
+  /** Closes the client and stops the cluster. */
+  stop(): Promise<void>;
+}
+
+/** A test cluster with an admin client, Vireo's CRDs (unless `crds: false`) and the namespaces given. */
+export async function startKubeTest(
+  options: { crds?: boolean; namespaces?: readonly string[] } = {},
+): Promise<KubeTest> {
+  const cluster = await startTestCluster({ log: (line) => console.log(`[test-cluster] ${line}`) });
+  const client = await adminClient(cluster);
+  if (options.crds !== false) await installCrds(client);
+  for (const namespace of options.namespaces ?? []) await ensureNamespace(client, namespace);
+  return {
+    cluster,
+    client,
+    stop: async () => {
+      await client.close();
+      await cluster.stop();
+    },
+  };
 }
