@@ -19,6 +19,8 @@ export interface Answer {
   readonly body?: string;
   /** Defaults to text/plain; a JSON API's stand-in says application/json. */
   readonly contentType?: string;
+  /** More response headers (a `content-type` here wins over `contentType`). */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Never answer (to exercise timeouts). */
   readonly hang?: boolean;
 }
@@ -64,7 +66,7 @@ export async function startRecordingServer(
       const reply = answer(recorded, requests.length - 1);
       if (reply.hang === true) return;
       res
-        .writeHead(reply.status, { 'content-type': reply.contentType ?? 'text/plain' })
+        .writeHead(reply.status, { 'content-type': reply.contentType ?? 'text/plain', ...reply.headers })
         .end(reply.body ?? '');
     });
   });

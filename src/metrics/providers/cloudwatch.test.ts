@@ -1,19 +1,17 @@
 import { createHash, createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  recordingServers,
+  type RecordedRequest,
+  type RecordingServer,
+} from '../../../test/support/recording-server.js';
 import { MetricProviderConfigError, MetricQueryError, NoValuesFoundError } from '../errors.js';
 import type { ProviderDeps, ProviderSettings } from '../provider.js';
 import { CloudWatchProvider, type CloudWatchOptions } from './cloudwatch.js';
 
 // ---- a CloudWatch stand-in speaking the AWS JSON 1.0 protocol, as this SDK version sends it ------
 
-interface AwsRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
+type AwsRequest = RecordedRequest;
 
 interface AwsAnswer {
   readonly status: number;
@@ -24,46 +22,20 @@ interface AwsAnswer {
   readonly hang?: boolean;
 }
 
-interface AwsServer {
-  readonly url: string;
-  readonly requests: AwsRequest[];
-}
+const server = recordingServers();
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-async function cloudwatch(answer: (request: AwsRequest) => AwsAnswer): Promise<AwsServer> {
-  const requests: AwsRequest[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const request = {
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      };
-      requests.push(request);
-      const reply = answer(request);
-      if (reply.hang === true) return;
-      res
-        .writeHead(reply.status, {
-          'content-type': 'application/x-amz-json-1.0',
-          'x-amzn-requestid': `req-${requests.length}`,
-          ...reply.headers,
-        })
-        .end(reply.raw ?? (reply.body === undefined ? '' : JSON.stringify(reply.body)));
-    });
+/** A recording server that answers in the AWS JSON 1.0 protocol's shape. */
+function cloudwatch(answer: (request: AwsRequest) => AwsAnswer): Promise<RecordingServer> {
+  return server((request, index) => {
+    const reply = answer(request);
+    return {
+      status: reply.status,
+      body: reply.raw ?? (reply.body === undefined ? '' : JSON.stringify(reply.body)),
+      contentType: 'application/x-amz-json-1.0',
+      headers: { 'x-amzn-requestid': `req-${index + 1}`, ...reply.headers },
+      ...(reply.hang === true ? { hang: true } : {}),
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
 }
 
 /** A GetMetricData answer: one MetricDataResult per list of values, newest first as CloudWatch sends them. */

@@ -1,7 +1,7 @@
 import { logger } from '@datadog/datadog-api-client';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  jsonAnswer,
+  jsonAnswer as json,
   recordingServers,
   type Answer,
   type RecordingServer,
@@ -16,8 +16,6 @@ const server = recordingServers();
 beforeAll(async () => {
   await import('@datadog/datadog-api-client');
 }, 60_000);
-
-const json = (status: number, body: unknown): Answer => jsonAnswer(status, body);
 
 const NOW = new Date('2026-11-23T10:00:00.000Z');
 const NOW_SECONDS = NOW.getTime() / 1000;

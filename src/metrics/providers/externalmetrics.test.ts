@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClusterPki, type ClusterPki } from '../../../test/support/cluster-pki.js';
-import { jsonAnswer, recordingServers, type Answer } from '../../../test/support/recording-server.js';
+import { jsonAnswer as json, recordingServers, type Answer } from '../../../test/support/recording-server.js';
 import { MetricProviderConfigError, MetricQueryError, NoValuesFoundError } from '../errors.js';
 import type { ProviderSettings } from '../provider.js';
 import { ExternalMetricsProvider, parseExternalMetricQuery, parseQuantity } from './externalmetrics.js';
@@ -34,7 +34,6 @@ function settings(extra: Partial<ProviderSettings> = {}): ProviderSettings {
   return { source: 'MetricTemplate test/queue-depth', interval: '1m', ...extra };
 }
 
-const json = (status: number, body: unknown): Answer => jsonAnswer(status, body);
 /** An ExternalMetricValueList as the API answers it. */
 const valueList = (...values: string[]): Answer =>
   json(200, {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  jsonAnswer,
+  jsonAnswer as json,
   recordingServers,
   type Answer,
   type RecordingServer,
@@ -16,7 +16,6 @@ import { GraphiteProvider } from './graphite.js';
 
 const server = recordingServers();
 
-const json = (status: number, body: unknown): Answer => jsonAnswer(status, body);
 type Datapoint = [number | string | null, number];
 const series = (target: string, ...datapoints: Datapoint[]) => ({
   target,

@@ -5,7 +5,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { jsonAnswer, recordingServers, type Answer } from '../../../test/support/recording-server.js';
+import { jsonAnswer as json, recordingServers, type Answer } from '../../../test/support/recording-server.js';
 import { MetricProviderConfigError, MetricQueryError, NoValuesFoundError } from '../errors.js';
 import { KeptnProvider, parseKeptnQuery } from './keptn.js';
 
@@ -25,7 +25,6 @@ function kubeConfigFor(url: string): KubeConfig {
   return kubeConfig;
 }
 
-const json = (status: number, body: unknown): Answer => jsonAnswer(status, body);
 const notFound = (message: string): Answer =>
   json(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason: 'NotFound', code: 404 });
 const resourceList = (version: string): Answer =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  jsonAnswer,
+  jsonAnswer as json,
   recordingServers,
   type Answer,
   type RecordingServer,
@@ -16,7 +16,6 @@ import { NEWRELIC_DEFAULT_ADDRESS, NewRelicProvider } from './newrelic.js';
 
 const server = recordingServers();
 
-const json = (status: number, body: unknown): Answer => jsonAnswer(status, body);
 // The Insights query API's answer: the results plus metadata about the query.
 const insights = (...results: unknown[]): Answer =>
   json(200, {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonAnswer, recordingServers, type Answer } from '../../../test/support/recording-server.js';
+import { jsonAnswer as json, recordingServers, type Answer } from '../../../test/support/recording-server.js';
 import {
   MetricProviderConfigError,
   MetricQueryError,
@@ -11,7 +11,6 @@ import { PrometheusProvider } from './prometheus.js';
 
 const server = recordingServers();
 
-const json = (status: number, body: unknown): Answer => jsonAnswer(status, body);
 const vector = (...values: string[]): Answer =>
   json(200, {
     status: 'success',

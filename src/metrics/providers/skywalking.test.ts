@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonAnswer, recordingServers, type Answer } from '../../../test/support/recording-server.js';
+import { jsonAnswer as json, recordingServers, type Answer } from '../../../test/support/recording-server.js';
 import {
   MetricProviderConfigError,
   MetricQueryError,
@@ -23,7 +23,6 @@ const APDEX_QUERY = `query queryData($duration: Duration!) {
 const NOW = new Date('2026-11-23T20:40:30Z');
 const now = (): Date => NOW;
 
-const json = (status: number, body: unknown): Answer => jsonAnswer(status, body);
 /** readMetricsValues as the OAP answers it: one value per minute bucket, oldest first. */
 const metricsValues = (...values: (number | null)[]): Answer =>
   json(200, {

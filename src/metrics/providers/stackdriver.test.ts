@@ -1,22 +1,16 @@
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { recordingServers, type RecordedRequest } from '../../../test/support/recording-server.js';
 import { MetricProviderConfigError, MetricQueryError, NoValuesFoundError } from '../errors.js';
 import type { ProviderSettings } from '../provider.js';
 import { MONITORING_READ_SCOPE, StackdriverProvider } from './stackdriver.js';
 
 // ---- a Google stand-in: the OAuth2 token endpoint, Cloud Monitoring and the metadata server -----
 
-interface GoogleRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
+type GoogleRequest = RecordedRequest;
 
 interface GoogleAnswer {
   readonly status: number;
@@ -32,10 +26,9 @@ interface GoogleServer {
   readonly monitoring: () => GoogleRequest[];
 }
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
+const server = recordingServers();
+afterEach(() => {
   vi.unstubAllEnvs();
-  await Promise.all(closers.splice(0).map((close) => close()));
 });
 
 const TOKEN = 'ya29.vireo-test-access-token';
@@ -51,34 +44,19 @@ const CLIENT_EMAIL = 'vireo@my-project.iam.gserviceaccount.com';
  * itself, and everything else as `monitoring` says.
  */
 async function google(monitoring: (request: GoogleRequest) => GoogleAnswer): Promise<GoogleServer> {
-  const requests: GoogleRequest[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const request = {
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      };
-      requests.push(request);
-      const reply = route(request, monitoring);
-      if (reply.hang === true) return;
-      res
-        .writeHead(reply.status, { 'content-type': 'application/json; charset=UTF-8', ...reply.headers })
-        .end(reply.body === undefined ? '' : JSON.stringify(reply.body));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  const started = await server((request) => {
+    const reply = route(request, monitoring);
+    return {
+      status: reply.status,
+      body: reply.body === undefined ? '' : JSON.stringify(reply.body),
+      contentType: 'application/json; charset=UTF-8',
+      ...(reply.headers === undefined ? {} : { headers: reply.headers }),
+      ...(reply.hang === true ? { hang: true } : {}),
+    };
   });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    monitoring: () => requests.filter((request) => request.path.startsWith('/v3/')),
+    ...started,
+    monitoring: () => started.requests.filter((request) => request.path.startsWith('/v3/')),
   };
 }
 
