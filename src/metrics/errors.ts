@@ -4,6 +4,7 @@
  * are cut short).
  */
 import { MultipleValuesError, NoValuesFoundError } from '../engine/checks.js';
+import { parseGoDuration } from '../api/duration.js';
 import { VireoError } from '../shared/errors.js';
 
 export { MultipleValuesError, NoValuesFoundError };
@@ -63,4 +64,18 @@ export function requiredSecretKey(
 /** "the Secret \"name\"" for messages, or "the Secret" when the name is unknown. */
 export function secretLabel(secretName: string | undefined): string {
   return secretName === undefined ? 'the Secret' : `the Secret "${secretName}"`;
+}
+
+/**
+ * The metric's interval in milliseconds, which sizes every provider's query window; an interval
+ * that is not a positive Go duration is a configuration error naming the provider.
+ */
+export function metricIntervalMs(provider: string, interval: string): number {
+  const milliseconds = parseGoDuration(interval);
+  if (milliseconds === undefined || milliseconds <= 0) {
+    throw new MetricProviderConfigError(
+      `${provider}: the metric interval ${JSON.stringify(interval)} is not a positive duration such as "1m"`,
+    );
+  }
+  return milliseconds;
 }

@@ -390,7 +390,7 @@ describe('CloudWatch provider', () => {
     );
     expect(() => provider('monitoring.eu-west-1.amazonaws.com')).toThrow(/is not an http\(s\) URL/);
     expect(() => provider(undefined, { interval: 'soon' })).toThrow(
-      'MetricTemplate test/error-rate: cloudwatch needs a positive metric interval such as "1m", not "soon"',
+      'MetricTemplate test/error-rate: cloudwatch: the metric interval "soon" is not a positive duration such as "1m"',
     );
     expect(provider(undefined).type).toBe('cloudwatch');
   });

@@ -20,8 +20,7 @@ import {
   type CloudWatchClientConfig,
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
-import { parseGoDuration } from '../../api/duration.js';
-import { MetricProviderConfigError, MetricQueryError, noValues } from '../errors.js';
+import { metricIntervalMs, MetricProviderConfigError, MetricQueryError, noValues } from '../errors.js';
 import { excerpt, isHttpUrl } from '../http.js';
 import type { MetricsBackend, ProviderDeps, ProviderSettings } from '../provider.js';
 
@@ -58,7 +57,7 @@ export class CloudWatchProvider implements MetricsBackend {
     }
     const address = validAddress(settings);
     this.endpoint = address ?? `https://monitoring.${region}.amazonaws.com`;
-    this.windowMs = WINDOW_INTERVALS * intervalMs(settings);
+    this.windowMs = WINDOW_INTERVALS * metricIntervalMs(`${settings.source}: ${PROVIDER}`, settings.interval);
     this.now = deps.now ?? (() => new Date());
     this.logger = deps.logger;
     const timeoutMs = deps.timeoutMs ?? CLOUDWATCH_ATTEMPT_TIMEOUT_MS;
@@ -139,16 +138,6 @@ function validAddress(settings: ProviderSettings): string | undefined {
     );
   }
   return address;
-}
-
-function intervalMs(settings: ProviderSettings): number {
-  const milliseconds = parseGoDuration(settings.interval);
-  if (milliseconds === undefined || milliseconds <= 0) {
-    throw new MetricProviderConfigError(
-      `${settings.source}: ${PROVIDER} needs a positive metric interval such as "1m", not ${JSON.stringify(settings.interval)}`,
-    );
-  }
-  return milliseconds;
 }
 
 // ---- the query: a JSON array of MetricDataQuery -------------------------------------------------

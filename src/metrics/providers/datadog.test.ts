@@ -286,6 +286,10 @@ describe('Datadog provider', () => {
     expect(() => new DatadogProvider(settings(undefined, { interval: 'later' }))).toThrow(
       /the metric interval "later" is not a positive duration/,
     );
+    // Ten intervals must make at least one whole second: Datadog's API counts in seconds.
+    expect(() => new DatadogProvider(settings(undefined, { interval: '50ms' }))).toThrow(
+      /the metric interval "50ms" makes a query window under 1s/,
+    );
     expect(() => new DatadogProvider(settings('api.datadoghq.eu'))).toThrow(MetricQueryError);
   });
 });

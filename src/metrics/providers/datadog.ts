@@ -17,10 +17,15 @@
  */
 import type { client, v1 } from '@datadog/datadog-api-client';
 import { request, type Dispatcher } from 'undici';
-import { MetricProviderConfigError, MetricQueryError, noValues, requiredSecretKey } from '../errors.js';
+import {
+  metricIntervalMs,
+  MetricProviderConfigError,
+  MetricQueryError,
+  noValues,
+  requiredSecretKey,
+} from '../errors.js';
 import { apiUrl, dispatcherFor, endpointOf, excerpt, failureReason, readCapped } from '../http.js';
 import type { MetricsBackend, ProviderDeps, ProviderSettings } from '../provider.js';
-import { parseGoDuration } from '../../api/duration.js';
 
 export const DATADOG_TIMEOUT_MS = 5_000;
 export const DATADOG_DEFAULT_ADDRESS = 'https://api.datadoghq.com';
@@ -74,7 +79,14 @@ export class DatadogProvider implements MetricsBackend {
       settings.secretName,
       'datadog_application_key',
     );
-    this.windowSeconds = windowOf(settings);
+    this.windowSeconds = Math.floor(
+      (WINDOW_INTERVALS * metricIntervalMs(provider, settings.interval)) / 1000,
+    );
+    if (this.windowSeconds < 1) {
+      throw new MetricProviderConfigError(
+        `${provider}: the metric interval ${JSON.stringify(settings.interval)} makes a query window under 1s: use at least "100ms"`,
+      );
+    }
     const address =
       settings.address === undefined || settings.address === '' ? DATADOG_DEFAULT_ADDRESS : settings.address;
     // The client appends `/api/v1/…` to the base as is: keep a proxy's path prefix, drop a trailing slash.
@@ -160,17 +172,6 @@ export class DatadogProvider implements MetricsBackend {
       cause: error,
     });
   }
-}
-
-function windowOf(settings: ProviderSettings): number {
-  const interval = parseGoDuration(settings.interval);
-  const seconds = interval === undefined ? 0 : Math.floor((WINDOW_INTERVALS * interval) / 1000);
-  if (seconds < 1) {
-    throw new MetricProviderConfigError(
-      `${settings.source}: datadog: the metric interval ${JSON.stringify(settings.interval)} is not a positive duration such as "1m"`,
-    );
-  }
-  return seconds;
 }
 
 /**

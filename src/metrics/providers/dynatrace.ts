@@ -13,6 +13,7 @@
  */
 import type { Dispatcher } from 'undici';
 import {
+  metricIntervalMs,
   MetricProviderConfigError,
   MetricQueryError,
   MultipleValuesError,
@@ -21,7 +22,6 @@ import {
 } from '../errors.js';
 import { apiUrl, dispatcherFor, excerpt, httpJson } from '../http.js';
 import type { MetricsBackend, ProviderDeps, ProviderSettings } from '../provider.js';
-import { parseGoDuration } from '../../api/duration.js';
 
 export const DYNATRACE_TIMEOUT_MS = 5_000;
 const WINDOW_INTERVALS = 10;
@@ -54,7 +54,9 @@ export class DynatraceProvider implements MetricsBackend {
       'dynatrace_token',
     );
     this.authorization = `Api-Token ${token}`;
-    this.windowMs = windowOf(settings);
+    this.windowMs = Math.round(
+      WINDOW_INTERVALS * metricIntervalMs(`${settings.source}: dynatrace`, settings.interval),
+    );
     this.queryUrl = apiUrl(this.type, settings.address, '/api/v2/metrics/query');
     this.metricsUrl = apiUrl(this.type, settings.address, '/api/v2/metrics');
     this.now = deps.now ?? (() => new Date());
@@ -90,16 +92,6 @@ export class DynatraceProvider implements MetricsBackend {
       errorText: dynatraceError,
     });
   }
-}
-
-function windowOf(settings: ProviderSettings): number {
-  const interval = parseGoDuration(settings.interval);
-  if (interval === undefined || interval <= 0) {
-    throw new MetricProviderConfigError(
-      `${settings.source}: dynatrace: the metric interval ${JSON.stringify(settings.interval)} is not a positive duration such as "1m"`,
-    );
-  }
-  return Math.round(WINDOW_INTERVALS * interval);
 }
 
 /** `{"error": {"code", "message", "constraintViolations": [{"path", "message"}]}}` */

@@ -14,8 +14,8 @@
  * Secret) and `spec.provider.headers`, for an OAP behind an authenticating proxy.
  */
 import type { Dispatcher } from 'undici';
-import { parseGoDuration } from '../../api/duration.js';
 import {
+  metricIntervalMs,
   MetricProviderConfigError,
   MetricQueryError,
   MultipleValuesError,
@@ -59,7 +59,7 @@ export class SkyWalkingProvider implements MetricsBackend {
       );
     }
     this.address = settings.address;
-    this.windowMs = intervalMilliseconds(settings);
+    this.windowMs = metricIntervalMs(`${settings.source}: skywalking`, settings.interval);
     this.headers = { ...basicAuthorization(settings), ...settings.headers };
     this.dispatcher = dispatcherFor(settings, deps);
     this.timeoutMs = deps.timeoutMs ?? SKYWALKING_TIMEOUT_MS;
@@ -115,16 +115,6 @@ function minuteOf(time: Date): string {
     `${time.getUTCFullYear()}-${pad(time.getUTCMonth() + 1)}-${pad(time.getUTCDate())} ` +
     `${pad(time.getUTCHours())}${pad(time.getUTCMinutes())}`
   );
-}
-
-function intervalMilliseconds(settings: ProviderSettings): number {
-  const milliseconds = parseGoDuration(settings.interval);
-  if (milliseconds === undefined || milliseconds <= 0) {
-    throw new MetricProviderConfigError(
-      `${settings.source}: skywalking cannot use the metric interval ${JSON.stringify(settings.interval)}: set a positive duration such as "1m"`,
-    );
-  }
-  return milliseconds;
 }
 
 /** Basic auth when the Secret has `username` and `password`; Flagger itself sends none. */

@@ -553,7 +553,7 @@ describe('Splunk provider', () => {
     );
     expect(() => new SplunkProvider(settings(''))).toThrow(/splunk needs spec.provider.address/);
     expect(() => new SplunkProvider(settings('https://api.us1.signalfx.com', { interval: '0s' }))).toThrow(
-      /cannot use the metric interval "0s"/,
+      /splunk: the metric interval "0s" is not a positive duration such as "1m"/,
     );
   });
 

@@ -23,8 +23,8 @@
 import { gunzipSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import WebSocket from 'ws';
-import { parseGoDuration } from '../../api/duration.js';
 import {
+  metricIntervalMs,
   MetricProviderConfigError,
   MetricQueryError,
   MultipleValuesError,
@@ -72,7 +72,7 @@ export class SplunkProvider implements MetricsBackend {
     this.streamUrl = endpoints.stream;
     this.apiAddress = endpoints.api;
     this.token = requiredSecretKey('splunk', settings.secret, settings.secretName, SPLUNK_TOKEN_KEY);
-    this.windowMs = WINDOW_INTERVALS * intervalMilliseconds(settings);
+    this.windowMs = WINDOW_INTERVALS * metricIntervalMs(`${settings.source}: splunk`, settings.interval);
     this.timeoutMs = deps.timeoutMs ?? SPLUNK_TIMEOUT_MS;
     this.insecureSkipVerify = settings.insecureSkipVerify === true;
     this.dispatcher = dispatcherFor(settings, deps);
@@ -147,16 +147,6 @@ export function endpointsOf(settings: Pick<ProviderSettings, 'address' | 'source
   api.pathname = prefix === '' ? '/' : prefix;
   api.search = '';
   return { stream, api: api.href };
-}
-
-function intervalMilliseconds(settings: ProviderSettings): number {
-  const milliseconds = parseGoDuration(settings.interval);
-  if (milliseconds === undefined || milliseconds <= 0) {
-    throw new MetricProviderConfigError(
-      `${settings.source}: splunk cannot use the metric interval ${JSON.stringify(settings.interval)}: set a positive duration such as "1m"`,
-    );
-  }
-  return milliseconds;
 }
 
 interface ExecuteRequest {
