@@ -13,11 +13,14 @@ export function analysisOf(spec: CanarySpec): CanarySpec['analysis'] | undefined
   return spec.analysis ?? spec.canaryAnalysis;
 }
 
-/** An empty or unparsable interval means 60s, and nothing runs more often than every 10s. */
-export function analysisIntervalMs(interval: string | undefined): number {
+/**
+ * An empty or unparsable interval means 60s, and nothing runs more often than every 10s
+ * (`minimumMs` lowers that floor on test clusters only).
+ */
+export function analysisIntervalMs(interval: string | undefined, minimumMs = MIN_INTERVAL_MS): number {
   const parsed = interval === undefined ? undefined : parseGoDuration(interval);
   if (parsed === undefined || parsed <= 0) return DEFAULT_INTERVAL_MS;
-  return Math.max(parsed, MIN_INTERVAL_MS);
+  return Math.max(parsed, minimumMs);
 }
 
 export function progressionSettings(

@@ -18,7 +18,7 @@ import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/res
 import { canary, podinfoDeployment } from '../support/canary-fixtures.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { startControllerProcess } from '../support/controller-process.js';
-import { adminClient, adminKubeConfig, ensureNamespace, eventually } from '../support/kube.js';
+import { adminClient, adminKubeConfig, CRDS, ensureNamespace, eventually } from '../support/kube.js';
 import { kubeConfigWithToken } from '../support/kubeconfig.js';
 
 const REPOSITORY = join(import.meta.dirname, '..', '..');
@@ -47,13 +47,6 @@ const SUBJECT_ACCESS_REVIEWS = api(
   'v1',
   'subjectaccessreviews',
   'SubjectAccessReview',
-  false,
-);
-const CRDS = api(
-  'apiextensions.k8s.io',
-  'v1',
-  'customresourcedefinitions',
-  'CustomResourceDefinition',
   false,
 );
 const SERVICE_ACCOUNTS = api('', 'v1', 'serviceaccounts', 'ServiceAccount', true);

@@ -13,7 +13,8 @@ import { startTestCluster, type TestCluster } from './cluster.js';
 
 const repository = join(import.meta.dirname, '..', '..');
 
-const CRDS: ResourceType = {
+/** CustomResourceDefinitions: only tests install them; the controller never writes one. */
+export const CRDS: ResourceType = {
   group: 'apiextensions.k8s.io',
   version: 'v1',
   plural: 'customresourcedefinitions',

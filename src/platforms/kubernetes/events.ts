@@ -7,6 +7,7 @@
  */
 import type { Canary } from '../../api/schema/canary.js';
 import type { EventSink, EventType } from '../../engine/ports.js';
+import { kubernetesTime } from '../../engine/status.js';
 import type { KubeClient, KubeObject } from './client.js';
 import { RESOURCES } from './resources.js';
 
@@ -37,9 +38,7 @@ export class KubernetesEventSink implements EventSink {
     const namespace = canary.metadata.namespace ?? 'default';
     const uid = (canary.metadata as { uid?: string }).uid ?? '';
     const id = `${uid}\u0000${type}\u0000${message}`;
-    const time = this.now()
-      .toISOString()
-      .replace(/\.\d+Z$/, 'Z');
+    const time = kubernetesTime(this.now());
     try {
       const previous = this.recorded.get(id);
       if (previous !== undefined) {

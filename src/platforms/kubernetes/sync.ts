@@ -5,8 +5,7 @@
  * the scheduler whether the canary should tick.
  */
 import type { Canary } from '../../api/schema/canary.js';
-import { parseGoDuration } from '../../api/duration.js';
-import { DEFAULT_INTERVAL_MS, MIN_INTERVAL_MS, analysisOf } from '../../engine/settings.js';
+import { analysisIntervalMs, analysisOf } from '../../engine/settings.js';
 import { formatKey, keyOf, type EventSink, type StatusStore } from '../../engine/ports.js';
 import { withPhase } from '../../engine/status.js';
 import { formatPath } from '../../validate/path.js';
@@ -70,15 +69,10 @@ export class CanarySync {
         `New ${canary.spec.targetRef.kind} detected, starting initialization.`,
       );
     }
-    return { schedule: true, intervalMs: this.intervalOf(canary) };
-  }
-
-  /** Empty or unparsable means 60 s; nothing ticks more often than the minimum (reference §0). */
-  private intervalOf(canary: CanaryObject): number {
-    const text = analysisOf(canary.spec)?.interval;
-    const parsed = text === undefined ? undefined : parseGoDuration(text);
-    if (parsed === undefined || parsed <= 0) return DEFAULT_INTERVAL_MS;
-    return Math.max(parsed, this.deps.minIntervalMs ?? MIN_INTERVAL_MS);
+    return {
+      schedule: true,
+      intervalMs: analysisIntervalMs(analysisOf(canary.spec)?.interval, this.deps.minIntervalMs),
+    };
   }
 
   /** Semantic errors the CRD schema cannot express, reported once per generation. */
