@@ -33,8 +33,6 @@ export interface CanaryCache {
 }
 
 class CanaryStatusStorage implements VersionedStatusStorage {
-  /** Objects read for a version, so a write sends the object the version belongs to. */
-  private readonly readObjects = new Map<string, CanaryObject>();
   private readonly staleCache = new Set<string>();
 
   constructor(
@@ -51,20 +49,15 @@ class CanaryStatusStorage implements VersionedStatusStorage {
       object = this.cache.get(key.namespace, key.name);
     }
     if (object === undefined) throw new CanaryGoneError(key);
-    const version = object.metadata.resourceVersion as unknown as string;
-    this.readObjects.set(`${id}@${version}`, object);
-    return { status: object.status ?? {}, version };
+    return { status: object.status ?? {}, version: object.metadata.resourceVersion ?? '' };
   }
 
   async write(key: CanaryKey, status: CanaryStatus, version: string): Promise<void> {
     const id = `${key.namespace}/${key.name}`;
-    const object = this.readObjects.get(`${id}@${version}`);
-    this.readObjects.delete(`${id}@${version}`);
-    if (object === undefined) throw new StatusConflictError(`no object read for ${id} at ${version}`);
     try {
+      // /status ignores everything but the status; the resourceVersion makes the write conditional.
       await this.client.replaceStatus(RESOURCES.canaries, {
-        ...object,
-        metadata: { ...object.metadata, resourceVersion: version },
+        metadata: { name: key.name, namespace: key.namespace, resourceVersion: version },
         status,
       });
     } catch (error) {
