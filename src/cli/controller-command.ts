@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { parseGoDuration } from '../api/duration.js';
 import { UsageError, VireoError } from '../shared/errors.js';
-import { createLogger, type Logger, type LoggerOptions } from '../shared/logger.js';
+import { createLogger, type LoggerOptions } from '../shared/logger.js';
 import type { CliIo } from './main.js';
 
 export interface ControllerFlags {
@@ -263,5 +263,3 @@ export async function runController(
   logger.flush();
   return exitCode;
 }
-
-export type { Logger };

@@ -5,7 +5,6 @@
  * reading from the caches. With leader election, nothing runs until the Lease is ours, and the
  * process is told to exit the moment it is lost.
  */
-import type { Canary } from '../../api/schema/canary.js';
 import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
 import { AlertRouter } from '../../engine/alerts.js';
@@ -310,5 +309,3 @@ function parseKey(id: string): CanaryKey {
   const slash = id.indexOf('/');
   return { namespace: id.slice(0, slash), name: id.slice(slash + 1) };
 }
-
-export type { Canary };
