@@ -182,12 +182,18 @@ export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome
   const stages: (DemoStage & { outcome: string; seconds: number })[] = [];
   const statusOf = (): LocalCanaryStatus | undefined =>
     runtime?.status().find((entry) => entry.canary === KEY);
-  const onEvent = (event: LocalEvent): void => options.onEvent(event, statusOf());
+  // The phase of the last decision shown: a stage ends when the viewer has seen the decision that
+  // ended it, not only when the status file says so (the engine writes the status first).
+  let decidedPhase = '';
+  const onEvent = (event: LocalEvent): void => {
+    if (event.type === 'decision' && event.decision !== undefined) decidedPhase = event.decision.phase;
+    options.onEvent(event, statusOf());
+  };
   const waitForPhase = async (phases: readonly string[], limitSeconds: number): Promise<string> => {
     const deadline = Date.now() + limitSeconds * 1000;
     for (;;) {
       const phase = statusOf()?.phase ?? '';
-      if (phases.includes(phase)) return phase;
+      if (phases.includes(phase) && phases.includes(decidedPhase)) return phase;
       if (Date.now() > deadline) {
         throw new DemoError(
           `the canary did not reach ${phases.join(' or ')} within ${limitSeconds} s (phase: ${phase || 'none'})`,
