@@ -174,6 +174,29 @@ describe('ControllerMetrics: Vireo additions', () => {
       'vireo_alerts_total{provider_type="msteams",result="failed"} 1',
     ]);
   });
+
+  it('vireo_alert_retries_total counts requests sent again, not messages', async () => {
+    const { metrics } = setup();
+    metrics.countAlertRetries('slack', 2);
+    metrics.countAlertRetries('slack', 1);
+    metrics.countAlertRetries('msteams', 0);
+    expect(await samples(metrics, 'vireo_alert_retries_total')).toEqual([
+      'vireo_alert_retries_total{provider_type="slack"} 3',
+    ]);
+  });
+
+  it('vireo_alerts_queued and vireo_alerts_dropped_total', async () => {
+    const { metrics } = setup();
+    metrics.setAlertsQueued(4);
+    metrics.countAlertDropped('queue-full');
+    metrics.countAlertDropped('shutdown');
+    metrics.countAlertDropped('shutdown');
+    expect(await samples(metrics, 'vireo_alerts_queued')).toEqual(['vireo_alerts_queued 4']);
+    expect(await samples(metrics, 'vireo_alerts_dropped_total')).toEqual([
+      'vireo_alerts_dropped_total{reason="queue-full"} 1',
+      'vireo_alerts_dropped_total{reason="shutdown"} 2',
+    ]);
+  });
 });
 
 describe('ControllerMetrics: registry ownership', () => {

@@ -9,6 +9,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Canary, CanaryPhase } from '../api/schema/canary.js';
+import type { AlertDropReason, AlertOutboxRecorder } from './alert-outbox.js';
 import type { AlertDeliveryRecorder, AlertDeliveryResult } from './alerts.js';
 import { keyOf } from './ports.js';
 import type { DeploymentStrategy } from './progression.js';
@@ -40,7 +41,7 @@ export interface ControllerMetricsOptions {
 
 type CanaryLabels = { name: string; namespace: string };
 
-export class ControllerMetrics implements AlertDeliveryRecorder {
+export class ControllerMetrics implements AlertDeliveryRecorder, AlertOutboxRecorder {
   readonly registry: Registry;
 
   private readonly info: Gauge<'version' | 'mesh_provider'>;
@@ -53,6 +54,9 @@ export class ControllerMetrics implements AlertDeliveryRecorder {
   private readonly failures: Counter<'name' | 'namespace' | 'deployment_strategy' | 'analysis_status'>;
   private readonly webhookCalls: Counter<'type' | 'result'>;
   private readonly alertDeliveries: Counter<'provider_type' | 'result'>;
+  private readonly alertRetries: Counter<'provider_type'>;
+  private readonly alertsQueued: Gauge;
+  private readonly alertsDropped: Counter<'reason'>;
 
   /** Registers every metric on `options.registry`; a registry takes one ControllerMetrics. */
   constructor(options: ControllerMetricsOptions) {
@@ -118,6 +122,23 @@ export class ControllerMetrics implements AlertDeliveryRecorder {
       name: 'vireo_alerts_total',
       help: 'Alert deliveries by provider type and outcome',
       labelNames: ['provider_type', 'result'],
+      registers,
+    });
+    this.alertRetries = new Counter({
+      name: 'vireo_alert_retries_total',
+      help: 'Alert requests sent again after a chat service failed, timed out or was unreachable',
+      labelNames: ['provider_type'],
+      registers,
+    });
+    this.alertsQueued = new Gauge({
+      name: 'vireo_alerts_queued',
+      help: 'Alerts waiting for delivery or being delivered',
+      registers,
+    });
+    this.alertsDropped = new Counter({
+      name: 'vireo_alerts_dropped_total',
+      help: 'Alerts never handed to a notifier (queue full, or still queued at shutdown)',
+      labelNames: ['reason'],
       registers,
     });
 
@@ -187,6 +208,19 @@ export class ControllerMetrics implements AlertDeliveryRecorder {
 
   countAlertDelivery(providerType: string, result: AlertDeliveryResult): void {
     this.alertDeliveries.inc({ provider_type: providerType, result });
+  }
+
+  /** Requests a notifier sent beyond the first for one message (src/notifiers/transport.ts retries). */
+  countAlertRetries(providerType: string, retries: number): void {
+    if (retries > 0) this.alertRetries.inc({ provider_type: providerType }, retries);
+  }
+
+  setAlertsQueued(count: number): void {
+    this.alertsQueued.set(count);
+  }
+
+  countAlertDropped(reason: AlertDropReason): void {
+    this.alertsDropped.inc({ reason });
   }
 }
 

@@ -39,6 +39,11 @@ export interface NotifierLogEntry {
 export interface NotifierDeps {
   /** Structured log sink (the controller passes its pino logger's `error`). */
   readonly log?: (entry: NotifierLogEntry) => void;
+  /**
+   * Told how many requests were sent again for one message (attempts beyond the first), whether
+   * it was delivered in the end or not; the controller counts them in `vireo_alert_retries_total`.
+   */
+  readonly countRetries?: (providerType: string, retries: number) => void;
   readonly transport?: TransportOptions;
   /** For payloads that carry a time (generic). */
   readonly now?: () => Date;
@@ -81,12 +86,22 @@ export class HttpChatNotifier implements ChatNotifier {
   async send(message: AlertMessage): Promise<boolean> {
     try {
       const result = await this.deliver(message);
+      this.reportRetries(result);
       if (!result.ok) this.reportFailure(result);
       return result.ok;
     } catch (error) {
       // postJson does not throw; a payload builder that does must still not reach the engine.
       this.reportFailure({ ok: false, status: 0, body: '', attempts: 0, error: String(error) });
       return false;
+    }
+  }
+
+  private reportRetries(result: PostResult): void {
+    if (result.attempts <= 1) return;
+    try {
+      this.deps.countRetries?.(this.settings.type, result.attempts - 1);
+    } catch {
+      // Counting is a courtesy too: it must not turn a delivered alert into a failed tick.
     }
   }
 

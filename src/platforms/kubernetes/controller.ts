@@ -7,6 +7,7 @@
  */
 import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
+import { AlertOutbox } from '../../engine/alert-outbox.js';
 import { AlertRouter } from '../../engine/alerts.js';
 import { InMemoryDecisionLog, type DecisionLog } from '../../engine/decisions.js';
 import { CanaryEngine, type AlertSender } from '../../engine/engine.js';
@@ -60,6 +61,9 @@ export interface ControllerDependencies {
   readonly now?: () => Date;
 }
 
+/** How long a stopping controller waits for queued alerts: one chat message's worst case (18 s) and a margin. */
+const ALERT_DRAIN_TIMEOUT_MS = 20_000;
+
 /** Resources the workloads and routers read, each watched into a cache. */
 const WATCHED: readonly ResourceType[] = [
   RESOURCES.deployments,
@@ -83,6 +87,7 @@ export class KubernetesController {
   private readonly engine: CanaryEngine;
   private readonly sync: CanarySync;
   private readonly webhooks: HttpWebhookClient;
+  private readonly alerts: AlertOutbox;
   private running = false;
   private readonly countedNamespaces = new Set<string>();
 
@@ -124,6 +129,8 @@ export class KubernetesController {
     const alertLog = logger.child({ component: 'alerts' });
     const notifierDeps = {
       log: (entry: { msg?: string }) => alertLog.error(entry, entry.msg ?? 'alert not delivered'),
+      countRetries: (providerType: string, retries: number) =>
+        this.metrics.countAlertRetries(providerType, retries),
     };
     const globalNotifier = createGlobalNotifier(settings.notifierFlags, notifierDeps);
     const alertRouter = new AlertRouter({
@@ -135,9 +142,13 @@ export class KubernetesController {
       log: (entry) => alertLog.info(entry),
       deliveries: this.metrics,
     });
-    const alerts: AlertSender = {
-      send: (canary, severity, text) => alertRouter.send(canary, severity, text),
-    };
+    // Ticks hand alerts over and move on: a chat outage never delays a rollback (docs/notifiers.md).
+    this.alerts = new AlertOutbox({
+      deliver: { send: (canary, severity, text) => alertRouter.send(canary, severity, text) },
+      recorder: this.metrics,
+      logger: alertLog,
+    });
+    const alerts: AlertSender = this.alerts;
     this.webhooks = new HttpWebhookClient();
     const decisionLog = new InMemoryDecisionLog();
     const decisionLogger = logger.child({ component: 'decisions' });
@@ -270,6 +281,7 @@ export class KubernetesController {
       ...this.workloadInformers.map((informer) => informer.stop()),
     ]);
     await this.webhooks.close?.();
+    await this.alerts.close(ALERT_DRAIN_TIMEOUT_MS);
   }
 
   /** flagger_canary_total per namespace, from the cache. */
