@@ -11,6 +11,21 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          // A test's time includes cold module loading, schema compilation and child processes,
+          // which take many times longer on a loaded machine; tests wait for outcomes, not time.
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        // Outages of the metrics backend and the chat services, against real servers on loopback;
+        // each suite prints its figures.
+        extends: true,
+        test: {
+          name: 'resilience',
+          include: ['test/resilience/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
         },
       },
       {

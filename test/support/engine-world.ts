@@ -6,7 +6,13 @@
 import type { AlertProvider } from '../../src/api/schema/alert-provider.js';
 import type { Canary, CanaryStatus, CanaryWebhook } from '../../src/api/schema/canary.js';
 import type { MetricTemplate } from '../../src/api/schema/metric-template.js';
-import type { BuiltinMetrics, Check, MetricTemplates, MetricsProvider } from '../../src/engine/checks.js';
+import type {
+  BuiltinMetrics,
+  Check,
+  CheckDependencies,
+  MetricTemplates,
+  MetricsProvider,
+} from '../../src/engine/checks.js';
 import { InMemoryDecisionLog } from '../../src/engine/decisions.js';
 import { CanaryEngine, type AlertSender, type EngineMetrics } from '../../src/engine/engine.js';
 import type {
@@ -67,6 +73,8 @@ export class World {
   hookCalls: HookCall[] = [];
   hookAnswers = new Map<string, HookAnswer>();
   secrets = new Map<string, Record<string, string>>();
+  /** AlertProviders by `<namespace>/<name>`, for tests that route alerts through a real AlertRouter. */
+  alertProviders = new Map<string, AlertProvider>();
   templates = new Map<string, MetricTemplate>();
   successRate = 100;
   durationMs = 10;
@@ -104,7 +112,8 @@ export class World {
   readonly source: CanarySource = {
     getCanary: () => Promise.resolve(structuredClone(this.canary)),
     getMetricTemplate: (namespace, name) => Promise.resolve(this.templates.get(`${namespace}/${name}`)),
-    getAlertProvider: (): Promise<AlertProvider | undefined> => Promise.resolve(undefined),
+    getAlertProvider: (namespace, name): Promise<AlertProvider | undefined> =>
+      Promise.resolve(this.alertProviders.get(`${namespace}/${name}`)),
     getSecret: (namespace, name) => Promise.resolve(this.secrets.get(`${namespace}/${name}`)),
   };
 
@@ -234,6 +243,10 @@ export class World {
       checksFor?: (canary: Canary) => readonly Check[];
       /** A real webhook client instead of the world's scripted one. */
       webhooks?: WebhookClient;
+      /** A real alert path (AlertRouter, notifiers) instead of the world's recorder. */
+      alerts?: AlertSender;
+      /** Real metric backends instead of the world's scripted values. */
+      checks?: CheckDependencies;
     } = {},
   ): CanaryEngine {
     return new CanaryEngine({
