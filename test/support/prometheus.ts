@@ -15,6 +15,10 @@ export interface TestPrometheus {
   query(promql: string): Promise<{ resultType: string; result: unknown }>;
   /** Resolves once every target has been scraped at least `count` times. */
   waitForScrapes(count: number, timeoutMs?: number): Promise<void>;
+  /** SIGKILLs the process (an outage: connections to the port are refused); the TSDB stays. */
+  kill(): Promise<void>;
+  /** Starts a killed Prometheus again on the same port and TSDB, once it answers. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -55,31 +59,44 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestP
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const output: string[] = [];
-  const child: ChildProcess = spawn(
-    options.binary ?? 'prometheus',
-    [
-      `--config.file=${join(directory, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(directory, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const spawnFailure = new Promise<never>((_, reject) =>
-    child.once('error', (error) =>
-      reject(
-        new Error(
-          `cannot start prometheus (${error.message}): install it with "apt-get install prometheus" or run bash scripts/test-all.sh`,
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  let spawnFailure: Promise<never>;
+  const launch = (): void => {
+    child = spawn(
+      options.binary ?? 'prometheus',
+      [
+        `--config.file=${join(directory, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(directory, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    const current = child;
+    exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
+    spawnFailure = new Promise<never>((_, reject) =>
+      current.once('error', (error) =>
+        reject(
+          new Error(
+            `cannot start prometheus (${error.message}): install it with "apt-get install prometheus" or run bash scripts/test-all.sh`,
+          ),
         ),
       ),
-    ),
-  );
+    );
+    // Only the race below reads it; a failure after start-up must not be an unhandled rejection.
+    spawnFailure.catch(() => undefined);
+  };
+  launch();
 
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
     await rm(directory, { recursive: true, force: true });
   };
@@ -92,7 +109,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestP
   };
 
   try {
-    await Promise.race([spawnFailure, waitForReady(url, child, output)]);
+    await Promise.race([spawnFailure!, waitForReady(url, child!, output)]);
   } catch (error) {
     await stop();
     throw error;
@@ -102,6 +119,12 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestP
     url,
     query,
     stop,
+    kill,
+    async restart(): Promise<void> {
+      await kill();
+      launch();
+      await Promise.race([spawnFailure, waitForReady(url, child, output)]);
+    },
     async waitForScrapes(count: number, timeoutMs = 30_000): Promise<void> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -119,7 +142,8 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestP
 async function waitForReady(url: string, child: ChildProcess, output: string[]): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`prometheus exited (${child.exitCode}): ${output.join('')}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`prometheus exited (${child.exitCode ?? child.signalCode}): ${output.join('')}`);
     try {
       const response = await fetch(`${url}/-/ready`);
       if (response.ok) return;
