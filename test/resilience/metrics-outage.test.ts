@@ -8,7 +8,7 @@
  * The engine runs with the real Prometheus provider (built-in checks and a MetricTemplate)
  * against:
  * - a stand-in speaking Prometheus' HTTP API on loopback, which goes down (connection refused),
- *   answers 503, or never answers, for 3 ticks starting at every point of every strategy's
+ *   answers 503, never answers, or answers with no data, for 3 ticks starting at every point of every strategy's
  *   analysis (canary, A/B, blue/green, blue/green with mirroring);
  * - a real Prometheus (Debian's package) scraping router-shaped series, SIGKILLed for 3 ticks
  *   and restarted on the same TSDB.
@@ -28,10 +28,11 @@ import { jsonAnswer } from '../support/recording-server.js';
 import { startSwitchableServer, type ServerState } from '../support/switchable-server.js';
 
 type Strategy = 'canary' | 'ab-testing' | 'blue-green' | 'mirroring';
-type OutageMode = Exclude<ServerState, 'up'>;
+/** How the backend is broken; `no-data` answers every query with an empty vector (a wiped TSDB). */
+type OutageMode = Exclude<ServerState, 'up'> | 'no-data';
 
 const STRATEGIES: readonly Strategy[] = ['canary', 'ab-testing', 'blue-green', 'mirroring'];
-const MODES: readonly OutageMode[] = ['down', 'failing', 'hanging'];
+const MODES: readonly OutageMode[] = ['down', 'failing', 'hanging', 'no-data'];
 const OUTAGE_TICKS = 3;
 const MAX_TICKS = 40;
 /** Only a hanging backend runs into it; an answering one gets thirty times as long. */
@@ -171,19 +172,20 @@ async function runAnalysis(
 
 /** A Prometheus stand-in on its own port, for one analysis. */
 async function standInBackend(name: string): Promise<Backend & { close(): Promise<void> }> {
+  let mode: OutageMode | undefined;
   const server = await startSwitchableServer({
     answer: () =>
       jsonAnswer(200, {
         status: 'success',
         data: {
           resultType: 'vector',
-          result: [{ metric: {}, value: [Date.now() / 1000, String(STAND_IN_VALUE)] }],
+          result:
+            mode === 'no-data' ? [] : [{ metric: {}, value: [Date.now() / 1000, String(STAND_IN_VALUE)] }],
         },
       }),
     // What Prometheus answers while it starts or shuts down.
     failure: jsonAnswer(503, { status: 'error', errorType: 'unavailable', error: 'Service Unavailable' }),
   });
-  let mode: OutageMode | undefined;
   return {
     url: server.url,
     name,
@@ -192,7 +194,7 @@ async function standInBackend(name: string): Promise<Backend & { close(): Promis
     },
     async breakFor(next) {
       mode = next;
-      await server.setState(next);
+      await server.setState(next === 'no-data' ? 'up' : next);
     },
     async repair() {
       mode = undefined;
@@ -246,7 +248,9 @@ function verify(run: AnalysisRun, healthy: AnalysisRun): 'promoted' | 'rolled ba
   for (const tick of halts) {
     expect(tick.outage, `${run.label}: a check failed with the backend up`).toBe(true);
     const failed = tick.decisions.find((decision) => decision.action === 'halt')!;
-    expect(failed.checks?.at(-1)?.message, run.label).toMatch(/^Metric query failed for \S+: /);
+    expect(failed.checks?.at(-1)?.message, run.label).toMatch(
+      /^(Metric query failed for \S+: |Halt advancement no values found for )/,
+    );
     expect(failed.checks?.at(-1)?.verdict, run.label).toBe('fail');
   }
   expect(halts.length, run.label).toBeLessThanOrEqual(OUTAGE_TICKS);
@@ -287,6 +291,8 @@ interface Tally {
 
 const tally = (): Tally => ({ analyses: 0, withoutData: 0, failedChecks: 0, promoted: 0, rolledBack: 0 });
 const standIn = tally();
+/** How many stand-in analyses saw each kind of outage. */
+const standInModes = new Map<OutageMode, number>();
 const real = tally();
 
 function count(into: Tally, run: AnalysisRun, outcome: 'promoted' | 'rolled back'): void {
@@ -305,7 +311,9 @@ afterAll(() => {
     `${figures.failedChecks} failed checks counted, ${figures.promoted + figures.rolledBack} recovered ` +
     `(${figures.promoted} promoted after the outage, ${figures.rolledBack} rolled back at the threshold)`;
   if (standIn.analyses > 0)
-    console.log(`R3 metrics outage (Prometheus API stand-in): ${describeTally(standIn)}`);
+    console.log(
+      `R3 metrics outage (Prometheus API stand-in; ${[...standInModes].map(([mode, runs]) => `${mode} ${runs}`).join(', ')}): ${describeTally(standIn)}`,
+    );
   if (real.analyses > 0)
     console.log(`R3 metrics outage (real Prometheus, SIGKILLed): ${describeTally(real)}`);
 });
@@ -350,6 +358,7 @@ describe('R3: the metrics backend down for 3 intervals', () => {
       }),
     );
     for (const { run, strategy } of results) count(standIn, run, verify(run, healthy.get(strategy)!));
+    for (const { mode } of scenarios) standInModes.set(mode, (standInModes.get(mode) ?? 0) + 1);
 
     expect(standIn.analyses).toBeGreaterThanOrEqual(24);
     expect(standIn.withoutData).toBe(0);
