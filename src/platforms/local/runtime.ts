@@ -50,6 +50,7 @@ import { parseAccessLog, type AccessLogSummary } from './router/nginx-access-log
 import { ProxyRouter } from './router/proxy.js';
 import { TrafficRecorder, type MetricsEndpoint } from './router/recorder.js';
 import type { LocalRoute } from './router/route.js';
+import { REPLICAS_FILE } from './leftover-processes.js';
 import { LocalStateStore } from './state.js';
 import { ProcessSupervisor } from './supervisor.js';
 import type { WorkloadSpec } from './workload-spec.js';
@@ -96,8 +97,7 @@ export interface LocalCanaryStatus {
 /** The recorder keeps 15 minutes; asking for more returns all it has. */
 const ALL_RETAINED_MS = 15 * 60 * 1000;
 
-/** Pids (each its process group's leader) of the replicas the runtime started, kept current. */
-export const REPLICAS_FILE = 'replicas.json';
+export { REPLICAS_FILE } from './leftover-processes.js';
 
 /** A clock that runs `speed` times faster than the wall clock from the moment it is made. */
 export function acceleratedClock(speed: number, wall: () => number = Date.now): () => number {
@@ -505,7 +505,12 @@ export class LocalRuntime {
   /** Replaces the manifests: a changed Workload spec is a new revision; new canaries start. */
   async apply(manifests: LocalManifests): Promise<void> {
     const before = new Set(this.catalog.canaries.map((canary) => formatKey(keyOf(canary))));
+    const kept = new Set(manifests.canaries.map((canary) => formatKey(keyOf(canary))));
+    const removed = this.catalog.canaries.filter((canary) => !kept.has(formatKey(keyOf(canary))));
+    const removedUseNginx = removed.map((canary) => this.catalog.usesNginx(canary));
     this.catalog.replace(manifests);
+    // A canary no longer applied leaves nothing running: no router, no process, no state.
+    for (const [index, canary] of removed.entries()) await this.forget(canary, removedUseNginx[index]!);
     await this.startPrometheusIfNeeded();
     for (const canary of manifests.canaries) {
       // Routes first, for every canary: a changed service.port is served at once.
@@ -513,6 +518,19 @@ export class LocalRuntime {
       if (!before.has(formatKey(keyOf(canary)))) await this.resume(canary);
     }
     this.scheduleAll();
+  }
+
+  /** Stops a canary that is no longer applied: its ticks, its router, both process sets, its state. */
+  private async forget(canary: Canary, usedNginx: boolean): Promise<void> {
+    const key = keyOf(canary);
+    const text = formatKey(key);
+    clearTimeout(this.timers.get(text));
+    this.timers.delete(text);
+    await this.running.get(text)?.catch(() => undefined);
+    await (usedNginx ? this.nginx : this.proxies).remove(key.namespace, canary.spec.targetRef.name);
+    await this.supervisor.stop(targetSetName(canary));
+    await this.supervisor.stop(primarySetName(canary));
+    await this.state.remove(key);
   }
 
   /** Runs one tick of every canary now (tests and the demo use it to avoid waiting). */
