@@ -25,7 +25,21 @@ const ACCELERATED_NGINX_INTERVAL = '30s';
 const ACCELERATION = 10;
 const SERVICE_ENTRY = join(import.meta.dirname, '..', 'platforms', 'local', 'demo-service-main.js');
 
-export async function runDemo(options: DemoCommandOptions, io: CliIo): Promise<number> {
+/** Where stop signals come from (the process; tests pass an emitter). */
+export interface DemoHost {
+  readonly signals: Pick<NodeJS.Process, 'on' | 'off'>;
+  /** Exits at once; used on a second signal, when the person at the terminal does not want to wait. */
+  readonly exit: (code: number) => never;
+}
+
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+export async function runDemo(
+  options: DemoCommandOptions,
+  io: CliIo,
+  host: DemoHost = { signals: process, exit: (code) => process.exit(code) },
+): Promise<number> {
   // Prometheus scrapes every second: 3 s between steps leaves it several scrapes of each new split.
   const interval =
     options.interval ?? (options.router === 'nginx' ? ACCELERATED_NGINX_INTERVAL : ACCELERATED_INTERVAL);
@@ -51,23 +65,48 @@ export async function runDemo(options: DemoCommandOptions, io: CliIo): Promise<n
           : `Time runs ${speed}× faster: a ${interval} analysis step takes ${intervalMs / speed / 1000}s.\n`),
     );
   }
-  const outcome: DemoOutcome = await runDemoScenario({
-    interval,
-    speed,
-    router,
-    serviceEntry: SERVICE_ENTRY,
-    onStage: (stage) => {
-      if (json)
-        io.stdout(
-          `${JSON.stringify({ time: stage.time, type: 'release', canary: 'web.demo', phase: '', canaryWeight: 0, primaryWeight: 100, message: stage.description, version: stage.version })}\n`,
-        );
-      else io.stdout(`\n${elapsed()}  ── ${stage.description}\n`);
-    },
-    onEvent: (event, status) => {
-      if (json) io.stdout(`${JSON.stringify(jsonLine(event, status))}\n`);
-      else io.stdout(liveLine(elapsed(), event, status));
-    },
-  });
+  // Ctrl-C or SIGTERM: stop every process the demo started, then exit 130 or 143. A second
+  // signal exits at once; the replicas' process groups are then killed by the supervisor's exit hook.
+  const interruption = new AbortController();
+  let received: StopSignal | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const name = signal as StopSignal;
+    if (received !== undefined) {
+      io.stderr(`vireo demo: ${name} again, exiting without waiting\n`);
+      host.exit(STOP_SIGNALS[name]);
+    }
+    received = name;
+    io.stderr(`\nvireo demo: ${name}, stopping the demo's processes (again to exit at once)\n`);
+    interruption.abort();
+  };
+  for (const name of Object.keys(STOP_SIGNALS)) host.signals.on(name, onSignal);
+  let outcome: DemoOutcome;
+  try {
+    outcome = await runDemoScenario({
+      signal: interruption.signal,
+      interval,
+      speed,
+      router,
+      serviceEntry: SERVICE_ENTRY,
+      onStage: (stage) => {
+        if (json)
+          io.stdout(
+            `${JSON.stringify({ time: stage.time, type: 'release', canary: 'web.demo', phase: '', canaryWeight: 0, primaryWeight: 100, message: stage.description, version: stage.version })}\n`,
+          );
+        else io.stdout(`\n${elapsed()}  ── ${stage.description}\n`);
+      },
+      onEvent: (event, status) => {
+        if (json) io.stdout(`${JSON.stringify(jsonLine(event, status))}\n`);
+        else io.stdout(liveLine(elapsed(), event, status));
+      },
+    });
+  } catch (error) {
+    if (received === undefined) throw error;
+    io.stderr(`vireo demo: stopped by ${received}; every process it started has exited\n`);
+    return STOP_SIGNALS[received];
+  } finally {
+    for (const name of Object.keys(STOP_SIGNALS)) host.signals.off(name, onSignal);
+  }
   if (json) {
     io.stdout(
       `${JSON.stringify({ time: new Date().toISOString(), type: 'summary', canary: 'web.demo', phase: outcome.stages.at(-1)?.outcome ?? '', canaryWeight: 0, primaryWeight: 100, message: summaryMessage(outcome), outcome })}\n`,

@@ -124,8 +124,4 @@ describe.each(['builtin', 'nginx'] as const)('vireo demo --json --router %s', (r
       expect(Math.abs(share - weight), `weight ${weight}% served ${share.toFixed(1)}%`).toBeLessThan(25);
     }
   });
-
-  it('takes under a minute at the default speed', () => {
-    expect(lines.at(-1)?.outcome?.totalSeconds).toBeLessThan(60);
-  });
 });

@@ -65,7 +65,7 @@ afterAll(() => {
 });
 
 /** A Workload `name` (two demo-service replicas) and its Canary on `port`, plus a Secret. */
-function manifest(name: string, port: number, version = '1.0.0'): string {
+function manifest(name: string, port: number, version = '1.0.0', router = 'builtin'): string {
   return `apiVersion: local.vireo.dev/v1alpha1
 kind: Workload
 metadata: {name: ${name}, namespace: local}
@@ -75,6 +75,7 @@ spec:
   env: {VERSION: "${version}"}
   replicas: 2
   readiness: {httpPath: /readyz}
+  router: ${router}
 ---
 apiVersion: flagger.app/v1beta1
 kind: Canary
@@ -157,6 +158,23 @@ async function replicasRunning(workload: string, directory: string): Promise<num
   return pids;
 }
 
+/** Which of nginx and Prometheus run for the state directory (their command lines name it). */
+async function routerProcesses(directory: string): Promise<string[]> {
+  const found = new Set<string>();
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let command: string;
+    try {
+      command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      continue;
+    }
+    if (!command.includes(`${directory}/`) || !(await processAlive(Number(entry)))) continue;
+    if (command.startsWith('nginx')) found.add('nginx');
+    if (command.startsWith('prometheus')) found.add('prometheus');
+  }
+  return [...found].sort();
+}
+
 describe('vireo local: the daemon owns its processes', () => {
   it('after the daemon is killed with SIGKILL, the next apply stops its replicas before starting new ones, and down leaves nothing', async () => {
     const directory = stateDirectory();
@@ -209,6 +227,26 @@ describe('vireo local: the daemon owns its processes', () => {
     expect(down.status).toBe(0);
     expect(down.stdout).toMatch(/stopped [1-9]\d* process group\(s\) it left behind/);
     expect(await replicasRunning('local.web', directory)).toEqual([]);
+  });
+
+  it('down after a SIGKILLed daemon stops the nginx and Prometheus it ran', async () => {
+    const directory = stateDirectory();
+    const port = await findFreePort();
+    const file = write(directory, 'web.yaml', manifest('web', port, '1.0.0', 'nginx'));
+    const applied = vireoSync(directory, 'local', 'apply', '-f', file);
+    expect(applied.status, applied.stderr).toBe(0);
+    await servesVersion(port, '1.0.0');
+    await expect.poll(() => routerProcesses(directory), { timeout: 60_000 }).toEqual(['nginx', 'prometheus']);
+    const [daemon] = await daemonsOf(directory);
+    process.kill(daemon!, 'SIGKILL');
+    await expect.poll(() => processAlive(daemon!), { timeout: 10_000 }).toBe(false);
+    expect(await routerProcesses(directory)).toEqual(['nginx', 'prometheus']);
+
+    const down = vireoSync(directory, 'local', 'down');
+    expect(down.status).toBe(0);
+    expect(await routerProcesses(directory)).toEqual([]);
+    expect(await replicasRunning('local.web', directory)).toEqual([]);
+    await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
   });
 
   it('two applies at once start one daemon, which runs what both applied', async () => {

@@ -2,15 +2,15 @@
  * Processes a killed daemon left behind: its replicas (each its own process group), their
  * children, and the nginx and Prometheus it ran. The daemon marks everything it starts with
  * VIREO_LOCAL_STATE=<state directory> in the environment (inherited by every child), so on Linux
- * they are found by reading /proc/<pid>/environ, whatever pid files say and even if they were
- * overwritten. A pid reused by an unrelated program lacks the mark and is left alone. Where /proc
+ * they are found by reading /proc/<pid>/environ (nginx and Prometheus by their command line, which
+ * names the state directory), whatever pid files say and even if they were overwritten. A pid reused by an unrelated program lacks the mark and is left alone. Where /proc
  * is missing, the recorded replica pids (`replicas.json`) are all there is.
  *
  * Both a starting daemon (before it resumes anything) and `vireo local down` (when no daemon
  * runs) stop them. See docs/adr/0013-local-daemon-ownership.md.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { isSignalableGroup, processAlive, stopProcessGroup } from './process-group.js';
 
 /** The environment variable that marks a process as started by the daemon of a state directory. */
@@ -34,9 +34,19 @@ async function readStat(pid: number): Promise<{ pgid: number; living: boolean } 
   }
 }
 
-async function marked(pid: number, mark: string): Promise<boolean> {
+/**
+ * Carries the mark, or is the nginx or Prometheus run in the state directory. nginx rewrites its
+ * environment and command line to show its title ("nginx: master process nginx -p <dir>/nginx/"),
+ * so for these two the command line, which names the directory, is what tells.
+ */
+async function marked(pid: number, mark: string, stateDirectory: string): Promise<boolean> {
   const environment = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
-  return environment.split('\0').includes(mark);
+  if (environment.split('\0').includes(mark)) return true;
+  const command = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  const program = command[0] ?? '';
+  const ours =
+    /^nginx(:|$)/.test(program) || basename(program) === 'nginx' || basename(program) === 'prometheus';
+  return ours && command.join(' ').includes(`${stateDirectory}/`);
 }
 
 /** Living processes carrying the state directory's mark; undefined where /proc cannot be read. */
@@ -53,7 +63,7 @@ export async function findMarkedProcesses(stateDirectory: string): Promise<Marke
       .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
       .map(async (entry) => {
         const pid = Number(entry);
-        if (!(await marked(pid, mark))) return undefined;
+        if (!(await marked(pid, mark, stateDirectory))) return undefined;
         const stat = await readStat(pid);
         return stat?.living === true ? { pid, pgid: stat.pgid } : undefined;
       }),
