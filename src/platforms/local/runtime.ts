@@ -48,7 +48,7 @@ import { LocalRouterAdapter, type RouteBackend } from './router-adapter.js';
 import { LocalBuiltinMetrics } from './router/builtin-metrics.js';
 import { parseAccessLog, type AccessLogSummary } from './router/nginx-access-log.js';
 import { ProxyRouter } from './router/proxy.js';
-import { TrafficRecorder, type MetricsEndpoint } from './router/recorder.js';
+import { TrafficRecorder, type MetricsEndpoint, type ProxiedRequest } from './router/recorder.js';
 import type { LocalRoute } from './router/route.js';
 import { REPLICAS_FILE } from './leftover-processes.js';
 import { LocalStateStore } from './state.js';
@@ -250,6 +250,20 @@ class ProxyBackend implements RouteBackend {
   }
 }
 
+/**
+ * While a (re)started runtime brings its replicas back, the router already listens (so no replica
+ * can be handed its port) but has nobody to forward to, and answers 503 itself. Those answers say
+ * that local mode was restarting, not that a canary is unhealthy: nothing is recorded until the
+ * resumed replicas are ready, so no check counts them (docs/local/README.md#the-daemon).
+ */
+class ResumingRecorder extends TrafficRecorder {
+  resuming = true;
+
+  override record(request: ProxiedRequest): void {
+    if (!this.resuming) super.record(request);
+  }
+}
+
 /** Each canary's built-in checks from its router's metrics: the proxy's recorder or Prometheus. */
 class PerRouterBuiltinMetrics implements BuiltinMetrics {
   constructor(private readonly choose: (canary: Canary) => BuiltinMetrics) {}
@@ -322,7 +336,7 @@ export class LocalRuntime {
     const state = await LocalStateStore.open(directory);
     const catalog = new LocalCatalog(manifests, options.baseDirectory ?? process.cwd(), state);
     const registry = new Registry();
-    const recorder = new TrafficRecorder({ registry, now });
+    const recorder = new ResumingRecorder({ registry, now });
     const proxies = new ProxyBackend(recorder, logger);
     const nginx = new NginxBackend({ directory: join(directory, 'nginx'), logger });
     // Scrapes the replicas of nginx-routed canaries; the supervisor exists by the time it asks.
@@ -493,12 +507,13 @@ export class LocalRuntime {
       // Listen first: a port chosen for the router must not be handed to a replica meanwhile.
       for (const canary of catalog.canaries) await router.refresh(canary);
       await runtime.resumeAll();
+      recorder.resuming = false;
     } catch (error) {
       // Nothing started here may outlive a failed start: no orphan replica, no stray listener.
       await runtime.stop().catch(() => undefined);
       throw error;
     }
-    runtime.scheduleAll();
+    runtime.scheduleAll({ afterRestart: true });
     return runtime;
   }
 
@@ -648,10 +663,19 @@ export class LocalRuntime {
     await this.router.refresh(canary);
   }
 
-  private scheduleAll(): void {
+  /**
+   * Ticks each canary not yet ticking, at once. After a restart, a canary the engine had already
+   * worked on waits one interval, as it would have without the restart: the router's measurements
+   * start afresh with the process, and an immediate check would find no values and halt.
+   */
+  private scheduleAll(options: { afterRestart?: boolean } = {}): void {
     for (const canary of this.catalog.canaries) {
-      const text = formatKey(keyOf(canary));
-      if (!this.timers.has(text) && !this.running.has(text)) this.schedule(keyOf(canary), 0);
+      const key = keyOf(canary);
+      const text = formatKey(key);
+      if (this.timers.has(text) || this.running.has(text)) continue;
+      const resumed = options.afterRestart === true && this.state.peek(key)?.status.phase !== undefined;
+      const interval = analysisIntervalMs(analysisOf(canary.spec)?.interval) / (this.options.speed ?? 1);
+      this.schedule(key, resumed ? interval : 0);
     }
   }
 
