@@ -147,6 +147,9 @@ export async function runLocalApply(options: LocalOptions & { file: string }, io
   // Checked here first, so mistakes are reported before any process starts.
   await parseLocalManifests(options.file, text);
   if ((await call(directory, 'GET', '/status')) === undefined) {
+    // The daemon takes SLACK_URL, MSTEAMS_URL… from this environment: mistakes are reported here.
+    const { createGlobalNotifier, globalNotifierFlags } = await import('../notifiers/global.js');
+    createGlobalNotifier(globalNotifierFlags({}, process.env));
     const { prepareStateDirectory } = await import('../platforms/local/daemon.js');
     await prepareStateDirectory(directory);
     io.stderr(`starting vireo local (state in ${directory})\n`);

@@ -396,3 +396,68 @@ describe('vireo local: each applied file owns its objects', () => {
     expect(again.stderr).toContain(`${alpha} is not applied; applied files: ${beta}`);
   });
 });
+
+describe('vireo local: the global notifier from the environment', () => {
+  it('sends the messages of a canary without analysis.alerts to MSTEAMS_URL', async () => {
+    const directory = stateDirectory();
+    const bodies: string[] = [];
+    const teams = createHttpServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        bodies.push(body);
+        response.writeHead(200).end('1');
+      });
+    });
+    await new Promise<void>((resolve) => teams.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = await findFreePort();
+      const file = write(directory, 'web.yaml', manifest('web', port));
+      const applied = spawnSync(process.execPath, ['bin/vireo.js', 'local', 'apply', '-f', file], {
+        cwd: repository,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          VIREO_STATE_DIR: directory,
+          MSTEAMS_URL: `http://127.0.0.1:${(teams.address() as { port: number }).port}/teams`,
+        },
+        timeout: 120_000,
+      });
+      expect(applied.status, applied.stderr).toBe(0);
+      await expect
+        .poll(
+          () =>
+            bodies.find(
+              (body) =>
+                body.includes('New Workload detected, initialization completed.') &&
+                body.includes('web.local'),
+            ),
+          {
+            timeout: 60_000,
+            interval: 250,
+          },
+        )
+        .toBeDefined();
+    } finally {
+      await new Promise((resolve) => teams.close(resolve));
+    }
+  });
+
+  it('refuses SLACK_URL without SLACK_CHANNEL before starting anything', () => {
+    const directory = stateDirectory();
+    const file = write(directory, 'web.yaml', manifest('web', 18_081));
+    const applied = spawnSync(process.execPath, ['bin/vireo.js', 'local', 'apply', '-f', file], {
+      cwd: repository,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        VIREO_STATE_DIR: directory,
+        SLACK_URL: 'http://127.0.0.1:1/slack',
+        SLACK_CHANNEL: '',
+      },
+      timeout: 60_000,
+    });
+    expect(applied.status).toBe(1);
+    expect(applied.stderr).toContain('empty Slack channel');
+  });
+});

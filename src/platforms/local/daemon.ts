@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { VireoError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { createGlobalNotifier, globalNotifierFlags } from '../../notifiers/global.js';
 import {
   combineSources,
   readAppliedSources,
@@ -78,6 +79,8 @@ export async function serveLocal(options: DaemonOptions): Promise<void> {
   const { stateDirectory, logger } = options;
   await prepareStateDirectory(stateDirectory);
   const socketPath = socketPathOf(stateDirectory);
+  // SLACK_URL, MSTEAMS_URL…: from the environment only (flags would show the URLs in `ps`).
+  const globalNotifier = createGlobalNotifier(globalNotifierFlags({}, process.env));
   const lock = await acquireDaemonLock(stateDirectory);
   // Every process started from here on carries the mark, so a later daemon (or `down`) finds them
   // if this one is killed before it can stop them.
@@ -114,6 +117,7 @@ export async function serveLocal(options: DaemonOptions): Promise<void> {
         runtime = await LocalRuntime.start(manifests, {
           stateDirectory,
           logger,
+          ...(globalNotifier === undefined ? {} : { globalNotifier }),
           ...(options.baseDirectory === undefined ? {} : { baseDirectory: options.baseDirectory }),
         });
       } else {

@@ -32,6 +32,7 @@ import {
   type CanarySource,
   type EventSink,
   type EventType,
+  type Notifier,
 } from '../../engine/ports.js';
 import { analysisIntervalMs, analysisOf } from '../../engine/settings.js';
 import { ControllerMetrics } from '../../engine/telemetry.js';
@@ -74,6 +75,8 @@ export interface LocalRuntimeOptions {
   /** Every event, decision and alert, as it happens (the demo's live view). */
   readonly onEvent?: (event: LocalEvent) => void;
   readonly notifierTransport?: TransportOptions;
+  /** SLACK_URL / MSTEAMS_URL's notifier: every message of canaries without `analysis.alerts`. */
+  readonly globalNotifier?: Notifier;
   /** Directory relative Workload `cwd`s are resolved against (default: the process's). */
   readonly baseDirectory?: string;
   /** Where GET /metrics serves the routers' series and Flagger's controller metrics (default: a free loopback port). */
@@ -419,6 +422,7 @@ export class LocalRuntime {
         log: (entry) => logger.error(entry, entry.msg),
       }),
       meshProvider: 'local',
+      ...(options.globalNotifier === undefined ? {} : { globalNotifier: options.globalNotifier }),
     });
     const alerts: AlertSender = {
       // Every alert also lands in the local log, whatever the AlertProviders do with it.
