@@ -187,8 +187,12 @@ export async function runLocalStatus(
   const directory = stateDirectoryOf(options);
   const answer = await call(directory, 'GET', '/status');
   if (answer === undefined) {
+    const { liveHolder } = await import('../platforms/local/daemon-lock.js');
+    const holder = await liveHolder(directory);
     io.stderr(
-      `vireo local is not running (state directory ${directory}); start it with vireo local apply -f FILE\n`,
+      holder === undefined
+        ? `vireo local is not running (state directory ${directory}); start it with vireo local apply -f FILE\n`
+        : `vireo local (pid ${holder.pid}) is starting: it answers once the applied files are resumed; try again shortly\n`,
     );
     return 1;
   }
