@@ -1,15 +1,16 @@
 /**
- * `vireo local apply -f FILE`, `vireo local status`, `vireo local down`: local mode for users'
- * own services. `apply` starts the background daemon (`vireo local serve`) when none runs for
- * the state directory, then hands it the manifests; `status` and `down` talk to it over its
- * token-protected loopback API.
+ * `vireo local apply -f FILE`, `vireo local delete -f FILE`, `vireo local status`,
+ * `vireo local down`: local mode for users' own services. `apply` starts the background daemon
+ * (`vireo local serve`) when none runs for the state directory, then hands it the file; the
+ * others talk to it over the Unix socket in the state directory, after checking that the socket
+ * belongs to this user and nobody else may use it (docs/local/README.md#the-daemon).
  */
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { request } from 'undici';
 import { parseLocalManifests } from '../platforms/local/manifest.js';
 import type { LocalCanaryStatus } from '../platforms/local/runtime.js';
 import { UnreadableInputError, VireoError } from '../shared/errors.js';
@@ -20,7 +21,8 @@ export interface LocalOptions {
   readonly stateDir?: string;
 }
 
-const START_TIMEOUT_MS = 20_000;
+const START_TIMEOUT_MS = 60_000;
+const CALL_TIMEOUT_MS = 120_000;
 
 export function stateDirectoryOf(
   options: LocalOptions,
@@ -29,59 +31,110 @@ export function stateDirectoryOf(
   return resolve(options.stateDir ?? environment['VIREO_STATE_DIR'] ?? join(homedir(), '.vireo', 'local'));
 }
 
-class LocalDaemonError extends VireoError {
+export class LocalDaemonError extends VireoError {
   constructor(message: string) {
     super('E_LOCAL_DAEMON', message);
   }
 }
 
+interface Answer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+/**
+ * The daemon's socket, once it is safe to talk to: a socket owned by this user that nobody else
+ * may connect to. Undefined when there is none (no daemon). Anything else is refused before a
+ * byte is sent: manifests carry Secrets.
+ */
+async function trustedSocket(directory: string): Promise<string | undefined> {
+  const { socketPathOf } = await import('../platforms/local/daemon.js');
+  const path = socketPathOf(directory);
+  let info;
+  try {
+    info = await lstat(path);
+  } catch {
+    return undefined;
+  }
+  const uid = process.getuid?.();
+  if (!info.isSocket() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {
+    throw new LocalDaemonError(
+      `${path} is not a socket that only you can use (owner uid ${info.uid}, mode ${(info.mode & 0o777).toString(8)}): ` +
+        'nothing was sent to it; make sure no one else writes to the state directory, remove the file and try again',
+    );
+  }
+  return path;
+}
+
+/** One request to the daemon; undefined when no daemon listens. */
 async function call(
   directory: string,
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
-): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
-  const { readDaemonInfo } = await import('../platforms/local/daemon.js');
-  const info = await readDaemonInfo(directory);
-  if (info === undefined) return undefined;
-  try {
-    const response = await request(`${info.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${info.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+): Promise<Answer | undefined> {
+  const socketPath = await trustedSocket(directory);
+  if (socketPath === undefined) return undefined;
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolveAnswer, reject) => {
+    const outgoing = httpRequest(
+      {
+        socketPath,
+        path,
+        method,
+        headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
       },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(60_000),
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          try {
+            resolveAnswer({
+              status: response.statusCode ?? 0,
+              body: JSON.parse(text) as Record<string, unknown>,
+            });
+          } catch {
+            reject(new LocalDaemonError(`vireo local in ${directory} answered something that is not JSON`));
+          }
+        });
+        response.on('error', reject);
+      },
+    );
+    outgoing.on('error', (error: NodeJS.ErrnoException) => {
+      // A socket left by a daemon that was killed: nobody answers.
+      if (error.code === 'ECONNREFUSED' || error.code === 'ENOENT') resolveAnswer(undefined);
+      else reject(new LocalDaemonError(`vireo local in ${directory} does not answer: ${error.message}`));
     });
-    return { status: response.statusCode, body: (await response.body.json()) as Record<string, unknown> };
-  } catch {
-    // A daemon.json left by a killed daemon: nobody answers.
-    return undefined;
-  }
+    outgoing.end(payload);
+  });
 }
 
 async function startDaemon(directory: string, baseDirectory: string): Promise<void> {
-  await mkdir(directory, { recursive: true, mode: 0o700 });
-  const log = openSync(join(directory, 'vireo.log'), 'a', 0o600);
+  const logFile = join(directory, 'vireo.log');
+  const log = openSync(logFile, 'a', 0o600);
   const script = process.argv[1] ?? join(import.meta.dirname, '..', '..', 'bin', 'vireo.js');
   const child = spawn(
     process.execPath,
     [script, 'local', 'serve', '--state-dir', directory, '--base-dir', baseDirectory],
-    {
-      detached: true,
-      stdio: ['ignore', log, log],
-    },
+    { detached: true, stdio: ['ignore', log, log] },
   );
   child.unref();
   const deadline = Date.now() + START_TIMEOUT_MS;
+  // Another apply may have started a daemon at the same moment: whichever daemon takes the
+  // state directory's lock answers; the other exits, and this waits for the winner.
+  const { liveHolder } = await import('../platforms/local/daemon-lock.js');
   while (Date.now() < deadline) {
     if ((await call(directory, 'GET', '/status')) !== undefined) return;
-    if (child.exitCode !== null) break;
+    if (child.exitCode !== null && (await liveHolder(directory)) === undefined) break;
     await new Promise((wait) => setTimeout(wait, 100));
   }
-  throw new LocalDaemonError(`vireo local did not start: see ${join(directory, 'vireo.log')}`);
+  throw new LocalDaemonError(`vireo local did not start: see ${logFile}`);
 }
+
+/** The key a file is applied under: its absolute path, or "-" for standard input. */
+const fileKey = (file: string): string => (file === '-' ? '-' : resolve(file));
 
 export async function runLocalApply(options: LocalOptions & { file: string }, io: CliIo): Promise<number> {
   const directory = stateDirectoryOf(options);
@@ -94,13 +147,33 @@ export async function runLocalApply(options: LocalOptions & { file: string }, io
   // Checked here first, so mistakes are reported before any process starts.
   await parseLocalManifests(options.file, text);
   if ((await call(directory, 'GET', '/status')) === undefined) {
+    // The daemon takes SLACK_URL, MSTEAMS_URL… from this environment: mistakes are reported here.
+    const { createGlobalNotifier, globalNotifierFlags } = await import('../notifiers/global.js');
+    createGlobalNotifier(globalNotifierFlags({}, process.env));
+    const { prepareStateDirectory } = await import('../platforms/local/daemon.js');
+    await prepareStateDirectory(directory);
     io.stderr(`starting vireo local (state in ${directory})\n`);
     await startDaemon(directory, options.file === '-' ? process.cwd() : dirname(resolve(options.file)));
   }
-  const answer = await call(directory, 'POST', '/apply', { file: options.file, text });
+  const answer = await call(directory, 'POST', '/apply', { file: fileKey(options.file), text });
   if (answer === undefined) throw new LocalDaemonError(`vireo local in ${directory} does not answer`);
   if (answer.status !== 200) {
     io.stderr(`vireo local apply: ${String(answer.body['error'])}\n`);
+    return 1;
+  }
+  io.stdout(formatStatus(answer.body['applied'] as LocalCanaryStatus[]));
+  return 0;
+}
+
+export async function runLocalDelete(options: LocalOptions & { file: string }, io: CliIo): Promise<number> {
+  const directory = stateDirectoryOf(options);
+  const answer = await call(directory, 'POST', '/delete', { file: fileKey(options.file) });
+  if (answer === undefined) {
+    io.stderr(`vireo local is not running (state directory ${directory}): nothing to delete\n`);
+    return 1;
+  }
+  if (answer.status !== 200) {
+    io.stderr(`vireo local delete: ${String(answer.body['error'])}\n`);
     return 1;
   }
   io.stdout(formatStatus(answer.body['applied'] as LocalCanaryStatus[]));
@@ -114,72 +187,59 @@ export async function runLocalStatus(
   const directory = stateDirectoryOf(options);
   const answer = await call(directory, 'GET', '/status');
   if (answer === undefined) {
+    const { liveHolder } = await import('../platforms/local/daemon-lock.js');
+    const holder = await liveHolder(directory);
     io.stderr(
-      `vireo local is not running (state directory ${directory}); start it with vireo local apply -f FILE\n`,
+      holder === undefined
+        ? `vireo local is not running (state directory ${directory}); start it with vireo local apply -f FILE\n`
+        : `vireo local (pid ${holder.pid}) is starting: it answers once the applied files are resumed; try again shortly\n`,
     );
     return 1;
   }
   const canaries = answer.body['canaries'] as LocalCanaryStatus[];
   const metricsUrl = answer.body['metricsUrl'];
+  const files = Array.isArray(answer.body['files']) ? (answer.body['files'] as string[]) : [];
   io.stdout(
     options.output === 'json'
       ? `${JSON.stringify(canaries)}\n`
-      : `${formatStatus(canaries)}${typeof metricsUrl === 'string' ? `metrics: ${metricsUrl}\n` : ''}`,
+      : `${formatStatus(canaries)}${files.length === 0 ? '' : `files: ${files.join(', ')}\n`}${typeof metricsUrl === 'string' ? `metrics: ${metricsUrl}\n` : ''}`,
   );
   return 0;
 }
 
 export async function runLocalDown(options: LocalOptions, io: CliIo): Promise<number> {
   const directory = stateDirectoryOf(options);
-  const { readDaemonInfo } = await import('../platforms/local/daemon.js');
-  const info = await readDaemonInfo(directory);
-  const answer = await call(directory, 'POST', '/down');
-  if (info === undefined || answer === undefined) {
-    const leftovers = await stopLeftoverReplicas(directory);
+  const { liveHolder } = await import('../platforms/local/daemon-lock.js');
+  const holder = await liveHolder(directory);
+  const answer = holder === undefined ? undefined : await call(directory, 'POST', '/down');
+  if (holder === undefined || answer === undefined) {
+    if (holder !== undefined) {
+      throw new LocalDaemonError(
+        `vireo local (pid ${holder.pid}) holds ${directory} but does not answer: stop it with kill ${holder.pid}, then run vireo local down again`,
+      );
+    }
+    const { stopLeftoverProcesses } = await import('../platforms/local/leftover-processes.js');
+    const leftovers = await stopLeftoverProcesses(directory);
     io.stdout(
       leftovers > 0
-        ? `vireo local was not running; stopped ${leftovers} replica process group(s) it left behind\n`
+        ? `vireo local was not running; stopped ${leftovers} process group(s) it left behind\n`
         : `vireo local is not running (state directory ${directory})\n`,
     );
     return 0;
   }
-  // Stopping waits for every process to exit; the daemon removes daemon.json last.
-  const deadline = Date.now() + 30_000;
+  // Stopping waits for every process to exit; the daemon releases its lock last.
+  const deadline = Date.now() + 60_000;
   const { processAlive } = await import('../platforms/local/process-group.js');
-  while (
-    Date.now() < deadline &&
-    ((await readDaemonInfo(directory)) !== undefined || (await processAlive(info.pid)))
-  ) {
+  while (Date.now() < deadline && (await processAlive(holder.pid))) {
     await new Promise((wait) => setTimeout(wait, 100));
+  }
+  if (await processAlive(holder.pid)) {
+    throw new LocalDaemonError(
+      `vireo local (pid ${holder.pid}) is still stopping after 60 s: see ${join(directory, 'vireo.log')}`,
+    );
   }
   io.stdout(`vireo local stopped (state kept in ${directory})\n`);
   return 0;
-}
-
-/**
- * A daemon killed without its exit hook leaves its replicas running. Their pids are in the state
- * directory; a pid is only signalled while its process still carries a VIREO_WORKLOAD variable,
- * so a pid reused by another program since is left alone.
- */
-async function stopLeftoverReplicas(directory: string): Promise<number> {
-  const { REPLICAS_FILE } = await import('../platforms/local/runtime.js');
-  const { stopProcessGroup } = await import('../platforms/local/process-group.js');
-  let pids: unknown;
-  try {
-    pids = JSON.parse(await readFile(join(directory, REPLICAS_FILE), 'utf8'));
-  } catch {
-    return 0;
-  }
-  let stopped = 0;
-  for (const pid of Array.isArray(pids) ? pids : []) {
-    if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 1) continue;
-    const environment = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
-    if (!environment.split('\0').some((entry) => entry.startsWith('VIREO_WORKLOAD='))) continue;
-    if ((await stopProcessGroup(pid, { graceMs: 2_000 })) !== 'gone') stopped += 1;
-  }
-  await rm(join(directory, REPLICAS_FILE), { force: true });
-  await rm(join(directory, 'daemon.json'), { force: true });
-  return stopped;
 }
 
 export async function runLocalServe(options: LocalOptions & { baseDir?: string }): Promise<number> {

@@ -256,7 +256,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   stateDir(
     local
       .command('apply')
-      .description('start (or update) local mode with the Canaries and Workloads of a file')
+      .description('start local mode, or update what this file declares (other applied files stay)')
       .requiredOption(
         '-f, --file <file>',
         'manifests: Workloads, Canaries, MetricTemplates, AlertProviders, Secrets',
@@ -269,6 +269,20 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .action(async (options: { file: string; stateDir?: string }) => {
       const { runLocalApply } = await import('./local-command.js');
       setExitCode(await runLocalApply(options, io));
+    });
+  stateDir(
+    local
+      .command('delete')
+      .description('remove what a file applied: its canaries, routers and processes')
+      .requiredOption(
+        '-f, --file <file>',
+        'a file applied before (- for the one applied from standard input)',
+      ),
+  )
+    .addHelpText('after', '\nOther files stay applied. Exit status: 0 deleted, 1 not applied or not running.')
+    .action(async (options: { file: string; stateDir?: string }) => {
+      const { runLocalDelete } = await import('./local-command.js');
+      setExitCode(await runLocalDelete(options, io));
     });
   stateDir(local.command('status').description('phase, weights and replicas of every local canary'))
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))

@@ -12,7 +12,8 @@ import { processAlive } from '../../src/platforms/local/process-group.js';
 import { findFreePort } from '../../src/platforms/local/supervisor.js';
 
 const repository = join(import.meta.dirname, '..', '..');
-const stateDirectory = mkdtempSync(join(tmpdir(), 'vireo-local-e2e-'));
+let stateDirectory = mkdtempSync(join(tmpdir(), 'vireo-local-e2e-'));
+const directories = [stateDirectory];
 
 function vireo(...args: string[]) {
   return spawnSync(process.execPath, ['bin/vireo.js', ...args], {
@@ -24,8 +25,11 @@ function vireo(...args: string[]) {
 }
 
 afterAll(() => {
-  vireo('local', 'down');
-  rmSync(stateDirectory, { recursive: true, force: true });
+  for (const directory of directories) {
+    stateDirectory = directory;
+    vireo('local', 'down');
+    rmSync(directory, { recursive: true, force: true });
+  }
 });
 
 describe('vireo local', () => {
@@ -83,6 +87,9 @@ describe('vireo local', () => {
   });
 
   it('down stops the replicas of a daemon that was killed', async () => {
+    // A state directory of its own: the first test's file still declares web.local in its own.
+    stateDirectory = mkdtempSync(join(tmpdir(), 'vireo-local-e2e-'));
+    directories.push(stateDirectory);
     const port = await findFreePort();
     const file = join(stateDirectory, 'killed.yaml');
     writeFileSync(
@@ -115,7 +122,7 @@ describe('vireo local', () => {
 
     const down = vireo('local', 'down');
     expect(down.status).toBe(0);
-    expect(down.stdout).toMatch(/stopped \d+ replica process group\(s\) it left behind/);
+    expect(down.stdout).toMatch(/stopped \d+ process group\(s\) it left behind/);
     expect(await Promise.all(replicas.map((pid) => processAlive(pid)))).not.toContain(true);
   });
 

@@ -34,6 +34,8 @@ export interface DemoOptions {
   readonly router?: 'builtin' | 'nginx';
   /** Where the state goes (default: a temporary directory removed at the end). */
   readonly stateDirectory?: string;
+  /** Aborting stops the demo: every process it started is stopped before the promise settles. */
+  readonly signal?: AbortSignal;
 }
 
 export interface DemoStage {
@@ -61,6 +63,13 @@ export interface DemoOutcome {
 export class DemoError extends VireoError {
   constructor(message: string) {
     super('E_DEMO', message);
+  }
+}
+
+/** The demo was stopped (Ctrl-C, SIGTERM) before it finished; nothing it started runs any more. */
+export class DemoInterruptedError extends VireoError {
+  constructor() {
+    super('E_DEMO_INTERRUPTED', 'the demo was interrupted; every process it started has been stopped');
   }
 }
 
@@ -172,11 +181,13 @@ async function startAlertReceiver(alerts: AlertReceived[]): Promise<{ url: strin
 export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome> {
   const started = Date.now();
   const alerts: AlertReceived[] = [];
+  const abortLoad = new AbortController();
   const receiver = await startAlertReceiver(alerts);
+  // Stops the load at once on interruption; the finally below stops every process.
+  options.signal?.addEventListener('abort', () => abortLoad.abort(), { once: true });
   const stateDirectory = options.stateDirectory ?? (await mkdtemp(join(tmpdir(), 'vireo-demo-')));
   const port = await findFreePort();
   let runtime: LocalRuntime | undefined;
-  const abortLoad = new AbortController();
   let loadRun: Promise<LoadReport> | undefined;
   let stopHey: (() => void) | undefined;
   const stages: (DemoStage & { outcome: string; seconds: number })[] = [];
@@ -189,9 +200,13 @@ export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome
     if (event.type === 'decision' && event.decision !== undefined) decidedPhase = event.decision.phase;
     options.onEvent(event, statusOf());
   };
+  const checkInterrupted = (): void => {
+    if (options.signal?.aborted === true) throw new DemoInterruptedError();
+  };
   const waitForPhase = async (phases: readonly string[], limitSeconds: number): Promise<string> => {
     const deadline = Date.now() + limitSeconds * 1000;
     for (;;) {
+      checkInterrupted();
       const phase = statusOf()?.phase ?? '';
       if (phases.includes(phase) && phases.includes(decidedPhase)) return phase;
       if (Date.now() > deadline) {
@@ -222,6 +237,7 @@ export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome
       index,
       options.router ?? 'builtin',
     );
+    checkInterrupted();
     if (runtime === undefined) {
       runtime = await LocalRuntime.start(next, { stateDirectory, speed: options.speed, onEvent });
     } else {
@@ -251,6 +267,7 @@ export async function runDemoScenario(options: DemoOptions): Promise<DemoOutcome
             { clock: createSystemClock(), signal: abortLoad.signal, requestTimeoutMs: 5_000 },
           )
         : undefined;
+    checkInterrupted();
     const v2 = await stage(1, ['Failed', 'Succeeded']);
     const v3 = await stage(2, ['Failed', 'Succeeded']);
     abortLoad.abort();

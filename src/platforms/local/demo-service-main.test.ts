@@ -4,8 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-// Real processes: on a loaded machine, starting Node (and tsx) can take longer than the 5 s default.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 30_000 });
+// Real processes: on a loaded machine, starting Node (and tsx) can take far longer than the 5 s
+// default. The tests wait for outcomes (a line printed, an exit status), never for a duration.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const MAIN = fileURLToPath(new URL('./demo-service-main.ts', import.meta.url));
 
@@ -41,7 +42,9 @@ function run(env: Record<string, string>): Running {
 }
 
 async function listeningUrl(running: Running): Promise<string> {
-  await expect.poll(running.stdout, { timeout: 15_000 }).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+\n/);
+  await expect
+    .poll(running.stdout, { timeout: 90_000, interval: 100 })
+    .toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+\n/);
   return running.stdout().slice('listening on '.length).trim();
 }
 

@@ -32,6 +32,7 @@ import {
   type CanarySource,
   type EventSink,
   type EventType,
+  type Notifier,
 } from '../../engine/ports.js';
 import { analysisIntervalMs, analysisOf } from '../../engine/settings.js';
 import { ControllerMetrics } from '../../engine/telemetry.js';
@@ -48,8 +49,9 @@ import { LocalRouterAdapter, type RouteBackend } from './router-adapter.js';
 import { LocalBuiltinMetrics } from './router/builtin-metrics.js';
 import { parseAccessLog, type AccessLogSummary } from './router/nginx-access-log.js';
 import { ProxyRouter } from './router/proxy.js';
-import { TrafficRecorder, type MetricsEndpoint } from './router/recorder.js';
+import { TrafficRecorder, type MetricsEndpoint, type ProxiedRequest } from './router/recorder.js';
 import type { LocalRoute } from './router/route.js';
+import { REPLICAS_FILE } from './leftover-processes.js';
 import { LocalStateStore } from './state.js';
 import { ProcessSupervisor } from './supervisor.js';
 import type { WorkloadSpec } from './workload-spec.js';
@@ -73,6 +75,8 @@ export interface LocalRuntimeOptions {
   /** Every event, decision and alert, as it happens (the demo's live view). */
   readonly onEvent?: (event: LocalEvent) => void;
   readonly notifierTransport?: TransportOptions;
+  /** SLACK_URL / MSTEAMS_URL's notifier: every message of canaries without `analysis.alerts`. */
+  readonly globalNotifier?: Notifier;
   /** Directory relative Workload `cwd`s are resolved against (default: the process's). */
   readonly baseDirectory?: string;
   /** Where GET /metrics serves the routers' series and Flagger's controller metrics (default: a free loopback port). */
@@ -96,8 +100,7 @@ export interface LocalCanaryStatus {
 /** The recorder keeps 15 minutes; asking for more returns all it has. */
 const ALL_RETAINED_MS = 15 * 60 * 1000;
 
-/** Pids (each its process group's leader) of the replicas the runtime started, kept current. */
-export const REPLICAS_FILE = 'replicas.json';
+export { REPLICAS_FILE } from './leftover-processes.js';
 
 /** A clock that runs `speed` times faster than the wall clock from the moment it is made. */
 export function acceleratedClock(speed: number, wall: () => number = Date.now): () => number {
@@ -250,6 +253,20 @@ class ProxyBackend implements RouteBackend {
   }
 }
 
+/**
+ * While a (re)started runtime brings its replicas back, the router already listens (so no replica
+ * can be handed its port) but has nobody to forward to, and answers 503 itself. Those answers say
+ * that local mode was restarting, not that a canary is unhealthy: nothing is recorded until the
+ * resumed replicas are ready, so no check counts them (docs/local/README.md#the-daemon).
+ */
+class ResumingRecorder extends TrafficRecorder {
+  resuming = true;
+
+  override record(request: ProxiedRequest): void {
+    if (!this.resuming) super.record(request);
+  }
+}
+
 /** Each canary's built-in checks from its router's metrics: the proxy's recorder or Prometheus. */
 class PerRouterBuiltinMetrics implements BuiltinMetrics {
   constructor(private readonly choose: (canary: Canary) => BuiltinMetrics) {}
@@ -322,7 +339,7 @@ export class LocalRuntime {
     const state = await LocalStateStore.open(directory);
     const catalog = new LocalCatalog(manifests, options.baseDirectory ?? process.cwd(), state);
     const registry = new Registry();
-    const recorder = new TrafficRecorder({ registry, now });
+    const recorder = new ResumingRecorder({ registry, now });
     const proxies = new ProxyBackend(recorder, logger);
     const nginx = new NginxBackend({ directory: join(directory, 'nginx'), logger });
     // Scrapes the replicas of nginx-routed canaries; the supervisor exists by the time it asks.
@@ -405,6 +422,7 @@ export class LocalRuntime {
         log: (entry) => logger.error(entry, entry.msg),
       }),
       meshProvider: 'local',
+      ...(options.globalNotifier === undefined ? {} : { globalNotifier: options.globalNotifier }),
     });
     const alerts: AlertSender = {
       // Every alert also lands in the local log, whatever the AlertProviders do with it.
@@ -493,19 +511,25 @@ export class LocalRuntime {
       // Listen first: a port chosen for the router must not be handed to a replica meanwhile.
       for (const canary of catalog.canaries) await router.refresh(canary);
       await runtime.resumeAll();
+      recorder.resuming = false;
     } catch (error) {
       // Nothing started here may outlive a failed start: no orphan replica, no stray listener.
       await runtime.stop().catch(() => undefined);
       throw error;
     }
-    runtime.scheduleAll();
+    runtime.scheduleAll({ afterRestart: true });
     return runtime;
   }
 
   /** Replaces the manifests: a changed Workload spec is a new revision; new canaries start. */
   async apply(manifests: LocalManifests): Promise<void> {
     const before = new Set(this.catalog.canaries.map((canary) => formatKey(keyOf(canary))));
+    const kept = new Set(manifests.canaries.map((canary) => formatKey(keyOf(canary))));
+    const removed = this.catalog.canaries.filter((canary) => !kept.has(formatKey(keyOf(canary))));
+    const removedUseNginx = removed.map((canary) => this.catalog.usesNginx(canary));
     this.catalog.replace(manifests);
+    // A canary no longer applied leaves nothing running: no router, no process, no state.
+    for (const [index, canary] of removed.entries()) await this.forget(canary, removedUseNginx[index]!);
     await this.startPrometheusIfNeeded();
     for (const canary of manifests.canaries) {
       // Routes first, for every canary: a changed service.port is served at once.
@@ -513,6 +537,19 @@ export class LocalRuntime {
       if (!before.has(formatKey(keyOf(canary)))) await this.resume(canary);
     }
     this.scheduleAll();
+  }
+
+  /** Stops a canary that is no longer applied: its ticks, its router, both process sets, its state. */
+  private async forget(canary: Canary, usedNginx: boolean): Promise<void> {
+    const key = keyOf(canary);
+    const text = formatKey(key);
+    clearTimeout(this.timers.get(text));
+    this.timers.delete(text);
+    await this.running.get(text)?.catch(() => undefined);
+    await (usedNginx ? this.nginx : this.proxies).remove(key.namespace, canary.spec.targetRef.name);
+    await this.supervisor.stop(targetSetName(canary));
+    await this.supervisor.stop(primarySetName(canary));
+    await this.state.remove(key);
   }
 
   /** Runs one tick of every canary now (tests and the demo use it to avoid waiting). */
@@ -630,10 +667,19 @@ export class LocalRuntime {
     await this.router.refresh(canary);
   }
 
-  private scheduleAll(): void {
+  /**
+   * Ticks each canary not yet ticking, at once. After a restart, a canary the engine had already
+   * worked on waits one interval, as it would have without the restart: the router's measurements
+   * start afresh with the process, and an immediate check would find no values and halt.
+   */
+  private scheduleAll(options: { afterRestart?: boolean } = {}): void {
     for (const canary of this.catalog.canaries) {
-      const text = formatKey(keyOf(canary));
-      if (!this.timers.has(text) && !this.running.has(text)) this.schedule(keyOf(canary), 0);
+      const key = keyOf(canary);
+      const text = formatKey(key);
+      if (this.timers.has(text) || this.running.has(text)) continue;
+      const resumed = options.afterRestart === true && this.state.peek(key)?.status.phase !== undefined;
+      const interval = analysisIntervalMs(analysisOf(canary.spec)?.interval) / (this.options.speed ?? 1);
+      this.schedule(key, resumed ? interval : 0);
     }
   }
 
