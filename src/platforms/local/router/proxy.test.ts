@@ -194,6 +194,21 @@ describe('ProxyRouter A/B matching', () => {
     expect(await backend({ path: '/items?variant=alpha' })).toBe('primary');
     expect(canary.received.map((seen) => seen.url)).toContain('/items?variant=beta');
   });
+
+  it('answers at once a header aimed at a catastrophic-backtracking regex, and keeps serving others', async () => {
+    const primary = await upstream('primary');
+    const canary = await upstream('canary');
+    const { pool } = await startRouter({
+      primary: [primary.url],
+      canary: [canary.url],
+      match: [{ headers: { 'x-user': { regex: '^(a+)+$' } } }],
+    });
+    // 2^100 steps for a backtracking engine: only a linear-time one answers these.
+    const evil = send(pool, { headers: { 'x-user': `${'a'.repeat(100)}!` } });
+    const plain = send(pool, { headers: { 'x-user': 'a'.repeat(100) } });
+    expect((await evil).backend).toBe('primary');
+    expect((await plain).backend).toBe('canary');
+  });
 });
 
 describe('ProxyRouter session affinity', () => {
