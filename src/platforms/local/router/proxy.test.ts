@@ -1,4 +1,5 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Registry } from 'prom-client';
 import { Pool, request } from 'undici';
@@ -478,6 +479,38 @@ describe('ProxyRouter failures', () => {
     await expect(send(pool)).rejects.toThrow();
     await eventually(() => recorder.successRate('test', 'podinfo', 'primary', MINUTE) !== undefined);
     expect(recorder.observe('test', 'podinfo', MINUTE).primary).toMatchObject({ requests: 1, errors: 1 });
+  });
+
+  it('retries an idempotent request once when the upstream closed the pooled connection it reused', async () => {
+    // A keep-alive upstream that answers the first request of each connection, then closes the
+    // connection as the second one arrives, without answering: the race a pool meets when an
+    // upstream retires an idle connection just as it is reused.
+    const connections: Socket[] = [];
+    let received = 0;
+    const racy = createNetServer((socket) => {
+      connections.push(socket);
+      let requests = 0;
+      socket.on('data', (chunk) => {
+        if (!chunk.includes('\r\n\r\n')) return;
+        requests += 1;
+        received += 1;
+        if (requests === 1) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        else socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => racy.listen(0, '127.0.0.1', resolve));
+    cleanup(() => new Promise<void>((resolve) => racy.close(() => resolve())));
+    cleanup(() => connections.forEach((socket) => socket.destroy()));
+    const { pool } = await startRouter({
+      primary: [`http://127.0.0.1:${(racy.address() as AddressInfo).port}`],
+    });
+
+    const first = await send(pool);
+    const again = await send(pool);
+    expect([first.status, first.text, again.status, again.text]).toEqual([200, 'ok', 200, 'ok']);
+    // Three requests reached the upstream: the first, the second on the reused connection (closed
+    // unanswered), and its retry on a new connection.
+    expect([received, connections.length]).toEqual([3, 2]);
   });
 
   it('refuses to start on a port that is taken, saying what to do', async () => {

@@ -3,11 +3,13 @@
  * LocalRoute, splitting each request between the primary and canary replicas by the rules in
  * routing.ts, streaming bodies both ways, and recording every answer in a TrafficRecorder.
  *
- * Upstream connections come from one keep-alive `http.Agent` per router (pools per replica
- * origin). node:http rather than undici on the client side because the proxy must not read a
- * byte of the request body until an upstream socket is connected: that is what lets a request
- * fail over to another replica when one refuses connections, and node:http exposes the socket's
- * `connect`; it also forwards any header the server side accepted, where undici rejects some.
+ * Upstream connections come from two keep-alive pools per router (docs/adr/0015-router-upstream-clients.md):
+ * - requests without a body (most traffic: GET, HEAD, DELETE) go through an undici Agent, whose
+ *   client costs about half of node:http's per request. Nothing of the client's is consumed before
+ *   the upstream answers, so a refused connection still fails over to the next replica;
+ * - requests with a body go through a node:http `Agent`, because the proxy must not read a byte of
+ *   the body until an upstream socket is connected (that is what lets a POST fail over when a
+ *   replica refuses connections), and node:http exposes the socket's `connect`.
  *
  * Reconfiguration swaps one immutable routing table: a request reads the table once when it
  * arrives, so requests in flight finish where they started, and the listener and the clients'
@@ -120,7 +122,9 @@ export class ProxyRouter {
     // `timeout` also arms node's use of the upstream's `Keep-Alive: timeout=N` hint, which
     // retires idle sockets just before the upstream would close them.
     this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: 30_000 });
-    this.dispatcher = new UndiciAgent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+    // undici honours the same hint, and keeps an idle connection 4 s without one (its default).
+    // No header or body timeout: like the node:http path, a slow upstream is the client's to give up on.
+    this.dispatcher = new UndiciAgent({ headersTimeout: 0, bodyTimeout: 0 });
     this.server = createServer((req, res) => this.handle(req, res));
   }
 
@@ -221,7 +225,7 @@ export class ProxyRouter {
     }
     const exchange: Exchange = { req, res, table, decision, started };
     res.once('close', () => this.finish(exchange));
-    req.on('error', () => undefined); // a client that hangs up mid-upload: res 'close' cleans up
+    req.on('error', ignore); // a client that hangs up mid-upload: res 'close' cleans up
     if (this.closing !== undefined) res.setHeader('connection', 'close');
 
     const arm = decision.arm;
@@ -662,6 +666,8 @@ function connectionTokens(value: string): string[] {
     .map((token) => token.trim().toLowerCase())
     .filter((token) => token !== '');
 }
+
+const ignore = (): void => undefined;
 
 function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;

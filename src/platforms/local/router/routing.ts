@@ -64,9 +64,9 @@ export class ReplicaRotation {
   constructor(readonly replicas: readonly URL[]) {}
 
   /** Every replica once, starting with the next one in turn (failover walks the rest). */
-  order(): URL[] {
+  order(): readonly URL[] {
     const count = this.replicas.length;
-    if (count === 0) return [];
+    if (count <= 1) return this.replicas; // no copy per request for the common single replica
     const start = this.nextIndex % count;
     this.nextIndex = (start + 1) % count;
     return [...this.replicas.slice(start), ...this.replicas.slice(0, start)];
