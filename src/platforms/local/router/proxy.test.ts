@@ -605,6 +605,30 @@ describe('ProxyRouter streaming and headers', () => {
     LOAD_TEST_TIMEOUT_MS,
   );
 
+  it('relays answers byte for byte, whether they arrive in one piece or several', async () => {
+    const everyByte = Buffer.from(Array.from({ length: 256 }, (_, byte) => byte));
+    const large = Buffer.alloc(200 * 1024, everyByte);
+    const source = await startRawUpstream('pieces', (req, res) => {
+      if (req.url === '/small')
+        res.end(everyByte); // one read: head and body written together
+      else if (req.url === '/large') res.end(large);
+      else {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(everyByte.subarray(0, 100));
+        setTimeout(() => res.end(everyByte.subarray(100)), 50);
+      }
+    });
+    cleanup(() => source.close());
+    const { pool } = await startRouter({ primary: [source.url] });
+    const bytes = async (path: string) => {
+      const response = await pool.request({ path, method: 'GET' });
+      return Buffer.from(await response.body.arrayBuffer());
+    };
+    expect((await bytes('/small')).equals(everyByte)).toBe(true);
+    expect((await bytes('/pieces')).equals(everyByte)).toBe(true);
+    expect(sha256(await bytes('/large'))).toBe(sha256(large));
+  });
+
   it('drops hop-by-hop headers both ways, adds X-Forwarded-*, keeps the rest', async () => {
     const echo = await upstream('echo', (_req, res) => {
       res.writeHead(201, 'Made It', {

@@ -67,6 +67,9 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+/** A whole answer up to this size goes to the client in one socket write (see BodilessForward). */
+const ONE_WRITE_LIMIT_BYTES = 64 * 1024;
+
 /** Connection failures that prove the request never reached the replica: safe to try another. */
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
@@ -432,6 +435,8 @@ export class ProxyRouter {
 class BodilessForward implements Dispatcher.DispatchHandler {
   private answered = false;
   private resumeUpstream: (() => void) | undefined;
+  private bodyStarted = false;
+  private held: Buffer | undefined;
 
   constructor(
     private readonly router: ProxyRouter,
@@ -473,14 +478,38 @@ class BodilessForward implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     const { res } = this.exchange;
+    if (!this.bodyStarted) {
+      // Hold the first chunk until the end of this read: when the whole answer came in it (the
+      // usual small answer), onComplete sends head and body in one write instead of two.
+      this.bodyStarted = true;
+      this.held = chunk;
+      queueMicrotask(() => this.releaseHeld());
+      return true;
+    }
+    this.releaseHeld();
     if (res.write(chunk)) return true;
     if (this.resumeUpstream !== undefined) res.once('drain', this.resumeUpstream);
     return false;
   }
 
   onComplete(): void {
-    this.exchange.abortUpstream = undefined;
-    this.exchange.res.end();
+    const { exchange } = this;
+    exchange.abortUpstream = undefined;
+    const held = this.held;
+    this.held = undefined;
+    if (held === undefined) exchange.res.end();
+    // latin1 maps bytes to characters one to one, so the body is sent unchanged; node joins a
+    // string body to the pending head in a single write.
+    else if (held.length <= ONE_WRITE_LIMIT_BYTES) exchange.res.end(held.toString('latin1'), 'latin1');
+    else exchange.res.end(held);
+  }
+
+  /** The answer goes on beyond the first read: send the held chunk now, in order. */
+  private releaseHeld(): void {
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    if (!this.exchange.res.destroyed) this.exchange.res.write(held);
   }
 
   onError(error: NodeJS.ErrnoException): void {
