@@ -459,18 +459,19 @@ class BodilessForward implements Dispatcher.DispatchHandler {
     const { res } = exchange;
     if (statusCode < 200) return true; // 1xx: not relayed (docs/local/router.md "Limits")
     if (res.destroyed) return false;
-    this.answered = true;
     try {
       res.writeHead(statusCode, statusText, answerHeaderList(rawHeaders, exchange.decision));
     } catch (cause) {
-      exchange.abortUpstream?.(new Error('answer not relayable'));
+      // The 502 goes out first: the abort's onError then finds the answer started and leaves it.
       this.router.answer(
         exchange,
         502,
         `vireo router: the upstream answer cannot be relayed: ${describe(cause)}\n`,
       );
+      exchange.abortUpstream?.(new Error('answer not relayable'));
       return false;
     }
+    this.answered = true;
     exchange.status = statusCode;
     this.resumeUpstream = resume;
     return true;
