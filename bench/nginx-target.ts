@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NginxRouter } from '../src/platforms/local/router/nginx.js';
+import { processCpuSeconds } from './process-cpu.js';
 import type { BenchTarget } from './proxy.js';
 
 export async function nginxTarget(
@@ -36,6 +37,11 @@ export async function nginxTarget(
     {
       name: `nginx ${nginx.build.version} via vireo (canary ${canaryWeight}%)`,
       url: `http://${host}:${port}`,
+      cpuSeconds: async () => {
+        let total = 0;
+        for (const pid of await nginx.workerPids()) total += await processCpuSeconds(pid);
+        return total;
+      },
       close: async () => {
         await nginx.stop();
         await rm(directory, { recursive: true, force: true });

@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Registry } from 'prom-client';
+import { processCpuSeconds } from './process-cpu.js';
 import { ProxyRouter } from '../src/platforms/local/router/proxy.js';
 import { TrafficRecorder } from '../src/platforms/local/router/recorder.js';
 
@@ -22,11 +23,18 @@ export interface LoadFigures {
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /**
+   * CPU time the serving process spent per request (user + system), microseconds: unlike
+   * throughput, barely moved by other work on the machine.
+   */
+  readonly cpuMicrosPerRequest?: number | undefined;
 }
 
 export interface BenchTarget {
   readonly name: string;
   readonly url: string;
+  /** Cumulative CPU seconds of the process(es) serving this target, when they can be read. */
+  cpuSeconds?(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -41,24 +49,41 @@ export interface ProxyBenchOptions {
     canaryWeight: number,
   ) => Promise<BenchTarget[]>;
   readonly write?: (text: string) => void;
+  /**
+   * Saturation rounds; each round loads every target once, in a rotated order, so a burst of
+   * load from elsewhere on the machine hits all targets alike (default 3).
+   */
+  readonly rounds?: number;
+  /**
+   * Requests per second per client for the fixed-rate pass (hey only): latency below
+   * saturation, where the added p50/p99 is the router's own cost rather than queueing (default 50).
+   */
+  readonly fixedRatePerClient?: number;
+}
+
+export interface BenchRow {
+  readonly name: string;
+  /** Median of the rounds at saturation. */
+  readonly figures: LoadFigures;
+  readonly rounds: readonly LoadFigures[];
+  /** At the fixed rate; undefined without hey. */
+  readonly fixedRate?: LoadFigures | undefined;
 }
 
 export interface ProxyBenchResult {
   readonly tool: 'hey' | 'undici';
-  readonly rows: readonly { readonly name: string; readonly figures: LoadFigures }[];
+  readonly rows: readonly BenchRow[];
 }
 
-/** Two servers answering `ok` with keep-alive, on their own thread. */
+/** Two servers answering `ok` with keep-alive, in a process of their own (its CPU is measured apart). */
 const UPSTREAM_CODE = `
 const { createServer } = require('node:http');
-const { parentPort } = require('node:worker_threads');
-const ports = [];
 const start = () => new Promise((resolve) => {
   const server = createServer((req, res) => { req.resume(); req.on('end', () => res.end('ok')); });
   server.keepAliveTimeout = 30000;
   server.listen(0, '127.0.0.1', () => resolve(server.address().port));
 });
-Promise.all([start(), start()]).then((ports) => parentPort.postMessage(ports));
+Promise.all([start(), start()]).then((ports) => process.stdout.write(JSON.stringify(ports) + '\\n'));
 `;
 
 /** An undici keep-alive load loop on its own thread; answers latencies in milliseconds. */
@@ -93,11 +118,15 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
   const write = options.write ?? ((text: string) => process.stdout.write(text));
   const tool = spawnSync('hey', ['-h']).error === undefined ? 'hey' : 'undici';
 
-  const upstreamWorker = new Worker(UPSTREAM_CODE, { eval: true });
+  const upstreamProcess = spawn(process.execPath, ['-e', UPSTREAM_CODE], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const [primaryPort, canaryPort] = await new Promise<[number, number]>((resolve, reject) => {
-      upstreamWorker.once('message', resolve);
-      upstreamWorker.once('error', reject);
+      upstreamProcess.stdout.once('data', (chunk: Buffer) =>
+        resolve(JSON.parse(chunk.toString('utf8')) as [number, number]),
+      );
+      upstreamProcess.once('error', reject);
     });
     const upstreams = {
       primary: `http://127.0.0.1:${primaryPort}`,
@@ -118,28 +147,91 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
       { recorder },
     );
     const targets: BenchTarget[] = [
-      { name: 'direct to the upstream', url: upstreams.primary, close: () => Promise.resolve() },
+      {
+        name: 'direct to the upstream',
+        url: upstreams.primary,
+        cpuSeconds: () => processCpuSeconds(upstreamProcess.pid!),
+        close: () => Promise.resolve(),
+      },
       {
         name: `vireo built-in router (canary ${canaryWeight}%)`,
         url: router.url,
+        // The router runs on this process's main thread; the upstreams and hey are elsewhere.
+        cpuSeconds: () => {
+          const usage = process.cpuUsage();
+          return Promise.resolve((usage.user + usage.system) / 1e6);
+        },
         close: () => router.close(),
       },
       ...((await options.moreTargets?.(upstreams, canaryWeight)) ?? []),
     ];
     try {
-      const rows: { name: string; figures: LoadFigures }[] = [];
+      const rounds = Math.max(1, options.rounds ?? 3);
+      const perClient = options.fixedRatePerClient ?? 50;
+      const samples = targets.map(() => [] as LoadFigures[]);
       for (const target of targets) {
         await load(tool, `${target.url}/`, Math.min(2_000, requests), concurrency); // warm-up
-        rows.push({ name: target.name, figures: await load(tool, `${target.url}/`, requests, concurrency) });
       }
-      write(table(rows, { tool, requests, concurrency }));
+      for (let round = 0; round < rounds; round += 1) {
+        for (let step = 0; step < targets.length; step += 1) {
+          const index = (step + round) % targets.length;
+          samples[index]!.push(await measured(targets[index]!, tool, requests, concurrency));
+        }
+      }
+      const fixed: (LoadFigures | undefined)[] = [];
+      for (const target of targets) {
+        // Five seconds at the fixed rate: 32 clients × 50/s = 1 600 requests/s by default.
+        fixed.push(
+          tool === 'hey'
+            ? await loadWithHey(`${target.url}/`, perClient * concurrency * 5, concurrency, perClient)
+            : undefined,
+        );
+      }
+      const rows: BenchRow[] = targets.map((target, index) => ({
+        name: target.name,
+        figures: medianFigures(samples[index]!),
+        rounds: samples[index]!,
+        fixedRate: fixed[index],
+      }));
+      write(table(rows, { tool, requests, concurrency, rounds, perClient }));
       return { tool, rows };
     } finally {
       for (const target of targets) await target.close();
     }
   } finally {
-    await upstreamWorker.terminate();
+    upstreamProcess.kill();
   }
+}
+
+/** Saturation load on one target, with the CPU its serving process spent per request. */
+async function measured(
+  target: BenchTarget,
+  tool: 'hey' | 'undici',
+  requests: number,
+  concurrency: number,
+): Promise<LoadFigures> {
+  const before = await target.cpuSeconds?.();
+  const figures = await load(tool, `${target.url}/`, requests, concurrency);
+  const after = await target.cpuSeconds?.();
+  if (before === undefined || after === undefined) return figures;
+  return { ...figures, cpuMicrosPerRequest: ((after - before) / requests) * 1e6 };
+}
+
+function medianFigures(samples: readonly LoadFigures[]): LoadFigures {
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  const cpu = samples.flatMap((sample) =>
+    sample.cpuMicrosPerRequest === undefined ? [] : [sample.cpuMicrosPerRequest],
+  );
+  return {
+    requestsPerSecond: median(samples.map((sample) => sample.requestsPerSecond)),
+    p50Ms: median(samples.map((sample) => sample.p50Ms)),
+    p99Ms: median(samples.map((sample) => sample.p99Ms)),
+    cpuMicrosPerRequest: cpu.length === 0 ? undefined : median(cpu),
+  };
 }
 
 function load(
@@ -153,10 +245,19 @@ function load(
     : loadWithUndici(url, requests, concurrency);
 }
 
-/** hey runs as a separate process; spawn (never spawnSync) so the router keeps serving. */
-function loadWithHey(url: string, requests: number, concurrency: number): Promise<LoadFigures> {
+/**
+ * hey runs as a separate process; spawn (never spawnSync) so the router keeps serving.
+ * `perClientRate` caps each client's requests per second (hey's -q): a fixed, unsaturated load.
+ */
+function loadWithHey(
+  url: string,
+  requests: number,
+  concurrency: number,
+  perClientRate?: number,
+): Promise<LoadFigures> {
   return new Promise((resolve, reject) => {
-    const child = spawn('hey', ['-n', String(requests), '-c', String(concurrency), url]);
+    const rate = perClientRate === undefined ? [] : ['-q', String(perClientRate)];
+    const child = spawn('hey', ['-n', String(requests), '-c', String(concurrency), ...rate, url]);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.on('error', reject);
@@ -190,24 +291,61 @@ function loadWithUndici(url: string, requests: number, concurrency: number): Pro
 }
 
 function table(
-  rows: readonly { name: string; figures: LoadFigures }[],
-  run: { tool: string; requests: number; concurrency: number },
+  rows: readonly BenchRow[],
+  run: { tool: string; requests: number; concurrency: number; rounds: number; perClient: number },
 ): string {
-  const direct = rows[0]!.figures;
-  const lines = [
-    `proxy bench: ${run.requests} requests, ${run.concurrency} concurrent keep-alive clients, load by ${run.tool}`,
-    `  ${'target'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'added p50'.padStart(10)} ${'added p99'.padStart(10)}`,
-  ];
-  for (const { name, figures } of rows) {
+  const direct = rows[0]!;
+  const cells = (figures: LoadFigures, base: LoadFigures | undefined) => {
     const added = (value: number) =>
-      figures === direct ? '' : `${value >= 0 ? '+' : ''}${value.toFixed(2)}`;
-    lines.push(
-      `  ${name.padEnd(44)} ${figures.requestsPerSecond.toFixed(0).padStart(8)} ${figures.p50Ms.toFixed(2).padStart(8)} ${figures.p99Ms.toFixed(2).padStart(8)} ${added(figures.p50Ms - direct.p50Ms).padStart(10)} ${added(figures.p99Ms - direct.p99Ms).padStart(10)}`,
+      base === undefined ? '' : `${value >= 0 ? '+' : ''}${value.toFixed(2)}`;
+    const cpu = figures.cpuMicrosPerRequest === undefined ? '' : figures.cpuMicrosPerRequest.toFixed(0);
+    return `${figures.requestsPerSecond.toFixed(0).padStart(8)} ${figures.p50Ms.toFixed(2).padStart(8)} ${figures.p99Ms.toFixed(2).padStart(8)} ${added(figures.p50Ms - (base?.p50Ms ?? 0)).padStart(10)} ${added(figures.p99Ms - (base?.p99Ms ?? 0)).padStart(10)} ${cpu.padStart(11)}`;
+  };
+  const header = `  ${'target'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'added p50'.padStart(10)} ${'added p99'.padStart(10)} ${'CPU µs/req'.padStart(11)}`;
+  const lines = [
+    `proxy bench: ${run.concurrency} concurrent keep-alive clients, load by ${run.tool}`,
+    `saturation: ${run.requests} requests per target per round, ${run.rounds} rounds interleaved (medians);`,
+    '  CPU µs/req: CPU time of the serving process per request (the upstream for the direct row)',
+    header,
+  ];
+  for (const row of rows) {
+    lines.push(`  ${row.name.padEnd(44)} ${cells(row.figures, row === direct ? undefined : direct.figures)}`);
+  }
+  const router = rows.find((row) => row.name.startsWith('vireo built-in router'));
+  const nginx = rows.find((row) => row.name.startsWith('nginx'));
+  if (router !== undefined && nginx !== undefined) {
+    const ratios = router.rounds.map(
+      (figures, round) => figures.requestsPerSecond / nginx.rounds[round]!.requestsPerSecond,
     );
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const percent = (ratio: number) => `${(ratio * 100).toFixed(0)}%`;
+    lines.push(
+      `  built-in router / nginx throughput: ${percent(sorted[Math.floor(sorted.length / 2)]!)} (rounds: ${ratios.map(percent).join(', ')})`,
+    );
+    const routerCpu = router.figures.cpuMicrosPerRequest;
+    const nginxCpu = nginx.figures.cpuMicrosPerRequest;
+    if (routerCpu !== undefined && nginxCpu !== undefined) {
+      lines.push(
+        `  nginx CPU per request / built-in router CPU per request: ${percent(nginxCpu / routerCpu)} (the throughput ratio on an otherwise idle core)`,
+      );
+    }
+  }
+  if (rows.every((row) => row.fixedRate !== undefined)) {
+    lines.push(
+      `fixed rate: ${run.perClient} requests/s per client (${run.perClient * run.concurrency}/s offered), 5 s per target`,
+      header,
+    );
+    for (const row of rows) {
+      lines.push(
+        `  ${row.name.padEnd(44)} ${cells(row.fixedRate!, row === direct ? undefined : direct.fixedRate)}`,
+      );
+    }
   }
   return `${lines.join('\n')}\n`;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await benchProxy();
+  const { nginxTarget } = await import('./nginx-target.js');
+  const rounds = Number(process.env['VIREO_BENCH_ROUNDS'] ?? 3);
+  await benchProxy({ moreTargets: nginxTarget, rounds });
 }

@@ -125,7 +125,7 @@ row('simulate a 100-step ladder', `${(measure(50, () => simulateCanary(ladder)) 
 
 const { benchProxy } = await import('./proxy.js');
 const { nginxTarget } = await import('./nginx-target.js');
-await benchProxy({ moreTargets: nginxTarget });
+await benchProxy({ moreTargets: nginxTarget, rounds: Number(process.env['VIREO_BENCH_ROUNDS'] ?? 3) });
 
 if (process.env['VIREO_BENCH_CONTROLLER'] !== '0') {
   const { benchController } = await import('./controller.js');

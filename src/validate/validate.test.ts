@@ -32,6 +32,14 @@ function newTestCanary(): Record<string, any> {
   };
 }
 
+/** Turns the test canary into an A/B test on one match entry. */
+function abTest(canary: Record<string, any>, match: Record<string, unknown>): void {
+  delete canary.spec.analysis.stepWeight;
+  delete canary.spec.analysis.maxWeight;
+  canary.spec.analysis.iterations = 10;
+  canary.spec.analysis.match = [match];
+}
+
 function check(...objects: unknown[]): { errors: LocatedFinding[]; warnings: LocatedFinding[] } {
   const text = objects.map((object) => stringify(object)).join('---\n');
   const report = validateInputs({ texts: [{ file: 'test.yaml', text }], unreadable: [] }, { validator });
@@ -249,6 +257,16 @@ describe('validate: Canary', () => {
       /write apiVersion: autoscaling\/v2/,
     ],
     [
+      'a match regex that is not RE2 syntax (a lookahead)',
+      (c: any) => abTest(c, { headers: { 'x-user': { regex: '(?=admin).*' } } }),
+      /spec\.analysis\.match\[0\]\.headers\.x-user\.regex: not RE2 syntax \(.*`\(\?=`\): Istio, Envoy and vireo local's router reject it/,
+    ],
+    [
+      'a query parameter regex with a backreference',
+      (c: any) => abTest(c, { queryParams: { user: { regex: '(a)\\1' } } }),
+      /spec\.analysis\.match\[0\]\.queryParams\.user\.regex: not RE2 syntax \(.*invalid escape sequence/,
+    ],
+    [
       'slow rollout hooks',
       (c: any) => (c.spec.analysis.webhooks[0].timeout = '2m'),
       /up to 2m together, not less than the 1m interval/,
@@ -259,6 +277,15 @@ describe('validate: Canary', () => {
     const { errors, warnings } = check(canary);
     expect(errors).toEqual([]);
     expect(summaries(warnings).join('\n')).toMatch(expected);
+  });
+
+  it('accepts RE2 match regexes, Flagger cookie rule and case-insensitive flag included', () => {
+    const canary = newTestCanary();
+    abTest(canary, {
+      headers: { cookie: { regex: '^(.*?;)?(canary=always)(;.*)?$' }, 'x-user': { regex: '(?i)admin|ops' } },
+      queryParams: { beta: { regex: '(a+)+' } },
+    });
+    expect(check(canary)).toEqual({ errors: [], warnings: [] });
   });
 
   it('reports a deprecated canaryAnalysis with the fix, and checks its content in place', () => {

@@ -12,6 +12,7 @@ import {
 import { error, warning, type Finding } from '../finding.js';
 import type { FieldPath } from '../path.js';
 import { closestMatch } from '../suggest.js';
+import { checkMatchRegexes } from './match-regex.js';
 import { asFields, asList, asNumber, asText, isSet, type Fields } from './read.js';
 
 export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as const;
@@ -51,6 +52,7 @@ export function checkCanary(canary: Fields, options: CanaryCheckOptions = {}): F
     findings.push(...checkMetrics(analysis, at));
     findings.push(...checkWebhooks(analysis, at));
     findings.push(...checkSessionAffinity(analysis, at, provider));
+    findings.push(...checkMatchRegexes(analysis, at));
     if (provider !== undefined) findings.push(...checkProvider(spec, analysis, at, provider));
   }
   return findings;

@@ -1,4 +1,5 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Registry } from 'prom-client';
 import { Pool, request } from 'undici';
@@ -193,6 +194,21 @@ describe('ProxyRouter A/B matching', () => {
     expect(await backend({ path: '/items?variant=beta' })).toBe('canary');
     expect(await backend({ path: '/items?variant=alpha' })).toBe('primary');
     expect(canary.received.map((seen) => seen.url)).toContain('/items?variant=beta');
+  });
+
+  it('answers at once a header aimed at a catastrophic-backtracking regex, and keeps serving others', async () => {
+    const primary = await upstream('primary');
+    const canary = await upstream('canary');
+    const { pool } = await startRouter({
+      primary: [primary.url],
+      canary: [canary.url],
+      match: [{ headers: { 'x-user': { regex: '^(a+)+$' } } }],
+    });
+    // 2^100 steps for a backtracking engine: only a linear-time one answers these.
+    const evil = send(pool, { headers: { 'x-user': `${'a'.repeat(100)}!` } });
+    const plain = send(pool, { headers: { 'x-user': 'a'.repeat(100) } });
+    expect((await evil).backend).toBe('primary');
+    expect((await plain).backend).toBe('canary');
   });
 });
 
@@ -465,6 +481,38 @@ describe('ProxyRouter failures', () => {
     expect(recorder.observe('test', 'podinfo', MINUTE).primary).toMatchObject({ requests: 1, errors: 1 });
   });
 
+  it('retries an idempotent request once when the upstream closed the pooled connection it reused', async () => {
+    // A keep-alive upstream that answers the first request of each connection, then closes the
+    // connection as the second one arrives, without answering: the race a pool meets when an
+    // upstream retires an idle connection just as it is reused.
+    const connections: Socket[] = [];
+    let received = 0;
+    const racy = createNetServer((socket) => {
+      connections.push(socket);
+      let requests = 0;
+      socket.on('data', (chunk) => {
+        if (!chunk.includes('\r\n\r\n')) return;
+        requests += 1;
+        received += 1;
+        if (requests === 1) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        else socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => racy.listen(0, '127.0.0.1', resolve));
+    cleanup(() => new Promise<void>((resolve) => racy.close(() => resolve())));
+    cleanup(() => connections.forEach((socket) => socket.destroy()));
+    const { pool } = await startRouter({
+      primary: [`http://127.0.0.1:${(racy.address() as AddressInfo).port}`],
+    });
+
+    const first = await send(pool);
+    const again = await send(pool);
+    expect([first.status, first.text, again.status, again.text]).toEqual([200, 'ok', 200, 'ok']);
+    // Three requests reached the upstream: the first, the second on the reused connection (closed
+    // unanswered), and its retry on a new connection.
+    expect([received, connections.length]).toEqual([3, 2]);
+  });
+
   it('refuses to start on a port that is taken, saying what to do', async () => {
     const { router } = await startRouter({});
     const recorder = new TrafficRecorder({ registry: new Registry() });
@@ -556,6 +604,30 @@ describe('ProxyRouter streaming and headers', () => {
     },
     LOAD_TEST_TIMEOUT_MS,
   );
+
+  it('relays answers byte for byte, whether they arrive in one piece or several', async () => {
+    const everyByte = Buffer.from(Array.from({ length: 256 }, (_, byte) => byte));
+    const large = Buffer.alloc(200 * 1024, everyByte);
+    const source = await startRawUpstream('pieces', (req, res) => {
+      if (req.url === '/small')
+        res.end(everyByte); // one read: head and body written together
+      else if (req.url === '/large') res.end(large);
+      else {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(everyByte.subarray(0, 100));
+        setTimeout(() => res.end(everyByte.subarray(100)), 50);
+      }
+    });
+    cleanup(() => source.close());
+    const { pool } = await startRouter({ primary: [source.url] });
+    const bytes = async (path: string) => {
+      const response = await pool.request({ path, method: 'GET' });
+      return Buffer.from(await response.body.arrayBuffer());
+    };
+    expect((await bytes('/small')).equals(everyByte)).toBe(true);
+    expect((await bytes('/pieces')).equals(everyByte)).toBe(true);
+    expect(sha256(await bytes('/large'))).toBe(sha256(large));
+  });
 
   it('drops hop-by-hop headers both ways, adds X-Forwarded-*, keeps the rest', async () => {
     const echo = await upstream('echo', (_req, res) => {

@@ -3,11 +3,13 @@
  * LocalRoute, splitting each request between the primary and canary replicas by the rules in
  * routing.ts, streaming bodies both ways, and recording every answer in a TrafficRecorder.
  *
- * Upstream connections come from one keep-alive `http.Agent` per router (pools per replica
- * origin). node:http rather than undici on the client side because the proxy must not read a
- * byte of the request body until an upstream socket is connected: that is what lets a request
- * fail over to another replica when one refuses connections, and node:http exposes the socket's
- * `connect`; it also forwards any header the server side accepted, where undici rejects some.
+ * Upstream connections come from two keep-alive pools per router (docs/adr/0015-router-upstream-clients.md):
+ * - requests without a body (most traffic: GET, HEAD, DELETE) go through an undici Agent, whose
+ *   client costs about half of node:http's per request. Nothing of the client's is consumed before
+ *   the upstream answers, so a refused connection still fails over to the next replica;
+ * - requests with a body go through a node:http `Agent`, because the proxy must not read a byte of
+ *   the body until an upstream socket is connected (that is what lets a POST fail over when a
+ *   replica refuses connections), and node:http exposes the socket's `connect`.
  *
  * Reconfiguration swaps one immutable routing table: a request reads the table once when it
  * arrives, so requests in flight finish where they started, and the listener and the clients'
@@ -26,6 +28,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
+import { Agent as UndiciAgent, type Dispatcher } from 'undici';
 import { VireoError } from '../../../shared/errors.js';
 import { hostForUrl, listenOn, type TrafficRecorder } from './recorder.js';
 import type { LocalRoute } from './route.js';
@@ -64,6 +67,9 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+/** A whole answer up to this size goes to the client in one socket write (see BodilessForward). */
+const ONE_WRITE_LIMIT_BYTES = 64 * 1024;
+
 /** Connection failures that prove the request never reached the replica: safe to try another. */
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
@@ -89,12 +95,14 @@ interface Exchange {
   upstream?: ClientRequest;
   upstreamResponse?: IncomingMessage;
   mirror?: MirrorCopy;
+  abortUpstream?: ((reason: Error) => void) | undefined;
 }
 
 export class ProxyRouter {
   private table: RoutingTable;
   private readonly server: Server;
   private readonly agent: Agent;
+  private readonly dispatcher: UndiciAgent;
   private readonly recorder: TrafficRecorder;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -117,6 +125,9 @@ export class ProxyRouter {
     // `timeout` also arms node's use of the upstream's `Keep-Alive: timeout=N` hint, which
     // retires idle sockets just before the upstream would close them.
     this.agent = new Agent({ keepAlive: true, scheduling: 'lifo', timeout: 30_000 });
+    // undici honours the same hint, and keeps an idle connection 4 s without one (its default).
+    // No header or body timeout: like the node:http path, a slow upstream is the client's to give up on.
+    this.dispatcher = new UndiciAgent({ headersTimeout: 0, bodyTimeout: 0 });
     this.server = createServer((req, res) => this.handle(req, res));
   }
 
@@ -194,6 +205,7 @@ export class ProxyRouter {
     await closed;
     clearTimeout(deadline);
     this.agent.destroy();
+    await this.dispatcher.destroy();
     this.logger.info('router closed');
   }
 
@@ -216,7 +228,7 @@ export class ProxyRouter {
     }
     const exchange: Exchange = { req, res, table, decision, started };
     res.once('close', () => this.finish(exchange));
-    req.on('error', () => undefined); // a client that hangs up mid-upload: res 'close' cleans up
+    req.on('error', ignore); // a client that hangs up mid-upload: res 'close' cleans up
     if (this.closing !== undefined) res.setHeader('connection', 'close');
 
     const arm = decision.arm;
@@ -226,6 +238,11 @@ export class ProxyRouter {
       return;
     }
     if (decision.mirror) exchange.mirror = this.startMirror(exchange);
+    if (!hasBody(req)) {
+      exchange.mirror?.end();
+      this.forwardBodiless(exchange, replicas, 0, false);
+      return;
+    }
     this.forward(exchange, replicas, 0, false);
   }
 
@@ -283,6 +300,38 @@ export class ProxyRouter {
     });
   }
 
+  /**
+   * Sends a request without a body through the undici pool (the fast path, see the file's
+   * comment). Nothing of the client's is consumed before the upstream answers, so a refused
+   * connection moves on to the next replica, and a pooled connection the upstream had closed is
+   * retried once for idempotent methods.
+   */
+  forwardBodiless(exchange: Exchange, replicas: readonly URL[], index: number, retried: boolean): void {
+    const { req } = exchange;
+    const target = replicas[index]!;
+    this.dispatcher.dispatch(
+      {
+        origin: target.origin,
+        path: req.url ?? '/',
+        method: req.method as Dispatcher.HttpMethod,
+        headers: forwardedHeaders(req) as Record<string, string | string[]>,
+        body: null,
+      },
+      new BodilessForward(this, exchange, replicas, index, retried),
+    );
+  }
+
+  /** An upstream failed before answering: try the next replica or answer 502 (see forward). */
+  upstreamFailed(exchange: Exchange, target: URL, code: string): void {
+    exchange.mirror?.cancel();
+    this.logger.debug({ replica: target.host, code }, 'upstream failed');
+    this.answer(
+      exchange,
+      502,
+      `vireo router: ${exchange.decision.arm} replica ${target.host} failed: ${code}\n`,
+    );
+  }
+
   /** Streams the upstream's answer to the client, adding the backend header and cookies. */
   private relay(exchange: Exchange, response: IncomingMessage): void {
     const { res, decision } = exchange;
@@ -312,7 +361,7 @@ export class ProxyRouter {
   }
 
   /** Answers from the router itself (502, 503). */
-  private answer(exchange: Exchange, status: number, text: string): void {
+  answer(exchange: Exchange, status: number, text: string): void {
     const { res, decision } = exchange;
     if (res.headersSent || res.destroyed) {
       res.destroy();
@@ -333,6 +382,7 @@ export class ProxyRouter {
     const { res, table } = exchange;
     if (!res.writableFinished) {
       exchange.upstream?.destroy();
+      exchange.abortUpstream?.(new Error('client left'));
       exchange.upstreamResponse?.destroy();
       if (exchange.mirror?.bodyComplete !== true) exchange.mirror?.cancel();
     }
@@ -374,6 +424,117 @@ export class ProxyRouter {
         mirrored: true,
       }),
     );
+  }
+}
+
+/**
+ * One bodiless request's trip through the undici pool, as undici's dispatch handler: the answer's
+ * head and body go straight to the client's ServerResponse, with backpressure (onData returning
+ * false pauses the upstream until the client drains).
+ */
+class BodilessForward implements Dispatcher.DispatchHandler {
+  private answered = false;
+  private resumeUpstream: (() => void) | undefined;
+  private bodyStarted = false;
+  private held: Buffer | undefined;
+
+  constructor(
+    private readonly router: ProxyRouter,
+    private readonly exchange: Exchange,
+    private readonly replicas: readonly URL[],
+    private readonly index: number,
+    private readonly retried: boolean,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.exchange.res.destroyed) {
+      abort(new Error('the client left'));
+      return;
+    }
+    this.exchange.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    const { exchange } = this;
+    const { res } = exchange;
+    if (statusCode < 200) return true; // 1xx: not relayed (docs/local/router.md "Limits")
+    if (res.destroyed) return false;
+    try {
+      res.writeHead(statusCode, statusText, answerHeaderList(rawHeaders, exchange.decision));
+    } catch (cause) {
+      // The 502 goes out first: the abort's onError then finds the answer started and leaves it.
+      this.router.answer(
+        exchange,
+        502,
+        `vireo router: the upstream answer cannot be relayed: ${describe(cause)}\n`,
+      );
+      exchange.abortUpstream?.(new Error('answer not relayable'));
+      return false;
+    }
+    this.answered = true;
+    exchange.status = statusCode;
+    this.resumeUpstream = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const { res } = this.exchange;
+    if (!this.bodyStarted) {
+      // Hold the first chunk until the end of this read: when the whole answer came in it (the
+      // usual small answer), onComplete sends head and body in one write instead of two.
+      this.bodyStarted = true;
+      this.held = chunk;
+      queueMicrotask(() => this.releaseHeld());
+      return true;
+    }
+    this.releaseHeld();
+    if (res.write(chunk)) return true;
+    if (this.resumeUpstream !== undefined) res.once('drain', this.resumeUpstream);
+    return false;
+  }
+
+  onComplete(): void {
+    const { exchange } = this;
+    exchange.abortUpstream = undefined;
+    const held = this.held;
+    this.held = undefined;
+    if (held === undefined) exchange.res.end();
+    // latin1 maps bytes to characters one to one, so the body is sent unchanged; node joins a
+    // string body to the pending head in a single write.
+    else if (held.length <= ONE_WRITE_LIMIT_BYTES) exchange.res.end(held.toString('latin1'), 'latin1');
+    else exchange.res.end(held);
+  }
+
+  /** The answer goes on beyond the first read: send the held chunk now, in order. */
+  private releaseHeld(): void {
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    if (!this.exchange.res.destroyed) this.exchange.res.write(held);
+  }
+
+  onError(error: NodeJS.ErrnoException): void {
+    const { exchange, router, replicas, index } = this;
+    exchange.abortUpstream = undefined;
+    const { res } = exchange;
+    if (this.answered) {
+      // The upstream hung up mid-answer: the client's answer is cut short too.
+      exchange.status = 502;
+      res.destroy();
+      return;
+    }
+    if (res.headersSent || res.destroyed) return;
+    const code = error.code ?? error.message;
+    if (CONNECT_FAILURES.has(code) && index + 1 < replicas.length) {
+      router.forwardBodiless(exchange, replicas, index + 1, this.retried);
+      return;
+    }
+    if (!this.retried && isStaleSocket(code) && IDEMPOTENT_METHODS.has(exchange.req.method ?? '')) {
+      // The upstream closed a pooled connection as we reused it, before answering.
+      router.forwardBodiless(exchange, replicas, index, true);
+      return;
+    }
+    router.upstreamFailed(exchange, replicas[index]!, code);
   }
 }
 
@@ -492,19 +653,51 @@ function answerHeaders(upstream: IncomingHttpHeaders, decision: RoutingDecision)
   return headers;
 }
 
+/**
+ * The upstream's raw answer head as writeHead's flat [name, value, …] list: names lowercased (as
+ * node's own parser gives them), repeated fields kept apart, hop-by-hop ones dropped (those the
+ * Connection header names too), then the backend header and the routing decision's cookies.
+ */
+function answerHeaderList(raw: readonly (Buffer | string)[], decision: RoutingDecision): string[] {
+  const list: string[] = [];
+  let named: string[] | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = String(raw[i]).toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (name === 'connection') {
+      named = (named ?? []).concat(connectionTokens(value));
+    } else if (!HOP_BY_HOP.has(name)) {
+      list.push(name, value);
+    }
+  }
+  const headers = named === undefined ? list : list.filter((_, i) => !named.includes(list[i - (i % 2)]!));
+  headers.push(BACKEND_HEADER, decision.arm);
+  for (const cookie of decision.setCookies) headers.push('set-cookie', cookie);
+  return headers;
+}
+
 /** A copy of the headers without hop-by-hop ones, nor those the Connection header names. */
 function withoutHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const named = (headerText(headers.connection) ?? '')
-    .split(',')
-    .map((token) => token.trim().toLowerCase())
-    .filter((token) => token !== '');
+  const connection = headerText(headers.connection);
+  const named = connection === undefined ? undefined : connectionTokens(connection);
   const copy: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.includes(name)) continue;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || named?.includes(name) === true) continue;
     copy[name] = value;
   }
   return copy;
 }
+
+/** `keep-alive, X-Trace` → ['keep-alive', 'x-trace']. */
+function connectionTokens(value: string): string[] {
+  return value
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+    .filter((token) => token !== '');
+}
+
+const ignore = (): void => undefined;
 
 function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
@@ -519,4 +712,8 @@ function describe(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-const isStaleSocket = (code: string): boolean => code === 'ECONNRESET' || code === 'EPIPE';
+const isStaleSocket = (code: string): boolean =>
+  code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET';
+
+/** RFC 9110 §9.2.2: safe to send again when the first attempt may have reached the upstream. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);

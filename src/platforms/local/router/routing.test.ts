@@ -34,7 +34,15 @@ describe('compileRoute', () => {
     [{ canary: ['not a url'] }, 'route.canary[0] "not a url" is not a URL'],
     [
       { match: [{ headers: { 'x-user': { regex: '(' } } }] },
-      'route.match[0].headers.x-user.regex is not a valid',
+      'route.match[0].headers.x-user.regex is not an RE2 regular expression',
+    ],
+    [
+      { match: [{ headers: { 'x-user': { regex: '(?=admin).*' } } }] },
+      'route.match[0].headers.x-user.regex is not an RE2 regular expression (the syntax Istio and Envoy use; no lookaround or backreferences)',
+    ],
+    [
+      { match: [{ queryParams: { user: { regex: '(a)\\1' } } }] },
+      'route.match[0].queryParams.user.regex is not an RE2 regular expression',
     ],
     [{ match: [{ headers: { 'x-user': { exact: 'a', prefix: 'b' } } }] }, 'set only one of exact, prefix'],
     [{ listen: { host: '127.0.0.1', port: 70_000 } }, 'route.listen.port must be 0'],
@@ -94,6 +102,32 @@ describe('decide: A/B matches', () => {
     expect(arm(request({}, '/page?variant=b&debug'))).toBe('canary');
     expect(arm(request({}, '/page?variant=b'))).toBe('primary');
     expect(arm(request({}, '/page?variant=a&debug=1'))).toBe('primary');
+  });
+
+  it('takes RE2 syntax: (?i) makes a regex case-insensitive', () => {
+    const insensitive = compileRoute(
+      newTestRoute({ match: [{ headers: { 'x-user': { regex: '(?i)admin' } } }] }),
+    );
+    expect(decide(insensitive, request({ 'x-user': 'ADMIN' }), noDraw).arm).toBe('canary');
+    expect(decide(insensitive, request({ 'x-user': 'ADMINS' }), noDraw).arm).toBe('primary');
+  });
+
+  it('answers a catastrophic-backtracking regex at once (RE2 runs in linear time)', () => {
+    // A backtracking engine takes about 2^n steps on n a's followed by a b: with n = 64 this
+    // test would never finish. RE2 answers in time linear in the value's length.
+    const table = compileRoute(
+      newTestRoute({
+        match: [{ headers: { 'x-user': { regex: '^(a+)+$' } }, queryParams: { q: { regex: '(x+x+)+y' } } }],
+      }),
+    );
+    const evil = `${'a'.repeat(64)}b`;
+    expect(decide(table, request({ 'x-user': evil }), noDraw).arm).toBe('primary');
+    expect(decide(table, request({ 'x-user': 'a'.repeat(64) }, `/?q=${'x'.repeat(64)}`), noDraw).arm).toBe(
+      'primary',
+    );
+    expect(decide(table, request({ 'x-user': 'a'.repeat(64) }, `/?q=${'x'.repeat(64)}y`), noDraw).arm).toBe(
+      'canary',
+    );
   });
 
   it('never matches on Istio source labels, which local processes do not have', () => {

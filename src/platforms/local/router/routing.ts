@@ -8,6 +8,7 @@
  * proxy can swap a whole compiled table atomically on reconfiguration.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { RE2JS } from 're2js';
 import type { AnalysisMatch } from '../../../api/schema/canary.js';
 import { VireoError } from '../../../shared/errors.js';
 import type { LocalRoute, SessionAffinityRule } from './route.js';
@@ -63,9 +64,9 @@ export class ReplicaRotation {
   constructor(readonly replicas: readonly URL[]) {}
 
   /** Every replica once, starting with the next one in turn (failover walks the rest). */
-  order(): URL[] {
+  order(): readonly URL[] {
     const count = this.replicas.length;
-    if (count === 0) return [];
+    if (count <= 1) return this.replicas; // no copy per request for the common single replica
     const start = this.nextIndex % count;
     this.nextIndex = (start + 1) % count;
     return [...this.replicas.slice(start), ...this.replicas.slice(0, start)];
@@ -214,7 +215,9 @@ interface StringMatch {
 
 /**
  * One of exact/prefix/suffix/regex; none means "present with any value". A regex must match the
- * whole value, as Envoy's (and so Istio's and Flagger's `.*name.*value.*` cookie rule) does.
+ * whole value, as Envoy's (and so Istio's and Flagger's `.*name.*value.*` cookie rule) does, and
+ * is RE2 syntax run by an RE2 engine: matching time is linear in the value's length, so no
+ * pattern (`^(a+)+$` included) can stall the router (docs/local/router.md "Routing").
  */
 function compileStringMatch(rule: StringMatch, field: string): StringTest {
   const set = (['exact', 'prefix', 'suffix', 'regex'] as const).filter((key) => rule[key] !== undefined);
@@ -228,14 +231,16 @@ function compileStringMatch(rule: StringMatch, field: string): StringTest {
   if (prefix !== undefined) return (value) => value.startsWith(prefix);
   if (suffix !== undefined) return (value) => value.endsWith(suffix);
   if (regex !== undefined) {
-    let pattern: RegExp;
+    let pattern: RE2JS;
     try {
-      pattern = new RegExp(`^(?:${regex})$`);
+      pattern = RE2JS.compile(regex);
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new InvalidRouteError(`${field}.regex is not a valid regular expression: ${reason}`);
+      throw new InvalidRouteError(
+        `${field}.regex is not an RE2 regular expression (the syntax Istio and Envoy use; no lookaround or backreferences): ${reason}`,
+      );
     }
-    return (value) => pattern.test(value);
+    return (value) => pattern.matches(value);
   }
   return () => true;
 }
