@@ -28,7 +28,9 @@ export class FileSecretReader implements SecretReader {
     try {
       manifests = manifestsIn(text);
     } catch (cause) {
-      throw new UnreadableInputError(`--secret-file ${file}: cannot parse: ${String(cause)}`);
+      // The message quotes no source text (see manifestsIn): a Secret's lines are its values.
+      const reason = cause instanceof Error ? cause.message : 'invalid YAML';
+      throw new UnreadableInputError(`--secret-file ${file}: cannot parse: ${reason}`);
     }
     const secrets = manifests.filter((manifest) => manifest['kind'] === 'Secret');
     if (secrets.length === 0) throw new UnreadableInputError(`--secret-file ${file}: holds no Secret`);

@@ -355,6 +355,34 @@ describe('YAML that parses but cannot be resolved', () => {
     const text =
       'apiVersion: flagger.app/v1beta1\nkind: MetricTemplate\nmetadata:\n  name: *newrelic-error-rate\n';
     const report = validateInputs({ texts: [{ file: 'alias.yaml', text }], unreadable: [] }, { validator });
-    expect(report.files[0]?.unreadable?.reason).toMatch(/^invalid YAML: Unresolved alias/);
+    expect(report.files[0]?.unreadable?.reason).toBe(
+      'invalid YAML: an alias (*name) refers to an anchor that is not defined before it',
+    );
+    // The alias is a piece of the source, which may be a Secret's value.
+    expect(JSON.stringify(report)).not.toContain('newrelic-error-rate');
+  });
+});
+
+describe('YAML syntax errors', () => {
+  const unreadable = (text: string) =>
+    validateInputs({ texts: [{ file: 'bad.yaml', text }], unreadable: [] }, { validator }).files[0]
+      ?.unreadable;
+
+  it('name the key they sit under instead of ending at a colon', () => {
+    const text = 'apiVersion: flagger.app/v1beta1\nkind: Canary\nspec:\n  analysis:\n    interval: 1m: 30s\n';
+    expect(unreadable(text)).toEqual({
+      reason: expect.stringMatching(/^a value holds ": ".*\(at key spec\.analysis\.interval\)$/),
+      line: 5,
+      column: 15,
+    });
+  });
+
+  it("never quote a Secret's line", () => {
+    for (const value of ['"abc\\qs3cr3t-value"', 's3cr3t-value: more', '@s3cr3t-value', "'a' s3cr3t-value"]) {
+      const text = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  token: ${value}\n`;
+      const found = unreadable(text);
+      expect(found?.reason).toContain('(at key stringData.token)');
+      expect(JSON.stringify(found)).not.toMatch(/s3cr3t|\\q/);
+    }
   });
 });

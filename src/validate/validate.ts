@@ -3,6 +3,7 @@
  * schema of our CRDs (unknown fields included) and the semantics the schema cannot express.
  */
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { describeYamlError } from '../shared/yaml-errors.js';
 import { FLAGGER_KINDS, type FlaggerKind, type SchemaValidator } from '../api/validation.js';
 import type { Finding, Severity } from './finding.js';
 import { locate } from './locate.js';
@@ -104,10 +105,11 @@ function collectObjects(
   for (const document of list) {
     const syntaxError = document.errors[0];
     if (syntaxError !== undefined) {
-      const position = syntaxError.linePos?.[0];
+      // Our own words, never the source line: the file may hold a Secret.
+      const problem = describeYamlError(syntaxError, input.text);
       file.unreadable = {
-        reason: syntaxError.message.split('\n')[0] ?? 'invalid YAML',
-        ...(position === undefined ? {} : { line: position.line, column: position.col }),
+        reason: problem.message,
+        ...(problem.line === undefined ? {} : { line: problem.line, column: problem.column ?? 1 }),
       };
       return [];
     }
@@ -117,7 +119,7 @@ function collectObjects(
     } catch (cause) {
       // Parsing succeeded but resolving failed: an alias to an anchor defined nowhere (or later),
       // or an alias bomb past maxAliasCount.
-      file.unreadable = { reason: `invalid YAML: ${cause instanceof Error ? cause.message : String(cause)}` };
+      file.unreadable = { reason: `invalid YAML: ${describeYamlError(cause, input.text).message}` };
       return [];
     }
     for (const [object, prefix] of objectsIn(value)) {

@@ -99,7 +99,9 @@ export async function parseLocalManifests(file: string, text: string): Promise<L
   try {
     manifests = manifestsIn(text);
   } catch (cause) {
-    throw new LocalManifestError(`${file}: cannot parse: ${String(cause)}`);
+    throw new LocalManifestError(
+      `${file}: cannot parse: ${cause instanceof Error ? cause.message : 'invalid YAML'}`,
+    );
   }
   const validateWorkload = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(
     WorkloadManifest,
