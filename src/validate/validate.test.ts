@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { SchemaValidator } from '../api/validation.js';
 import { compileSchemaValidator } from '../api/validator-compiler.js';
+import { formatJson, formatText } from './format.js';
 import { validateInputs, type LocatedFinding } from './validate.js';
 
 let validator: SchemaValidator;
@@ -384,5 +385,41 @@ describe('YAML syntax errors', () => {
       expect(found?.reason).toContain('(at key stringData.token)');
       expect(JSON.stringify(found)).not.toMatch(/s3cr3t|\\q/);
     }
+  });
+});
+
+describe('names', () => {
+  it('are checked as the API server would: a DNS-1123 name and namespace', () => {
+    const canary = newTestCanary();
+    canary['metadata'] = { name: 'Podinfo_v2', namespace: 'Test.NS' };
+    expect(summaries(check(canary).errors)).toEqual([
+      'metadata.name: "Podinfo_v2" is not a valid Kubernetes name: use lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit (the API server would reject it); for example "podinfo-v2"',
+      'metadata.namespace: "Test.NS" is not a valid namespace: use lowercase letters, digits and \'-\', starting and ending with a letter or digit (the API server would reject it); for example "test-ns"',
+    ]);
+    canary['metadata'] = { name: `a${'.b'.repeat(127)}`, namespace: 'x'.repeat(64) };
+    expect(summaries(check(canary).errors)).toEqual([
+      'metadata.name: is 255 characters long: a name has at most 253',
+      'metadata.namespace: is 64 characters long: a namespace has at most 63',
+    ]);
+  });
+
+  it('holding control characters print escaped, in text and in JSON', () => {
+    const canary = newTestCanary();
+    canary['metadata'] = { name: 'pod\u001b[2J\u009b31minfo\u2028x', namespace: 'test' };
+    canary['spec'].analysis['\u001b]0;pwned\u0007'] = 1;
+    const text = stringify(canary);
+    const report = validateInputs(
+      { texts: [{ file: 'evil\u001b.yaml', text }], unreadable: [] },
+      { validator },
+    );
+    const printed = formatText(report);
+    // eslint-disable-next-line no-control-regex
+    expect(printed).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028]/);
+    expect(printed).toContain('Canary/pod\\x1b[2J\\x9b31minfo\\u2028x metadata.name:');
+    expect(printed).toContain('evil\\x1b.yaml:');
+    expect(printed).toContain('unknown field "\\x1b]0;pwned\\x07"');
+    // eslint-disable-next-line no-control-regex
+    expect(formatJson(report)).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028]/);
+    expect(JSON.parse(formatJson(report))).toEqual(report);
   });
 });

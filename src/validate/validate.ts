@@ -10,6 +10,7 @@ import { locate } from './locate.js';
 import { formatPath, type FieldPath } from './path.js';
 import { checkAlertProvider } from './semantics/alert-provider.js';
 import { checkCanary } from './semantics/canary.js';
+import { checkMetadata } from './semantics/metadata.js';
 import { checkMetricTemplate } from './semantics/metric-template.js';
 import { asFields, asList, asText, type Fields } from './semantics/read.js';
 import { checkReferences, type IndexedObject } from './semantics/references.js';
@@ -174,6 +175,7 @@ function checkObject(
   }
   const findings = [
     ...objectSchemaFindings(validator, kind, object),
+    ...checkMetadata(object),
     ...semanticFindings(kind, object, options),
   ];
   return { kind, name, namespace, object, findings };
