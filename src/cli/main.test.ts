@@ -45,6 +45,45 @@ describe('vireo validate', () => {
     expect(stdout()).toMatch(new RegExp(`${broken.replace(/[/.]/g, '\\$&')}:\\d+:\\d+: cannot read: `));
   });
 
+  it('exits 2 at once for a file over 16 MiB, saying so, instead of running out of memory', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'vireo-validate-'));
+    const huge = join(directory, 'huge.yaml');
+    writeFileSync(huge, `${validCanary}---\n${'# padding\n'.repeat(1_700_000)}`);
+    const { io, stdout } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'validate', huge], io)).toBe(2);
+    expect(stdout()).toContain(
+      `${huge}: cannot read: is 16.2 MiB: manifests over 16.0 MiB are refused; split the file`,
+    );
+  });
+
+  it('reads UTF-16 with a byte order mark, and refuses UTF-16 without one and Latin-1 with a clear reason', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'vireo-validate-'));
+    const invalid = validCanary.replace('threshold: 2', 'threshold: 2, maxWeigth: 50');
+    const withBom = join(directory, 'utf16-bom.yaml');
+    writeFileSync(withBom, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(invalid, 'utf16le')]));
+    const bigEndian = join(directory, 'utf16be-bom.yaml');
+    writeFileSync(bigEndian, Buffer.from(Buffer.from(`\ufeff${invalid}`, 'utf16le')).swap16());
+    const { io, stdout } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'validate', withBom, bigEndian], io)).toBe(1);
+    expect(stdout()).toContain(`${withBom}:9:42: Canary/podinfo spec.analysis.maxWeigth: unknown field`);
+    expect(stdout()).toContain(`${bigEndian}:9:42: Canary/podinfo spec.analysis.maxWeigth: unknown field`);
+    expect(stdout()).toContain('2 files, 2 objects checked');
+
+    const noBom = join(directory, 'utf16.yaml');
+    writeFileSync(noBom, Buffer.from(validCanary, 'utf16le'));
+    const latin1 = join(directory, 'latin1.yaml');
+    writeFileSync(latin1, Buffer.from(`# caf\u00e9\n${validCanary}`, 'latin1'));
+    const second = fakeIo();
+    expect(await runCli(['node', 'vireo', 'validate', noBom, latin1], second.io)).toBe(2);
+    expect(second.stdout()).toContain(
+      `${noBom}: cannot read: holds NUL bytes (at byte 1): this is UTF-16 without a byte order mark, or not a text file; convert it with iconv -f UTF-16 -t UTF-8`,
+    );
+    expect(second.stdout()).toContain(
+      `${latin1}: cannot read: is not valid UTF-8 (at byte 5): save it as UTF-8, or convert it with iconv -f LATIN1 -t UTF-8`,
+    );
+    expect(second.stdout()).not.toContain('valid: ');
+  });
+
   it('walks directories recursively and counts other kinds as skipped', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'vireo-validate-'));
     mkdirSync(join(directory, 'nested'));

@@ -15,16 +15,11 @@ export interface CliIo {
   readStdin: () => Promise<string>;
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
-  readStdin: () => readAll(process.stdin),
+  // Capped and decoded like manifest files (src/shared/text-input.ts).
+  readStdin: async () => (await import('../shared/text-input.js')).readManifestStream(process.stdin),
 };
 
 export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {

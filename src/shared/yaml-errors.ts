@@ -34,7 +34,7 @@ const MESSAGES: Readonly<Record<string, string>> = {
   MULTIPLE_DOCS: 'a single document was expected',
   MULTIPLE_TAGS: 'a node has two tags',
   NON_STRING_KEY: 'a key must be a string',
-  RESOURCE_EXHAUSTION: 'too many aliases (an alias bomb)',
+  RESOURCE_EXHAUSTION: 'the document nests too deeply to be read',
   TAB_AS_INDENT: 'tabs cannot indent YAML: use spaces',
   TAG_RESOLVE_FAILED: 'a value does not match its tag',
   UNEXPECTED_TOKEN: 'unexpected text after a value (is a quote, colon or line break missing?)',
@@ -46,7 +46,7 @@ function resolveErrorMessage(error: Error): string {
   if (error.message.startsWith('Unresolved alias')) {
     return 'an alias (*name) refers to an anchor that is not defined before it';
   }
-  if (error.message.startsWith('Excessive alias count')) return MESSAGES['RESOURCE_EXHAUSTION']!;
+  if (error.message.startsWith('Excessive alias count')) return 'too many aliases (an alias bomb)';
   return 'the document cannot be resolved';
 }
 
