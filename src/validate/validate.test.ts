@@ -423,3 +423,89 @@ describe('names', () => {
     expect(JSON.parse(formatJson(report))).toEqual(report);
   });
 });
+
+describe('Workloads (local mode)', () => {
+  const workload = (spec: Record<string, unknown>, fields: Record<string, unknown> = {}) => ({
+    apiVersion: 'local.vireo.dev/v1alpha1',
+    kind: 'Workload',
+    metadata: { name: 'web', namespace: 'local' },
+    spec,
+    ...fields,
+  });
+  const canary = () => ({
+    apiVersion: 'flagger.app/v1beta1',
+    kind: 'Canary',
+    metadata: { name: 'web', namespace: 'local' },
+    spec: {
+      targetRef: { apiVersion: 'local.vireo.dev/v1alpha1', kind: 'Workload', name: 'web' },
+      service: { port: 8080 },
+      analysis: { interval: '30s', threshold: 2, maxWeight: 50, stepWeight: 10 },
+    },
+  });
+
+  it('are checked, not skipped: a valid one passes', () => {
+    const report = validateInputs(
+      {
+        texts: [
+          {
+            file: 'web.yaml',
+            text: [workload({ command: 'node', replicas: 2 }), canary()]
+              .map((o) => stringify(o))
+              .join('---\n'),
+          },
+        ],
+        unreadable: [],
+      },
+      { validator },
+    );
+    expect(report.summary).toMatchObject({ objects: 2, skipped: 0, errors: 0, warnings: 0 });
+  });
+
+  it('name a misspelt field, where it is, and what was meant', () => {
+    const { errors } = check(workload({ comand: 'node', replica: 2 }), canary());
+    expect(
+      errors.map((finding) => `${finding.line}:${finding.column} ${finding.path}: ${finding.message}`),
+    ).toEqual([
+      '6:1 spec.command: missing required field "command"',
+      '7:3 spec.comand: unknown field "comand" (local mode refuses it); did you mean spec.command?',
+      '8:3 spec.replica: unknown field "replica" (local mode refuses it); did you mean spec.replicas?',
+    ]);
+  });
+
+  it('name a wrong apiVersion and a misspelt kind, without a cascade about the Canary target', () => {
+    expect(
+      summaries(check(workload({ command: 'node' }, { apiVersion: 'local.vireo.dev/v1' }), canary()).errors),
+    ).toEqual(['apiVersion: must be "local.vireo.dev/v1alpha1", not the string "local.vireo.dev/v1"']);
+    expect(summaries(check(workload({ command: 'node' }, { kind: 'Workloads' }), canary()).errors)).toEqual([
+      'kind: "Workloads" is not a local.vireo.dev kind; did you mean "Workload"?',
+    ]);
+  });
+
+  it('refuse what the supervisor would refuse at apply time', () => {
+    expect(
+      summaries(
+        check(
+          workload({ command: '  ', port: 65_535, replicas: 2, readiness: { httpPath: 'readyz' } }),
+          canary(),
+        ).errors,
+      ),
+    ).toEqual([
+      'spec.command: must name a program, such as node or ./server',
+      'spec.port: leaves no room for 2 replicas: replica i listens on port + i, and 65536 is above 65535',
+      'spec.readiness.httpPath: the string "readyz" must be a path starting with \'/\', such as /readyz',
+    ]);
+  });
+
+  it('must sit in the Canary’s file and namespace', () => {
+    const other = {
+      ...canary(),
+      spec: {
+        ...canary().spec,
+        targetRef: { apiVersion: 'local.vireo.dev/v1alpha1', kind: 'Workload', name: 'wep' },
+      },
+    };
+    expect(summaries(check(workload({ command: 'node' }), other).errors)).toEqual([
+      'spec.targetRef: no Workload "wep" in namespace local in this file; did you mean "web"? (local mode runs the Workloads of the Canary\'s file)',
+    ]);
+  });
+});
