@@ -166,7 +166,15 @@ describe('vireo simulate', () => {
     expect(Object.keys(timeline.steps[1]!)).toEqual(
       expect.arrayContaining(['t', 'phase', 'canaryWeight', 'primaryWeight', 'iteration', 'webhooks']),
     );
-    // The overshoot warning goes to stderr so that stdout stays parseable.
+    expect(stderr()).toBe('');
+  });
+
+  it('prints warnings on standard error, so that the JSON on standard output stays parseable', async () => {
+    const overshooting = join(mkdtempSync(join(tmpdir(), 'vireo-simulate-')), 'canary.yaml');
+    writeFileSync(overshooting, readFileSync(example, 'utf8').replace('maxWeight: 60', 'maxWeight: 50'));
+    const { io, stdout, stderr } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'simulate', '--json', overshooting], io)).toBe(0);
+    expect(() => JSON.parse(stdout()) as unknown).not.toThrow();
     expect(stderr()).toContain('the last step overshoots to 60%');
   });
 
