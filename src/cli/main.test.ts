@@ -169,6 +169,23 @@ describe('vireo simulate', () => {
     expect(stderr()).toBe('');
   });
 
+  it('prints names from the input with control characters escaped, in the timeline and in errors', async () => {
+    const text = readFileSync(example, 'utf8').replace('name: load-test', 'name: "load\\e[2Jtest"');
+    const file = join(mkdtempSync(join(tmpdir(), 'vireo-simulate-')), 'canary.yaml');
+    writeFileSync(file, text);
+    const timeline = fakeIo();
+    expect(await runCli(['node', 'vireo', 'simulate', file], timeline.io)).toBe(0);
+    expect(timeline.stdout()).toContain('rollout load\\x1b[2Jtest;');
+    expect(timeline.stdout()).not.toContain('\u001b');
+    const refused = fakeIo();
+    expect(
+      await runCli(['node', 'vireo', 'simulate', '--name', 'x\u001b]0;pwned\u0007', file], refused.io),
+    ).toBe(2);
+    expect(refused.stderr()).toContain('named x\\x1b]0;pwned\\x07');
+    // eslint-disable-next-line no-control-regex
+    expect(refused.stderr()).not.toMatch(/[\u0007\u001b]/);
+  });
+
   it('prints warnings on standard error, so that the JSON on standard output stays parseable', async () => {
     const overshooting = join(mkdtempSync(join(tmpdir(), 'vireo-simulate-')), 'canary.yaml');
     writeFileSync(overshooting, readFileSync(example, 'utf8').replace('maxWeight: 60', 'maxWeight: 50'));

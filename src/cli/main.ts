@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { VireoError } from '../shared/errors.js';
+import { printableLines } from '../shared/printable.js';
 import { VERSION } from '../shared/version.js';
 import type { AlertTestOptions } from './alert-command.js';
 import type { ControllerFlags } from './controller-command.js';
@@ -359,7 +360,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       return cause.exitCode === 0 ? 0 : 2;
     }
     if (cause instanceof VireoError) {
-      io.stderr(`vireo: ${cause.message} [${cause.code}]\n`);
+      // Messages quote names and values from the input: nothing in them may drive the terminal.
+      io.stderr(`vireo: ${printableLines(cause.message)} [${cause.code}]\n`);
       return cause.code === 'E_UNREADABLE_INPUT' || cause.code === 'E_USAGE' ? 2 : 1;
     }
     io.stderr(

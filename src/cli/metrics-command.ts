@@ -17,7 +17,7 @@ import type { MetricsBackend } from '../metrics/provider.js';
 import { UnreadableInputError, UsageError, VireoError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { manifestsIn } from '../shared/manifests.js';
-import { printable } from '../shared/printable.js';
+import { printable, printableLines } from '../shared/printable.js';
 import { formatText } from '../validate/format.js';
 import { readInputs } from '../validate/inputs.js';
 import { exitCodeOf, validateInputs } from '../validate/validate.js';
@@ -71,8 +71,8 @@ export async function runMetricsQuery(options: MetricsQueryOptions, io: CliIo): 
       : prepareBuiltin(options, interval, logger);
 
   if (!json) {
-    io.stdout(`${prepared.subject} (${prepared.provider})\n`);
-    io.stdout(`query: ${prepared.query}\n`);
+    io.stdout(`${printable(prepared.subject)} (${printable(prepared.provider)})\n`);
+    io.stdout(`query: ${printableLines(prepared.query)}\n`);
   }
   const started = performance.now();
   let report: QueryReport;

@@ -29,3 +29,8 @@ export function hasUnprintable(text: string): boolean {
   UNPRINTABLE.lastIndex = 0;
   return found;
 }
+
+/** `printable` line by line: line breaks stay line breaks, everything else is escaped. */
+export function printableLines(text: string): string {
+  return text.split('\n').map(printable).join('\n');
+}
