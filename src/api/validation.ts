@@ -11,14 +11,23 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { AlertProvider } from './schema/alert-provider.js';
 import { Canary } from './schema/canary.js';
 import { MetricTemplate } from './schema/metric-template.js';
+import { WorkloadManifest } from './schema/workload.js';
 
 export const FLAGGER_KINDS = ['Canary', 'MetricTemplate', 'AlertProvider'] as const;
 export type FlaggerKind = (typeof FLAGGER_KINDS)[number];
+/** The Flagger kinds and local mode's Workload: every kind `vireo validate` checks. */
+export const VALIDATED_KINDS = [...FLAGGER_KINDS, 'Workload'] as const;
+export type ValidatedKind = (typeof VALIDATED_KINDS)[number];
 
-export const SCHEMAS: Readonly<Record<FlaggerKind, object>> = { Canary, MetricTemplate, AlertProvider };
+export const SCHEMAS: Readonly<Record<ValidatedKind, object>> = {
+  Canary,
+  MetricTemplate,
+  AlertProvider,
+  Workload: WorkloadManifest,
+};
 
 export type SchemaIssue = ErrorObject;
-export type Validators = Readonly<Record<FlaggerKind, ValidateFunction>>;
+export type Validators = Readonly<Record<ValidatedKind, ValidateFunction>>;
 
 /** A variable, so that TypeScript does not try to resolve a file that exists only in dist/. */
 const COMPILED_MODULE = './compiled-validators.js';
@@ -30,7 +39,7 @@ export class SchemaValidator {
   static async load(): Promise<SchemaValidator> {
     try {
       const compiled = (await import(COMPILED_MODULE)) as Partial<Validators>;
-      if (FLAGGER_KINDS.every((kind) => typeof compiled[kind] === 'function')) {
+      if (VALIDATED_KINDS.every((kind) => typeof compiled[kind] === 'function')) {
         return new SchemaValidator(compiled as Validators);
       }
     } catch {
@@ -41,13 +50,13 @@ export class SchemaValidator {
   }
 
   /** Returns every schema violation of `object` (empty when valid). */
-  validate(kind: FlaggerKind, object: unknown): SchemaIssue[] {
+  validate(kind: ValidatedKind, object: unknown): SchemaIssue[] {
     const validator = this.validators[kind];
     return validator(object) ? [] : [...(validator.errors ?? [])];
   }
 
   /** A kind's schema, for navigation (suggestions, messages). */
-  schemaOf(kind: FlaggerKind): object {
+  schemaOf(kind: ValidatedKind): object {
     return SCHEMAS[kind];
   }
 }

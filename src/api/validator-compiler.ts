@@ -1,7 +1,7 @@
 /** Compiles the schemas with ajv, at run time or into a standalone module at build time. */
 import { Ajv, type ValidateFunction } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
-import { FLAGGER_KINDS, SCHEMAS, SchemaValidator } from './validation.js';
+import { SCHEMAS, SchemaValidator, VALIDATED_KINDS, type ValidatedKind } from './validation.js';
 
 export interface CompileOptions {
   /**
@@ -46,20 +46,21 @@ function createAjv(options: CompileOptions = {}): Ajv {
 
 export function compileSchemaValidator(options: CompileOptions = {}): SchemaValidator {
   const ajv = createAjv(options);
-  const compile = (kind: (typeof FLAGGER_KINDS)[number]): ValidateFunction => ajv.compile(SCHEMAS[kind]);
+  const compile = (kind: ValidatedKind): ValidateFunction => ajv.compile(SCHEMAS[kind]);
   return new SchemaValidator({
     Canary: compile('Canary'),
     MetricTemplate: compile('MetricTemplate'),
     AlertProvider: compile('AlertProvider'),
+    Workload: compile('Workload'),
   });
 }
 
 /** The source of an ES module exporting the three compiled validators by kind. */
 export function compiledValidatorsModule(): string {
   const ajv = createAjv({ emitSource: true });
-  for (const kind of FLAGGER_KINDS) ajv.addSchema(SCHEMAS[kind], kind);
+  for (const kind of VALIDATED_KINDS) ajv.addSchema(SCHEMAS[kind], kind);
   const generate = standaloneCode as unknown as (ajv: Ajv, refs: Record<string, string>) => string;
-  const code = generate(ajv, Object.fromEntries(FLAGGER_KINDS.map((kind) => [kind, kind])));
+  const code = generate(ajv, Object.fromEntries(VALIDATED_KINDS.map((kind) => [kind, kind])));
   // Ajv's standalone output require()s small runtime helpers (string length in code points); an
   // ES module gets require from createRequire.
   const preamble = [

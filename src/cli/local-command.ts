@@ -16,6 +16,7 @@ import type { LocalCanaryStatus } from '../platforms/local/runtime.js';
 import { UnreadableInputError, VireoError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import type { CliIo } from './main.js';
+import { readManifestFile } from '../shared/text-input.js';
 
 export interface LocalOptions {
   readonly stateDir?: string;
@@ -140,7 +141,7 @@ export async function runLocalApply(options: LocalOptions & { file: string }, io
   const directory = stateDirectoryOf(options);
   let text: string;
   try {
-    text = options.file === '-' ? await io.readStdin() : await readFile(options.file, 'utf8');
+    text = options.file === '-' ? await io.readStdin() : await readManifestFile(options.file);
   } catch (cause) {
     throw new UnreadableInputError(`${options.file}: cannot read: ${(cause as Error).message}`);
   }

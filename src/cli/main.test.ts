@@ -45,6 +45,45 @@ describe('vireo validate', () => {
     expect(stdout()).toMatch(new RegExp(`${broken.replace(/[/.]/g, '\\$&')}:\\d+:\\d+: cannot read: `));
   });
 
+  it('exits 2 at once for a file over 16 MiB, saying so, instead of running out of memory', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'vireo-validate-'));
+    const huge = join(directory, 'huge.yaml');
+    writeFileSync(huge, `${validCanary}---\n${'# padding\n'.repeat(1_700_000)}`);
+    const { io, stdout } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'validate', huge], io)).toBe(2);
+    expect(stdout()).toContain(
+      `${huge}: cannot read: is 16.2 MiB: manifests over 16.0 MiB are refused; split the file`,
+    );
+  });
+
+  it('reads UTF-16 with a byte order mark, and refuses UTF-16 without one and Latin-1 with a clear reason', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'vireo-validate-'));
+    const invalid = validCanary.replace('threshold: 2', 'threshold: 2, maxWeigth: 50');
+    const withBom = join(directory, 'utf16-bom.yaml');
+    writeFileSync(withBom, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(invalid, 'utf16le')]));
+    const bigEndian = join(directory, 'utf16be-bom.yaml');
+    writeFileSync(bigEndian, Buffer.from(Buffer.from(`\ufeff${invalid}`, 'utf16le')).swap16());
+    const { io, stdout } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'validate', withBom, bigEndian], io)).toBe(1);
+    expect(stdout()).toContain(`${withBom}:9:42: Canary/podinfo spec.analysis.maxWeigth: unknown field`);
+    expect(stdout()).toContain(`${bigEndian}:9:42: Canary/podinfo spec.analysis.maxWeigth: unknown field`);
+    expect(stdout()).toContain('2 files, 2 objects checked');
+
+    const noBom = join(directory, 'utf16.yaml');
+    writeFileSync(noBom, Buffer.from(validCanary, 'utf16le'));
+    const latin1 = join(directory, 'latin1.yaml');
+    writeFileSync(latin1, Buffer.from(`# caf\u00e9\n${validCanary}`, 'latin1'));
+    const second = fakeIo();
+    expect(await runCli(['node', 'vireo', 'validate', noBom, latin1], second.io)).toBe(2);
+    expect(second.stdout()).toContain(
+      `${noBom}: cannot read: holds NUL bytes (at byte 1): this is UTF-16 without a byte order mark, or not a text file; convert it with iconv -f UTF-16 -t UTF-8`,
+    );
+    expect(second.stdout()).toContain(
+      `${latin1}: cannot read: is not valid UTF-8 (at byte 5): save it as UTF-8, or convert it with iconv -f LATIN1 -t UTF-8`,
+    );
+    expect(second.stdout()).not.toContain('valid: ');
+  });
+
   it('walks directories recursively and counts other kinds as skipped', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'vireo-validate-'));
     mkdirSync(join(directory, 'nested'));
@@ -127,7 +166,32 @@ describe('vireo simulate', () => {
     expect(Object.keys(timeline.steps[1]!)).toEqual(
       expect.arrayContaining(['t', 'phase', 'canaryWeight', 'primaryWeight', 'iteration', 'webhooks']),
     );
-    // The overshoot warning goes to stderr so that stdout stays parseable.
+    expect(stderr()).toBe('');
+  });
+
+  it('prints names from the input with control characters escaped, in the timeline and in errors', async () => {
+    const text = readFileSync(example, 'utf8').replace('name: load-test', 'name: "load\\e[2Jtest"');
+    const file = join(mkdtempSync(join(tmpdir(), 'vireo-simulate-')), 'canary.yaml');
+    writeFileSync(file, text);
+    const timeline = fakeIo();
+    expect(await runCli(['node', 'vireo', 'simulate', file], timeline.io)).toBe(0);
+    expect(timeline.stdout()).toContain('rollout load\\x1b[2Jtest;');
+    expect(timeline.stdout()).not.toContain('\u001b');
+    const refused = fakeIo();
+    expect(
+      await runCli(['node', 'vireo', 'simulate', '--name', 'x\u001b]0;pwned\u0007', file], refused.io),
+    ).toBe(2);
+    expect(refused.stderr()).toContain('named x\\x1b]0;pwned\\x07');
+    // eslint-disable-next-line no-control-regex
+    expect(refused.stderr()).not.toMatch(/[\u0007\u001b]/);
+  });
+
+  it('prints warnings on standard error, so that the JSON on standard output stays parseable', async () => {
+    const overshooting = join(mkdtempSync(join(tmpdir(), 'vireo-simulate-')), 'canary.yaml');
+    writeFileSync(overshooting, readFileSync(example, 'utf8').replace('maxWeight: 60', 'maxWeight: 50'));
+    const { io, stdout, stderr } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'simulate', '--json', overshooting], io)).toBe(0);
+    expect(() => JSON.parse(stdout()) as unknown).not.toThrow();
     expect(stderr()).toContain('the last step overshoots to 60%');
   });
 

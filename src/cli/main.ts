@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { VireoError } from '../shared/errors.js';
+import { printableLines } from '../shared/printable.js';
 import { VERSION } from '../shared/version.js';
 import type { AlertTestOptions } from './alert-command.js';
 import type { ControllerFlags } from './controller-command.js';
@@ -15,16 +16,11 @@ export interface CliIo {
   readStdin: () => Promise<string>;
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
-  readStdin: () => readAll(process.stdin),
+  // Capped and decoded like manifest files (src/shared/text-input.ts).
+  readStdin: async () => (await import('../shared/text-input.js')).readManifestStream(process.stdin),
 };
 
 export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
@@ -378,7 +374,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       return cause.exitCode === 0 ? 0 : 2;
     }
     if (cause instanceof VireoError) {
-      io.stderr(`vireo: ${cause.message} [${cause.code}]\n`);
+      // Messages quote names and values from the input: nothing in them may drive the terminal.
+      io.stderr(`vireo: ${printableLines(cause.message)} [${cause.code}]\n`);
       return cause.code === 'E_UNREADABLE_INPUT' || cause.code === 'E_USAGE' ? 2 : 1;
     }
     io.stderr(

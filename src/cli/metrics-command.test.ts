@@ -110,6 +110,75 @@ describe('vireo metrics query -f', () => {
     );
   });
 
+  it.each([
+    ['null', 'null', 'with JSON null instead of an object'],
+    ['a bare number', '42', 'with JSON number instead of an object'],
+    [
+      'JSON nested 100,000 levels deep',
+      `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      'with JSON nested more than 64 levels deep',
+    ],
+    [
+      'an object nested deep inside',
+      `{"status":"error","error":${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}}`,
+      'with JSON nested more than 64 levels deep',
+    ],
+  ])('reports an answer of %s as an error, exit 1, not a crash', async (_case, body, expected) => {
+    const prometheus = await server(() => ({ status: 200, contentType: 'application/json', body }));
+    const file = writeTemp('t.yaml', templateYaml(prometheus.url, 'up'));
+    const { io, stderr } = fakeIo();
+    expect(await runCli(metricsQuery('-f', file), io)).toBe(1);
+    expect(stderr()).toContain(expected);
+    expect(stderr()).toContain('[E_METRIC_QUERY]');
+    expect(stderr()).not.toContain('unexpected error');
+  });
+
+  it.each(['', ' ', '0x10', 'abc'])(
+    'refuses the sample value %j instead of reading it as a number',
+    async (value) => {
+      const prometheus = await server(() => ({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          status: 'success',
+          data: { resultType: 'vector', result: [{ metric: {}, value: [1, value] }] },
+        }),
+      }));
+      const file = writeTemp('t.yaml', templateYaml(prometheus.url, 'up'));
+      const { io, stdout, stderr } = fakeIo();
+      expect(await runCli(metricsQuery('-f', file), io)).toBe(1);
+      expect(stdout()).not.toContain('value:');
+      expect(stderr()).toContain(
+        `error: prometheus: the sample value ${JSON.stringify(value)} is not a number`,
+      );
+    },
+  );
+
+  it('warns when the query returns several series, and says which one a check reads', async () => {
+    const series = (pod: string, value: string) => ({ metric: { pod }, value: [1, value] });
+    const prometheus = await server(() => ({
+      status: 200,
+      contentType: 'application/json',
+      body: JSON.stringify({
+        status: 'success',
+        data: { resultType: 'vector', result: [series('a', '1'), series('b', '2'), series('c', '7')] },
+      }),
+    }));
+    const file = writeTemp('t.yaml', templateYaml(prometheus.url, 'up'));
+    const text = fakeIo();
+    expect(await runCli(metricsQuery('-f', file), text.io)).toBe(0);
+    expect(text.stdout()).toMatch(/value: 7 \(in \d+ ms\)/);
+    expect(text.stderr()).toBe(
+      'warning: prometheus: the query returned 3 series; using the last one, as Flagger does: aggregate them (sum, max, avg) so the check reads the value you mean\n',
+    );
+    const json = fakeIo();
+    await runCli(metricsQuery('-f', file, '-o', 'json'), json.io);
+    expect(JSON.parse(json.stdout())).toMatchObject({
+      value: 7,
+      warnings: [expect.stringContaining('3 series')],
+    });
+  });
+
   it('hints at the credentials on 401', async () => {
     const prometheus = await server(() => ({ status: 401, body: 'Unauthorized' }));
     const file = writeTemp('t.yaml', templateYaml(prometheus.url, 'up'));

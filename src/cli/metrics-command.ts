@@ -15,7 +15,9 @@ import { MetricQueryError } from '../metrics/errors.js';
 import { createMetricsProvider, settingsOf } from '../metrics/factory.js';
 import type { MetricsBackend } from '../metrics/provider.js';
 import { UnreadableInputError, UsageError, VireoError } from '../shared/errors.js';
+import { createLogger, type Logger } from '../shared/logger.js';
 import { manifestsIn } from '../shared/manifests.js';
+import { printable, printableLines } from '../shared/printable.js';
 import { formatText } from '../validate/format.js';
 import { readInputs } from '../validate/inputs.js';
 import { exitCodeOf, validateInputs } from '../validate/validate.js';
@@ -61,14 +63,16 @@ export async function runMetricsQuery(options: MetricsQueryOptions, io: CliIo): 
     );
   }
   const interval = parseInterval(options.interval);
+  const warnings: string[] = [];
+  const logger = noticeCollector(warnings);
   const prepared =
     options.file !== undefined
-      ? await prepareTemplate(options.file, options, interval, io)
-      : prepareBuiltin(options, interval);
+      ? await prepareTemplate(options.file, options, interval, io, logger)
+      : prepareBuiltin(options, interval, logger);
 
   if (!json) {
-    io.stdout(`${prepared.subject} (${prepared.provider})\n`);
-    io.stdout(`query: ${prepared.query}\n`);
+    io.stdout(`${printable(prepared.subject)} (${printable(prepared.provider)})\n`);
+    io.stdout(`query: ${printableLines(prepared.query)}\n`);
   }
   const started = performance.now();
   let report: QueryReport;
@@ -81,11 +85,17 @@ export async function runMetricsQuery(options: MetricsQueryOptions, io: CliIo): 
   }
   if (json) {
     const { subject, provider, query, value, tookMs, error, hint } = report;
-    io.stdout(`${JSON.stringify({ subject, provider, query, value, tookMs, error, hint })}\n`);
-  } else if (report.error === undefined) {
+    io.stdout(
+      `${JSON.stringify({ subject, provider, query, value, tookMs, error, hint, ...(warnings.length > 0 ? { warnings } : {}) })}\n`,
+    );
+    return report.error === undefined ? 0 : 1;
+  }
+  // Backends' answers are quoted in messages: their control characters must not reach the terminal.
+  for (const warning of warnings) io.stderr(`warning: ${printable(warning)}\n`);
+  if (report.error === undefined) {
     io.stdout(`value: ${String(report.value)} (in ${report.tookMs ?? 0} ms)\n`);
   } else {
-    io.stderr(`error: ${report.error.message} [${report.error.code}]\n`);
+    io.stderr(`error: ${printable(report.error.message)} [${report.error.code}]\n`);
     if (report.hint !== undefined) io.stderr(`hint: ${report.hint}\n`);
   }
   return report.error === undefined ? 0 : 1;
@@ -98,11 +108,25 @@ interface PreparedQuery {
   readonly run: () => Promise<number>;
 }
 
+/** A logger whose warnings become lines of the command's output instead of JSON logs. */
+function noticeCollector(warnings: string[]): Logger {
+  return createLogger({
+    level: 'warn',
+    destination: {
+      write: (line: string) => {
+        const { msg } = JSON.parse(line) as { msg?: unknown };
+        if (typeof msg === 'string') warnings.push(msg);
+      },
+    },
+  });
+}
+
 async function prepareTemplate(
   file: string,
   options: MetricsQueryOptions,
   interval: string,
   io: CliIo,
+  logger: Logger,
 ): Promise<PreparedQuery> {
   const template = await readTemplate(file, io);
   const namespace = options.namespace ?? template.metadata.namespace ?? 'default';
@@ -118,7 +142,7 @@ async function prepareTemplate(
   const backend: MetricsBackend = await createMetricsProvider(
     provider.type,
     settingsOf(template, interval, secret),
-    source.kubeConfig === undefined ? {} : { kubeConfig: source.kubeConfig },
+    source.kubeConfig === undefined ? { logger } : { kubeConfig: source.kubeConfig, logger },
   );
   return {
     subject,
@@ -128,7 +152,7 @@ async function prepareTemplate(
   };
 }
 
-function prepareBuiltin(options: MetricsQueryOptions, interval: string): PreparedQuery {
+function prepareBuiltin(options: MetricsQueryOptions, interval: string, logger: Logger): PreparedQuery {
   const check = options.builtin as BuiltinCheck;
   if (!BUILTIN_CHECKS.includes(check)) {
     throw new UsageError(
@@ -141,6 +165,7 @@ function prepareBuiltin(options: MetricsQueryOptions, interval: string): Prepare
   const canary = madeUpCanary(options, options.target);
   const builtin = new PrometheusBuiltinMetrics({
     meshProvider: options.meshProvider ?? 'istio',
+    deps: { logger },
     ...(options.metricsServer === undefined ? {} : { metricsServer: options.metricsServer }),
   });
   const { server, query } = builtin.queryFor(canary, check, interval);

@@ -1,6 +1,7 @@
 import { parseGoDuration } from '../api/duration.js';
 import type { Canary } from '../api/schema/canary.js';
 import { UsageError } from '../shared/errors.js';
+import { printableLines } from '../shared/printable.js';
 import { formatTimelineJson, formatTimelineText } from '../simulate/format.js';
 import { simulateCanary } from '../simulate/timeline.js';
 import { SchemaValidator } from '../api/validation.js';
@@ -56,6 +57,9 @@ export async function runSimulate(file: string, options: SimulateOptions, io: Cl
     meshProvider: options.meshProvider,
     failFromSeconds: failFromMs === undefined ? undefined : failFromMs / 1000,
   });
-  io.stdout(options.json === true ? formatTimelineJson(timeline) : formatTimelineText(timeline));
+  // Webhook and metric names are the user's: shown as text, never as terminal escapes.
+  io.stdout(
+    options.json === true ? formatTimelineJson(timeline) : printableLines(formatTimelineText(timeline)),
+  );
   return 0;
 }

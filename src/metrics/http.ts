@@ -89,17 +89,52 @@ export async function httpCall(call: HttpCall): Promise<HttpAnswer> {
   };
 }
 
-/** `httpCall`, then the body as JSON; anything else is an error saying what came instead. */
+/** Every metrics API answers a few levels deep; far deeper is not an answer, and would exhaust the stack. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * `httpCall`, then the body as JSON: an object or a list, at most MAX_JSON_DEPTH levels deep.
+ * Anything else (not JSON, `null`, a bare number or string, nesting deep enough to overflow the
+ * stack of whatever reads it next) is an error saying what came instead.
+ */
 export async function httpJson(call: HttpCall): Promise<unknown> {
   const answer = await httpCall(call);
-  try {
-    return JSON.parse(answer.body) as unknown;
-  } catch {
-    throw new MetricQueryError(
-      `${call.provider}: ${endpointOf(call.url)} answered HTTP ${answer.status} with something that is not JSON (${answer.contentType || 'no content type'}): ${excerpt(answer.body)}`,
+  const unexpected = (what: string): MetricQueryError =>
+    new MetricQueryError(
+      `${call.provider}: ${endpointOf(call.url)} answered HTTP ${answer.status} with ${what} (${answer.contentType || 'no content type'}): ${excerpt(answer.body)}`,
       { status: answer.status },
     );
+  if (jsonDepth(answer.body) > MAX_JSON_DEPTH) {
+    throw unexpected(`JSON nested more than ${MAX_JSON_DEPTH} levels deep, which is not a metrics answer`);
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(answer.body) as unknown;
+  } catch {
+    throw unexpected('something that is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null) {
+    throw unexpected(`JSON ${parsed === null ? 'null' : typeof parsed} instead of an object`);
+  }
+  return parsed;
+}
+
+/** The deepest nesting of brackets and braces outside strings, without parsing. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text.charCodeAt(index);
+    if (inString) {
+      if (char === 0x5c)
+        index += 1; // a backslash escapes the next character
+      else if (char === 0x22) inString = false;
+    } else if (char === 0x22) inString = true;
+    else if (char === 0x5b || char === 0x7b) deepest = Math.max(deepest, (depth += 1));
+    else if (char === 0x5d || char === 0x7d) depth -= 1;
+  }
+  return deepest;
 }
 
 /** The whole body as text, refusing answers over 16 MiB (a misdirected query can return a lot). */

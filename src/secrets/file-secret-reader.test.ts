@@ -54,4 +54,25 @@ describe('FileSecretReader', () => {
     await expect(FileSecretReader.load(writeTemp('a: [unclosed'))).rejects.toThrow(/cannot parse/);
     await expect(FileSecretReader.load(writeTemp('kind: ConfigMap\n'))).rejects.toThrow(/holds no Secret/);
   });
+
+  it('never prints a value of the Secret when its YAML is broken', async () => {
+    for (const value of [
+      '"pa55\\qword-value"',
+      'pa55word-value: x',
+      "'pa55' word-value",
+      '[pa55word-value',
+    ]) {
+      const file = writeTemp(
+        `apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: ${value}\n`,
+      );
+      const error = await FileSecretReader.load(file).then(
+        () => undefined,
+        (cause: unknown) => cause as Error,
+      );
+      expect(error?.message).toMatch(
+        /cannot parse: line \d+, column \d+: .*\(at key stringData\.password\)$/,
+      );
+      expect(error?.message).not.toMatch(/pa55|word-value/);
+    }
+  });
 });

@@ -3,8 +3,8 @@
  * A file with one Secret answers for any name (with a warning when the names differ, since the
  * file was passed on purpose); a file with several answers by name.
  */
-import { readFile } from 'node:fs/promises';
 import { UnreadableInputError } from '../shared/errors.js';
+import { readManifestFile } from '../shared/text-input.js';
 import { identityOf, manifestsIn, type Manifest } from '../shared/manifests.js';
 import { decodeSecretData, SecretNotFoundError, type SecretReader } from './secret-reader.js';
 
@@ -18,17 +18,24 @@ export class FileSecretReader implements SecretReader {
   static async load(file: string, warn: (line: string) => void = () => {}): Promise<FileSecretReader> {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = await readManifestFile(file);
     } catch (cause) {
       const code = (cause as { code?: string }).code;
-      const reason = code === 'ENOENT' ? 'no such file or directory' : String(cause);
+      const reason =
+        code === 'ENOENT'
+          ? 'no such file or directory'
+          : cause instanceof Error
+            ? cause.message
+            : String(cause);
       throw new UnreadableInputError(`--secret-file ${file}: cannot read: ${reason}`);
     }
     let manifests: Manifest[];
     try {
       manifests = manifestsIn(text);
     } catch (cause) {
-      throw new UnreadableInputError(`--secret-file ${file}: cannot parse: ${String(cause)}`);
+      // The message quotes no source text (see manifestsIn): a Secret's lines are its values.
+      const reason = cause instanceof Error ? cause.message : 'invalid YAML';
+      throw new UnreadableInputError(`--secret-file ${file}: cannot parse: ${reason}`);
     }
     const secrets = manifests.filter((manifest) => manifest['kind'] === 'Secret');
     if (secrets.length === 0) throw new UnreadableInputError(`--secret-file ${file}: holds no Secret`);

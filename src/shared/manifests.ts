@@ -3,14 +3,28 @@
  * plain objects. Documents that are not objects (comments only, scalars) are skipped.
  */
 import { parseAllDocuments } from 'yaml';
+import { UnreadableInputError } from './errors.js';
+import { describeYamlError, formatYamlProblem } from './yaml-errors.js';
 
 export type Manifest = Record<string, unknown>;
 
+/**
+ * Throws UnreadableInputError on a YAML error, with a message that quotes no source text: the
+ * text may be a Secret (docs/cli.md, "Secrets").
+ */
 export function manifestsIn(text: string): Manifest[] {
   const objects: Manifest[] = [];
   for (const document of parseAllDocuments(text)) {
-    if (document.errors.length > 0) throw new Error(document.errors[0]?.message ?? 'invalid YAML');
-    const value: unknown = document.toJS({ maxAliasCount: 100 });
+    const syntaxError = document.errors[0];
+    if (syntaxError !== undefined) {
+      throw new UnreadableInputError(formatYamlProblem(describeYamlError(syntaxError, text)));
+    }
+    let value: unknown;
+    try {
+      value = document.toJS({ maxAliasCount: 100 });
+    } catch (cause) {
+      throw new UnreadableInputError(formatYamlProblem(describeYamlError(cause, text)));
+    }
     if (!isRecord(value)) continue;
     if (
       typeof value['kind'] === 'string' &&

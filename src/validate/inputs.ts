@@ -1,6 +1,7 @@
 /** Reads `vireo validate` operands: files, directories (recursively) and `-` for standard input. */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readManifestFile } from '../shared/text-input.js';
 
 export interface InputText {
   file: string;
@@ -46,7 +47,11 @@ export async function readInputs(
   const unreadable: UnreadableInput[] = [];
   for (const operand of operands) {
     if (operand === '-') {
-      texts.push({ file: '<stdin>', text: await readStdin() });
+      try {
+        texts.push({ file: '<stdin>', text: await readStdin() });
+      } catch (cause) {
+        unreadable.push({ file: '<stdin>', reason: reasonOf(cause) });
+      }
       continue;
     }
     try {
@@ -55,7 +60,13 @@ export async function readInputs(
       if (info.isDirectory() && files.length === 0) {
         unreadable.push({ file: operand, reason: 'directory holds no .yaml, .yml or .json files' });
       }
-      for (const file of files) texts.push({ file, text: await readFile(file, 'utf8') });
+      for (const file of files) {
+        try {
+          texts.push({ file, text: await readManifestFile(file) });
+        } catch (cause) {
+          unreadable.push({ file, reason: reasonOf(cause) });
+        }
+      }
     } catch (cause) {
       unreadable.push({ file: operand, reason: reasonOf(cause) });
     }

@@ -1,5 +1,5 @@
 /** Turns the validator's schema violations into findings a person can act on. */
-import type { FlaggerKind, SchemaIssue, SchemaValidator } from '../api/validation.js';
+import type { SchemaIssue, SchemaValidator, ValidatedKind } from '../api/validation.js';
 import { error, type Finding } from './finding.js';
 import { formatPath, parseJsonPointer, valueAt, type FieldPath } from './path.js';
 import { closestMatch } from './suggest.js';
@@ -25,7 +25,7 @@ const TYPE_NAMES: Record<string, string> = {
   array: 'a list',
 };
 
-export function schemaFindings(validator: SchemaValidator, kind: FlaggerKind, object: unknown): Finding[] {
+export function schemaFindings(validator: SchemaValidator, kind: ValidatedKind, object: unknown): Finding[] {
   const root = validator.schemaOf(kind) as JsonSchema;
   const issues = validator.validate(kind, object);
   const branchPrefixes = issues
@@ -40,13 +40,18 @@ export function schemaFindings(validator: SchemaValidator, kind: FlaggerKind, ob
     if (branchPrefixes.some((prefix) => issue.schemaPath.startsWith(prefix))) continue;
     if (issue.keyword === 'enum' && wrongType.has(issue.instancePath)) continue;
     if (EXPLAINED_ELSEWHERE.has(`${issue.instancePath}#${issue.keyword}`)) continue;
-    const finding = describeIssue(root, object, issue);
+    const finding = describeIssue(root, object, issue, kind);
     if (finding !== undefined) findings.push(finding);
   }
   return findings;
 }
 
-function describeIssue(root: JsonSchema, object: unknown, issue: SchemaIssue): Finding | undefined {
+function describeIssue(
+  root: JsonSchema,
+  object: unknown,
+  issue: SchemaIssue,
+  kind: ValidatedKind,
+): Finding | undefined {
   const path = parseJsonPointer(issue.instancePath, object);
   const value = valueAt(object, path);
   const parentSchema = schemaAtPointer(root, issue.schemaPath.slice(0, issue.schemaPath.lastIndexOf('/')));
@@ -54,7 +59,7 @@ function describeIssue(root: JsonSchema, object: unknown, issue: SchemaIssue): F
   switch (issue.keyword) {
     case 'additionalProperties': {
       const key = String(params['additionalProperty']);
-      return unknownField(root, object, path, key);
+      return unknownField(root, object, path, key, kind);
     }
     case 'required': {
       const missing = String(params['missingProperty']);
@@ -130,9 +135,18 @@ function enumMismatch(path: FieldPath, value: unknown, allowed: string[]): Findi
  * look for what was meant: a typo of a sibling, a field that belongs to an ancestor (seed 004's
  * `interval` nested in `thresholdRange`), or one that belongs to a child object.
  */
-function unknownField(root: JsonSchema, object: unknown, parentPath: FieldPath, key: string): Finding {
+function unknownField(
+  root: JsonSchema,
+  object: unknown,
+  parentPath: FieldPath,
+  key: string,
+  kind: ValidatedKind,
+): Finding {
   const path = [...parentPath, key];
-  const base = `unknown field "${key}" (the API server would silently drop it)`;
+  const base =
+    kind === 'Workload'
+      ? `unknown field "${key}" (local mode refuses it)`
+      : `unknown field "${key}" (the API server would silently drop it)`;
   const suggestion = suggestPlacement(root, object, parentPath, key);
   return error(path, suggestion === undefined ? base : `${base}; ${suggestion}`, true);
 }

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { SchemaValidator } from '../api/validation.js';
 import { compileSchemaValidator } from '../api/validator-compiler.js';
+import { formatJson, formatText } from './format.js';
 import { validateInputs, type LocatedFinding } from './validate.js';
 
 let validator: SchemaValidator;
@@ -382,6 +383,156 @@ describe('YAML that parses but cannot be resolved', () => {
     const text =
       'apiVersion: flagger.app/v1beta1\nkind: MetricTemplate\nmetadata:\n  name: *newrelic-error-rate\n';
     const report = validateInputs({ texts: [{ file: 'alias.yaml', text }], unreadable: [] }, { validator });
-    expect(report.files[0]?.unreadable?.reason).toMatch(/^invalid YAML: Unresolved alias/);
+    expect(report.files[0]?.unreadable?.reason).toBe(
+      'invalid YAML: an alias (*name) refers to an anchor that is not defined before it',
+    );
+    // The alias is a piece of the source, which may be a Secret's value.
+    expect(JSON.stringify(report)).not.toContain('newrelic-error-rate');
+  });
+});
+
+describe('YAML syntax errors', () => {
+  const unreadable = (text: string) =>
+    validateInputs({ texts: [{ file: 'bad.yaml', text }], unreadable: [] }, { validator }).files[0]
+      ?.unreadable;
+
+  it('name the key they sit under instead of ending at a colon', () => {
+    const text = 'apiVersion: flagger.app/v1beta1\nkind: Canary\nspec:\n  analysis:\n    interval: 1m: 30s\n';
+    expect(unreadable(text)).toEqual({
+      reason: expect.stringMatching(/^a value holds ": ".*\(at key spec\.analysis\.interval\)$/),
+      line: 5,
+      column: 15,
+    });
+  });
+
+  it("never quote a Secret's line", () => {
+    for (const value of ['"abc\\qs3cr3t-value"', 's3cr3t-value: more', '@s3cr3t-value', "'a' s3cr3t-value"]) {
+      const text = `apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  token: ${value}\n`;
+      const found = unreadable(text);
+      expect(found?.reason).toContain('(at key stringData.token)');
+      expect(JSON.stringify(found)).not.toMatch(/s3cr3t|\\q/);
+    }
+  });
+});
+
+describe('names', () => {
+  it('are checked as the API server would: a DNS-1123 name and namespace', () => {
+    const canary = newTestCanary();
+    canary['metadata'] = { name: 'Podinfo_v2', namespace: 'Test.NS' };
+    expect(summaries(check(canary).errors)).toEqual([
+      'metadata.name: "Podinfo_v2" is not a valid Kubernetes name: use lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit (the API server would reject it); for example "podinfo-v2"',
+      'metadata.namespace: "Test.NS" is not a valid namespace: use lowercase letters, digits and \'-\', starting and ending with a letter or digit (the API server would reject it); for example "test-ns"',
+    ]);
+    canary['metadata'] = { name: `a${'.b'.repeat(127)}`, namespace: 'x'.repeat(64) };
+    expect(summaries(check(canary).errors)).toEqual([
+      'metadata.name: is 255 characters long: a name has at most 253',
+      'metadata.namespace: is 64 characters long: a namespace has at most 63',
+    ]);
+  });
+
+  it('holding control characters print escaped, in text and in JSON', () => {
+    const canary = newTestCanary();
+    canary['metadata'] = { name: 'pod\u001b[2J\u009b31minfo\u2028x', namespace: 'test' };
+    canary['spec'].analysis['\u001b]0;pwned\u0007'] = 1;
+    const text = stringify(canary);
+    const report = validateInputs(
+      { texts: [{ file: 'evil\u001b.yaml', text }], unreadable: [] },
+      { validator },
+    );
+    const printed = formatText(report);
+    // eslint-disable-next-line no-control-regex
+    expect(printed).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028]/);
+    expect(printed).toContain('Canary/pod\\x1b[2J\\x9b31minfo\\u2028x metadata.name:');
+    expect(printed).toContain('evil\\x1b.yaml:');
+    expect(printed).toContain('unknown field "\\x1b]0;pwned\\x07"');
+    // eslint-disable-next-line no-control-regex
+    expect(formatJson(report)).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028]/);
+    expect(JSON.parse(formatJson(report))).toEqual(report);
+  });
+});
+
+describe('Workloads (local mode)', () => {
+  const workload = (spec: Record<string, unknown>, fields: Record<string, unknown> = {}) => ({
+    apiVersion: 'local.vireo.dev/v1alpha1',
+    kind: 'Workload',
+    metadata: { name: 'web', namespace: 'local' },
+    spec,
+    ...fields,
+  });
+  const canary = () => ({
+    apiVersion: 'flagger.app/v1beta1',
+    kind: 'Canary',
+    metadata: { name: 'web', namespace: 'local' },
+    spec: {
+      targetRef: { apiVersion: 'local.vireo.dev/v1alpha1', kind: 'Workload', name: 'web' },
+      service: { port: 8080 },
+      analysis: { interval: '30s', threshold: 2, maxWeight: 50, stepWeight: 10 },
+    },
+  });
+
+  it('are checked, not skipped: a valid one passes', () => {
+    const report = validateInputs(
+      {
+        texts: [
+          {
+            file: 'web.yaml',
+            text: [workload({ command: 'node', replicas: 2 }), canary()]
+              .map((o) => stringify(o))
+              .join('---\n'),
+          },
+        ],
+        unreadable: [],
+      },
+      { validator },
+    );
+    expect(report.summary).toMatchObject({ objects: 2, skipped: 0, errors: 0, warnings: 0 });
+  });
+
+  it('name a misspelt field, where it is, and what was meant', () => {
+    const { errors } = check(workload({ comand: 'node', replica: 2 }), canary());
+    expect(
+      errors.map((finding) => `${finding.line}:${finding.column} ${finding.path}: ${finding.message}`),
+    ).toEqual([
+      '6:1 spec.command: missing required field "command"',
+      '7:3 spec.comand: unknown field "comand" (local mode refuses it); did you mean spec.command?',
+      '8:3 spec.replica: unknown field "replica" (local mode refuses it); did you mean spec.replicas?',
+    ]);
+  });
+
+  it('name a wrong apiVersion and a misspelt kind, without a cascade about the Canary target', () => {
+    expect(
+      summaries(check(workload({ command: 'node' }, { apiVersion: 'local.vireo.dev/v1' }), canary()).errors),
+    ).toEqual(['apiVersion: must be "local.vireo.dev/v1alpha1", not the string "local.vireo.dev/v1"']);
+    expect(summaries(check(workload({ command: 'node' }, { kind: 'Workloads' }), canary()).errors)).toEqual([
+      'kind: "Workloads" is not a local.vireo.dev kind; did you mean "Workload"?',
+    ]);
+  });
+
+  it('refuse what the supervisor would refuse at apply time', () => {
+    expect(
+      summaries(
+        check(
+          workload({ command: '  ', port: 65_535, replicas: 2, readiness: { httpPath: 'readyz' } }),
+          canary(),
+        ).errors,
+      ),
+    ).toEqual([
+      'spec.command: must name a program, such as node or ./server',
+      'spec.port: leaves no room for 2 replicas: replica i listens on port + i, and 65536 is above 65535',
+      'spec.readiness.httpPath: the string "readyz" must be a path starting with \'/\', such as /readyz',
+    ]);
+  });
+
+  it('must sit in the Canary’s file and namespace', () => {
+    const other = {
+      ...canary(),
+      spec: {
+        ...canary().spec,
+        targetRef: { apiVersion: 'local.vireo.dev/v1alpha1', kind: 'Workload', name: 'wep' },
+      },
+    };
+    expect(summaries(check(workload({ command: 'node' }), other).errors)).toEqual([
+      'spec.targetRef: no Workload "wep" in namespace local in this file; did you mean "web"? (local mode runs the Workloads of the Canary\'s file)',
+    ]);
   });
 });

@@ -1,15 +1,25 @@
 /**
- * `vireo validate`: checks Canary, MetricTemplate and AlertProvider manifests offline, with the
- * schema of our CRDs (unknown fields included) and the semantics the schema cannot express.
+ * `vireo validate`: checks Canary, MetricTemplate and AlertProvider manifests, and local mode's
+ * Workloads, offline, with the schema of our CRDs (unknown fields included) and the semantics the
+ * schema cannot express.
  */
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
-import { FLAGGER_KINDS, type FlaggerKind, type SchemaValidator } from '../api/validation.js';
+import { describeYamlError } from '../shared/yaml-errors.js';
+import { LOCAL_WORKLOAD_GROUP } from '../api/schema/workload.js';
+import {
+  FLAGGER_KINDS,
+  VALIDATED_KINDS,
+  type SchemaValidator,
+  type ValidatedKind,
+} from '../api/validation.js';
 import type { Finding, Severity } from './finding.js';
 import { locate } from './locate.js';
 import { formatPath, type FieldPath } from './path.js';
 import { checkAlertProvider } from './semantics/alert-provider.js';
 import { checkCanary } from './semantics/canary.js';
+import { checkMetadata } from './semantics/metadata.js';
 import { checkMetricTemplate } from './semantics/metric-template.js';
+import { checkWorkload } from './semantics/workload.js';
 import { asFields, asList, asText, type Fields } from './semantics/read.js';
 import { checkReferences, type IndexedObject } from './semantics/references.js';
 import { schemaFindings } from './schema-findings.js';
@@ -70,7 +80,11 @@ interface PendingObject extends IndexedObject {
   prefix: FieldPath;
 }
 
-const FLAGGER_GROUP = 'flagger.app';
+/** The API groups whose kinds are checked, for near misses such as `kind: Workloads`. */
+const KINDS_OF_GROUP: Readonly<Record<string, readonly string[]>> = {
+  'flagger.app': FLAGGER_KINDS,
+  [LOCAL_WORKLOAD_GROUP]: ['Workload'],
+};
 
 export function validateInputs(inputs: Inputs, options: ValidateOptions): ValidationReport {
   const { validator } = options;
@@ -104,10 +118,11 @@ function collectObjects(
   for (const document of list) {
     const syntaxError = document.errors[0];
     if (syntaxError !== undefined) {
-      const position = syntaxError.linePos?.[0];
+      // Our own words, never the source line: the file may hold a Secret.
+      const problem = describeYamlError(syntaxError, input.text);
       file.unreadable = {
-        reason: syntaxError.message.split('\n')[0] ?? 'invalid YAML',
-        ...(position === undefined ? {} : { line: position.line, column: position.col }),
+        reason: problem.message,
+        ...(problem.line === undefined ? {} : { line: problem.line, column: problem.column ?? 1 }),
       };
       return [];
     }
@@ -117,7 +132,7 @@ function collectObjects(
     } catch (cause) {
       // Parsing succeeded but resolving failed: an alias to an anchor defined nowhere (or later),
       // or an alias bomb past maxAliasCount.
-      file.unreadable = { reason: `invalid YAML: ${cause instanceof Error ? cause.message : String(cause)}` };
+      file.unreadable = { reason: `invalid YAML: ${describeYamlError(cause, input.text).message}` };
       return [];
     }
     for (const [object, prefix] of objectsIn(value)) {
@@ -154,30 +169,34 @@ function checkObject(
   const metadata = asFields(object['metadata']);
   const name = asText(metadata?.['name']) ?? '(unnamed)';
   const namespace = asText(metadata?.['namespace']);
-  const inFlaggerGroup = apiVersion.split('/')[0] === FLAGGER_GROUP;
-  const kind = (FLAGGER_KINDS as readonly string[]).includes(kindText)
-    ? (kindText as FlaggerKind)
+  const group = apiVersion.split('/')[0] ?? '';
+  const kind = (VALIDATED_KINDS as readonly string[]).includes(kindText)
+    ? (kindText as ValidatedKind)
     : undefined;
   if (kind === undefined) {
-    if (!inFlaggerGroup) return undefined;
-    const nearMiss = closestMatch(kindText, FLAGGER_KINDS);
+    // Another group's kinds (Deployments, Services…) are not ours to check; a typo of one of ours is.
+    const kinds = Object.hasOwn(KINDS_OF_GROUP, group) ? KINDS_OF_GROUP[group] : undefined;
+    if (kinds === undefined) return undefined;
+    const nearMiss = closestMatch(kindText, kinds);
     const findings: Finding[] = [
       {
         severity: 'error',
         path: ['kind'],
-        message: `${JSON.stringify(kindText)} is not a ${FLAGGER_GROUP} kind${nearMiss === undefined ? ` (${FLAGGER_KINDS.join(', ')})` : `; did you mean "${nearMiss}"?`}`,
+        message: `${JSON.stringify(kindText)} is not a ${group} kind${nearMiss === undefined ? ` (${kinds.join(', ')})` : `; did you mean "${nearMiss}"?`}`,
       },
     ];
     return { kind: kindText || '(no kind)', name, namespace, object, findings };
   }
   const findings = [
     ...objectSchemaFindings(validator, kind, object),
+    // Workload names follow local mode's rule (semantics/workload.ts), not the API server's.
+    ...(kind === 'Workload' ? [] : checkMetadata(object)),
     ...semanticFindings(kind, object, options),
   ];
   return { kind, name, namespace, object, findings };
 }
 
-function objectSchemaFindings(validator: SchemaValidator, kind: FlaggerKind, object: Fields): Finding[] {
+function objectSchemaFindings(validator: SchemaValidator, kind: ValidatedKind, object: Fields): Finding[] {
   const findings = schemaFindings(validator, kind, object);
   const spec = asFields(object['spec']);
   if (
@@ -201,8 +220,10 @@ function objectSchemaFindings(validator: SchemaValidator, kind: FlaggerKind, obj
   return findings;
 }
 
-function semanticFindings(kind: FlaggerKind, object: Fields, options: ValidateOptions): Finding[] {
+function semanticFindings(kind: ValidatedKind, object: Fields, options: ValidateOptions): Finding[] {
   switch (kind) {
+    case 'Workload':
+      return checkWorkload(object);
     case 'Canary':
       return checkCanary(object, { meshProvider: options.meshProvider });
     case 'MetricTemplate':

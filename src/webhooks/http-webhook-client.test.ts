@@ -228,6 +228,69 @@ describe('the request', () => {
   });
 });
 
+describe('redirects to another origin', () => {
+  const secretHeaders = (): Record<string, string> =>
+    headersFromSecret({ Authorization: 'Bearer tok-123456789', 'X-Api-Key': 'key-abcdefgh' });
+
+  it('keep the Secret headers on the same origin', async () => {
+    const server = await startServer((request, response) => {
+      if (request.url === '/old') response.writeHead(307, { location: '/new' }).end();
+      else response.writeHead(200).end();
+    });
+    const { client } = newClient();
+    expect((await client.call(hook(`${server.url}/old`), payload, secretHeaders())).ok).toBe(true);
+    expect(server.requests[1]).toMatchObject({ method: 'POST', url: '/new' });
+    expect(server.requests[1]!.headers).toMatchObject({
+      authorization: 'Bearer tok-123456789',
+      'x-api-key': 'key-abcdefgh',
+    });
+  });
+
+  it('drop every Secret header and the URL credentials when a 302 leads elsewhere, and send no body', async () => {
+    const other = await startServer(respond(200, 'elsewhere'));
+    // 127.0.0.1 and localhost are different origins, as two hosts would be.
+    const elsewhere = other.url.replace('127.0.0.1', 'localhost');
+    const server = await startServer(respond(302, '', { location: `${elsewhere}/landing` }));
+    const { client } = newClient();
+    const url = server.url.replace('//', '//flagger:hunter2pass@');
+    const result = await client.call(hook(url), payload, secretHeaders());
+    expect(result).toMatchObject({ ok: true, body: 'elsewhere' });
+    const [received] = other.requests;
+    expect(received).toMatchObject({ method: 'GET', url: '/landing' });
+    expect(received!.body.length).toBe(0);
+    expect(received!.headers['authorization']).toBeUndefined();
+    expect(received!.headers['x-api-key']).toBeUndefined();
+    expect(received!.headers['content-type']).toBeUndefined();
+  });
+
+  it.each([307, 308])(
+    'are not followed for a %i, so the POST body never goes there, and the hook fails saying why',
+    async (status) => {
+      const other = await startServer(respond(200));
+      const elsewhere = other.url.replace('127.0.0.1', 'localhost');
+      const server = await startServer(respond(status, '', { location: `${elsewhere}/steal` }));
+      const { client } = newClient();
+      const result = await client.call(hook(server.url), payload, secretHeaders());
+      expect(result.ok).toBe(false);
+      expect(result.status).toBe(status);
+      expect(result.body).toContain(`to another origin ${elsewhere} not followed`);
+      expect(other.requests).toHaveLength(0);
+    },
+  );
+
+  it('stop after 10 redirects, as Go does, without retrying', async () => {
+    const server = await startServer((request, response) => {
+      response.writeHead(302, { location: `/loop${server.requests.length}` }).end();
+    });
+    const { client, sleeps } = newClient();
+    const result = await client.call(hook(server.url, { retries: 3 }), payload, {});
+    expect(result.ok).toBe(false);
+    expect(result.body).toMatch(/stopped after 10 redirects$/);
+    expect(server.requests).toHaveLength(11);
+    expect(sleeps).toEqual([]);
+  });
+});
+
 describe('the verdict', () => {
   it.each([200, 201, 202])('%i is a success', async (status) => {
     const server = await startServer(respond(status, 'Approved'));

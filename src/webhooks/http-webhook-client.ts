@@ -4,7 +4,7 @@
  * Flagger (the loadtester, gates, custom checks) see the same requests and get the same verdicts.
  */
 import { STATUS_CODES } from 'node:http';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { formatDuration, parseGoDuration } from '../api/duration.js';
 import type { CanaryWebhook } from '../api/schema/canary.js';
 import type { WebhookClient, WebhookPayload, WebhookResult } from '../engine/ports.js';
@@ -18,6 +18,9 @@ export const RETRY_WAIT_MIN_MS = 1_000;
 export const RETRY_WAIT_MAX_MS = 30_000;
 // Go's http.Client follows up to 10 redirects, turning a POST into a GET on 301, 302 and 303.
 const MAX_REDIRECTS = 10;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Statuses that make Go repeat the POST with its body; the others continue as a GET without one. */
+const BODY_KEEPING_REDIRECTS = new Set([307, 308]);
 // setTimeout fires at once for larger delays, which would make a huge timeout no timeout at all.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 // Credentials shorter than this are left in error texts: redacting "1" or "abc" everywhere would
@@ -218,6 +221,38 @@ function decodeBody(chunks: readonly Buffer[]): string {
   return new TextDecoder('utf-8', { ignoreBOM: true }).decode(Buffer.concat(chunks));
 }
 
+/**
+ * Whether a redirect stays with the hook's own origin. An upgrade from http to https on the same
+ * host and default ports counts as the same origin: it is the usual redirect in front of a hook,
+ * and it only makes the connection safer.
+ */
+function isSameOrigin(from: URL, to: URL): boolean {
+  if (from.origin === to.origin) return true;
+  return (
+    from.protocol === 'http:' &&
+    to.protocol === 'https:' &&
+    from.hostname === to.hostname &&
+    from.port === '' &&
+    to.port === ''
+  );
+}
+
+/** Headers that carry no credential; only these go to another origin. */
+const SAFE_HEADERS = new Set(['content-type', 'accept', 'user-agent']);
+
+function safeHeaders(
+  headers: Readonly<Record<string, string>>,
+  method: 'POST' | 'GET',
+): Record<string, string> {
+  const kept = method === 'GET' ? withoutContentHeaders(headers) : headers;
+  return Object.fromEntries(Object.entries(kept).filter(([name]) => SAFE_HEADERS.has(name.toLowerCase())));
+}
+
+/** A GET carries no body, so no Content-Type either. */
+function withoutContentHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !/^content-/i.test(name)));
+}
+
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -359,13 +394,8 @@ export class HttpWebhookClient implements WebhookClient {
       prepared.timeoutMs,
     );
     try {
-      const response = await request(prepared.url, {
-        method: 'POST',
-        headers: prepared.headers,
-        body: prepared.body,
-        dispatcher: this.dispatcherFor(prepared.disableTLS),
-        signal: deadline.signal,
-      });
+      const response = await this.followRedirects(prepared, deadline.signal);
+      if ('kind' in response) return response;
       const { text, error } = await readLimitedBody(response.body);
       return {
         kind: 'response',
@@ -385,6 +415,59 @@ export class HttpWebhookClient implements WebhookClient {
     }
   }
 
+  /**
+   * Sends the request and follows redirects as Go's http.Client does (up to 10; 301, 302 and 303
+   * continue as a GET without body; 307 and 308 repeat the POST), except across origins: there
+   * the Secret's headers and URL credentials are dropped (Go drops only Authorization and Cookie,
+   * but every header a webhook Secret adds is a credential), and a 307 or 308 is not followed at
+   * all, so the payload is never re-POSTed to another origin. See docs/engine.md (Webhooks).
+   */
+  private async followRedirects(
+    prepared: PreparedRequest,
+    signal: AbortSignal,
+  ): Promise<Dispatcher.ResponseData | AttemptOutcome> {
+    let url = prepared.url;
+    let method: 'POST' | 'GET' = 'POST';
+    let headers: Record<string, string> = prepared.headers;
+    for (let redirects = 0; ; redirects += 1) {
+      const data = await request(url, {
+        method,
+        headers,
+        ...(method === 'POST' ? { body: prepared.body } : {}),
+        dispatcher: this.dispatcherFor(prepared.disableTLS),
+        signal,
+      });
+      const location = headerValue(data.headers['location']);
+      if (!REDIRECT_STATUSES.has(data.statusCode) || location === undefined) return data;
+      const next = URL.canParse(location, url.href) ? new URL(location, url) : undefined;
+      if (next === undefined || (next.protocol !== 'http:' && next.protocol !== 'https:')) return data;
+      if (redirects >= MAX_REDIRECTS) {
+        await data.body.dump();
+        // go-retryablehttp does not retry this error: the next attempt would loop the same way.
+        return {
+          kind: 'transport-error',
+          message: transportErrorText(prepared, `stopped after ${MAX_REDIRECTS} redirects`),
+          retriable: false,
+        };
+      }
+      const keepsBody = method === 'POST' && BODY_KEEPING_REDIRECTS.has(data.statusCode);
+      const crossOrigin = !isSameOrigin(prepared.url, next);
+      if (crossOrigin && keepsBody) {
+        await data.body.dump();
+        return {
+          kind: 'response',
+          status: data.statusCode,
+          body: `redirect (HTTP ${data.statusCode}) to another origin ${next.origin} not followed: Vireo never re-sends a webhook's request to another origin; set the hook's url to the address that answers`,
+        };
+      }
+      await data.body.dump();
+      if (!keepsBody) method = 'GET';
+      if (crossOrigin) headers = safeHeaders(headers, method);
+      else if (method === 'GET') headers = withoutContentHeaders(headers);
+      url = withoutUserInfo(next);
+    }
+  }
+
   private retryAfterOf(headers: Dispatcher.ResponseData['headers']): { retryAfter?: string } {
     const value = headerValue(headers['retry-after']);
     return value === undefined ? {} : { retryAfter: value };
@@ -401,21 +484,15 @@ export class HttpWebhookClient implements WebhookClient {
     if (disableTLS) {
       // Certificate checks are off for this hook only: a separate pool, so no other hook ever
       // reuses a connection that skipped verification.
-      this.insecure ??= this.withRedirects(
-        this.ownAgent(new Agent({ connect: { rejectUnauthorized: false } })),
-      );
+      this.insecure ??= this.ownAgent(new Agent({ connect: { rejectUnauthorized: false } }));
       return this.insecure;
     }
-    this.verifying ??= this.withRedirects(this.injectedAgent ?? this.ownAgent(new Agent()));
+    this.verifying ??= this.injectedAgent ?? this.ownAgent(new Agent());
     return this.verifying;
   }
 
   private ownAgent(agent: Agent): Agent {
     this.ownedAgents.push(agent);
     return agent;
-  }
-
-  private withRedirects(dispatcher: Dispatcher): Dispatcher {
-    return dispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS }));
   }
 }

@@ -44,15 +44,21 @@ describe('README', () => {
     expect(result.stdout).toContain('V2 was rolled back automatically and V3 promoted');
   });
 
-  it('shows the validate output users get for seed 004', () => {
-    const result = vireo('validate', 'test/fixtures/seeds/004');
+  it('shows exactly the validate output users get, for a file that exists', () => {
+    const block = /```console\n\$ vireo validate (\S+)\n([\s\S]*?)```/.exec(readme);
+    expect(block).not.toBeNull();
+    const [, file, documented] = block!;
+    const result = vireo('validate', file!);
+    expect(result.stderr).toBe('');
     expect(result.status).toBe(1);
-    const documented = /\$ vireo validate podinfo-canary.yaml\n(podinfo-canary.yaml:51:9: [^\n]*)/.exec(
-      readme,
-    )?.[1];
-    expect(documented).toBeDefined();
-    expect(result.stdout).toContain(
-      documented!.replace('podinfo-canary.yaml', 'test/fixtures/seeds/004/podinfo-canary.yaml'),
+    expect(result.stdout).toBe(documented);
+  });
+
+  it('ships examples that pass their own checks without a warning (examples/mistakes aside)', () => {
+    const result = vireo('validate', 'examples/podinfo-canary.yaml', 'examples/demo', 'examples/local');
+    expect(result.status, result.stdout).toBe(0);
+    expect(result.stdout).toMatch(
+      /^valid: 3 files, 4 objects checked, 0 other skipped; 0 errors, 0 warnings\n$/,
     );
   });
 

@@ -7,6 +7,7 @@ import {
   type RecordingServer,
 } from '../../../test/support/recording-server.js';
 import { MetricProviderConfigError, MetricQueryError, NoValuesFoundError } from '../errors.js';
+import type { Logger } from '../../shared/logger.js';
 import type { ProviderSettings } from '../provider.js';
 import { DATADOG_DEFAULT_ADDRESS, DatadogProvider } from './datadog.js';
 
@@ -127,6 +128,18 @@ describe('Datadog provider', () => {
       queryAnswer(seriesOf('pod:a', [1, 11], [2, 12]), seriesOf('pod:b', [1, 21], [2, 22])),
     );
     expect(await new DatadogProvider(settings(datadog.url), pinned).queryValue('avg:x{*} by {pod}')).toBe(11);
+  });
+
+  it('warns that it picked the first of several series', async () => {
+    const datadog = await server(() => queryAnswer(seriesOf('pod:a', [1, 11]), seriesOf('pod:b', [1, 21])));
+    const warnings: string[] = [];
+    const logger = {
+      warn: (_fields: object, message: string) => warnings.push(message),
+    } as unknown as Logger;
+    await new DatadogProvider(settings(datadog.url), { ...pinned, logger }).queryValue('avg:x{*} by {pod}');
+    expect(warnings).toEqual([
+      expect.stringContaining('datadog: the query returned 2 series; using the first one'),
+    ]);
   });
 
   it('turns no series, no points and a null first value into NoValuesFoundError', async () => {

@@ -68,6 +68,7 @@ export class DatadogProvider implements MetricsBackend {
   private readonly windowSeconds: number;
   private readonly now: () => Date;
   private readonly transport: Transport;
+  private readonly logger: ProviderDeps['logger'];
   private apis: Promise<DatadogApis> | undefined;
 
   constructor(settings: ProviderSettings, deps: ProviderDeps = {}) {
@@ -92,6 +93,7 @@ export class DatadogProvider implements MetricsBackend {
     // The client appends `/api/v1/…` to the base as is: keep a proxy's path prefix, drop a trailing slash.
     this.baseUrl = apiUrl(this.type, address, '/').href.replace(/\/$/, '');
     this.now = deps.now ?? (() => new Date());
+    this.logger = deps.logger;
     this.transport = {
       timeoutMs: deps.timeoutMs ?? DATADOG_TIMEOUT_MS,
       dispatcher: dispatcherFor(settings, deps),
@@ -106,6 +108,13 @@ export class DatadogProvider implements MetricsBackend {
       answer = await metrics.queryMetrics({ from: to - this.windowSeconds, to, query: query.trim() });
     } catch (error) {
       throw this.failure(error, QUERY_PATH, ApiException);
+    }
+    const series: unknown = answer.series;
+    if (Array.isArray(series) && series.length > 1) {
+      this.logger?.warn(
+        { series: series.length },
+        `datadog: the query returned ${series.length} series; using the first one, as Flagger does: aggregate them (sum:, max:, avg: without "by") so the check reads the value you mean`,
+      );
     }
     return valueOf(answer);
   }

@@ -32,6 +32,7 @@ export class PrometheusProvider implements MetricsBackend {
   private readonly headers: Record<string, string | readonly string[]>;
   private readonly dispatcher: Dispatcher | undefined;
   private readonly timeoutMs: number;
+  private readonly logger: ProviderDeps['logger'];
 
   constructor(settings: ProviderSettings, deps: ProviderDeps = {}) {
     if (settings.address === undefined || settings.address === '') {
@@ -43,6 +44,7 @@ export class PrometheusProvider implements MetricsBackend {
     this.headers = { ...authorization(settings), ...settings.headers };
     this.dispatcher = dispatcherFor(settings, deps);
     this.timeoutMs = deps.timeoutMs ?? PROMETHEUS_TIMEOUT_MS;
+    this.logger = deps.logger;
   }
 
   async queryValue(query: string): Promise<number> {
@@ -57,12 +59,19 @@ export class PrometheusProvider implements MetricsBackend {
       dispatcher: this.dispatcher,
       errorText: prometheusError,
     })) as PrometheusAnswer;
-    if (answer.status !== 'success' || answer.data === undefined) {
+    if (answer.status !== 'success' || typeof answer.data !== 'object' || answer.data === null) {
       throw new MetricQueryError(
         `prometheus: the query failed: ${answer.errorType ?? 'error'}: ${answer.error ?? excerpt(JSON.stringify(answer))}`,
       );
     }
-    return valueOf(answer.data.resultType, answer.data.result);
+    const { resultType, result } = answer.data;
+    if (resultType === 'vector' && Array.isArray(result) && result.length > 1) {
+      this.logger?.warn(
+        { series: result.length },
+        `prometheus: the query returned ${result.length} series; using the last one, as Flagger does: aggregate them (sum, max, avg) so the check reads the value you mean`,
+      );
+    }
+    return valueOf(resultType, result);
   }
 
   async isOnline(): Promise<boolean> {
@@ -113,10 +122,20 @@ function valueOf(resultType: string | undefined, result: unknown): number {
   return sampleValue(last.value);
 }
 
+/** How Prometheus writes a float (Go's strconv.FormatFloat): decimal or exponent, ±Inf, NaN. */
+const PROMETHEUS_FLOAT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
 function sampleValue(sample: unknown): number {
   const text = Array.isArray(sample) ? (sample[1] as unknown) : undefined;
   if (typeof text !== 'string') throw new MetricQueryError('prometheus: a sample without a value');
-  const value = Number(text);
-  if (Number.isNaN(value) || text === 'NaN') throw noValues('prometheus', 'the query returned NaN');
-  return value;
+  if (text === 'NaN') throw noValues('prometheus', 'the query returned NaN');
+  if (/^[+-]?Inf$/.test(text))
+    return text.startsWith('-') ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  // Number() would read "" and " " as 0 and "0x10" as 16: a check must not pass on a value that is not one.
+  if (!PROMETHEUS_FLOAT.test(text)) {
+    throw new MetricQueryError(
+      `prometheus: the sample value ${JSON.stringify(text.slice(0, 40))} is not a number`,
+    );
+  }
+  return Number(text);
 }

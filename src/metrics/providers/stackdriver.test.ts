@@ -7,6 +7,7 @@ import { recordingServers, type RecordedRequest } from '../../../test/support/re
 import { MetricProviderConfigError, MetricQueryError, NoValuesFoundError } from '../errors.js';
 import type { ProviderSettings } from '../provider.js';
 import { MONITORING_READ_SCOPE, StackdriverProvider } from './stackdriver.js';
+import type { Logger } from '../../shared/logger.js';
 
 // ---- a Google stand-in: the OAuth2 token endpoint, Cloud Monitoring and the metadata server -----
 
@@ -243,6 +244,18 @@ describe('Stackdriver (Cloud Monitoring) provider', () => {
   it('reads int64 values, which the JSON API sends as strings', async () => {
     const gcp = await google(() => queryAnswer([[{ int64Value: '42' }, { int64Value: '40' }]]));
     expect(await new StackdriverProvider(settings(gcp)).queryValue(MQL)).toBe(42);
+  });
+
+  it('warns that it picked the first of several time series', async () => {
+    const gcp = await google(() => queryAnswer([[{ doubleValue: 7 }]], [[{ doubleValue: 9 }]]));
+    const warnings: string[] = [];
+    const notices = {
+      warn: (_fields: object, message: string) => warnings.push(message),
+    } as unknown as Logger;
+    expect(await new StackdriverProvider(settings(gcp), { logger: notices }).queryValue(MQL)).toBe(7);
+    expect(warnings).toEqual([
+      expect.stringContaining('stackdriver: the query returned 2 time series; using the first one'),
+    ]);
   });
 
   it('keeps a path prefix of the address and encodes the project', async () => {

@@ -45,6 +45,7 @@ export class StackdriverProvider implements MetricsBackend {
   private readonly tokenUri: string | undefined;
   private readonly dispatcher: Dispatcher | undefined;
   private readonly timeoutMs: number;
+  private readonly logger: ProviderDeps['logger'];
   private client: Promise<AuthClient> | undefined;
 
   constructor(settings: ProviderSettings, deps: ProviderDeps = {}) {
@@ -62,11 +63,20 @@ export class StackdriverProvider implements MetricsBackend {
       clientOptions: { transporterOptions: { timeout: this.timeoutMs } },
     });
     this.dispatcher = dispatcherFor(settings, deps);
+    this.logger = deps.logger;
   }
 
   async queryValue(query: string): Promise<number> {
     const path = `/v3/projects/${encodeURIComponent(this.project)}/timeSeries:query`;
-    return valueOf(await this.call('POST', path, { query }));
+    const answer = await this.call('POST', path, { query });
+    const series = isObject(answer) ? answer['timeSeriesData'] : undefined;
+    if (Array.isArray(series) && series.length > 1) {
+      this.logger?.warn(
+        { series: series.length },
+        `${PROVIDER}: the query returned ${series.length} time series; using the first one, as Flagger does: aggregate them (group_by with sum, max or mean) so the check reads the value you mean`,
+      );
+    }
+    return valueOf(answer);
   }
 
   /** The cheapest authenticated read of the project: one metric descriptor. */

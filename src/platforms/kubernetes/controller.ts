@@ -176,10 +176,12 @@ export class KubernetesController {
         builtin: new PrometheusBuiltinMetrics({
           meshProvider: settings.meshProvider,
           ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
+          deps: { logger: logger.child({ component: 'metrics' }) },
         }),
         templates: new BackendMetricTemplates({
           lookup: { get: (namespace, name) => source.getMetricTemplate(namespace, name) },
           secrets: source,
+          deps: { logger: logger.child({ component: 'metrics' }) },
           ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
         }),
       },

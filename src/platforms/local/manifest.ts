@@ -4,7 +4,6 @@
  * service's processes. A Canary's `targetRef` names a Workload; its `service.port` is where the
  * router listens. Secrets may sit in the same file (v1 Secret). See docs/local/manifest.md.
  */
-import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { Canary } from '../../api/schema/canary.js';
@@ -13,63 +12,14 @@ import { SchemaValidator } from '../../api/validation.js';
 import { decodeSecretData } from '../../secrets/secret-reader.js';
 import { VireoError } from '../../shared/errors.js';
 import { identityOf, manifestsIn, type Manifest } from '../../shared/manifests.js';
-import { LOCAL_WORKLOAD_API_VERSION } from '../../validate/semantics/canary.js';
+import { LOCAL_WORKLOAD_API_VERSION, WorkloadManifest } from '../../api/schema/workload.js';
 import { formatText } from '../../validate/format.js';
 import { exitCodeOf, validateInputs } from '../../validate/validate.js';
 
 export { LOCAL_WORKLOAD_API_VERSION };
 
-export const WorkloadSpec = Type.Object(
-  {
-    command: Type.String({ minLength: 1, description: 'Program to run (looked up in PATH).' }),
-    args: Type.Optional(Type.Array(Type.String())),
-    env: Type.Optional(Type.Record(Type.String(), Type.String())),
-    cwd: Type.Optional(
-      Type.String({ description: "Working directory (default: the manifest's directory)." }),
-    ),
-    replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, default: 1 })),
-    port: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        maximum: 65535,
-        description:
-          'Base port: replica i listens on port + i (and the primary copy on others). Default: free ports.',
-      }),
-    ),
-    readiness: Type.Optional(
-      Type.Object(
-        {
-          httpPath: Type.String({ pattern: '^/', description: 'GET path that answers 2xx when ready.' }),
-          timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
-          periodMs: Type.Optional(Type.Integer({ minimum: 10 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    router: Type.Optional(
-      Type.Union([Type.Literal('builtin'), Type.Literal('nginx')], {
-        description: 'builtin (default): Vireo proxies; nginx: a real nginx that Vireo configures.',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-export const WorkloadManifest = Type.Object(
-  {
-    apiVersion: Type.Literal(LOCAL_WORKLOAD_API_VERSION),
-    kind: Type.Literal('Workload'),
-    metadata: Type.Object(
-      { name: Type.String({ minLength: 1 }), namespace: Type.Optional(Type.String()) },
-      { additionalProperties: true },
-    ),
-    spec: WorkloadSpec,
-  },
-  { additionalProperties: false },
-);
-
-export type WorkloadSpec = Static<typeof WorkloadSpec>;
-export type WorkloadManifest = Static<typeof WorkloadManifest>;
+// The schema lives with the other kinds, so that `vireo validate` checks Workloads too.
+export { WorkloadManifest, WorkloadSpec } from '../../api/schema/workload.js';
 
 export interface LocalManifests {
   readonly canaries: readonly Canary[];
@@ -94,12 +44,17 @@ export async function parseLocalManifests(file: string, text: string): Promise<L
     { texts: [{ file, text }], unreadable: [] },
     { validator: await SchemaValidator.load() },
   );
-  const problems: string[] = exitCodeOf(report) === 0 ? [] : [formatText(report).trimEnd()];
+  // Workloads are checked there too, with positions and suggestions; stopping at its errors
+  // avoids a cascade of "no Workload" messages about a Workload that was merely misspelt.
+  if (exitCodeOf(report) !== 0) throw new LocalManifestError(formatText(report).trimEnd());
+  const problems: string[] = [];
   let manifests: Manifest[];
   try {
     manifests = manifestsIn(text);
   } catch (cause) {
-    throw new LocalManifestError(`${file}: cannot parse: ${String(cause)}`);
+    throw new LocalManifestError(
+      `${file}: cannot parse: ${cause instanceof Error ? cause.message : 'invalid YAML'}`,
+    );
   }
   const validateWorkload = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(
     WorkloadManifest,

@@ -3,6 +3,7 @@
  * what each router provider can and cannot do (reference §1–§5).
  */
 import { isPrometheusDuration, parseGoDuration, formatDuration } from '../../api/duration.js';
+import { LOCAL_WORKLOAD_API_VERSION } from '../../api/schema/workload.js';
 import {
   deploymentStrategy,
   effectiveMaxWeight,
@@ -17,8 +18,7 @@ import { asFields, asList, asNumber, asText, isSet, type Fields } from './read.j
 
 export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as const;
 const MIN_INTERVAL_MS = 10_000;
-/** Local mode's process sets (docs/local/manifest.md). */
-export const LOCAL_WORKLOAD_API_VERSION = 'local.vireo.dev/v1alpha1';
+export { LOCAL_WORKLOAD_API_VERSION };
 
 export interface CanaryCheckOptions {
   /** The controller's --mesh-provider, used when spec.provider is unset. */

@@ -2,8 +2,10 @@
  * Checks between objects of the same input: templateRef and providerRef, template variables,
  * and two Canaries fighting over one target.
  */
+import { LOCAL_WORKLOAD_GROUP } from '../../api/schema/workload.js';
 import { error, warning, type Finding } from '../finding.js';
 import type { FieldPath } from '../path.js';
+import { closestMatch } from '../suggest.js';
 import { templateReferences } from './metric-template.js';
 import { asFields, asList, asText, type Fields } from './read.js';
 
@@ -14,6 +16,8 @@ export interface IndexedObject {
   namespace: string | undefined;
   object: Fields;
   findings: Finding[];
+  /** The input the object came from (local mode resolves Workloads within one file). */
+  file?: unknown;
 }
 
 function sameNamespace(left: string | undefined, right: string | undefined): boolean {
@@ -54,6 +58,44 @@ export function checkReferences(objects: readonly IndexedObject[]): void {
     });
   }
   findSharedTargets(canaries);
+  // A misspelt Workload (kind: Workloads) has an error of its own; it still answers for its name.
+  findWorkloadTargets(
+    canaries,
+    objects.filter(
+      (candidate) =>
+        candidate.kind === 'Workload' ||
+        asText(candidate.object['apiVersion'])?.startsWith(`${LOCAL_WORKLOAD_GROUP}/`) === true,
+    ),
+  );
+}
+
+/**
+ * A Canary whose targetRef names a Workload runs in local mode, which needs that Workload in the
+ * same file (docs/local/manifest.md). A Workload with errors of its own still counts as found:
+ * one mistake, one message.
+ */
+function findWorkloadTargets(canaries: readonly IndexedObject[], workloads: readonly IndexedObject[]): void {
+  for (const canary of canaries) {
+    const target = asFields(asFields(canary.object['spec'])?.['targetRef']);
+    const name = asText(target?.['name']);
+    if (asText(target?.['kind']) !== 'Workload' || name === undefined) continue;
+    const namespace = canary.namespace ?? 'default';
+    const candidates = workloads.filter(
+      (workload) => workload.file === canary.file && (workload.namespace ?? 'default') === namespace,
+    );
+    if (candidates.some((workload) => workload.name === name)) continue;
+    const nearMiss = closestMatch(
+      name,
+      candidates.map((workload) => workload.name),
+    );
+    canary.findings.push(
+      error(
+        ['spec', 'targetRef'],
+        `no Workload "${name}" in namespace ${namespace} in this file${nearMiss === undefined ? '' : `; did you mean "${nearMiss}"?`} (local mode runs the Workloads of the Canary's file)`,
+        true,
+      ),
+    );
+  }
 }
 
 function resolve(
