@@ -1,5 +1,5 @@
 /**
- * The loadtester's HTTP API, compatible with flagger-loadtester's (reference §6): `POST /` runs a
+ * The loadtester's HTTP API, compatible with flagger-loadtester's (docs/loadtester.md): `POST /` runs a
  * task, `/gate/*` and `/rollback/*` are manual gates, `/healthz` and `/metrics`. Unlike it, every
  * request is checked first: an optional bearer token, a body size limit, a payload schema, the
  * namespace, and the command policy; every refusal is a 4xx with a one-line reason.
