@@ -179,6 +179,9 @@ describe('planCommand: the program table', () => {
     expect(() => planCommand('kubectl', 'rollout status deploy/podinfo -n test', safe)).toThrow(
       '"kubectl rollout status" is not allowed',
     );
+    expect(
+      processArgv(planCommand('kubectl', 'rollout status --watch=false ds podinfo', withKubectl)),
+    ).toEqual(['kubectl', 'rollout', 'status', '--watch=false', 'ds', 'podinfo']);
     expect(processArgv(planCommand('kubectl', 'rollout status deploy/podinfo -n test', withKubectl))).toEqual(
       ['kubectl', 'rollout', 'status', '--namespace=test', 'deploy/podinfo'],
     );

@@ -285,7 +285,7 @@ export const PROGRAM_TABLE: readonly ProgramEntry[] = [
     options: [
       { names: ['namespace', 'n'], kind: 'name' },
       { names: ['timeout'], kind: 'duration' },
-      { names: ['watch', 'w'], kind: 'flag' },
+      { names: ['watch', 'w'], kind: 'boolean' },
       { names: ['revision'], kind: 'int' },
     ],
     why: KUBE_SERVER_OPTIONS,
