@@ -326,8 +326,14 @@ describe('planCommand: --allow-any-command', () => {
     );
   });
 
-  it('refuses bash tasks without it, except curl | grep', () => {
+  it('refuses bash tasks without it, except curl | grep and single programs of the table', () => {
     expect(() => planCommand('bash', 'echo hi', safe)).toThrow('bash tasks run a shell');
+    expect(() => planCommand('bash', 'hey http://h/ | tee x', safe)).toThrow(ShellSyntaxError);
+    expect(
+      processArgv(
+        planCommand('bash', 'grpc_health_probe -connect-timeout=1s -addr=podinfo-canary:9999', safe),
+      ),
+    ).toEqual(['grpc_health_probe', '-connect-timeout=1s', '-addr=podinfo-canary:9999']);
   });
 
   it('refuses empty commands and NUL bytes', () => {

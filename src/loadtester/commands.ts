@@ -10,7 +10,7 @@ import { UsageError } from '../shared/errors.js';
 import { parseCommandLine, splitFields } from './command-line.js';
 import { planCurl, type HttpPlan } from './curl.js';
 import { CommandNotAllowedError, InvalidTaskError, ShellSyntaxError } from './errors.js';
-import { planProgram, TABLE_ENTRIES, type ProcessPlan } from './programs.js';
+import { entryFor, planProgram, TABLE_ENTRIES, type ProcessPlan } from './programs.js';
 import { redactText } from './redact.js';
 
 /** Everything --allow-command may name: the program table, plus curl (run by our client). */
@@ -97,9 +97,16 @@ export function planCommand(type: CommandTaskType, text: string, policy: Command
       if (policy.allowAnyCommand) return shell(['bash', '-c', text], text);
       const curl = planCurl(text);
       if (curl !== undefined) return curlAllowed(curl, policy);
-      throw new CommandNotAllowedError(
-        'bash tasks run a shell, which the loadtester does not do; "curl … | grep WORD" and single programs of the table are understood (docs/loadtester.md), anything else needs --allow-any-command',
-      );
+      // A command line without shell syntax means the same with or without bash: run it as a cmd,
+      // blocking (grpc_health_probe in Flagger's docs is written as a bash task).
+      const argv = parseCommandLine(text);
+      if (argv.length === 0) throw new InvalidTaskError('metadata.cmd holds no command');
+      if (entryFor(argv) === undefined) {
+        throw new CommandNotAllowedError(
+          `bash tasks run a shell, which the loadtester does not do; "curl … | grep WORD" and single programs of the table are understood (docs/loadtester.md), anything else needs --allow-any-command`,
+        );
+      }
+      return planProgram(argv, policy.allowed);
     }
     case 'helm':
     case 'helmv3':
