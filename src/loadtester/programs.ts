@@ -320,12 +320,7 @@ export function entryFor(argv: readonly string[]): ProgramEntry | undefined {
   return PROGRAM_TABLE.find((entry) => entry.words.every((word, index) => argv[index] === word));
 }
 
-function canonicalArgument(
-  style: OptionStyle,
-  written: string,
-  shape: OptionShape,
-  value?: string,
-): string[] {
+function canonicalArgument(style: OptionStyle, shape: OptionShape, value?: string): string[] {
   const [long] = shape.names;
   const name = style === 'go' ? `-${long}` : long!.length === 1 ? `-${long}` : `--${long}`;
   if (value === undefined) return [name];
@@ -368,11 +363,10 @@ export function planProgram(argv: readonly string[], allowed: readonly string[])
   const optionArgs: string[] = [];
   const shown: string[] = [...entry.words];
   for (const option of parsed.options) {
-    optionArgs.push(...canonicalArgument(entry.style, option.written, option.shape, option.value));
+    optionArgs.push(...canonicalArgument(entry.style, option.shape, option.value));
     shown.push(
       ...canonicalArgument(
         entry.style,
-        option.written,
         option.shape,
         option.value === undefined ? undefined : displayValue(option),
       ),

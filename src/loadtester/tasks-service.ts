@@ -15,7 +15,13 @@ import {
   type CommandTaskType,
 } from './commands.js';
 import { InvalidTaskError } from './errors.js';
-import { checkHttpUrl, parseHeaderObject, runHttpCheck, type HttpCheckSpec } from './http-check.js';
+import {
+  checkHttpUrl,
+  HTTP_CHECK_METHODS,
+  parseHeaderObject,
+  runHttpCheck,
+  type HttpCheckSpec,
+} from './http-check.js';
 import { parseLoadSpec, runLoad, type LoadReport, type LoadSpec } from './load.js';
 import { redactUrl } from './redact.js';
 import { describeFailure, succeeded, type ProcessRunner } from './runner.js';
@@ -26,7 +32,6 @@ import { dedupeKey, type TaskRegistry } from './tasks.js';
 const UNSUPPORTED_TYPES = new Set(['concord', 'ngrinder']);
 // Logged output of a failed command when logCmdOutput is off: enough to see why.
 const FAILURE_OUTPUT_TAIL = 2_048;
-const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 // An acceptance test is one request: a minute is plenty, and metadata.timeout may shorten it.
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
@@ -327,8 +332,8 @@ export function parseRequestSpec(
     );
   }
   const method = (metadata['method'] ?? 'GET').toUpperCase();
-  if (!HTTP_METHODS.includes(method)) {
-    throw new InvalidTaskError(`metadata.method must be one of ${HTTP_METHODS.join(', ')}`);
+  if (!(HTTP_CHECK_METHODS as readonly string[]).includes(method)) {
+    throw new InvalidTaskError(`metadata.method must be one of ${HTTP_CHECK_METHODS.join(', ')}`);
   }
   const body = metadata['body'];
   if (body !== undefined && body !== '' && (method === 'GET' || method === 'HEAD')) {
