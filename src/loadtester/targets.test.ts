@@ -23,18 +23,37 @@ describe('targets', () => {
     '[::1]',
     'fe80::1',
     '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '[::ffff:a9fe:a9fe]',
+    '::127.0.0.1',
+    '64:ff9b::7f00:1',
     '0:0:0:0:0:0:0:1',
+    'ff02::1',
   ])('never reaches %s by default', (address) => {
     expect(isNeverByDefaultAddress(address)).toBe(true);
     expect(() => checkTarget(byDefault, address, 80, 'the URL')).toThrow(TargetNotAllowedError);
   });
 
-  it.each(['10.0.0.7', '192.168.1.1', 'podinfo-canary.test', '2001:db8::1'])(
+  it.each(['10.0.0.7', '192.168.1.1', 'podinfo-canary.test', '2001:db8::1', '::ffff:10.0.0.7', 'fd00::1'])(
     'reaches %s by default',
     (host) => {
       expect(() => checkTarget(byDefault, host, 9898, 'the URL')).not.toThrow();
     },
   );
+
+  it('sees the address the URL parser normalises to', () => {
+    // WHATWG writes [::ffff:127.0.0.1] as [::ffff:7f00:1] and http://2130706433/ as 127.0.0.1.
+    for (const text of [
+      'http://[::ffff:127.0.0.1]/',
+      'http://2130706433/',
+      'http://0x7f.1/',
+      'http://[::1]/',
+    ]) {
+      expect(() => checkTarget(byDefault, new URL(text).hostname, 80, 'the URL')).toThrow(
+        TargetNotAllowedError,
+      );
+    }
+  });
 
   it('refuses localhost by name by default', () => {
     expect(() => checkTarget(byDefault, 'localhost', 80, 'the URL')).toThrow(

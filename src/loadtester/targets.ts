@@ -65,10 +65,30 @@ function inIpv4Range(address: string, base: string, bits: number): boolean {
  * Addresses no task reaches unless an `--allow-target` names them: this machine (loopback,
  * unspecified), link-local (cloud metadata services live at 169.254.169.254) and multicast.
  */
+/** The eight 16-bit groups of an IPv6 address, or undefined when it is not one. */
+function ipv6Groups(address: string): number[] | undefined {
+  if (isIP(address) !== 6) return undefined;
+  let text = address;
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1];
+  if (dotted !== undefined) {
+    const [a = 0, b = 0, c = 0, d = 0] = dotted.split('.').map(Number);
+    text = `${text.slice(0, -dotted.length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const parse = (part: string): number[] =>
+    part === '' ? [] : part.split(':').map((group) => parseInt(group, 16));
+  const first = parse(head);
+  const last = tail === undefined ? [] : parse(tail);
+  return [...first, ...Array<number>(8 - first.length - last.length).fill(0), ...last];
+}
+
+/**
+ * Addresses no task reaches unless an `--allow-target` names them: this machine (loopback,
+ * unspecified), link-local (cloud metadata services live at 169.254.169.254) and multicast, also
+ * when written as IPv6 addresses that carry an IPv4 one (::ffff:127.0.0.1, ::ffff:7f00:1).
+ */
 export function isNeverByDefaultAddress(address: string): boolean {
   const lower = address.toLowerCase().replace(/^\[|\]$/g, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower)?.[1];
-  if (mapped !== undefined) return isNeverByDefaultAddress(mapped);
   if (isIP(lower) === 4) {
     return (
       inIpv4Range(lower, '127.0.0.0', 8) ||
@@ -78,16 +98,22 @@ export function isNeverByDefaultAddress(address: string): boolean {
       lower === '255.255.255.255'
     );
   }
-  if (isIP(lower) === 6) {
-    return (
-      lower === '::1' ||
-      lower === '::' ||
-      /^fe[89ab][0-9a-f]:/.test(lower) ||
-      lower.startsWith('ff') ||
-      /^(0+:){7}0*1$/.test(lower)
-    );
+  const groups = ipv6Groups(lower);
+  if (groups === undefined) return false;
+  const embedded = `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`;
+  const zeros = (count: number): boolean => groups.slice(0, count).every((group) => group === 0);
+  // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d).
+  if ((zeros(5) && groups[5] === 0xffff) || (zeros(6) && (groups[6] !== 0 || groups[7]! > 1))) {
+    return isNeverByDefaultAddress(embedded);
   }
-  return false;
+  if (groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) {
+    return isNeverByDefaultAddress(embedded);
+  }
+  return (
+    (zeros(7) && (groups[7] === 0 || groups[7] === 1)) ||
+    (groups[0]! & 0xffc0) === 0xfe80 ||
+    (groups[0]! & 0xff00) === 0xff00
+  );
 }
 
 function isLocalName(host: string): boolean {

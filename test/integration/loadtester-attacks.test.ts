@@ -337,6 +337,14 @@ function corpus(): Attempt[] {
     { name: 'curl --unix-socket', metadata: cmd(`curl --unix-socket ${socketPath} http://localhost/`) },
     { name: 'curl loopback service', metadata: cmd(`curl ${daemon}/status`) },
     { name: 'curl localhost service', metadata: cmd(`curl http://localhost:${daemonPort}/status`) },
+    {
+      name: 'curl IPv4-mapped IPv6 loopback',
+      metadata: cmd(`curl http://[::ffff:127.0.0.1]:${daemonPort}/status`),
+    },
+    {
+      name: 'request decimal loopback',
+      metadata: { type: 'request', url: `http://2130706433:${daemonPort}/status`, returnCmdOutput: 'true' },
+    },
     { name: 'curl -x proxy to the daemon', metadata: cmd(`curl -x ${daemon} ${attacker}/status`) },
     {
       name: 'curl --connect-to the daemon',
