@@ -6,7 +6,15 @@ import { request } from 'undici';
 import { UsageError, VireoError } from '../shared/errors.js';
 import type { CliIo } from './main.js';
 
-export const GATE_ACTIONS = ['open', 'close', 'approve', 'halt', 'rollback', 'status'] as const;
+export const GATE_ACTIONS = [
+  'open',
+  'close',
+  'approve',
+  'halt',
+  'rollback',
+  'cancel-rollback',
+  'status',
+] as const;
 export type GateAction = (typeof GATE_ACTIONS)[number];
 
 /** Which loadtester endpoint each action calls, and what it did in words. */
@@ -18,6 +26,12 @@ const ENDPOINTS: Record<Exclude<GateAction, 'status'>, { path: string; done: str
   rollback: {
     path: '/rollback/open',
     done: 'rollback requested: the next rollback check rolls the canary back',
+  },
+  // Flagger's loadtester closes the rollback gate with /rollback/close: a request withdrawn before
+  // the canary's next rollback check leaves the analysis running.
+  'cancel-rollback': {
+    path: '/rollback/close',
+    done: 'rollback request withdrawn: rollback checks no longer roll the canary back',
   },
 };
 
@@ -104,6 +118,7 @@ export async function runGate(
     io.stderr(`vireo gate ${action} ${canaryText}: ${explainFailure(answer.status, answer.text)}\n`);
     return 1;
   }
-  io.stdout(`gate of ${canaryText} ${endpoint.done} (HTTP ${answer.status})\n`);
+  const subject = action === 'rollback' || action === 'cancel-rollback' ? 'rollback gate' : 'gate';
+  io.stdout(`${subject} of ${canaryText} ${endpoint.done} (HTTP ${answer.status})\n`);
   return 0;
 }

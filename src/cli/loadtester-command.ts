@@ -45,10 +45,10 @@ export async function runLoadtester(
   const { port } = app.server.address() as AddressInfo;
   logger.info(describeSettings(resolved.settings), 'loadtester settings');
   if (resolved.settings.token === undefined) {
-    // curl with returnCmdOutput can read internal endpoints for whoever reaches this port.
+    // resolveFlags allows no token only on loopback (docs/loadtester.md, "Who can reach it").
     logger.warn(
       { host: resolved.host, port },
-      'no --token: anyone who can reach this port can run the allow-listed commands; set --token or VIREO_LOADTESTER_TOKEN, or restrict access with a NetworkPolicy',
+      'no --token: listening on loopback only, where every user and program of this machine can run the allowed tasks and open gates; set --token or VIREO_LOADTESTER_TOKEN to listen elsewhere',
     );
   }
   logger.info({ host: resolved.host, port }, `listening on http://${urlHost(resolved.host)}:${port}`);

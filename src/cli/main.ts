@@ -77,7 +77,10 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   program
     .command('gate')
     .description("open, close or inspect a canary's manual gates on a loadtester")
-    .argument('<action>', 'open | approve (same as open) | close | halt (same as close) | rollback | status')
+    .argument(
+      '<action>',
+      'open | approve (same as open) | close | halt (same as close) | rollback | cancel-rollback | status',
+    )
     .argument('<canary>', 'NAME.NAMESPACE of the canary, for example podinfo.test')
     .requiredOption(
       '--loadtester <url>',
@@ -96,22 +99,31 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       'serve a flagger-loadtester compatible API (load tests, acceptance tests, manual gates), safe by default',
     )
     .option('--port <port>', 'port to listen on; 0 picks a free one (default: 8080)')
-    .option('--host <host>', 'address to listen on (default: 0.0.0.0)')
+    .option(
+      '--host <host>',
+      'address to listen on (default: 0.0.0.0 with a token, 127.0.0.1 without; other addresses need a token)',
+    )
     .option(
       '--token <token>',
       'require Authorization: Bearer <token> on every route but GET /healthz (default: $VIREO_LOADTESTER_TOKEN)',
     )
     .option(
       '--allow-any-command',
-      'UNSAFE, as flagger-loadtester: run cmd tasks with sh -c, allow bash tasks and any program',
+      'UNSAFE, as flagger-loadtester: run cmd tasks with sh -c, allow bash tasks and any program (needs --token)',
     )
     .option(
       '--allow-command <command>',
-      'also allow this program, or program and subcommand such as "helm upgrade" (repeatable)',
+      'also allow an entry of the program table, such as "kubectl rollout status" (repeatable)',
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
     .option('--no-default-commands', 'start from an empty allow-list instead of hey, curl, ghz, wrk, …')
+    .option(
+      '--allow-target <host[:port]>',
+      'servers tasks may reach: HOST, HOST:PORT or *.SUFFIX[:PORT] (repeatable; default: any but loopback and link-local)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option('--namespace-regexp <regexp>', 'refuse payloads whose namespace does not match (default: all)')
     .option(
       '--timeout <duration>',
@@ -196,7 +208,10 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       "namespace of the Lease (default: --namespace, else the Pod's own, else kube-system)",
     )
     .option('--port <port>', 'port for /metrics and /healthz; 0 picks a free one (default: 8080)')
-    .option('--host <host>', 'address to listen on (default: 0.0.0.0)')
+    .option(
+      '--host <host>',
+      'address to listen on (default: 0.0.0.0 with a token, 127.0.0.1 without; other addresses need a token)',
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info)')
     .option('--threadiness <n>', 'canary sync workers (default: 2)')
     .addOption(

@@ -1,138 +1,119 @@
 /**
- * What a task's command may be, decided before anything runs. Without `--allow-any-command` a
- * command is split into argv (no shell), its program must be in the allow-list, and options of
- * allow-listed programs that reach the file system are refused. With it, commands run exactly as
- * flagger-loadtester runs them (`sh -c`, `bash -c`, any helm or kubectl subcommand).
+ * What a task's command may be, decided before anything runs (docs/loadtester.md, "Safe by
+ * default"). Without `--allow-any-command`: `curl` (and `curl … | grep WORD`) becomes an
+ * acceptance test sent by our own HTTP client; any other command must be an entry of the program
+ * table, read against that entry's argument grammar and written out again by us; no shell runs.
+ * With it, commands run exactly as flagger-loadtester runs them (`sh -c`, `bash -c`, any helm or
+ * kubectl subcommand).
  */
-import { basename } from 'node:path';
 import { UsageError } from '../shared/errors.js';
-import { checkArguments } from './argument-rules.js';
 import { parseCommandLine, splitFields } from './command-line.js';
+import { planCurl, type HttpPlan } from './curl.js';
 import { CommandNotAllowedError, InvalidTaskError, ShellSyntaxError } from './errors.js';
+import { entryFor, planProgram, TABLE_ENTRIES, type ProcessPlan } from './programs.js';
+import { redactText } from './redact.js';
 
-/** flagger-loadtester's image tools, limited to what load tests and read-only checks need. */
-export const DEFAULT_ALLOWED_COMMANDS: readonly string[] = [
+/** Everything --allow-command may name: the program table, plus curl (run by our client). */
+export const ALLOWABLE_COMMANDS: readonly string[] = [
   'hey',
   'curl',
-  'ghz',
-  'wrk',
-  'grpc_health_probe',
-  'helm test',
-  'helmv3 test',
-  'kubectl rollout status',
-  // Not `kubectl get`: with returnCmdOutput it would hand the pod's Secrets (`get secrets -o yaml`)
-  // to anyone who can reach an unauthenticated loadtester. Add it with --allow-command if needed.
+  ...TABLE_ENTRIES.filter((entry) => entry !== 'hey'),
 ];
 
 /**
- * Programs that run other programs given as arguments: allowing one would allow everything, so
- * they need --allow-any-command and cannot be allow-listed.
+ * The default allow-list: load generators and read-only checks that cannot reach the cluster's
+ * API. Not `kubectl rollout status`: kubectl acts with the loadtester's Kubernetes credentials;
+ * add it with --allow-command where the loadtester has a token.
  */
-const PROGRAM_RUNNERS = new Set([
-  'sh',
-  'bash',
-  'dash',
-  'zsh',
-  'ksh',
-  'mksh',
-  'ash',
-  'fish',
-  'csh',
-  'tcsh',
-  'busybox',
-  'env',
-  'xargs',
-  'sudo',
-  'nohup',
-  'timeout',
-  'nice',
-]);
-
-/** An allow-list entry: a program name, then the arguments that must follow it ("kubectl get"). */
-export type AllowEntry = readonly string[];
+export const DEFAULT_ALLOWED_COMMANDS: readonly string[] = ALLOWABLE_COMMANDS.filter(
+  (entry) => !entry.startsWith('kubectl'),
+);
 
 export interface CommandPolicy {
   readonly allowAnyCommand: boolean;
-  readonly allowed: readonly AllowEntry[];
+  /** Entries of ALLOWABLE_COMMANDS. */
+  readonly allowed: readonly string[];
 }
+
+/** A command run as given under --allow-any-command. */
+export interface ShellPlan {
+  readonly kind: 'process';
+  readonly argv: readonly string[];
+  readonly display: string;
+  readonly targets: readonly [];
+}
+
+export type CommandPlan = ProcessPlan | HttpPlan | ShellPlan;
 
 export const COMMAND_TASK_TYPES = ['cmd', 'bash', 'helm', 'helmv3', 'kubectl'] as const;
 export type CommandTaskType = (typeof COMMAND_TASK_TYPES)[number];
 
-export function parseAllowEntry(text: string): AllowEntry {
-  const words = text
-    .trim()
-    .split(/\s+/)
-    .filter((word) => word !== '');
-  const [program] = words;
-  if (program === undefined) throw new UsageError('--allow-command needs a program, for example "helm test"');
-  if (program.includes('/')) {
+/** Reads an --allow-command value; only table entries (and curl) can be allowed. */
+export function parseAllowEntry(text: string): string {
+  const normalized = text.trim().split(/\s+/).filter(Boolean).join(' ');
+  if (normalized === '') throw new UsageError('--allow-command needs a program, for example "helm test"');
+  if (!ALLOWABLE_COMMANDS.includes(normalized)) {
     throw new UsageError(
-      `--allow-command "${text}": give the program's name (${basename(program)}), not a path`,
+      `--allow-command "${text}": only these have an argument grammar the loadtester checks: ${ALLOWABLE_COMMANDS.join(', ')}; anything else needs --allow-any-command (unsafe, see docs/loadtester.md)`,
     );
   }
-  if (PROGRAM_RUNNERS.has(program)) {
-    throw new UsageError(
-      `--allow-command "${text}": ${program} runs any other program; use --allow-any-command instead`,
-    );
-  }
-  return words;
+  return normalized;
 }
 
-export function describeAllowList(allowed: readonly AllowEntry[]): string {
-  return allowed.length === 0 ? 'nothing' : allowed.map((entry) => entry.join(' ')).join(', ');
+export function describeAllowList(allowed: readonly string[]): string {
+  return allowed.length === 0 ? 'nothing' : allowed.join(', ');
 }
 
-function entryMatches(entry: AllowEntry, argv: readonly string[]): boolean {
-  return (
-    entry[0] === basename(argv[0] ?? '') && entry.slice(1).every((word, index) => argv[index + 1] === word)
-  );
+function shell(argv: string[], text: string): ShellPlan {
+  return { kind: 'process', argv, display: redactText(text), targets: [] };
 }
 
-/** Throws CommandNotAllowedError unless argv starts with an allow-list entry. */
-export function checkProgram(argv: readonly string[], policy: CommandPolicy): void {
-  const program = basename(argv[0] ?? '');
-  if (PROGRAM_RUNNERS.has(program)) {
+function curlAllowed(plan: HttpPlan, policy: CommandPolicy): HttpPlan {
+  if (!policy.allowed.includes('curl')) {
     throw new CommandNotAllowedError(
-      `${program} runs other programs; start the loadtester with --allow-any-command to allow it`,
+      `"curl" is not allowed; allowed: ${describeAllowList(policy.allowed)} (extend with --allow-command)`,
     );
   }
-  if (policy.allowed.some((entry) => entryMatches(entry, argv))) return;
-  // Name the subcommand when the program is listed with some other one ("helm uninstall").
-  const withSubcommand = policy.allowed.some((entry) => entry[0] === program && entry.length > 1);
-  const refused = withSubcommand && argv[1] !== undefined ? `${program} ${argv[1]}` : program;
-  throw new CommandNotAllowedError(
-    `"${refused}" is not allowed; allowed: ${describeAllowList(policy.allowed)} (extend with --allow-command)`,
-  );
+  return plan;
 }
 
 /**
- * The argv to run for a task, or a rejection. `text` is `metadata.cmd`: a command line for `cmd`
- * and `bash`, the program's arguments for `helm`, `helmv3` and `kubectl`.
+ * The plan for a task, or a rejection. `text` is `metadata.cmd`: a command line for `cmd` and
+ * `bash`, the program's arguments for `helm`, `helmv3` and `kubectl`.
  */
-export function planCommand(type: CommandTaskType, text: string, policy: CommandPolicy): string[] {
+export function planCommand(type: CommandTaskType, text: string, policy: CommandPolicy): CommandPlan {
   if (text.trim() === '') throw new InvalidTaskError(`metadata.cmd is required for type ${type}`);
   if (text.includes('\0')) throw new ShellSyntaxError('metadata.cmd contains a NUL byte');
   switch (type) {
     case 'cmd': {
-      if (policy.allowAnyCommand) return ['sh', '-c', text];
+      if (policy.allowAnyCommand) return shell(['sh', '-c', text], text);
+      const curl = planCurl(text);
+      if (curl !== undefined) return curlAllowed(curl, policy);
       const argv = parseCommandLine(text);
       if (argv.length === 0) throw new InvalidTaskError('metadata.cmd holds no command');
-      checkProgram(argv, policy);
-      checkArguments(argv);
-      return argv;
+      return planProgram(argv, policy.allowed);
     }
-    case 'bash':
-      if (policy.allowAnyCommand) return ['bash', '-c', text];
-      throw new CommandNotAllowedError(
-        'bash tasks run a shell; start the loadtester with --allow-any-command to allow them',
-      );
+    case 'bash': {
+      if (policy.allowAnyCommand) return shell(['bash', '-c', text], text);
+      const curl = planCurl(text);
+      if (curl !== undefined) return curlAllowed(curl, policy);
+      // A command line without shell syntax means the same with or without bash: run it as a cmd,
+      // blocking (grpc_health_probe in Flagger's docs is written as a bash task).
+      const argv = parseCommandLine(text);
+      if (argv.length === 0) throw new InvalidTaskError('metadata.cmd holds no command');
+      if (entryFor(argv) === undefined) {
+        throw new CommandNotAllowedError(
+          `bash tasks run a shell, which the loadtester does not do; "curl … | grep WORD" and single programs of the table are understood (docs/loadtester.md), anything else needs --allow-any-command`,
+        );
+      }
+      return planProgram(argv, policy.allowed);
+    }
     case 'helm':
     case 'helmv3':
     case 'kubectl': {
       const argv = [type, ...splitFields(text)];
-      if (!policy.allowAnyCommand) checkProgram(argv, policy);
-      return argv;
+      if (policy.allowAnyCommand) return shell(argv, `${type} ${text}`);
+      return planProgram(argv, policy.allowed);
     }
   }
 }

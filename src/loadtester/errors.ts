@@ -62,3 +62,28 @@ export class ShuttingDownError extends LoadtesterRejection {
     super('E_LOADTESTER_SHUTTING_DOWN', 503, 'the loadtester is shutting down');
   }
 }
+
+/** A task names a server outside the allowed targets (403). */
+export class TargetNotAllowedError extends LoadtesterRejection {
+  constructor(message: string) {
+    super('E_LOADTESTER_TARGET_NOT_ALLOWED', 403, message);
+  }
+}
+
+/** A request carrying an Origin header: a web page, perhaps on another site, is driving the browser (403). */
+export class RequestFromBrowserError extends LoadtesterRejection {
+  constructor() {
+    super(
+      'E_LOADTESTER_BROWSER_REQUEST',
+      403,
+      'requests sent by web browsers (with an Origin header) are refused: a web page must not drive the loadtester',
+    );
+  }
+}
+
+/** Too many gates are open already (the state file stays bounded) (429). */
+export class TooManyGatesError extends LoadtesterRejection {
+  constructor(limit: number) {
+    super('E_LOADTESTER_TOO_MANY_GATES', 429, `too many open gates (limit ${limit}); close some first`);
+  }
+}

@@ -1,10 +1,18 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../shared/logger.js';
-import { GateStateError } from './errors.js';
-import { gateKey, GateStore, rollbackKey } from './gates.js';
+import { GateStateError, TooManyGatesError } from './errors.js';
+import { gateKey, GateStore, MAX_OPEN_GATES, rollbackKey } from './gates.js';
 
 function capturingLogger() {
   const lines: string[] = [];
@@ -55,8 +63,7 @@ describe('GateStore', () => {
     'starts closed and warns when the file holds %s, then replaces it at the next change',
     async (_, text) => {
       const file = stateFile();
-      const store0 = await GateStore.load(file, capturingLogger().logger);
-      await store0.setOpen('x.y', false); // creates the directory
+      mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, text);
       const { logger, lines } = capturingLogger();
       const store = await GateStore.load(file, logger);
@@ -69,11 +76,40 @@ describe('GateStore', () => {
     },
   );
 
-  it('fails with GateStateError when the file cannot be written, keeping the change in memory', async () => {
+  it('fails with GateStateError when the file cannot be written, and the gate stays as it was', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'vireo-gates-'));
-    writeFileSync(join(directory, 'a-file'), '');
-    const store = await GateStore.load(join(directory, 'a-file', 'gates.json'), capturingLogger().logger);
-    await expect(store.setOpen('podinfo.test', true)).rejects.toThrow(GateStateError);
-    expect(store.isOpen('podinfo.test')).toBe(true);
+    const file = join(directory, 'state', 'gates.json');
+    const store = await GateStore.load(file, capturingLogger().logger);
+    await store.setOpen(gateKey('podinfo', 'test'), true);
+    // The directory becomes a file: every later save fails.
+    rmSync(join(directory, 'state'), { recursive: true });
+    writeFileSync(join(directory, 'state'), '');
+    await expect(store.setOpen(rollbackKey('podinfo', 'test'), true)).rejects.toThrow(GateStateError);
+    await expect(store.setOpen(gateKey('podinfo', 'test'), false)).rejects.toThrow(GateStateError);
+    // A rollback that was not saved is not requested, and an approval that was not withdrawn holds.
+    expect(store.isOpen(rollbackKey('podinfo', 'test'))).toBe(false);
+    expect(store.isOpen(gateKey('podinfo', 'test'))).toBe(true);
+  });
+
+  it(`keeps at most ${MAX_OPEN_GATES} gates open, so the file stays bounded`, async () => {
+    const file = stateFile();
+    const store = await GateStore.load(file, capturingLogger().logger);
+    const keys = Array.from({ length: MAX_OPEN_GATES + 20 }, (_, index) => gateKey(`app${index}`, 'test'));
+    const results = await Promise.allSettled(keys.map((key) => store.setOpen(key, true)));
+    const refused = results.filter((result) => result.status === 'rejected');
+    expect(refused).toHaveLength(20);
+    expect(refused.every((result) => result.reason instanceof TooManyGatesError)).toBe(true);
+    expect((JSON.parse(readFileSync(file, 'utf8')) as { open: string[] }).open).toHaveLength(MAX_OPEN_GATES);
+    // Closing one makes room again.
+    await store.setOpen(keys[0]!, false);
+    await store.setOpen(keys.at(-1)!, true);
+    expect(store.isOpen(keys.at(-1)!)).toBe(true);
+  });
+
+  it('writes nothing for a change that changes nothing', async () => {
+    const file = stateFile();
+    const store = await GateStore.load(file, capturingLogger().logger);
+    await store.setOpen(gateKey('podinfo', 'test'), false);
+    expect(existsSync(file)).toBe(false);
   });
 });

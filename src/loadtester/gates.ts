@@ -7,7 +7,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../shared/logger.js';
-import { GateStateError } from './errors.js';
+import { GateStateError, TooManyGatesError } from './errors.js';
 
 export function gateKey(name: string, namespace: string): string {
   return `${name}.${namespace}`;
@@ -36,13 +36,25 @@ function parseGateFile(text: string): Set<string> {
   return new Set(parsed.open);
 }
 
+/** Open gates kept at most: the state file, and the time to rewrite it, stay bounded. */
+export const MAX_OPEN_GATES = 1_000;
+
+interface PendingChange {
+  readonly key: string;
+  readonly open: boolean;
+  readonly resolve: () => void;
+  readonly reject: (cause: unknown) => void;
+}
+
 export class GateStore {
-  private writes: Promise<void> = Promise.resolve();
   private writeCount = 0;
+  private pending: PendingChange[] = [];
+  private writing: Promise<void> | undefined;
 
   private constructor(
     private readonly file: string,
-    private readonly open: Set<string>,
+    /** What the file says: a change counts only once it is saved. */
+    private open: ReadonlySet<string>,
   ) {}
 
   /** Reads the state file; a missing file is an empty store, a damaged one is logged and ignored. */
@@ -61,7 +73,7 @@ export class GateStore {
     }
     try {
       const open = parseGateFile(text);
-      logger.info({ stateFile: file, openGates: [...open] }, 'gate state loaded');
+      logger.info({ stateFile: file, openGates: open.size }, 'gate state loaded');
       return new GateStore(file, open);
     } catch (cause) {
       logger.warn(
@@ -80,38 +92,71 @@ export class GateStore {
     return [...this.open].sort();
   }
 
-  /** Opens the gate and resolves once the file says so. Throws GateStateError if it cannot be saved. */
+  /**
+   * Opens or closes the gate once the file says so. Throws GateStateError if it cannot be saved
+   * (the gate then stays as it was) and TooManyGatesError beyond MAX_OPEN_GATES.
+   */
   setOpen(key: string, open: boolean): Promise<void> {
-    if (open) this.open.add(key);
-    else this.open.delete(key);
-    return this.save();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ key, open, resolve, reject });
+      this.writing ??= this.drain();
+    });
   }
 
-  /** Resolves when every change so far is on disk. */
+  /** Resolves when every change so far is on disk (or has failed). */
   async flush(): Promise<void> {
-    await this.writes.catch(() => undefined);
+    while (this.writing !== undefined) await this.writing;
   }
 
-  private save(): Promise<void> {
-    // Writes are serialised and each writes the whole current state, so the last one wins.
-    const next = this.writes
-      .catch(() => undefined)
-      .then(async () => {
-        const content: GateFile = { version: 1, open: this.openKeys() };
-        const temporary = `${this.file}.${process.pid}.${++this.writeCount}.tmp`;
-        try {
-          await mkdir(dirname(this.file), { recursive: true });
-          await writeFile(temporary, `${JSON.stringify(content, null, 2)}\n`);
-          await rename(temporary, this.file);
-        } catch (cause) {
-          await rm(temporary, { force: true }).catch(() => undefined);
-          throw new GateStateError(
-            `cannot save the gate state to ${this.file}: ${cause instanceof Error ? cause.message : String(cause)}`,
-            { cause },
-          );
+  /**
+   * Saves the changes that arrived while the previous write ran in one write: a burst of requests
+   * costs a few writes, not one rewrite of the whole file each.
+   */
+  private async drain(): Promise<void> {
+    // Let setOpen record this promise as the running write before anything below can finish.
+    await Promise.resolve();
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        const next = new Set(this.open);
+        const accepted: PendingChange[] = [];
+        for (const change of batch) {
+          if (change.open && !next.has(change.key) && next.size >= MAX_OPEN_GATES) {
+            change.reject(new TooManyGatesError(MAX_OPEN_GATES));
+            continue;
+          }
+          if (change.open) next.add(change.key);
+          else next.delete(change.key);
+          accepted.push(change);
         }
-      });
-    this.writes = next;
-    return next;
+        const unchanged = next.size === this.open.size && [...next].every((key) => this.open.has(key));
+        try {
+          if (!unchanged) await this.write(next);
+          this.open = next;
+          for (const change of accepted) change.resolve();
+        } catch (cause) {
+          for (const change of accepted) change.reject(cause);
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async write(open: ReadonlySet<string>): Promise<void> {
+    const content: GateFile = { version: 1, open: [...open].sort() };
+    const temporary = `${this.file}.${process.pid}.${++this.writeCount}.tmp`;
+    try {
+      await mkdir(dirname(this.file), { recursive: true });
+      await writeFile(temporary, `${JSON.stringify(content)}\n`);
+      await rename(temporary, this.file);
+    } catch (cause) {
+      await rm(temporary, { force: true }).catch(() => undefined);
+      throw new GateStateError(
+        `cannot save the gate state to ${this.file}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        { cause },
+      );
+    }
   }
 }

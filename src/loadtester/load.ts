@@ -8,6 +8,7 @@ import { Pool } from 'undici';
 import { formatDuration, parseGoDuration } from '../api/duration.js';
 import type { Clock } from './clock.js';
 import { InvalidTaskError } from './errors.js';
+import { guardedLookup, type TargetPolicy } from './targets.js';
 
 export const LOAD_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export const DEFAULT_LOAD_DURATION_MS = 60_000;
@@ -186,6 +187,8 @@ export interface RunLoadOptions {
   /** How long requests still in flight at the end of the duration may finish before being cut. */
   readonly drainMs?: number;
   readonly random?: () => number;
+  /** When given, every connection's resolved address is checked against it (docs/loadtester.md). */
+  readonly targets?: TargetPolicy;
 }
 
 /** Sends the load and reports; never throws for request failures (they are counted). */
@@ -198,7 +201,12 @@ export async function runLoad(spec: LoadSpec, options: RunLoadOptions): Promise<
   options.signal?.addEventListener('abort', stopNow, { once: true });
   if (options.signal?.aborted === true) stop.abort();
 
-  const pool = new Pool(spec.url.origin, { connections: spec.concurrency, pipelining: 1 });
+  const port = spec.url.port !== '' ? Number(spec.url.port) : spec.url.protocol === 'https:' ? 443 : 80;
+  const pool = new Pool(spec.url.origin, {
+    connections: spec.concurrency,
+    pipelining: 1,
+    ...(options.targets === undefined ? {} : { connect: { lookup: guardedLookup(options.targets, port) } }),
+  });
   const path = `${spec.url.pathname}${spec.url.search}`;
   const latencies = new LatencySample(options.random ?? Math.random);
   const statusCodes: Record<string, number> = {};

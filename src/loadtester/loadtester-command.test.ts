@@ -110,6 +110,32 @@ describe('vireo loadtester', () => {
     expect(stderr()).toBe('vireo: --port must be a whole number from 0 to 65535, got "eighty" [E_USAGE]\n');
   });
 
+  it('refuses to listen beyond loopback without a token, and to run any command without one', async () => {
+    const previous = process.env['VIREO_LOADTESTER_TOKEN'];
+    delete process.env['VIREO_LOADTESTER_TOKEN'];
+    try {
+      const wide = fakeIo();
+      expect(await runCli(['node', 'vireo', 'loadtester', '--host', '0.0.0.0', '--port', '0'], wide.io)).toBe(
+        2,
+      );
+      expect(wide.stderr()).toContain(
+        '--host 0.0.0.0 without a token would let anyone who reaches that address run tasks and open gates',
+      );
+      const unsafe = fakeIo();
+      expect(
+        await runCli(
+          ['node', 'vireo', 'loadtester', '--host', '127.0.0.1', '--allow-any-command'],
+          unsafe.io,
+        ),
+      ).toBe(2);
+      expect(unsafe.stderr()).toContain(
+        '--allow-any-command runs any command for whoever calls the loadtester',
+      );
+    } finally {
+      if (previous !== undefined) process.env['VIREO_LOADTESTER_TOKEN'] = previous;
+    }
+  });
+
   it('lists its options in --help', async () => {
     const { io, stdout } = fakeIo();
     expect(await runCli(['node', 'vireo', 'loadtester', '--help'], io)).toBe(0);
@@ -118,6 +144,7 @@ describe('vireo loadtester', () => {
       '--token',
       '--allow-any-command',
       '--allow-command',
+      '--allow-target',
       '--no-default-commands',
       '--namespace-regexp',
       '--timeout',

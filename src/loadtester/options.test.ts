@@ -6,7 +6,7 @@ import { describeSettings, resolveFlags } from './options.js';
 describe('resolveFlags', () => {
   it('applies the documented defaults', () => {
     const resolved = resolveFlags({}, {});
-    expect(resolved).toMatchObject({ host: '0.0.0.0', port: 8080, logLevel: 'info' });
+    expect(resolved).toMatchObject({ host: '127.0.0.1', port: 8080, logLevel: 'info' });
     expect(resolved.settings).toMatchObject({
       commandTimeoutMs: 3_600_000,
       stateFile: './.vireo/loadtester-gates.json',
@@ -16,20 +16,15 @@ describe('resolveFlags', () => {
     });
     expect(resolved.settings.token).toBeUndefined();
     expect(resolved.settings.namespacePattern).toBeUndefined();
-    expect(resolved.settings.policy.allowed.map((entry) => entry.join(' '))).toEqual(
-      DEFAULT_ALLOWED_COMMANDS,
-    );
+    expect(resolved.settings.policy.allowed).toEqual(DEFAULT_ALLOWED_COMMANDS);
+    expect(resolved.settings.targets.patterns).toEqual([]);
   });
 
   it('adds --allow-command entries to the defaults, or replaces them with --no-default-commands', () => {
-    const added = resolveFlags({ allowCommand: ['helm upgrade', 'jq'] }, {});
-    expect(added.settings.policy.allowed.map((entry) => entry.join(' '))).toEqual([
-      ...DEFAULT_ALLOWED_COMMANDS,
-      'helm upgrade',
-      'jq',
-    ]);
+    const added = resolveFlags({ allowCommand: ['kubectl rollout status', 'hey'] }, {});
+    expect(added.settings.policy.allowed).toEqual([...DEFAULT_ALLOWED_COMMANDS, 'kubectl rollout status']);
     const only = resolveFlags({ allowCommand: ['hey'], defaultCommands: false }, {});
-    expect(only.settings.policy.allowed).toEqual([['hey']]);
+    expect(only.settings.policy.allowed).toEqual(['hey']);
   });
 
   it('takes the token from --token, else from VIREO_LOADTESTER_TOKEN, and never shows it', () => {
@@ -48,7 +43,9 @@ describe('resolveFlags', () => {
       {
         port: '0',
         host: '127.0.0.1',
+        token: 't',
         allowAnyCommand: true,
+        allowTarget: ['podinfo-canary.test:9898', '*.svc.cluster.local', '127.0.0.1'],
         namespaceRegexp: '^team-',
         timeout: '90s',
         stateFile: '/var/lib/vireo/gates.json',
@@ -67,6 +64,25 @@ describe('resolveFlags', () => {
       policy: { allowAnyCommand: true },
     });
     expect(resolved.settings.namespacePattern?.test('team-a')).toBe(true);
+    expect(resolved.settings.targets.patterns.map((pattern) => pattern.text)).toEqual([
+      'podinfo-canary.test:9898',
+      '*.svc.cluster.local',
+      '127.0.0.1',
+    ]);
+  });
+
+  it('listens on every address only with a token, and on loopback without one', () => {
+    expect(resolveFlags({ token: 't' }, {}).host).toBe('0.0.0.0');
+    expect(resolveFlags({}, {}).host).toBe('127.0.0.1');
+    for (const host of ['127.0.0.1', '::1', 'localhost', '127.1.2.3']) {
+      expect(resolveFlags({ host }, {}).host).toBe(host);
+    }
+    for (const host of ['0.0.0.0', '::', '10.0.0.7', 'example.com']) {
+      expect(() => resolveFlags({ host }, {})).toThrow(
+        `--host ${host} without a token would let anyone who reaches that address run tasks and open gates`,
+      );
+      expect(resolveFlags({ host, token: 't' }, {}).host).toBe(host);
+    }
   });
 
   it.each([
@@ -78,7 +94,14 @@ describe('resolveFlags', () => {
     [{ maxConcurrent: '0' }, '--max-concurrent must be a whole number from 1'],
     [{ bodyLimit: '10' }, '--body-limit must be a whole number from 1024'],
     [{ logLevel: 'verbose' }, '--log-level must be one of'],
-    [{ allowCommand: ['sh'] }, 'sh runs any other program; use --allow-any-command instead'],
+    [{ allowCommand: ['sh'] }, 'anything else needs --allow-any-command'],
+    [{ allowCommand: ['kubectl get'] }, 'anything else needs --allow-any-command'],
+    [
+      { allowAnyCommand: true },
+      '--allow-any-command runs any command for whoever calls the loadtester: it needs --token',
+    ],
+    [{ allowTarget: ['http://h/'] }, '--allow-target "http://h/" is not HOST, HOST:PORT'],
+    [{ allowTarget: ['*.10.0.0.1'] }, 'is not HOST, HOST:PORT'],
     [{ token: 'two words' }, 'must not contain whitespace'],
   ])('refuses %j', (flags, message) => {
     expect(() => resolveFlags(flags, {})).toThrow(UsageError);

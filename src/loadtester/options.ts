@@ -6,9 +6,12 @@ import { formatDuration, parseGoDuration } from '../api/duration.js';
 import { UsageError } from '../shared/errors.js';
 import { TOKEN_ENVIRONMENT_VARIABLE } from './runner.js';
 import { DEFAULT_ALLOWED_COMMANDS, parseAllowEntry, type CommandPolicy } from './commands.js';
+import { DEFAULT_TARGET_POLICY, parseTargetPattern, type TargetPolicy } from './targets.js';
 
 export const DEFAULT_PORT = 8080;
-export const DEFAULT_HOST = '0.0.0.0';
+/** Where it listens without --host: every address with a token, loopback only without one. */
+export const DEFAULT_HOST_WITH_TOKEN = '0.0.0.0';
+export const DEFAULT_HOST_WITHOUT_TOKEN = '127.0.0.1';
 export const DEFAULT_COMMAND_TIMEOUT_MS = 3_600_000;
 export const DEFAULT_STATE_FILE = './.vireo/loadtester-gates.json';
 export const DEFAULT_MAX_CONCURRENT = 8;
@@ -19,6 +22,8 @@ export interface LoadtesterSettings {
   /** Bearer token every route but GET /healthz requires; undefined = no authentication. */
   readonly token?: string | undefined;
   readonly policy: CommandPolicy;
+  /** The servers tasks may reach (--allow-target). */
+  readonly targets: TargetPolicy;
   /** Payload namespaces must match (unanchored, as Flagger's -namespace-regexp); undefined = all. */
   readonly namespacePattern?: RegExp | undefined;
   /** Cap for every command; `metadata.timeout` may only shorten it. */
@@ -30,7 +35,8 @@ export interface LoadtesterSettings {
 
 export function defaultSettings(overrides: Partial<LoadtesterSettings> = {}): LoadtesterSettings {
   return {
-    policy: { allowAnyCommand: false, allowed: DEFAULT_ALLOWED_COMMANDS.map(parseAllowEntry) },
+    policy: { allowAnyCommand: false, allowed: [...DEFAULT_ALLOWED_COMMANDS] },
+    targets: DEFAULT_TARGET_POLICY,
     commandTimeoutMs: DEFAULT_COMMAND_TIMEOUT_MS,
     stateFile: DEFAULT_STATE_FILE,
     maxConcurrent: DEFAULT_MAX_CONCURRENT,
@@ -46,6 +52,7 @@ export interface LoadtesterFlags {
   readonly token?: string;
   readonly allowAnyCommand?: boolean;
   readonly allowCommand?: readonly string[];
+  readonly allowTarget?: readonly string[];
   /** false with --no-default-commands. */
   readonly defaultCommands?: boolean;
   readonly namespaceRegexp?: string;
@@ -69,6 +76,20 @@ function wholeNumber(flag: string, text: string, min: number, max: number): numb
     throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got "${text}"`);
   }
   return value;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
+  return (
+    bare === 'localhost' ||
+    bare === '::1' ||
+    bare === '::ffff:127.0.0.1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare)
+  );
 }
 
 export function resolveFlags(flags: LoadtesterFlags, env: NodeJS.ProcessEnv): ResolvedFlags {
@@ -107,15 +128,30 @@ export function resolveFlags(flags: LoadtesterFlags, env: NodeJS.ProcessEnv): Re
   }
 
   const defaults = flags.defaultCommands === false ? [] : DEFAULT_ALLOWED_COMMANDS;
-  const allowed = [...defaults, ...(flags.allowCommand ?? [])].map(parseAllowEntry);
+  const allowed = [...new Set([...defaults, ...(flags.allowCommand ?? []).map(parseAllowEntry)])];
+  const targets: TargetPolicy = { patterns: (flags.allowTarget ?? []).map(parseTargetPattern) };
+
+  const host = flags.host ?? (token === undefined ? DEFAULT_HOST_WITHOUT_TOKEN : DEFAULT_HOST_WITH_TOKEN);
+  // docs/loadtester.md, "Who can reach it": nothing unauthenticated beyond this machine.
+  if (token === undefined && !isLoopbackHost(host)) {
+    throw new UsageError(
+      `--host ${host} without a token would let anyone who reaches that address run tasks and open gates: set --token or ${TOKEN_ENVIRONMENT_VARIABLE}, or listen on 127.0.0.1`,
+    );
+  }
+  if (token === undefined && flags.allowAnyCommand === true) {
+    throw new UsageError(
+      `--allow-any-command runs any command for whoever calls the loadtester: it needs --token or ${TOKEN_ENVIRONMENT_VARIABLE}, even on loopback`,
+    );
+  }
 
   return {
-    host: flags.host ?? DEFAULT_HOST,
+    host,
     port,
     logLevel,
     settings: {
       token,
       policy: { allowAnyCommand: flags.allowAnyCommand === true, allowed },
+      targets,
       namespacePattern,
       commandTimeoutMs,
       stateFile: flags.stateFile ?? DEFAULT_STATE_FILE,
@@ -136,7 +172,11 @@ export function describeSettings(settings: LoadtesterSettings): Record<string, u
   return {
     authentication: settings.token === undefined ? 'none' : 'bearer token',
     allowAnyCommand: settings.policy.allowAnyCommand,
-    allowedCommands: settings.policy.allowed.map((entry) => entry.join(' ')),
+    allowedCommands: settings.policy.allowed,
+    allowedTargets:
+      settings.targets.patterns.length === 0
+        ? 'any host but loopback, link-local and unspecified addresses'
+        : settings.targets.patterns.map((pattern) => pattern.text),
     namespaceRegexp: settings.namespacePattern?.source ?? '',
     timeout: formatDuration(settings.commandTimeoutMs),
     stateFile: settings.stateFile,

@@ -1,5 +1,5 @@
 /**
- * The loadtester's HTTP API, compatible with flagger-loadtester's (reference §6): `POST /` runs a
+ * The loadtester's HTTP API, compatible with flagger-loadtester's (docs/loadtester.md): `POST /` runs a
  * task, `/gate/*` and `/rollback/*` are manual gates, `/healthz` and `/metrics`. Unlike it, every
  * request is checked first: an optional bearer token, a body size limit, a payload schema, the
  * namespace, and the command policy; every refusal is a 4xx with a one-line reason.
@@ -10,9 +10,16 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { WebhookPayload } from '../engine/ports.js';
 import type { Logger } from '../shared/logger.js';
 import { createSystemClock, type Clock } from './clock.js';
-import { InvalidTaskError, LoadtesterRejection, NamespaceForbiddenError } from './errors.js';
+import {
+  InvalidTaskError,
+  LoadtesterRejection,
+  NamespaceForbiddenError,
+  RequestFromBrowserError,
+} from './errors.js';
 import { gateKey, GateStore, rollbackKey } from './gates.js';
-import { defaultSettings, type LoadtesterSettings } from './options.js';
+import { createNamespaceFilter } from './namespace-filter.js';
+import { defaultSettings, isLoopbackHost, type LoadtesterSettings } from './options.js';
+import { redactText } from './redact.js';
 import { SpawnProcessRunner, type ProcessRunner } from './runner.js';
 import { TaskRegistry } from './tasks.js';
 import { TaskService, type TaskOutcome } from './tasks-service.js';
@@ -29,8 +36,9 @@ const PAYLOAD_SCHEMA = {
   type: 'object',
   required: ['name', 'namespace'],
   properties: {
-    name: { type: 'string' },
-    namespace: { type: 'string' },
+    // Kubernetes names (a canary and its namespace): gate keys and logs stay short and plain.
+    name: { type: 'string', maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' },
+    namespace: { type: 'string', maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
     phase: { type: 'string' },
     checksum: { type: 'string' },
     metadata: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
@@ -58,6 +66,10 @@ function describeValidation(errors: readonly AjvError[]): string {
       type === 'null' ? 'null' : `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
     const expected = String(first.params['type']).split(',').map(article).join(' or ');
     return `invalid payload: ${path === '' ? 'the body' : path} must be ${expected}`;
+  }
+  if (first.keyword === 'pattern' || first.keyword === 'maxLength') {
+    const limit = path === 'namespace' ? 63 : 253;
+    return `invalid payload: ${path} must be a Kubernetes name (lower-case letters, digits and -, at most ${limit} characters)`;
   }
   return `invalid payload: ${path === '' ? 'the body' : path} ${first.message ?? 'is invalid'}`;
 }
@@ -110,6 +122,7 @@ export async function buildLoadtester(options: BuildLoadtesterOptions): Promise<
 
   const service = new TaskService({
     policy: settings.policy,
+    targets: settings.targets,
     commandTimeoutMs: settings.commandTimeoutMs,
     tasks,
     runner,
@@ -135,6 +148,31 @@ export async function buildLoadtester(options: BuildLoadtesterOptions): Promise<
     }
   });
 
+  // A web page can make a browser POST here (a "simple" request needs no preflight); browsers
+  // always say where such a request comes from, Flagger, curl and vireo never do.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.headers.origin !== undefined) {
+      done(new RequestFromBrowserError());
+      return;
+    }
+    // Without a token the server listens on loopback only; a Host that is not a loopback name is a
+    // page whose DNS name was rebound to 127.0.0.1 (docs/loadtester.md, "Who can reach it").
+    if (settings.token === undefined) {
+      const host = (request.headers.host ?? '').replace(/:\d+$/, '');
+      if (!isLoopbackHost(host)) {
+        done(
+          new LoadtesterRejection(
+            'E_LOADTESTER_HOST_REFUSED',
+            403,
+            'without a token the loadtester answers only requests addressed to localhost or a loopback address',
+          ),
+        );
+        return;
+      }
+    }
+    done();
+  });
+
   if (settings.token !== undefined) {
     const matches = bearerChecker(settings.token);
     app.addHook('onRequest', async (request, reply) => {
@@ -154,7 +192,7 @@ export async function buildLoadtester(options: BuildLoadtesterOptions): Promise<
   /** The status, one-line reason and code each error is answered with. */
   const classify = (error: FastifyError): { status: number; reason: string; code: string } => {
     if (error instanceof LoadtesterRejection) {
-      return { status: error.statusCode, reason: error.message, code: error.code };
+      return { status: error.statusCode, reason: redactText(error.message), code: error.code };
     }
     if (error.validation !== undefined) {
       return {
@@ -201,10 +239,9 @@ export async function buildLoadtester(options: BuildLoadtesterOptions): Promise<
   );
 
   /** Flagger's authorizer: the payload's namespace must match --namespace-regexp. */
+  const namespaceAllowed = createNamespaceFilter(settings.namespacePattern, logger);
   const authorize = (payload: WebhookPayload): void => {
-    if (settings.namespacePattern !== undefined && !settings.namespacePattern.test(payload.namespace)) {
-      throw new NamespaceForbiddenError();
-    }
+    if (!namespaceAllowed(payload.namespace)) throw new NamespaceForbiddenError();
   };
   const payloadRoute = { schema: { body: PAYLOAD_SCHEMA } };
 
