@@ -16,6 +16,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
+import { parseGoDuration } from '../../api/duration.js';
 import type { BuiltinMetrics } from '../../engine/checks.js';
 import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { Canary } from '../../api/schema/canary.js';
@@ -252,15 +253,31 @@ class ProxyBackend implements RouteBackend {
 
 /** Each canary's built-in checks from its router's metrics: the proxy's recorder or Prometheus. */
 class PerRouterBuiltinMetrics implements BuiltinMetrics {
-  constructor(private readonly choose: (canary: Canary) => BuiltinMetrics) {}
+  constructor(
+    private readonly choose: (canary: Canary) => BuiltinMetrics,
+    private readonly window: (canary: Canary, interval: string) => string = (_, interval) => interval,
+  ) {}
 
   requestSuccessRate(canary: Canary, interval: string): Promise<number> {
-    return this.choose(canary).requestSuccessRate(canary, interval);
+    return this.choose(canary).requestSuccessRate(canary, this.window(canary, interval));
   }
 
   requestDurationMs(canary: Canary, interval: string): Promise<number> {
-    return this.choose(canary).requestDurationMs(canary, interval);
+    return this.choose(canary).requestDurationMs(canary, this.window(canary, interval));
   }
+}
+
+/**
+ * The metric window, shortened so it starts no earlier than the run of the revision under
+ * analysis (`since`): the router records per arm, not per revision, and what an earlier revision
+ * answered must not vouch for this one (docs/local/workloads.md). Whole seconds, at least 1.
+ */
+export function windowSinceRevision(interval: string, since: number | undefined, now: number): string {
+  const intervalMs = parseGoDuration(interval);
+  if (intervalMs === undefined || since === undefined) return interval;
+  const elapsedMs = now - since;
+  if (elapsedMs >= intervalMs) return interval;
+  return `${Math.max(1, Math.ceil(elapsedMs / 1000))}s`;
 }
 
 /**
@@ -453,8 +470,13 @@ export class LocalRuntime {
       webhooks,
       alerts,
       checks: {
-        builtin: new PerRouterBuiltinMetrics((canary) =>
-          catalog.usesNginx(canary) ? fromPrometheus : fromRecorder,
+        builtin: new PerRouterBuiltinMetrics(
+          (canary) => (catalog.usesNginx(canary) ? fromPrometheus : fromRecorder),
+          // Prometheus series carry the revision in their pod label; the recorder's do not.
+          (canary, interval) =>
+            catalog.usesNginx(canary)
+              ? interval
+              : windowSinceRevision(interval, state.peek(keyOf(canary))?.canarySince, now()),
         ),
         templates: new BackendMetricTemplates({
           lookup: { get: (ns, name) => catalog.getMetricTemplate(ns, name) },
