@@ -512,6 +512,7 @@ export class LocalRuntime {
     );
     await runtime.startPrometheusIfNeeded();
     try {
+      for (const canary of catalog.canaries) await workloads.restartUninitialized(canary);
       // Listen first: a port chosen for the router must not be handed to a replica meanwhile.
       for (const canary of catalog.canaries) await router.refresh(canary);
       await runtime.resumeAll();
@@ -530,6 +531,7 @@ export class LocalRuntime {
     this.catalog.replace(manifests);
     await this.startPrometheusIfNeeded();
     for (const canary of manifests.canaries) {
+      await this.workloads.restartUninitialized(canary);
       // Routes first, for every canary: a changed service.port is served at once.
       await this.router.refresh(canary);
       if (!before.has(formatKey(keyOf(canary)))) await this.resume(canary);

@@ -15,7 +15,7 @@ import { keyOf, type Readiness, type TargetRevision, type Workloads } from '../.
 import { VireoError } from '../../shared/errors.js';
 import type { WorkloadSpec } from './workload-spec.js';
 import { workloadSpecHash } from './workload-spec.js';
-import type { ProcessSupervisor } from './supervisor.js';
+import { WorkloadSpawnError, type ProcessSupervisor } from './supervisor.js';
 import type { CanaryState, LocalStateStore } from './state.js';
 
 /** The Workload specs of the current manifests, by `<namespace>/<name>`. */
@@ -117,6 +117,31 @@ export class LocalWorkloads implements Workloads {
     await this.scaleFromZero(canary);
   }
 
+  /**
+   * A canary never initialized (no promoted spec yet) whose Workload changed since its primary was
+   * made starts afresh: a first apply with a mistake (a misspelled command) must not stick once the
+   * manifest is corrected, before or after `vireo local down`. Returns whether it was reset.
+   */
+  async restartUninitialized(canary: Canary): Promise<boolean> {
+    const key = keyOf(canary);
+    const entry = this.deps.state.peek(key);
+    if (entry?.primarySpec === undefined || entry.status.lastPromotedSpec !== undefined) return false;
+    const manifest = this.deps.catalog.spec(key.namespace, canary.spec.targetRef.name);
+    if (manifest === undefined || workloadSpecHash(manifest) === workloadSpecHash(entry.primarySpec))
+      return false;
+    await this.deps.state.change(key, (state) => {
+      state.status = {};
+      state.routes = { primaryWeight: 100, canaryWeight: 0, mirrored: false };
+      delete state.cookies;
+      delete state.primarySpec;
+      delete state.canarySpec;
+      delete state.canarySince;
+      state.targetScaledToZero = false;
+    });
+    for (const set of [primarySetName(canary), targetSetName(canary)]) this.changedAt.delete(set);
+    return true;
+  }
+
   /** Brings back the processes a restarted Vireo lost, from the persisted state. */
   async resume(canary: Canary): Promise<void> {
     const state = this.deps.state.peek(keyOf(canary));
@@ -192,12 +217,19 @@ export class LocalWorkloads implements Workloads {
     return spec;
   }
 
+  /**
+   * A command that cannot start is not the engine's error to retry: the set reports it (readiness
+   * says why), and the progress deadline, counted from this change, fails the canary with an alert.
+   */
   private async applySet(set: string, spec: WorkloadSpec): Promise<void> {
     const before = this.deps.supervisor.status(set)?.specHash;
-    await this.deps.supervisor.apply(set, spec);
-    const after = this.deps.supervisor.status(set);
-    if (after !== undefined && (after.specHash !== before || !this.changedAt.has(set))) {
+    if (workloadSpecHash(spec) !== before || !this.changedAt.has(set)) {
       this.changedAt.set(set, this.deps.now());
+    }
+    try {
+      await this.deps.supervisor.apply(set, spec);
+    } catch (error) {
+      if (!(error instanceof WorkloadSpawnError)) throw error;
     }
   }
 

@@ -1,0 +1,118 @@
+/**
+ * Workloads that never become ready (issue 13, item 2): a first apply with a misspelled command
+ * fails its canary at the progress deadline with an alert, and the corrected manifest takes
+ * effect, applied to the running runtime or after a restart on the same state directory (what
+ * `vireo local down` then `apply` does). Real processes: the demo service, and commands that
+ * cannot start.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalManifests } from '../../src/platforms/local/manifest.js';
+import { LocalRuntime, type LocalEvent } from '../../src/platforms/local/runtime.js';
+import { findFreePort } from '../../src/platforms/local/supervisor.js';
+import { demoServiceManifests, until } from '../support/local-manifests.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const MISSPELLED = 'pyhton3-vireo-test-missing';
+
+function manifests(port: number, options: { command?: string; version?: string } = {}): LocalManifests {
+  const base = demoServiceManifests({
+    port,
+    env: { VERSION: options.version ?? '1.0.0' },
+    analysis: {
+      interval: '10s',
+      threshold: 3,
+      maxWeight: 20,
+      stepWeight: 10,
+      metrics: [{ name: 'request-success-rate', interval: '15s', thresholdRange: { min: 99 } }],
+    },
+  });
+  const canary = { ...base.canaries[0]!, spec: { ...base.canaries[0]!.spec, progressDeadlineSeconds: 30 } };
+  const workload = base.workloads[0]!;
+  return {
+    ...base,
+    canaries: [canary],
+    workloads: [
+      {
+        ...workload,
+        spec: {
+          ...workload.spec,
+          ...(options.command === undefined ? {} : { command: options.command, args: ['server.py'] }),
+          replicas: 2,
+        },
+      },
+    ],
+  };
+}
+
+async function directory(): Promise<string> {
+  const path = await mkdtemp(join(tmpdir(), 'vireo-local-failures-'));
+  cleanups.push(() => rm(path, { recursive: true, force: true }));
+  return path;
+}
+
+async function start(
+  stateDirectory: string,
+  initial: LocalManifests,
+): Promise<{ runtime: LocalRuntime; events: LocalEvent[] }> {
+  const events: LocalEvent[] = [];
+  const runtime = await LocalRuntime.start(initial, {
+    stateDirectory,
+    speed: 10,
+    onEvent: (event) => events.push(event),
+  });
+  cleanups.push(() => runtime.stop());
+  return { runtime, events };
+}
+
+async function primaryVersion(port: number): Promise<string | undefined> {
+  const answer = await fetch(`http://127.0.0.1:${port}/version`).catch(() => undefined);
+  if (answer?.status !== 200) return undefined;
+  return ((await answer.json()) as { version: string }).version;
+}
+
+describe('a workload that never becomes ready', () => {
+  it('fails the canary at its progress deadline with an alert naming the command', async () => {
+    const state = await directory();
+    const port = await findFreePort();
+    const { runtime, events } = await start(state, manifests(port, { command: MISSPELLED }));
+    await until(() => runtime.status()[0]?.phase === 'Failed', 120_000, 'the progress deadline');
+    const alert = events.find((event) => event.type === 'alert' && event.severity === 'error');
+    expect(alert?.message).toMatch(/^Progress deadline exceeded /);
+    expect(alert?.message).toContain(`cannot start command "${MISSPELLED}": not found`);
+    expect(alert?.message).toContain('progress deadline of 30s exceeded');
+    expect(await readFile(join(state, 'alerts.log'), 'utf8')).toContain('Progress deadline exceeded');
+  });
+
+  it('takes the corrected manifest applied to the running runtime', async () => {
+    const state = await directory();
+    const port = await findFreePort();
+    const { runtime } = await start(state, manifests(port, { command: MISSPELLED }));
+    await until(() => (runtime.status()[0]?.primaryReplicas ?? '') === '0/2', 60_000, 'the failed start');
+    await runtime.apply(manifests(port));
+    await until(() => runtime.status()[0]?.phase === 'Initialized', 120_000, 'initialization');
+    expect(runtime.status()[0]?.primaryReplicas).toBe('2/2');
+    expect(await primaryVersion(port)).toBe('1.0.0');
+  });
+
+  it('takes the corrected manifest after a restart, even once the deadline failed the canary', async () => {
+    const state = await directory();
+    const port = await findFreePort();
+    const first = await start(state, manifests(port, { command: MISSPELLED }));
+    await until(() => first.runtime.status()[0]?.phase === 'Failed', 120_000, 'the progress deadline');
+    await first.runtime.stop();
+
+    const second = await start(state, manifests(port));
+    await until(() => second.runtime.status()[0]?.phase === 'Initialized', 120_000, 'initialization');
+    expect(await primaryVersion(port)).toBe('1.0.0');
+    // And the next revision is analysed as usual, against that primary.
+    await second.runtime.apply(manifests(port, { version: '2.0.0' }));
+    await until(() => second.runtime.status()[0]?.phase === 'Progressing', 60_000, 'the next revision');
+  });
+});
