@@ -116,3 +116,62 @@ describe('a workload that never becomes ready', () => {
     await until(() => second.runtime.status()[0]?.phase === 'Progressing', 60_000, 'the next revision');
   });
 });
+
+describe('what status says about the last decision', () => {
+  it('a halt for lack of traffic says how to bring some (issue 13, item 8)', async () => {
+    const state = await directory();
+    const port = await findFreePort();
+    const { runtime } = await start(state, manifests(port));
+    await until(() => runtime.status()[0]?.phase === 'Initialized', 120_000, 'initialization');
+    await runtime.apply(manifests(port, { version: '2.0.0' }));
+    await until(() => runtime.status()[0]?.lastDecision?.action === 'halt', 120_000, 'a halt');
+    const { lastDecision } = runtime.status()[0]!;
+    expect(lastDecision?.message).toMatch(/no values found .* is not receiving traffic/);
+    expect(lastDecision?.detail).toContain(`send traffic to http://127.0.0.1:${port}`);
+    expect(lastDecision?.detail).toContain('rollout webhook of type load to vireo loadtester');
+  });
+
+  it('a failed check shows the measured value, the threshold and the sample size (item 3)', async () => {
+    const state = await directory();
+    const port = await findFreePort();
+    const { runtime } = await start(state, manifests(port));
+    await until(() => runtime.status()[0]?.phase === 'Initialized', 120_000, 'initialization');
+    const load = new AbortController();
+    cleanups.push(() => Promise.resolve(load.abort()));
+    void (async () => {
+      while (!load.signal.aborted) {
+        await fetch(`http://127.0.0.1:${port}/`, { signal: load.signal }).then(
+          (answer) => answer.arrayBuffer(),
+          () => undefined,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const broken = manifests(port, { version: '2.0.0' });
+    const workload = broken.workloads[0]!;
+    await runtime.apply({
+      ...broken,
+      workloads: [{ ...workload, spec: { ...workload.spec, env: { VERSION: '2.0.0', ERROR_RATE: '1' } } }],
+    });
+    let seen: string | undefined;
+    await until(
+      () => {
+        const decision = runtime.status()[0]?.lastDecision;
+        if (decision?.action === 'halt' && /success rate/.test(decision.message)) {
+          seen = `${decision.message} (${decision.detail ?? ''})`;
+        }
+        return seen !== undefined;
+      },
+      120_000,
+      'a failed success-rate check',
+    );
+    expect(seen).toMatch(
+      /^Halt web\.test advancement success rate 0\.00% < 99% \(measured over [1-9]\d* canary requests? in the last \d+s\)$/,
+    );
+    expect(runtime.status()[0]).toMatchObject({
+      canaryRevision: expect.stringMatching(/^[0-9a-f]{8}$/),
+      primaryRevision: expect.stringMatching(/^[0-9a-f]{8}$/),
+      problems: [],
+    });
+  });
+});

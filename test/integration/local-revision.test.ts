@@ -121,8 +121,9 @@ async function brokenRevisionDuringAnalysis(
   await run.runtime.apply(manifests(run.port, BROKEN, analysis));
   await until(() => decided(run, /Restarting analysis/) >= 0, 60_000, 'the analysis restart');
   const restartedAt = Date.now();
+  // The decision, not the phase: the phase is written just before the decision is recorded.
   await until(
-    () => ['Failed', 'Succeeded'].includes(run.runtime.status()[0]?.phase ?? ''),
+    () => decided(run, /Canary failed!|Promotion completed!/) > decided(run, /Restarting analysis/),
     180_000,
     'the end of the v3 run',
   );

@@ -17,7 +17,7 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { parseGoDuration } from '../../api/duration.js';
-import type { BuiltinMetrics } from '../../engine/checks.js';
+import { NoValuesFoundError, type BuiltinMetrics } from '../../engine/checks.js';
 import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { Canary } from '../../api/schema/canary.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
@@ -52,8 +52,9 @@ import { ProxyRouter } from './router/proxy.js';
 import { TrafficRecorder, type MetricsEndpoint } from './router/recorder.js';
 import type { LocalRoute } from './router/route.js';
 import { LocalStateStore } from './state.js';
+import { diagnoseWorkload, type WorkloadProblem } from './diagnosis.js';
 import { ProcessSupervisor } from './supervisor.js';
-import type { WorkloadSpec } from './workload-spec.js';
+import { workloadSpecHash, type WorkloadSpec } from './workload-spec.js';
 import { LocalWorkloads, primarySetName, targetSetName, type WorkloadCatalog } from './workloads.js';
 
 export interface LocalEvent {
@@ -92,7 +93,53 @@ export interface LocalCanaryStatus {
   /** Requests the router answered per arm over the recorder's retention (15 min of engine time). */
   readonly served: { readonly primary: number; readonly canary: number };
   readonly lastTransitionTime?: string;
+  /** The spec the primary runs (first 8 hex of its hash). */
+  readonly primaryRevision?: string;
+  /** The revision under analysis, or last analysed (`status.lastAppliedSpec`). */
+  readonly canaryRevision?: string;
+  /** The Workload's spec as applied last. */
+  readonly manifestRevision?: string;
+  /** The engine's last decision, with what a user needs to act on it. */
+  readonly lastDecision?: LocalDecisionNote;
+  /** What keeps the primary's or the canary's processes from serving, in words (diagnosis.ts). */
+  readonly problems: readonly string[];
+  /** Whether the applied Workload runs: what `vireo local apply` waits for. */
+  readonly rollout: LocalRollout;
 }
+
+export interface LocalDecisionNote {
+  readonly time: string;
+  readonly action: string;
+  readonly message: string;
+  /** The sample behind a check (requests the canary answered in the window), or how to get one. */
+  readonly detail?: string;
+}
+
+export interface LocalRollout {
+  /** ready: runs (or waits for an approval); progressing: starting; failed: will not start. */
+  readonly state: 'ready' | 'progressing' | 'failed';
+  readonly message: string;
+}
+
+const revisionOf = (hash: string | undefined): string | undefined => hash?.slice(0, 8);
+
+/** What status() shows beyond the state file: the last decision and warning of each canary. */
+interface RuntimeNotes {
+  readonly decisions: Map<string, LocalDecisionNote>;
+  readonly warnings: Map<string, string>;
+}
+
+/** Said with every "no values found": the built-in checks need client traffic (docs/local/manifest.md). */
+export function noTrafficHint(url: string | undefined, usesNginx: boolean): string {
+  const where = url ?? "the Canary's service.port";
+  const bring = `send traffic to ${where}, for instance with a rollout webhook of type load to vireo loadtester (docs/loadtester.md), or your own client; vireo demo brings its own load`;
+  if (!usesNginx) return `the built-in checks measure client traffic through the router: ${bring}`;
+  return `with router: nginx the built-in checks read the series ${NGINX_CHECK_SERIES} that your program must export on GET /metrics (with a status label), scraped by Prometheus: without them they find nothing even when traffic flows (use router: builtin, or MetricTemplates of your own); with them, ${bring}`;
+}
+
+/** What Flagger's `kubernetes` built-in queries read on the nginx path (docs/local/manifest.md). */
+export const NGINX_CHECK_SERIES =
+  'http_request_duration_seconds_count and http_request_duration_seconds_bucket';
 
 /** The recorder keeps 15 minutes; asking for more returns all it has. */
 const ALL_RETAINED_MS = 15 * 60 * 1000;
@@ -255,15 +302,32 @@ class ProxyBackend implements RouteBackend {
 class PerRouterBuiltinMetrics implements BuiltinMetrics {
   constructor(
     private readonly choose: (canary: Canary) => BuiltinMetrics,
-    private readonly window: (canary: Canary, interval: string) => string = (_, interval) => interval,
+    private readonly window: (canary: Canary, interval: string) => string,
+    /** Said with "no values found": how to bring the traffic the checks need. */
+    private readonly hint: (canary: Canary) => string,
   ) {}
 
   requestSuccessRate(canary: Canary, interval: string): Promise<number> {
-    return this.choose(canary).requestSuccessRate(canary, this.window(canary, interval));
+    return this.explained(canary, () =>
+      this.choose(canary).requestSuccessRate(canary, this.window(canary, interval)),
+    );
   }
 
   requestDurationMs(canary: Canary, interval: string): Promise<number> {
-    return this.choose(canary).requestDurationMs(canary, this.window(canary, interval));
+    return this.explained(canary, () =>
+      this.choose(canary).requestDurationMs(canary, this.window(canary, interval)),
+    );
+  }
+
+  private async explained(canary: Canary, query: () => Promise<number>): Promise<number> {
+    try {
+      return await query();
+    } catch (cause) {
+      if (cause instanceof NoValuesFoundError) {
+        throw new NoValuesFoundError(`${cause.message}; ${this.hint(canary)}`);
+      }
+      throw cause;
+    }
   }
 }
 
@@ -327,6 +391,7 @@ export class LocalRuntime {
     private readonly webhooks: HttpWebhookClient,
     private readonly metricsEndpoint: MetricsEndpoint,
     readonly metrics: Registry,
+    private readonly notes: RuntimeNotes,
   ) {}
 
   static async start(manifests: LocalManifests, options: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -382,6 +447,8 @@ export class LocalRuntime {
     const supervisor = new ProcessSupervisor({
       logger,
       logDirectory: join(directory, 'logs'),
+      // The router sends every replica requests: one that does not listen on $PORT is not ready.
+      aliveNeedsPort: true,
       // Replicas that become ready (or go away) change the router's upstreams at once.
       onChange: async (set) => {
         const canary = catalog.canaries.find(
@@ -403,8 +470,10 @@ export class LocalRuntime {
       },
     });
     const workloads = new LocalWorkloads({ supervisor, catalog, state, now });
+    const notes: RuntimeNotes = { decisions: new Map(), warnings: new Map() };
     const events: EventSink = {
       emit: (canary, type, message) => {
+        if (type === 'Warning') notes.warnings.set(formatKey(keyOf(canary)), message);
         emit({
           time: new Date(now()).toISOString(),
           type: 'event',
@@ -439,8 +508,42 @@ export class LocalRuntime {
       },
     };
     const fileDecisions = new FileDecisionLog(join(directory, 'decisions'));
+    const urlOf = (canary: Canary): string | undefined => {
+      const { namespace } = keyOf(canary);
+      return (
+        proxies.url(namespace, canary.spec.targetRef.name) ?? nginx.url(namespace, canary.spec.targetRef.name)
+      );
+    };
+    for (const canary of catalog.canaries) {
+      const [last] = await fileDecisions.recent(keyOf(canary), 1).catch(() => []);
+      if (last !== undefined) notes.decisions.set(formatKey(keyOf(canary)), { ...last });
+    }
+    /** The sample behind a decision's checks, or how to bring one (docs/local/manifest.md). */
+    const detailOf = (key: CanaryKey, decision: Decision): string | undefined => {
+      const canary = catalog.canaries.find((candidate) => sameKey(keyOf(candidate), key));
+      const outcome = decision.checks?.find((check) => check.verdict === 'fail') ?? decision.checks?.at(-1);
+      if (canary === undefined || outcome === undefined) return undefined;
+      const metric = analysisOf(canary.spec)?.metrics?.find((candidate) => candidate.name === outcome.check);
+      if (metric === undefined || metric.templateRef !== undefined) return undefined;
+      if (outcome.value === undefined) {
+        const error = outcome.evidence?.['error'];
+        return typeof error === 'string' ? error : undefined;
+      }
+      if (catalog.usesNginx(canary)) return undefined;
+      const window = windowSinceRevision(metric.interval ?? '1m', state.peek(key)?.canarySince, now());
+      const windowMs = parseGoDuration(window) ?? 60_000;
+      const requests = recorder.observe(key.namespace, canary.spec.targetRef.name, windowMs).canary.requests;
+      return `measured over ${requests} canary request${requests === 1 ? '' : 's'} in the last ${window}`;
+    };
     const decisions: DecisionLog = {
       record: async (key, decision) => {
+        const detail = detailOf(key, decision);
+        notes.decisions.set(formatKey(key), {
+          time: decision.time,
+          action: decision.action,
+          message: decision.message,
+          ...(detail === undefined ? {} : { detail }),
+        });
         emit({
           time: decision.time,
           type: 'decision',
@@ -477,6 +580,7 @@ export class LocalRuntime {
             catalog.usesNginx(canary)
               ? interval
               : windowSinceRevision(interval, state.peek(keyOf(canary))?.canarySince, now()),
+          (canary) => noTrafficHint(urlOf(canary), catalog.usesNginx(canary)),
         ),
         templates: new BackendMetricTemplates({
           lookup: { get: (ns, name) => catalog.getMetricTemplate(ns, name) },
@@ -509,6 +613,7 @@ export class LocalRuntime {
       webhooks,
       metricsEndpoint,
       registry,
+      notes,
     );
     await runtime.startPrometheusIfNeeded();
     try {
@@ -528,6 +633,9 @@ export class LocalRuntime {
   /** Replaces the manifests: a changed Workload spec is a new revision; new canaries start. */
   async apply(manifests: LocalManifests): Promise<void> {
     const before = new Set(this.catalog.canaries.map((canary) => formatKey(keyOf(canary))));
+    const revisionsBefore = new Map(
+      this.catalog.canaries.map((canary) => [formatKey(keyOf(canary)), this.manifestHash(canary)]),
+    );
     this.catalog.replace(manifests);
     await this.startPrometheusIfNeeded();
     for (const canary of manifests.canaries) {
@@ -535,8 +643,21 @@ export class LocalRuntime {
       // Routes first, for every canary: a changed service.port is served at once.
       await this.router.refresh(canary);
       if (!before.has(formatKey(keyOf(canary)))) await this.resume(canary);
+      // A new revision is picked up now rather than at the end of the interval, so `vireo local
+      // apply` can tell at once whether it starts (the engine's tick does nothing more on it).
+      const text = formatKey(keyOf(canary));
+      const timer = this.timers.get(text);
+      if (timer !== undefined && revisionsBefore.get(text) !== this.manifestHash(canary)) {
+        clearTimeout(timer);
+        this.timers.delete(text);
+      }
     }
     this.scheduleAll();
+  }
+
+  private manifestHash(canary: Canary): string | undefined {
+    const spec = this.catalog.spec(keyOf(canary).namespace, canary.spec.targetRef.name);
+    return spec === undefined ? undefined : workloadSpecHash(spec);
   }
 
   /** Runs one tick of every canary now (tests and the demo use it to avoid waiting). */
@@ -545,11 +666,22 @@ export class LocalRuntime {
   }
 
   status(): LocalCanaryStatus[] {
+    const logs = join(this.options.stateDirectory, 'logs');
     return this.catalog.canaries.map((canary) => {
       const key = keyOf(canary);
       const entry = this.state.peek(key);
-      const sets = [primarySetName(canary), targetSetName(canary)].map((set) => this.supervisor.status(set));
+      const setNames = [primarySetName(canary), targetSetName(canary)] as const;
+      const sets = setNames.map((set) => this.supervisor.status(set));
       const replicas = (index: number): string => `${sets[index]?.ready ?? 0}/${sets[index]?.desired ?? 0}`;
+      // A set scaled to zero serves nothing and is asked nothing: its old start failure is history.
+      const problems = setNames.map((set, index) =>
+        (sets[index]?.desired ?? 0) > 0 ? diagnoseWorkload(set, sets[index], logs) : undefined,
+      );
+      const manifest = this.catalog.spec(key.namespace, canary.spec.targetRef.name);
+      const lastDecision = this.notes.decisions.get(formatKey(key));
+      const primaryRevision = revisionOf(entry?.primarySpec && workloadSpecHash(entry.primarySpec));
+      const canaryRevision = revisionOf(entry?.status.lastAppliedSpec);
+      const manifestRevision = revisionOf(manifest && workloadSpecHash(manifest));
       return {
         canary: formatKey(key),
         phase: entry?.status.phase ?? '',
@@ -563,8 +695,56 @@ export class LocalRuntime {
         ...(entry?.status.lastTransitionTime === undefined
           ? {}
           : { lastTransitionTime: entry.status.lastTransitionTime }),
+        ...(primaryRevision === undefined ? {} : { primaryRevision }),
+        ...(canaryRevision === undefined ? {} : { canaryRevision }),
+        ...(manifestRevision === undefined ? {} : { manifestRevision }),
+        ...(lastDecision === undefined ? {} : { lastDecision }),
+        problems: problems.flatMap((problem) => (problem === undefined ? [] : [problem.message])),
+        rollout: this.rolloutOf(canary, problems),
       };
     });
+  }
+
+  /** Whether what was applied runs: the primary at first, then each new revision's canary processes. */
+  private rolloutOf(canary: Canary, problems: readonly (WorkloadProblem | undefined)[]): LocalRollout {
+    const key = keyOf(canary);
+    const entry = this.state.peek(key);
+    const status = entry?.status ?? {};
+    const phase = status.phase ?? '';
+    const [primaryProblem, canaryProblem] = problems;
+    const fatal = problems.find((problem) => problem?.fatal === true);
+    if (fatal !== undefined) return { state: 'failed', message: fatal.message };
+    if (phase === '' || phase === 'Initializing') {
+      return { state: 'progressing', message: primaryProblem?.message ?? 'starting the primary' };
+    }
+    if (phase === 'Failed' && status.lastPromotedSpec === undefined) {
+      const why =
+        this.notes.warnings.get(formatKey(key)) ?? this.notes.decisions.get(formatKey(key))?.message;
+      return {
+        state: 'failed',
+        message: `the primary never became ready${why === undefined ? '' : `: ${why}`}`,
+      };
+    }
+    const manifest = this.catalog.spec(key.namespace, canary.spec.targetRef.name);
+    const wanted = manifest === undefined ? undefined : workloadSpecHash(manifest);
+    const revision = revisionOf(wanted) ?? '-';
+    if (wanted !== undefined && wanted !== status.lastAppliedSpec && wanted !== status.lastPromotedSpec) {
+      return { state: 'progressing', message: `revision ${revision} waits for the engine's next tick` };
+    }
+    if (phase === 'Waiting') return { state: 'ready', message: 'waiting for approval (confirm-rollout)' };
+    if (entry !== undefined && !entry.targetScaledToZero && status.lastAppliedSpec === wanted) {
+      const moved =
+        entry.canarySpec !== undefined && workloadSpecHash(entry.canarySpec) === status.lastAppliedSpec;
+      if (moved && this.supervisor.readiness(targetSetName(canary))) {
+        return { state: 'ready', message: `revision ${revision} runs; its analysis decides the rest` };
+      }
+      return {
+        state: 'progressing',
+        message: canaryProblem?.message ?? `the canary moves to revision ${revision}`,
+      };
+    }
+    if (primaryProblem !== undefined) return { state: 'progressing', message: primaryProblem.message };
+    return { state: 'ready', message: `phase ${phase}` };
   }
 
   private served(canary: Canary): { primary: number; canary: number } {

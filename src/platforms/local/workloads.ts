@@ -139,6 +139,8 @@ export class LocalWorkloads implements Workloads {
       state.targetScaledToZero = false;
     });
     for (const set of [primarySetName(canary), targetSetName(canary)]) this.changedAt.delete(set);
+    // At once, not at the next tick: what the set reports from now on is about the corrected spec.
+    await this.ensurePrimary(canary);
     return true;
   }
 
