@@ -114,7 +114,13 @@ export async function runLocalApply(options: LocalApplyOptions, io: CliIo): Prom
     io.stderr(`starting vireo local (state in ${directory})\n`);
     await startDaemon(directory, options.file === '-' ? process.cwd() : dirname(resolve(options.file)));
   }
-  const answer = await call(directory, 'POST', '/apply', { file: options.file, text });
+  // Relative Workload cwds resolve against the file's own directory, whichever file started the daemon.
+  const manifestDirectory = options.file === '-' ? process.cwd() : dirname(resolve(options.file));
+  const answer = await call(directory, 'POST', '/apply', {
+    file: options.file,
+    text,
+    directory: manifestDirectory,
+  });
   if (answer === undefined) throw new LocalDaemonError(`vireo local in ${directory} does not answer`);
   if (answer.status !== 200) {
     io.stderr(`vireo local apply: ${String(answer.body['error'])}\n`);

@@ -5,9 +5,10 @@
  * takes effect.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/platforms/local/supervisor.js';
 
@@ -107,5 +108,37 @@ describe('vireo local apply and status report why a workload does not run', () =
     expect(applied.status, applied.stderr).toBe(1);
     expect(applied.stderr).toContain('web.local not running after 10s');
     expect(applied.stderr).toContain('does the program listen on $PORT?');
+  });
+
+  it("resolves relative paths against each manifest's own directory (item 5)", async () => {
+    const { state } = setUp();
+    const port = await findFreePort();
+    const demo = pathToFileURL(join(repository, 'dist', 'platforms', 'local', 'demo-service-main.js')).href;
+    const files = ['first', 'second'].map((name, index) => {
+      const directory = join(state, name);
+      mkdirSync(directory);
+      // A program next to its manifest, found through the Workload's default cwd (the manifest's directory).
+      writeFileSync(join(directory, 'server.mjs'), `await import(${JSON.stringify(demo)});\n`);
+      const file = join(directory, 'web.yaml');
+      writeFileSync(
+        file,
+        manifest(port, { command: process.execPath, args: ['server.mjs'] }).replace(
+          "VERSION: '1.0.0'",
+          `VERSION: '${index + 1}.0.0'`,
+        ),
+      );
+      return { directory, file };
+    });
+    const first = vireo(state, 'local', 'apply', '-f', files[0]!.file);
+    expect(first.status, first.stderr).toBe(0);
+    // Only the second directory has the program now: the second file must run its own.
+    rmSync(join(files[0]!.directory, 'server.mjs'));
+    const second = vireo(state, 'local', 'apply', '-f', files[1]!.file);
+    expect(second.status, second.stderr).toBe(0);
+    const [canary] = JSON.parse(vireo(state, 'local', 'status', '-o', 'json').stdout) as {
+      problems: string[];
+      canaryReplicas: string;
+    }[];
+    expect(canary).toMatchObject({ problems: [], canaryReplicas: '2/2' });
   });
 });

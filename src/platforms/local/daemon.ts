@@ -8,7 +8,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { VireoError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -17,6 +17,8 @@ import { LocalRuntime } from './runtime.js';
 
 export const DAEMON_FILE = 'daemon.json';
 export const MANIFESTS_FILE = 'manifests.yaml';
+/** The applied file's directory, for relative Workload cwds when the manifests are resumed. */
+export const MANIFESTS_DIRECTORY_FILE = 'manifests.directory';
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 export interface DaemonInfo {
@@ -56,8 +58,9 @@ export async function serveLocal(options: DaemonOptions): Promise<void> {
   let finished: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finished = resolve));
 
-  const apply = async (file: string, text: string): Promise<void> => {
-    const manifests = await parseLocalManifests(file, text);
+  const apply = async (file: string, text: string, directory?: string): Promise<void> => {
+    const parsed = await parseLocalManifests(file, text);
+    const manifests = directory === undefined ? parsed : { ...parsed, directory };
     if (runtime === undefined) {
       runtime = await LocalRuntime.start(manifests, {
         stateDirectory,
@@ -68,6 +71,9 @@ export async function serveLocal(options: DaemonOptions): Promise<void> {
       await runtime.apply(manifests);
     }
     await writeFile(join(stateDirectory, MANIFESTS_FILE), text, { mode: 0o600 });
+    if (directory !== undefined) {
+      await writeFile(join(stateDirectory, MANIFESTS_DIRECTORY_FILE), directory, { mode: 0o600 });
+    }
   };
 
   const app: FastifyInstance = Fastify({ logger: false, bodyLimit: MAX_MANIFEST_BYTES });
@@ -79,22 +85,31 @@ export async function serveLocal(options: DaemonOptions): Promise<void> {
         .send({ error: 'missing or wrong token: use vireo local, which reads it from the state directory' });
     }
   });
-  app.post<{ Body: { file?: unknown; text?: unknown } }>('/apply', async (request, reply) => {
-    const { file, text } = request.body ?? {};
-    if (typeof file !== 'string' || typeof text !== 'string') {
-      return reply.code(400).send({ error: 'body must be {"file": string, "text": string}' });
-    }
-    try {
-      await apply(file, text);
-    } catch (error) {
-      if (error instanceof LocalManifestError)
-        return reply.code(422).send({ error: error.message, code: error.code });
-      if (error instanceof VireoError)
-        return reply.code(500).send({ error: error.message, code: error.code });
-      throw error;
-    }
-    return { applied: runtime?.status() ?? [] };
-  });
+  app.post<{ Body: { file?: unknown; text?: unknown; directory?: unknown } }>(
+    '/apply',
+    async (request, reply) => {
+      const { file, text, directory } = request.body ?? {};
+      if (
+        typeof file !== 'string' ||
+        typeof text !== 'string' ||
+        (directory !== undefined && (typeof directory !== 'string' || !isAbsolute(directory)))
+      ) {
+        return reply
+          .code(400)
+          .send({ error: 'body must be {"file": string, "text": string, "directory"?: absolute path}' });
+      }
+      try {
+        await apply(file, text, directory);
+      } catch (error) {
+        if (error instanceof LocalManifestError)
+          return reply.code(422).send({ error: error.message, code: error.code });
+        if (error instanceof VireoError)
+          return reply.code(500).send({ error: error.message, code: error.code });
+        throw error;
+      }
+      return { applied: runtime?.status() ?? [] };
+    },
+  );
   app.get('/status', () => ({
     canaries: runtime?.status() ?? [],
     stateDirectory,
@@ -121,7 +136,10 @@ export async function serveLocal(options: DaemonOptions): Promise<void> {
   // Manifests applied before a restart: resume them before answering.
   const previous = await readFile(join(stateDirectory, MANIFESTS_FILE), 'utf8').catch(() => undefined);
   if (previous !== undefined) {
-    await apply(join(stateDirectory, MANIFESTS_FILE), previous).catch((error: unknown) =>
+    const directory = await readFile(join(stateDirectory, MANIFESTS_DIRECTORY_FILE), 'utf8').catch(
+      () => undefined,
+    );
+    await apply(join(stateDirectory, MANIFESTS_FILE), previous, directory).catch((error: unknown) =>
       logger.error({ err: error }, 'could not resume the previously applied manifests'),
     );
   }

@@ -34,7 +34,8 @@ export function lastLogLine(logDirectory: string, set: string, replica: number):
       .toString('utf8')
       .split('\n')
       .map((line) => line.trim())
-      .filter((line) => line !== '');
+      // Node's trailer ("Node.js v20.…") and stack frames say less than the error line above them.
+      .filter((line) => line !== '' && !/^Node\.js v\d/.test(line) && !line.startsWith('at '));
     const last = lines.at(-1);
     return last === undefined ? undefined : last.length > LINE_LIMIT ? `${last.slice(0, LINE_LIMIT)}…` : last;
   } catch {

@@ -215,7 +215,8 @@ class LocalCatalog implements CanarySource, WorkloadCatalog, SecretReader {
       command: spec.command,
       ...(spec.args === undefined ? {} : { args: spec.args }),
       ...(spec.env === undefined ? {} : { env: spec.env }),
-      cwd: resolve(this.baseDirectory, spec.cwd ?? '.'),
+      // The directory of the file that declared it, as docs/local/manifest.md says.
+      cwd: resolve(this.manifests.directory ?? this.baseDirectory, spec.cwd ?? '.'),
       replicas: spec.replicas ?? 1,
       ...(spec.port === undefined ? {} : { port: spec.port }),
       ...(spec.readiness === undefined ? {} : { readiness: spec.readiness }),
