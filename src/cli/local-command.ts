@@ -165,6 +165,9 @@ async function waitForRollout(
     const waiting = canaries.filter((canary) => canary.rollout.state === 'progressing');
     if (failed.length > 0 || waiting.length === 0 || Date.now() >= deadline) {
       io.stdout(formatStatus(canaries));
+      for (const canary of canaries) {
+        for (const warning of canary.warnings ?? []) io.stderr(`warning: ${canary.canary}: ${warning}\n`);
+      }
       for (const canary of failed) {
         io.stderr(`vireo local apply: ${canary.canary} failed: ${canary.rollout.message}\n`);
       }

@@ -175,3 +175,57 @@ describe('what status says about the last decision', () => {
     });
   });
 });
+
+describe('router: nginx with a program that exports no latency histogram (issue 13, item 6)', () => {
+  it('warns once the primary serves, and the halt names the missing series although traffic flows', async () => {
+    const state = await directory();
+    const port = await findFreePort();
+    const plainServer = (version: string): LocalManifests => {
+      const base = manifests(port, { version });
+      const workload = base.workloads[0]!;
+      return {
+        ...base,
+        workloads: [
+          {
+            ...workload,
+            spec: {
+              ...workload.spec,
+              args: [
+                '-e',
+                "require('node:http').createServer((q, a) => a.end('ok')).listen(process.env.PORT, '127.0.0.1')",
+              ],
+              router: 'nginx',
+            },
+          },
+        ],
+      };
+    };
+    const { runtime } = await start(state, plainServer('1.0.0'));
+    await until(() => runtime.status()[0]?.phase === 'Initialized', 120_000, 'initialization');
+    await until(() => (runtime.status()[0]?.warnings.length ?? 0) > 0, 30_000, 'the series warning');
+    expect(runtime.status()[0]?.warnings[0]).toMatch(
+      /has router: nginx, so the built-in checks request-success-rate read http_request_duration_seconds_count and http_request_duration_seconds_bucket from your program, but http:\/\/127\.0\.0\.1:\d+\/metrics has no http_request_duration_seconds_count or http_request_duration_seconds_bucket/,
+    );
+
+    const url = runtime.status()[0]!.url!;
+    const load = new AbortController();
+    cleanups.push(() => Promise.resolve(load.abort()));
+    void (async () => {
+      while (!load.signal.aborted) {
+        await fetch(url, { signal: load.signal }).then(
+          (answer) => answer.arrayBuffer(),
+          () => undefined,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    await runtime.apply(plainServer('2.0.0'));
+    await until(() => runtime.status()[0]?.lastDecision?.action === 'halt', 120_000, 'a halt');
+    // Traffic did reach the canary (nginx's access log says so): the checks lacked the series, not traffic.
+    await until(() => (runtime.status()[0]?.served.canary ?? 0) > 0, 30_000, 'canary traffic through nginx');
+    expect(runtime.status()[0]?.lastDecision?.detail).toContain(
+      'read the series http_request_duration_seconds_count and http_request_duration_seconds_bucket',
+    );
+    expect(runtime.status()[0]?.lastDecision?.detail).toContain('even when traffic flows');
+  });
+});

@@ -105,6 +105,8 @@ export interface LocalCanaryStatus {
   readonly problems: readonly string[];
   /** Whether the applied Workload runs: what `vireo local apply` waits for. */
   readonly rollout: LocalRollout;
+  /** Why the built-in checks cannot work as configured (`router: nginx` without the histogram they read). */
+  readonly warnings: readonly string[];
 }
 
 export interface LocalDecisionNote {
@@ -127,6 +129,24 @@ const revisionOf = (hash: string | undefined): string | undefined => hash?.slice
 interface RuntimeNotes {
   readonly decisions: Map<string, LocalDecisionNote>;
   readonly warnings: Map<string, string>;
+  /** By primary spec hash: the nginx-path series check's outcome (a warning, or '' when fine), or pending. */
+  readonly seriesChecks: Map<string, Promise<void> | string>;
+}
+
+/** The series the built-in checks' `kubernetes` queries read on the nginx path, as exposition names. */
+const NGINX_SERIES_NAMES = ['http_request_duration_seconds_count', 'http_request_duration_seconds_bucket'];
+
+/** What a program's GET /metrics lacks of the series the nginx-path checks read ('' when nothing). */
+async function missingSeries(url: string): Promise<string> {
+  try {
+    const answer = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = answer.ok ? await answer.text() : '';
+    const absent = NGINX_SERIES_NAMES.filter((name) => !new RegExp(`^${name}[{ ]`, 'm').test(text));
+    if (absent.length === 0) return '';
+    return `${url}/metrics ${answer.ok ? 'has no' : `answered ${answer.status}, so no`} ${absent.join(' or ')}`;
+  } catch (cause) {
+    return `${url}/metrics could not be read (${cause instanceof Error ? cause.message : String(cause)})`;
+  }
 }
 
 /** Said with every "no values found": the built-in checks need client traffic (docs/local/manifest.md). */
@@ -471,7 +491,7 @@ export class LocalRuntime {
       },
     });
     const workloads = new LocalWorkloads({ supervisor, catalog, state, now });
-    const notes: RuntimeNotes = { decisions: new Map(), warnings: new Map() };
+    const notes: RuntimeNotes = { decisions: new Map(), warnings: new Map(), seriesChecks: new Map() };
     const events: EventSink = {
       emit: (canary, type, message) => {
         if (type === 'Warning') notes.warnings.set(formatKey(keyOf(canary)), message);
@@ -702,8 +722,46 @@ export class LocalRuntime {
         ...(lastDecision === undefined ? {} : { lastDecision }),
         problems: problems.flatMap((problem) => (problem === undefined ? [] : [problem.message])),
         rollout: this.rolloutOf(canary, problems),
+        warnings: this.checkWarnings(canary),
       };
     });
+  }
+
+  /**
+   * `router: nginx` built-in checks read a histogram the program itself must export: once a primary
+   * replica serves, its GET /metrics is read once per spec, and a warning names what is missing
+   * (issue 13, item 6). Until the answer is in, the rollout waits for it.
+   */
+  private checkWarnings(canary: Canary): string[] {
+    const pending = this.seriesCheck(canary);
+    return typeof pending === 'string' && pending !== '' ? [pending] : [];
+  }
+
+  private seriesCheck(canary: Canary): Promise<void> | string | undefined {
+    const builtin = (analysisOf(canary.spec)?.metrics ?? []).filter(
+      (metric) =>
+        metric.templateRef === undefined &&
+        (metric.name === 'request-success-rate' || metric.name === 'request-duration'),
+    );
+    const primarySpec = this.state.peek(keyOf(canary))?.primarySpec;
+    if (!this.catalog.usesNginx(canary) || builtin.length === 0 || primarySpec === undefined)
+      return undefined;
+    const hash = workloadSpecHash(primarySpec);
+    const known = this.notes.seriesChecks.get(hash);
+    if (known !== undefined) return known;
+    const [endpoint] = this.supervisor.endpoints(primarySetName(canary));
+    if (endpoint === undefined) return undefined;
+    const names = builtin.map((metric) => metric.name).join(' and ');
+    const check = missingSeries(endpoint).then((missing) => {
+      this.notes.seriesChecks.set(
+        hash,
+        missing === ''
+          ? ''
+          : `Workload ${canary.spec.targetRef.name} has router: nginx, so the built-in checks ${names} read ${NGINX_CHECK_SERIES} from your program, but ${missing}: every release will halt with "no values found" and roll back even with traffic; export that histogram (with a status label), use router: builtin, or MetricTemplates of your own`,
+      );
+    });
+    this.notes.seriesChecks.set(hash, check);
+    return check;
   }
 
   /** Whether what was applied runs: the primary at first, then each new revision's canary processes. */
@@ -745,6 +803,12 @@ export class LocalRuntime {
       };
     }
     if (primaryProblem !== undefined) return { state: 'progressing', message: primaryProblem.message };
+    if (typeof this.seriesCheck(canary) === 'object') {
+      return {
+        state: 'progressing',
+        message: `reading the primary's GET /metrics for ${NGINX_CHECK_SERIES}`,
+      };
+    }
     return { state: 'ready', message: `phase ${phase}` };
   }
 
