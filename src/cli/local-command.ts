@@ -13,7 +13,8 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseLocalManifests } from '../platforms/local/manifest.js';
 import type { LocalCanaryStatus } from '../platforms/local/runtime.js';
-import { UnreadableInputError, VireoError } from '../shared/errors.js';
+import { formatDuration, parseGoDuration } from '../api/duration.js';
+import { UnreadableInputError, UsageError, VireoError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import type { CliIo } from './main.js';
 import { readManifestFile } from '../shared/text-input.js';
@@ -137,7 +138,23 @@ async function startDaemon(directory: string, baseDirectory: string): Promise<vo
 /** The key a file is applied under: its absolute path, or "-" for standard input. */
 const fileKey = (file: string): string => (file === '-' ? '-' : resolve(file));
 
-export async function runLocalApply(options: LocalOptions & { file: string }, io: CliIo): Promise<number> {
+/** How long `apply` waits, by default, for what it applied to run. */
+export const DEFAULT_APPLY_WAIT = '2m';
+const APPLY_POLL_MS = 500;
+
+export interface LocalApplyOptions extends LocalOptions {
+  readonly file: string;
+  /** false: return once the daemon has the manifests (`--no-wait`). */
+  readonly wait?: boolean;
+  /** Go duration (`--timeout`, default 2m). */
+  readonly timeout?: string;
+}
+
+export async function runLocalApply(options: LocalApplyOptions, io: CliIo): Promise<number> {
+  const waitMs = parseGoDuration(options.timeout ?? DEFAULT_APPLY_WAIT);
+  if (waitMs === undefined || waitMs <= 0) {
+    throw new UsageError(`--timeout ${options.timeout ?? ''}: write a duration like 90s or 5m`);
+  }
   const directory = stateDirectoryOf(options);
   let text: string;
   try {
@@ -156,14 +173,70 @@ export async function runLocalApply(options: LocalOptions & { file: string }, io
     io.stderr(`starting vireo local (state in ${directory})\n`);
     await startDaemon(directory, options.file === '-' ? process.cwd() : dirname(resolve(options.file)));
   }
+  // The file's key is its absolute path: relative Workload cwds resolve against its own directory
+  // (applied-manifests.ts), whichever file started the daemon.
   const answer = await call(directory, 'POST', '/apply', { file: fileKey(options.file), text });
   if (answer === undefined) throw new LocalDaemonError(`vireo local in ${directory} does not answer`);
   if (answer.status !== 200) {
     io.stderr(`vireo local apply: ${String(answer.body['error'])}\n`);
     return 1;
   }
-  io.stdout(formatStatus(answer.body['applied'] as LocalCanaryStatus[]));
-  return 0;
+  const applied = answer.body['applied'] as LocalCanaryStatus[];
+  if (options.wait === false) {
+    io.stdout(formatStatus(applied));
+    return 0;
+  }
+  return waitForRollout(directory, applied, waitMs, io);
+}
+
+/**
+ * Waits until every applied canary's processes run (the primary at first, the canary's for a new
+ * revision), saying what it waits for as that changes; fails with the reason when one will not
+ * start or the time is up (docs/local/manifest.md "Commands").
+ */
+async function waitForRollout(
+  directory: string,
+  applied: readonly LocalCanaryStatus[],
+  waitMs: number,
+  io: CliIo,
+): Promise<number> {
+  const names = new Set(applied.map((canary) => canary.canary));
+  const said = new Map<string, string>();
+  const deadline = Date.now() + waitMs;
+  io.stderr(`waiting up to ${formatDuration(waitMs)} for the workloads to run (--no-wait skips this)\n`);
+  for (;;) {
+    const answer = await call(directory, 'GET', '/status');
+    if (answer === undefined) throw new LocalDaemonError(`vireo local in ${directory} stopped answering`);
+    const canaries = (answer.body['canaries'] as LocalCanaryStatus[]).filter((canary) =>
+      names.has(canary.canary),
+    );
+    for (const canary of canaries) {
+      if (said.get(canary.canary) !== canary.rollout.message) {
+        said.set(canary.canary, canary.rollout.message);
+        io.stderr(`${canary.canary}: ${canary.rollout.message}\n`);
+      }
+    }
+    const failed = canaries.filter((canary) => canary.rollout.state === 'failed');
+    const waiting = canaries.filter((canary) => canary.rollout.state === 'progressing');
+    if (failed.length > 0 || waiting.length === 0 || Date.now() >= deadline) {
+      io.stdout(formatStatus(canaries));
+      for (const canary of canaries) {
+        for (const warning of canary.warnings ?? []) io.stderr(`warning: ${canary.canary}: ${warning}\n`);
+      }
+      for (const canary of failed) {
+        io.stderr(`vireo local apply: ${canary.canary} failed: ${canary.rollout.message}\n`);
+      }
+      if (failed.length === 0 && waiting.length > 0) {
+        for (const canary of waiting) {
+          io.stderr(
+            `vireo local apply: ${canary.canary} not running after ${formatDuration(waitMs)}: ${canary.rollout.message} (--timeout waits longer)\n`,
+          );
+        }
+      }
+      return failed.length > 0 || waiting.length > 0 ? 1 : 0;
+    }
+    await new Promise((wait) => setTimeout(wait, APPLY_POLL_MS));
+  }
 }
 
 export async function runLocalDelete(options: LocalOptions & { file: string }, io: CliIo): Promise<number> {
@@ -255,25 +328,39 @@ export async function runLocalServe(options: LocalOptions & { baseDir?: string }
 
 export function formatStatus(canaries: readonly LocalCanaryStatus[]): string {
   if (canaries.length === 0) return 'no canaries\n';
+  const side = (replicas: string, revision: string | undefined): string =>
+    revision === undefined ? replicas : `${replicas} ${revision}`;
   const rows = [
-    ['CANARY', 'PHASE', 'WEIGHT', 'FAILED', 'PRIMARY', 'CANARY REPLICAS', 'URL'],
+    ['CANARY', 'PHASE', 'WEIGHT', 'FAILED', 'PRIMARY', 'CANARY', 'URL'],
     ...canaries.map((canary) => [
       canary.canary,
       canary.phase || '-',
       `${canary.canaryWeight}%`,
       String(canary.failedChecks),
-      canary.primaryReplicas,
-      canary.canaryReplicas,
+      side(canary.primaryReplicas, canary.primaryRevision),
+      side(canary.canaryReplicas, canary.canaryRevision),
       canary.url ?? '-',
     ]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
-  return `${rows
+  const table = rows
     .map((row) =>
       row
         .map((cell, column) => cell.padEnd(widths[column] ?? 0))
         .join('  ')
         .trimEnd(),
     )
-    .join('\n')}\n`;
+    .join('\n');
+  // Why it is where it is: the last decision (with its sample) and what keeps processes from serving.
+  const notes = canaries.flatMap((canary) => [
+    ...(canary.lastDecision === undefined
+      ? []
+      : [
+          `${canary.canary}: last decision: ${canary.lastDecision.message}${
+            canary.lastDecision.detail === undefined ? '' : ` (${canary.lastDecision.detail})`
+          }`,
+        ]),
+    ...(canary.problems ?? []).map((problem) => `${canary.canary}: problem: ${problem}`),
+  ]);
+  return `${table}\n${notes.map((note) => `${note}\n`).join('')}`;
 }

@@ -271,13 +271,17 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       .requiredOption(
         '-f, --file <file>',
         'manifests: Workloads, Canaries, MetricTemplates, AlertProviders, Secrets',
-      ),
+      )
+      .option('--timeout <duration>', 'how long to wait for the applied workloads to run', '2m')
+      .option('--no-wait', 'return once the manifests are handed over, without waiting for the processes'),
   )
     .addHelpText(
       'after',
-      '\nThe manifest format: docs/local/manifest.md. Exit status: 0 applied, 1 refused, 2 unreadable.',
+      "\nWaits until the primary (first apply) or the new revision's canary processes run, printing what it waits for." +
+        '\nThe manifest format: docs/local/manifest.md. Exit status: 0 applied and running, 1 refused or not running' +
+        ' (the reason is printed), 2 unreadable.',
     )
-    .action(async (options: { file: string; stateDir?: string }) => {
+    .action(async (options: { file: string; stateDir?: string; wait?: boolean; timeout?: string }) => {
       const { runLocalApply } = await import('./local-command.js');
       setExitCode(await runLocalApply(options, io));
     });

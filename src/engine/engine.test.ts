@@ -62,6 +62,21 @@ describe('engine: transitions of reference §2.2', () => {
     expect(world.phase).toBe('Initialized');
   });
 
+  it('a primary that never gets ready fails the canary with the progress-deadline alert', async () => {
+    const world = new World(newTestCanary());
+    world.primaryReady = {
+      ready: false,
+      retriable: false,
+      reason: 'cannot start command "pyhton3"; progress deadline of 60s exceeded',
+    };
+    await world.tick();
+    expect(world.phase).toBe('Failed');
+    expect(world.alerts).toContainEqual({
+      severity: 'error',
+      text: 'Progress deadline exceeded cannot start command "pyhton3"; progress deadline of 60s exceeded',
+    });
+  });
+
   it('Initialized + new revision: confirm-rollout passes → Progressing, target scaled up, counters zeroed', async () => {
     const world = await initializedWorld(
       newTestCanary({ webhooks: [{ name: 'gate', type: 'confirm-rollout', url: 'http://gate/' }] }),

@@ -159,7 +159,11 @@ export class CanaryEngine {
       const primary = await this.deps.workloads.primaryReadiness(canary);
       if (!primary.ready) {
         await this.emit(canary, 'Warning', primary.reason);
-        if (!primary.retriable) await this.rollback(tick, await this.deps.workloads.revision(canary));
+        if (!primary.retriable) {
+          // Flagger rolls back silently here; a primary that never came up deserves an alert.
+          await this.deps.alerts.send(canary, 'error', ALERT_TEXT.progressDeadlineExceeded(primary.reason));
+          await this.rollback(tick, await this.deps.workloads.revision(canary));
+        }
         return;
       }
     }
@@ -180,7 +184,10 @@ export class CanaryEngine {
         if (!primary.retriable) {
           if (tick.phase === 'Promoting' || tick.phase === 'Finalising')
             await this.failPromotion(tick, primary.reason);
-          else await this.rollback(tick, revision);
+          else {
+            await this.deps.alerts.send(canary, 'error', ALERT_TEXT.progressDeadlineExceeded(primary.reason));
+            await this.rollback(tick, revision);
+          }
         }
         return;
       }

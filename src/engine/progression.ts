@@ -252,7 +252,11 @@ export function mirrorsInCanaryStrategy(provider: string): boolean {
   return provider === 'istio';
 }
 
-/** Blue/green mirroring: Istio and Gateway API (reference §2.3c and §3.2). */
+/**
+ * Blue/green mirroring: Istio and Gateway API (reference §2.3c and §3.2), and local mode's
+ * routers, which mirror too (docs/local/router.md): without it a local blue/green canary would
+ * get no traffic to measure before all of it.
+ */
 export function mirrorsInBlueGreen(provider: string): boolean {
-  return provider === 'istio' || provider.startsWith('gatewayapi');
+  return provider === 'istio' || provider === 'local' || provider.startsWith('gatewayapi');
 }

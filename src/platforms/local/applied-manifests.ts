@@ -8,7 +8,7 @@
  * daemon resumes all of them. See docs/adr/0013-local-daemon-ownership.md.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { LocalManifestError, parseLocalManifests, type LocalManifests } from './manifest.js';
 
 export const APPLIED_FILE = 'applied.json';
@@ -80,7 +80,16 @@ export async function combineSources(sources: AppliedSources): Promise<LocalMani
       claim(file, 'Secret', namespace, name);
     }
     combined.canaries.push(...manifests.canaries);
-    combined.workloads.push(...manifests.workloads);
+    // Relative cwds resolve against the declaring file's own directory (docs/local/manifest.md);
+    // standard input ("-") keeps them relative to the daemon's base directory.
+    combined.workloads.push(
+      ...(isAbsolute(file)
+        ? manifests.workloads.map((workload) => ({
+            ...workload,
+            spec: { ...workload.spec, cwd: resolve(dirname(file), workload.spec.cwd ?? '.') },
+          }))
+        : manifests.workloads),
+    );
     combined.metricTemplates.push(...manifests.metricTemplates);
     combined.alertProviders.push(...manifests.alertProviders);
     for (const [key, value] of manifests.secrets) combined.secrets.set(key, value);

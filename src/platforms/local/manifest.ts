@@ -28,6 +28,8 @@ export interface LocalManifests {
   readonly alertProviders: readonly AlertProvider[];
   /** `namespace/name` → decoded data. */
   readonly secrets: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  /** The manifest file's directory (absolute): relative Workload `cwd`s resolve against it. */
+  readonly directory?: string;
 }
 
 export class LocalManifestError extends VireoError {

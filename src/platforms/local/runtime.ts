@@ -16,7 +16,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
-import type { BuiltinMetrics } from '../../engine/checks.js';
+import { parseGoDuration } from '../../api/duration.js';
+import { NoValuesFoundError, type BuiltinMetrics } from '../../engine/checks.js';
 import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { Canary } from '../../api/schema/canary.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
@@ -53,8 +54,9 @@ import { TrafficRecorder, type MetricsEndpoint, type ProxiedRequest } from './ro
 import type { LocalRoute } from './router/route.js';
 import { REPLICAS_FILE } from './leftover-processes.js';
 import { LocalStateStore } from './state.js';
+import { diagnoseWorkload, type WorkloadProblem } from './diagnosis.js';
 import { ProcessSupervisor } from './supervisor.js';
-import type { WorkloadSpec } from './workload-spec.js';
+import { workloadSpecHash, type WorkloadSpec } from './workload-spec.js';
 import { LocalWorkloads, primarySetName, targetSetName, type WorkloadCatalog } from './workloads.js';
 
 export interface LocalEvent {
@@ -95,7 +97,73 @@ export interface LocalCanaryStatus {
   /** Requests the router answered per arm over the recorder's retention (15 min of engine time). */
   readonly served: { readonly primary: number; readonly canary: number };
   readonly lastTransitionTime?: string;
+  /** The spec the primary runs (first 8 hex of its hash). */
+  readonly primaryRevision?: string;
+  /** The revision under analysis, or last analysed (`status.lastAppliedSpec`). */
+  readonly canaryRevision?: string;
+  /** The Workload's spec as applied last. */
+  readonly manifestRevision?: string;
+  /** The engine's last decision, with what a user needs to act on it. */
+  readonly lastDecision?: LocalDecisionNote;
+  /** What keeps the primary's or the canary's processes from serving, in words (diagnosis.ts). */
+  readonly problems: readonly string[];
+  /** Whether the applied Workload runs: what `vireo local apply` waits for. */
+  readonly rollout: LocalRollout;
+  /** Why the built-in checks cannot work as configured (`router: nginx` without the histogram they read). */
+  readonly warnings: readonly string[];
 }
+
+export interface LocalDecisionNote {
+  readonly time: string;
+  readonly action: string;
+  readonly message: string;
+  /** The sample behind a check (requests the canary answered in the window), or how to get one. */
+  readonly detail?: string;
+}
+
+export interface LocalRollout {
+  /** ready: runs (or waits for an approval); progressing: starting; failed: will not start. */
+  readonly state: 'ready' | 'progressing' | 'failed';
+  readonly message: string;
+}
+
+const revisionOf = (hash: string | undefined): string | undefined => hash?.slice(0, 8);
+
+/** What status() shows beyond the state file: the last decision and warning of each canary. */
+interface RuntimeNotes {
+  readonly decisions: Map<string, LocalDecisionNote>;
+  readonly warnings: Map<string, string>;
+  /** By primary spec hash: the nginx-path series check's outcome (a warning, or '' when fine), or pending. */
+  readonly seriesChecks: Map<string, Promise<void> | string>;
+}
+
+/** The series the built-in checks' `kubernetes` queries read on the nginx path, as exposition names. */
+const NGINX_SERIES_NAMES = ['http_request_duration_seconds_count', 'http_request_duration_seconds_bucket'];
+
+/** What a program's GET /metrics lacks of the series the nginx-path checks read ('' when nothing). */
+async function missingSeries(url: string): Promise<string> {
+  try {
+    const answer = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const text = answer.ok ? await answer.text() : '';
+    const absent = NGINX_SERIES_NAMES.filter((name) => !new RegExp(`^${name}[{ ]`, 'm').test(text));
+    if (absent.length === 0) return '';
+    return `${url}/metrics ${answer.ok ? 'has no' : `answered ${answer.status}, so no`} ${absent.join(' or ')}`;
+  } catch (cause) {
+    return `${url}/metrics could not be read (${cause instanceof Error ? cause.message : String(cause)})`;
+  }
+}
+
+/** Said with every "no values found": the built-in checks need client traffic (docs/local/manifest.md). */
+export function noTrafficHint(url: string | undefined, usesNginx: boolean): string {
+  const where = url ?? "the Canary's service.port";
+  const bring = `send traffic to ${where}, for instance with a rollout webhook of type load to vireo loadtester (docs/loadtester.md), or your own client; vireo demo brings its own load`;
+  if (!usesNginx) return `the built-in checks measure client traffic through the router: ${bring}`;
+  return `with router: nginx the built-in checks read the series ${NGINX_CHECK_SERIES} that your program must export on GET /metrics (with a status label), scraped by Prometheus: without them they find nothing even when traffic flows (use router: builtin, or MetricTemplates of your own); with them, ${bring}`;
+}
+
+/** What Flagger's `kubernetes` built-in queries read on the nginx path (docs/local/manifest.md). */
+export const NGINX_CHECK_SERIES =
+  'http_request_duration_seconds_count and http_request_duration_seconds_bucket';
 
 /** The recorder keeps 15 minutes; asking for more returns all it has. */
 const ALL_RETAINED_MS = 15 * 60 * 1000;
@@ -170,7 +238,8 @@ class LocalCatalog implements CanarySource, WorkloadCatalog, SecretReader {
       command: spec.command,
       ...(spec.args === undefined ? {} : { args: spec.args }),
       ...(spec.env === undefined ? {} : { env: spec.env }),
-      cwd: resolve(this.baseDirectory, spec.cwd ?? '.'),
+      // The directory of the file that declared it, as docs/local/manifest.md says.
+      cwd: resolve(this.manifests.directory ?? this.baseDirectory, spec.cwd ?? '.'),
       replicas: spec.replicas ?? 1,
       ...(spec.port === undefined ? {} : { port: spec.port }),
       ...(spec.readiness === undefined ? {} : { readiness: spec.readiness }),
@@ -269,15 +338,48 @@ class ResumingRecorder extends TrafficRecorder {
 
 /** Each canary's built-in checks from its router's metrics: the proxy's recorder or Prometheus. */
 class PerRouterBuiltinMetrics implements BuiltinMetrics {
-  constructor(private readonly choose: (canary: Canary) => BuiltinMetrics) {}
+  constructor(
+    private readonly choose: (canary: Canary) => BuiltinMetrics,
+    private readonly window: (canary: Canary, interval: string) => string,
+    /** Said with "no values found": how to bring the traffic the checks need. */
+    private readonly hint: (canary: Canary) => string,
+  ) {}
 
   requestSuccessRate(canary: Canary, interval: string): Promise<number> {
-    return this.choose(canary).requestSuccessRate(canary, interval);
+    return this.explained(canary, () =>
+      this.choose(canary).requestSuccessRate(canary, this.window(canary, interval)),
+    );
   }
 
   requestDurationMs(canary: Canary, interval: string): Promise<number> {
-    return this.choose(canary).requestDurationMs(canary, interval);
+    return this.explained(canary, () =>
+      this.choose(canary).requestDurationMs(canary, this.window(canary, interval)),
+    );
   }
+
+  private async explained(canary: Canary, query: () => Promise<number>): Promise<number> {
+    try {
+      return await query();
+    } catch (cause) {
+      if (cause instanceof NoValuesFoundError) {
+        throw new NoValuesFoundError(`${cause.message}; ${this.hint(canary)}`);
+      }
+      throw cause;
+    }
+  }
+}
+
+/**
+ * The metric window, shortened so it starts no earlier than the run of the revision under
+ * analysis (`since`): the router records per arm, not per revision, and what an earlier revision
+ * answered must not vouch for this one (docs/local/workloads.md). Whole seconds, at least 1.
+ */
+export function windowSinceRevision(interval: string, since: number | undefined, now: number): string {
+  const intervalMs = parseGoDuration(interval);
+  if (intervalMs === undefined || since === undefined) return interval;
+  const elapsedMs = now - since;
+  if (elapsedMs >= intervalMs) return interval;
+  return `${Math.max(1, Math.ceil(elapsedMs / 1000))}s`;
 }
 
 /**
@@ -327,6 +429,7 @@ export class LocalRuntime {
     private readonly webhooks: HttpWebhookClient,
     private readonly metricsEndpoint: MetricsEndpoint,
     readonly metrics: Registry,
+    private readonly notes: RuntimeNotes,
   ) {}
 
   static async start(manifests: LocalManifests, options: LocalRuntimeOptions): Promise<LocalRuntime> {
@@ -382,6 +485,8 @@ export class LocalRuntime {
     const supervisor = new ProcessSupervisor({
       logger,
       logDirectory: join(directory, 'logs'),
+      // The router sends every replica requests: one that does not listen on $PORT is not ready.
+      aliveNeedsPort: true,
       // Replicas that become ready (or go away) change the router's upstreams at once.
       onChange: async (set) => {
         const canary = catalog.canaries.find(
@@ -403,8 +508,10 @@ export class LocalRuntime {
       },
     });
     const workloads = new LocalWorkloads({ supervisor, catalog, state, now });
+    const notes: RuntimeNotes = { decisions: new Map(), warnings: new Map(), seriesChecks: new Map() };
     const events: EventSink = {
       emit: (canary, type, message) => {
+        if (type === 'Warning') notes.warnings.set(formatKey(keyOf(canary)), message);
         emit({
           time: new Date(now()).toISOString(),
           type: 'event',
@@ -440,8 +547,42 @@ export class LocalRuntime {
       },
     };
     const fileDecisions = new FileDecisionLog(join(directory, 'decisions'));
+    const urlOf = (canary: Canary): string | undefined => {
+      const { namespace } = keyOf(canary);
+      return (
+        proxies.url(namespace, canary.spec.targetRef.name) ?? nginx.url(namespace, canary.spec.targetRef.name)
+      );
+    };
+    for (const canary of catalog.canaries) {
+      const [last] = await fileDecisions.recent(keyOf(canary), 1).catch(() => []);
+      if (last !== undefined) notes.decisions.set(formatKey(keyOf(canary)), { ...last });
+    }
+    /** The sample behind a decision's checks, or how to bring one (docs/local/manifest.md). */
+    const detailOf = (key: CanaryKey, decision: Decision): string | undefined => {
+      const canary = catalog.canaries.find((candidate) => sameKey(keyOf(candidate), key));
+      const outcome = decision.checks?.find((check) => check.verdict === 'fail') ?? decision.checks?.at(-1);
+      if (canary === undefined || outcome === undefined) return undefined;
+      const metric = analysisOf(canary.spec)?.metrics?.find((candidate) => candidate.name === outcome.check);
+      if (metric === undefined || metric.templateRef !== undefined) return undefined;
+      if (outcome.value === undefined) {
+        const error = outcome.evidence?.['error'];
+        return typeof error === 'string' ? error : undefined;
+      }
+      if (catalog.usesNginx(canary)) return undefined;
+      const window = windowSinceRevision(metric.interval ?? '1m', state.peek(key)?.canarySince, now());
+      const windowMs = parseGoDuration(window) ?? 60_000;
+      const requests = recorder.observe(key.namespace, canary.spec.targetRef.name, windowMs).canary.requests;
+      return `measured over ${requests} canary request${requests === 1 ? '' : 's'} in the last ${window}`;
+    };
     const decisions: DecisionLog = {
       record: async (key, decision) => {
+        const detail = detailOf(key, decision);
+        notes.decisions.set(formatKey(key), {
+          time: decision.time,
+          action: decision.action,
+          message: decision.message,
+          ...(detail === undefined ? {} : { detail }),
+        });
         emit({
           time: decision.time,
           type: 'decision',
@@ -471,8 +612,14 @@ export class LocalRuntime {
       webhooks,
       alerts,
       checks: {
-        builtin: new PerRouterBuiltinMetrics((canary) =>
-          catalog.usesNginx(canary) ? fromPrometheus : fromRecorder,
+        builtin: new PerRouterBuiltinMetrics(
+          (canary) => (catalog.usesNginx(canary) ? fromPrometheus : fromRecorder),
+          // Prometheus series carry the revision in their pod label; the recorder's do not.
+          (canary, interval) =>
+            catalog.usesNginx(canary)
+              ? interval
+              : windowSinceRevision(interval, state.peek(keyOf(canary))?.canarySince, now()),
+          (canary) => noTrafficHint(urlOf(canary), catalog.usesNginx(canary)),
         ),
         templates: new BackendMetricTemplates({
           lookup: { get: (ns, name) => catalog.getMetricTemplate(ns, name) },
@@ -505,9 +652,11 @@ export class LocalRuntime {
       webhooks,
       metricsEndpoint,
       registry,
+      notes,
     );
     await runtime.startPrometheusIfNeeded();
     try {
+      for (const canary of catalog.canaries) await workloads.restartUninitialized(canary);
       // Listen first: a port chosen for the router must not be handed to a replica meanwhile.
       for (const canary of catalog.canaries) await router.refresh(canary);
       await runtime.resumeAll();
@@ -527,14 +676,26 @@ export class LocalRuntime {
     const kept = new Set(manifests.canaries.map((canary) => formatKey(keyOf(canary))));
     const removed = this.catalog.canaries.filter((canary) => !kept.has(formatKey(keyOf(canary))));
     const removedUseNginx = removed.map((canary) => this.catalog.usesNginx(canary));
+    const revisionsBefore = new Map(
+      this.catalog.canaries.map((canary) => [formatKey(keyOf(canary)), this.manifestHash(canary)]),
+    );
     this.catalog.replace(manifests);
     // A canary no longer applied leaves nothing running: no router, no process, no state.
     for (const [index, canary] of removed.entries()) await this.forget(canary, removedUseNginx[index]!);
     await this.startPrometheusIfNeeded();
     for (const canary of manifests.canaries) {
+      await this.workloads.restartUninitialized(canary);
       // Routes first, for every canary: a changed service.port is served at once.
       await this.router.refresh(canary);
       if (!before.has(formatKey(keyOf(canary)))) await this.resume(canary);
+      // A new revision is picked up now rather than at the end of the interval, so `vireo local
+      // apply` can tell at once whether it starts (the engine's tick does nothing more on it).
+      const text = formatKey(keyOf(canary));
+      const timer = this.timers.get(text);
+      if (timer !== undefined && revisionsBefore.get(text) !== this.manifestHash(canary)) {
+        clearTimeout(timer);
+        this.timers.delete(text);
+      }
     }
     this.scheduleAll();
   }
@@ -552,17 +713,33 @@ export class LocalRuntime {
     await this.state.remove(key);
   }
 
+  private manifestHash(canary: Canary): string | undefined {
+    const spec = this.catalog.spec(keyOf(canary).namespace, canary.spec.targetRef.name);
+    return spec === undefined ? undefined : workloadSpecHash(spec);
+  }
+
   /** Runs one tick of every canary now (tests and the demo use it to avoid waiting). */
   async tickAll(): Promise<void> {
     await Promise.all(this.catalog.canaries.map((canary) => this.tick(keyOf(canary))));
   }
 
   status(): LocalCanaryStatus[] {
+    const logs = join(this.options.stateDirectory, 'logs');
     return this.catalog.canaries.map((canary) => {
       const key = keyOf(canary);
       const entry = this.state.peek(key);
-      const sets = [primarySetName(canary), targetSetName(canary)].map((set) => this.supervisor.status(set));
+      const setNames = [primarySetName(canary), targetSetName(canary)] as const;
+      const sets = setNames.map((set) => this.supervisor.status(set));
       const replicas = (index: number): string => `${sets[index]?.ready ?? 0}/${sets[index]?.desired ?? 0}`;
+      // A set scaled to zero serves nothing and is asked nothing: its old start failure is history.
+      const problems = setNames.map((set, index) =>
+        (sets[index]?.desired ?? 0) > 0 ? diagnoseWorkload(set, sets[index], logs) : undefined,
+      );
+      const manifest = this.catalog.spec(key.namespace, canary.spec.targetRef.name);
+      const lastDecision = this.notes.decisions.get(formatKey(key));
+      const primaryRevision = revisionOf(entry?.primarySpec && workloadSpecHash(entry.primarySpec));
+      const canaryRevision = revisionOf(entry?.status.lastAppliedSpec);
+      const manifestRevision = revisionOf(manifest && workloadSpecHash(manifest));
       return {
         canary: formatKey(key),
         phase: entry?.status.phase ?? '',
@@ -576,8 +753,100 @@ export class LocalRuntime {
         ...(entry?.status.lastTransitionTime === undefined
           ? {}
           : { lastTransitionTime: entry.status.lastTransitionTime }),
+        ...(primaryRevision === undefined ? {} : { primaryRevision }),
+        ...(canaryRevision === undefined ? {} : { canaryRevision }),
+        ...(manifestRevision === undefined ? {} : { manifestRevision }),
+        ...(lastDecision === undefined ? {} : { lastDecision }),
+        problems: problems.flatMap((problem) => (problem === undefined ? [] : [problem.message])),
+        rollout: this.rolloutOf(canary, problems),
+        warnings: this.checkWarnings(canary),
       };
     });
+  }
+
+  /**
+   * `router: nginx` built-in checks read a histogram the program itself must export: once a primary
+   * replica serves, its GET /metrics is read once per spec, and a warning names what is missing
+   * (issue 13, item 6). Until the answer is in, the rollout waits for it.
+   */
+  private checkWarnings(canary: Canary): string[] {
+    const pending = this.seriesCheck(canary);
+    return typeof pending === 'string' && pending !== '' ? [pending] : [];
+  }
+
+  private seriesCheck(canary: Canary): Promise<void> | string | undefined {
+    const builtin = (analysisOf(canary.spec)?.metrics ?? []).filter(
+      (metric) =>
+        metric.templateRef === undefined &&
+        (metric.name === 'request-success-rate' || metric.name === 'request-duration'),
+    );
+    const primarySpec = this.state.peek(keyOf(canary))?.primarySpec;
+    if (!this.catalog.usesNginx(canary) || builtin.length === 0 || primarySpec === undefined)
+      return undefined;
+    const hash = workloadSpecHash(primarySpec);
+    const known = this.notes.seriesChecks.get(hash);
+    if (known !== undefined) return known;
+    const [endpoint] = this.supervisor.endpoints(primarySetName(canary));
+    if (endpoint === undefined) return undefined;
+    const names = builtin.map((metric) => metric.name).join(' and ');
+    const check = missingSeries(endpoint).then((missing) => {
+      this.notes.seriesChecks.set(
+        hash,
+        missing === ''
+          ? ''
+          : `Workload ${canary.spec.targetRef.name} has router: nginx, so the built-in checks ${names} read ${NGINX_CHECK_SERIES} from your program, but ${missing}: every release will halt with "no values found" and roll back even with traffic; export that histogram (with a status label), use router: builtin, or MetricTemplates of your own`,
+      );
+    });
+    this.notes.seriesChecks.set(hash, check);
+    return check;
+  }
+
+  /** Whether what was applied runs: the primary at first, then each new revision's canary processes. */
+  private rolloutOf(canary: Canary, problems: readonly (WorkloadProblem | undefined)[]): LocalRollout {
+    const key = keyOf(canary);
+    const entry = this.state.peek(key);
+    const status = entry?.status ?? {};
+    const phase = status.phase ?? '';
+    const [primaryProblem, canaryProblem] = problems;
+    const fatal = problems.find((problem) => problem?.fatal === true);
+    if (fatal !== undefined) return { state: 'failed', message: fatal.message };
+    if (phase === '' || phase === 'Initializing') {
+      return { state: 'progressing', message: primaryProblem?.message ?? 'starting the primary' };
+    }
+    if (phase === 'Failed' && status.lastPromotedSpec === undefined) {
+      const why =
+        this.notes.warnings.get(formatKey(key)) ?? this.notes.decisions.get(formatKey(key))?.message;
+      return {
+        state: 'failed',
+        message: `the primary never became ready${why === undefined ? '' : `: ${why}`}`,
+      };
+    }
+    const manifest = this.catalog.spec(key.namespace, canary.spec.targetRef.name);
+    const wanted = manifest === undefined ? undefined : workloadSpecHash(manifest);
+    const revision = revisionOf(wanted) ?? '-';
+    if (wanted !== undefined && wanted !== status.lastAppliedSpec && wanted !== status.lastPromotedSpec) {
+      return { state: 'progressing', message: `revision ${revision} waits for the engine's next tick` };
+    }
+    if (phase === 'Waiting') return { state: 'ready', message: 'waiting for approval (confirm-rollout)' };
+    if (entry !== undefined && !entry.targetScaledToZero && status.lastAppliedSpec === wanted) {
+      const moved =
+        entry.canarySpec !== undefined && workloadSpecHash(entry.canarySpec) === status.lastAppliedSpec;
+      if (moved && this.supervisor.readiness(targetSetName(canary))) {
+        return { state: 'ready', message: `revision ${revision} runs; its analysis decides the rest` };
+      }
+      return {
+        state: 'progressing',
+        message: canaryProblem?.message ?? `the canary moves to revision ${revision}`,
+      };
+    }
+    if (primaryProblem !== undefined) return { state: 'progressing', message: primaryProblem.message };
+    if (typeof this.seriesCheck(canary) === 'object') {
+      return {
+        state: 'progressing',
+        message: `reading the primary's GET /metrics for ${NGINX_CHECK_SERIES}`,
+      };
+    }
+    return { state: 'ready', message: `phase ${phase}` };
   }
 
   private served(canary: Canary): { primary: number; canary: number } {

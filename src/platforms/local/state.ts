@@ -18,6 +18,13 @@ export interface CanaryState {
   cookies?: AffinityCookies;
   /** The spec `<target>-primary` runs; absent before initialization. */
   primarySpec?: WorkloadSpec;
+  /**
+   * The spec of the revision under analysis, which the target's processes run (`status.lastAppliedSpec`
+   * is its hash) and which promotion copies; absent before the first revision (docs/local/workloads.md).
+   */
+  canarySpec?: WorkloadSpec;
+  /** Engine-clock epoch ms when the target's processes moved to `canarySpec`: its traffic counts from then. */
+  canarySince?: number;
   targetScaledToZero: boolean;
 }
 

@@ -22,7 +22,7 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import { once } from 'node:events';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { VireoError } from '../../shared/errors.js';
@@ -105,6 +105,12 @@ export interface SupervisorDeps {
   readonly drainMs?: number;
   /** Kill children (SIGKILL to their groups) when Vireo's process exits (default true). */
   readonly killChildrenOnExit?: boolean;
+  /**
+   * Without a readiness probe, also require that the replica accepts TCP connections on its
+   * `$PORT` (default false: some sets serve nothing). Local mode turns it on, since a router
+   * sends every replica requests: a program that ignores `$PORT` is then never ready, and says why.
+   */
+  readonly aliveNeedsPort?: boolean;
 }
 
 export type ReplicaState = 'starting' | 'running' | 'backoff' | 'stopping' | 'failed';
@@ -133,6 +139,8 @@ export interface ReplicaStatus {
   readonly nextRestartAt?: Date;
   /** Why the process could not be started (state 'failed'). */
   readonly error?: string;
+  /** Why a running replica is not ready yet: its last probe's outcome ("connection refused", "answered 503"). */
+  readonly notReady?: string;
 }
 
 export interface WorkloadStatus {
@@ -203,6 +211,8 @@ interface Replica {
   lastExit: ReplicaExit | undefined;
   nextRestartAt: number | undefined;
   error: string | undefined;
+  /** The last failed probe of the running process, until it is ready. */
+  notReady: string | undefined;
   /** Cancels the pending restart, alive-readiness timer or probe loop. */
   cancelPending: (() => void) | undefined;
 }
@@ -254,18 +264,51 @@ export function findFreePort(): Promise<number> {
 }
 
 /** One readiness probe: true for a 2xx answer within the timeout. */
-export function probeHttp(port: number, path: string, timeoutMs: number): Promise<boolean> {
+export async function probeHttp(port: number, path: string, timeoutMs: number): Promise<boolean> {
+  return (await probeHttpOutcome(port, path, timeoutMs)) === undefined;
+}
+
+/** One readiness probe: undefined for a 2xx answer within the timeout, else what happened. */
+export function probeHttpOutcome(port: number, path: string, timeoutMs: number): Promise<string | undefined> {
+  const target = `GET http://${REPLICA_HOST}:${port}${path}`;
   return new Promise((resolve) => {
     const request = httpRequest(
       { host: REPLICA_HOST, port, path, method: 'GET', agent: false, signal: AbortSignal.timeout(timeoutMs) },
       (response) => {
         response.resume();
-        resolve((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) <= 299);
+        const status = response.statusCode ?? 0;
+        resolve(status >= 200 && status <= 299 ? undefined : `${target} answered ${status}`);
       },
     );
-    request.on('error', () => resolve(false));
+    request.on('error', (error) => resolve(`${target}: ${connectionProblem(error, timeoutMs)}`));
     request.end();
   });
+}
+
+/** Whether something accepts TCP connections on the port; undefined when it does, else why not. */
+export function probeTcp(port: number, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: REPLICA_HOST, port, timeout: timeoutMs });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(`${REPLICA_HOST}:${port}: no answer within ${timeoutMs} ms`);
+    });
+    socket.once('error', (error) =>
+      resolve(`${REPLICA_HOST}:${port}: ${connectionProblem(error, timeoutMs)}`),
+    );
+  });
+}
+
+function connectionProblem(error: Error, timeoutMs: number): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ECONNREFUSED')
+    return 'connection refused (nothing listens there: does the program listen on $PORT?)';
+  if (error.name === 'TimeoutError' || error.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
+  return code ?? error.message;
 }
 
 export class ProcessSupervisor {
@@ -556,6 +599,7 @@ export class ProcessSupervisor {
       lastExit: undefined,
       nextRestartAt: undefined,
       error: undefined,
+      notReady: undefined,
       cancelPending: undefined,
     };
     set.replicas.push(replica);
@@ -676,28 +720,47 @@ export class ProcessSupervisor {
     const becomeReady = (): void => {
       if (replica.child !== child || replica.retiring) return;
       replica.ready = true;
+      replica.notReady = undefined;
       set.logger.info({ replica: replica.index, pid: child.pid, port: replica.port }, 'replica ready');
       void this.notify(set);
       this.schedulePass(set);
     };
-    if (probe === undefined) {
+    if (probe === undefined && this.deps.aliveNeedsPort !== true) {
       replica.cancelPending = this.schedule(becomeReady, this.aliveReadyMs);
       return;
     }
+    replica.notReady = probe === undefined ? 'starting' : `waiting for GET ${probe.httpPath} to answer 2xx`;
     let cancelled = false;
     let cancelWait: (() => void) | undefined;
     replica.cancelPending = () => {
       cancelled = true;
       cancelWait?.();
     };
+    const timeoutMs = probe?.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+    const probeOnce = (): Promise<string | undefined> =>
+      probe === undefined
+        ? probeTcp(replica.port, timeoutMs)
+        : probeHttpOutcome(replica.port, probe.httpPath, timeoutMs);
+    const pause = (ms: number): Promise<void> =>
+      new Promise<void>((resolve) => {
+        const cancelTimer = this.schedule(resolve, ms);
+        cancelWait = () => {
+          cancelTimer();
+          resolve();
+        };
+      });
     const loop = async (): Promise<void> => {
+      // Without a probe, the process must first stay up as long as alive-readiness asks.
+      if (probe === undefined) await pause(this.aliveReadyMs);
       while (!cancelled && replica.child === child) {
-        if (await probeHttp(replica.port, probe.httpPath, probe.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS)) {
+        const problem = await probeOnce();
+        if (problem === undefined) {
           if (!cancelled) becomeReady();
           return;
         }
+        if (replica.child === child) replica.notReady = problem;
         await new Promise<void>((resolve) => {
-          const cancelTimer = this.schedule(resolve, probe.periodMs ?? DEFAULT_PROBE_PERIOD_MS);
+          const cancelTimer = this.schedule(resolve, probe?.periodMs ?? DEFAULT_PROBE_PERIOD_MS);
           cancelWait = () => {
             cancelTimer();
             resolve();
@@ -719,6 +782,7 @@ export class ProcessSupervisor {
     replica.cancelPending?.();
     replica.child = undefined;
     replica.ready = false;
+    replica.notReady = undefined;
     replica.lastExit = { code, signal, at: new Date(this.now()) };
     if (replica.retiring) return; // terminate() takes it from here
     // Whatever it left behind (a background grandchild holding the port) goes with it.
@@ -877,6 +941,7 @@ function replicaStatus(replica: Replica): ReplicaStatus {
       ? {}
       : { nextRestartAt: new Date(replica.nextRestartAt) }),
     ...(replica.error === undefined ? {} : { error: replica.error }),
+    ...(replica.notReady === undefined || replica.state !== 'running' ? {} : { notReady: replica.notReady }),
   };
 }
 
