@@ -112,20 +112,20 @@ describe('vireo local apply and status report why a workload does not run', () =
 
   it("resolves relative paths against each manifest's own directory (item 5)", async () => {
     const { state } = setUp();
-    const port = await findFreePort();
+    const ports = [await findFreePort(), await findFreePort()];
     const demo = pathToFileURL(join(repository, 'dist', 'platforms', 'local', 'demo-service-main.js')).href;
-    const files = ['first', 'second'].map((name, index) => {
+    // Two files in two directories, each declaring its own service (each file owns its objects).
+    const files = ['web', 'api'].map((name, index) => {
       const directory = join(state, name);
       mkdirSync(directory);
       // A program next to its manifest, found through the Workload's default cwd (the manifest's directory).
       writeFileSync(join(directory, 'server.mjs'), `await import(${JSON.stringify(demo)});\n`);
-      const file = join(directory, 'web.yaml');
+      const file = join(directory, 'service.yaml');
       writeFileSync(
         file,
-        manifest(port, { command: process.execPath, args: ['server.mjs'] }).replace(
-          "VERSION: '1.0.0'",
-          `VERSION: '${index + 1}.0.0'`,
-        ),
+        manifest(ports[index]!, { command: process.execPath, args: ['server.mjs'] })
+          .replaceAll('name: web', `name: ${name}`)
+          .replace("VERSION: '1.0.0'", `VERSION: '${index + 1}.0.0'`),
       );
       return { directory, file };
     });
@@ -135,10 +135,16 @@ describe('vireo local apply and status report why a workload does not run', () =
     rmSync(join(files[0]!.directory, 'server.mjs'));
     const second = vireo(state, 'local', 'apply', '-f', files[1]!.file);
     expect(second.status, second.stderr).toBe(0);
-    const [canary] = JSON.parse(vireo(state, 'local', 'status', '-o', 'json').stdout) as {
+    const canaries = JSON.parse(vireo(state, 'local', 'status', '-o', 'json').stdout) as {
+      canary: string;
       problems: string[];
-      canaryReplicas: string;
+      primaryReplicas: string;
     }[];
-    expect(canary).toMatchObject({ problems: [], canaryReplicas: '2/2' });
+    expect(canaries.find((canary) => canary.canary === 'api.local')).toMatchObject({
+      problems: [],
+      primaryReplicas: '2/2',
+    });
+    const answer = await fetch(`http://127.0.0.1:${ports[1]}/version`);
+    expect(await answer.json()).toEqual({ version: '2.0.0' });
   });
 });
