@@ -159,3 +159,27 @@ export async function waitForInitialized(
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * How many times the controller announced a promotion in `namespace`: the `Copying … template
+ * spec` and `Promotion completed!` Events, counts included (a repeated message bumps its Event's
+ * count). A kill can lose an announcement, never add one: more than the revisions promoted means
+ * a promotion step ran twice.
+ */
+export async function promotionAnnouncements(
+  client: KubeClient,
+  namespace: string,
+): Promise<{ copies: number; completions: number }> {
+  const events = await client.list<KubeObject & { message?: string; count?: number }>(
+    RESOURCES.events,
+    namespace,
+  );
+  let copies = 0;
+  let completions = 0;
+  for (const event of events.items) {
+    const count = event.count ?? 1;
+    if (event.message?.startsWith('Copying ') === true) copies += count;
+    if (event.message?.startsWith('Promotion completed!') === true) completions += count;
+  }
+  return { copies, completions };
+}
