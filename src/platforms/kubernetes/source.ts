@@ -8,9 +8,10 @@ import type { Canary } from '../../api/schema/canary.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
 import type { CanaryKey, CanarySource } from '../../engine/ports.js';
 import { decodeSecretData, SecretNotFoundError, type SecretReader } from '../../secrets/secret-reader.js';
-import type { KubeObject } from './client.js';
+import type { KubeClient, KubeObject } from './client.js';
 import type { ObjectReader } from './reader.js';
 import { RESOURCES } from './resources.js';
+import type { OwnStatusWrites } from './status-store.js';
 
 /** The subset of an informer the source reads. */
 export interface ObjectCache<T> {
@@ -19,6 +20,11 @@ export interface ObjectCache<T> {
 
 export interface CachedCanarySourceDeps {
   readonly canaries: ObjectCache<Canary & KubeObject>;
+  /**
+   * With the status store's record of our own writes, a Canary the cache holds in a version older
+   * than our last status write is read from the API server instead (status-store.ts).
+   */
+  readonly freshness?: { readonly ownWrites: OwnStatusWrites; readonly client: Pick<KubeClient, 'get'> };
   readonly metricTemplates: ObjectCache<MetricTemplate & KubeObject>;
   readonly alertProviders: ObjectCache<AlertProvider & KubeObject>;
   /** Secrets (and anything else) through the cache-backed reader. */
@@ -28,8 +34,20 @@ export interface CachedCanarySourceDeps {
 export class CachedCanarySource implements CanarySource, SecretReader {
   constructor(private readonly deps: CachedCanarySourceDeps) {}
 
-  getCanary(key: CanaryKey): Promise<Canary | undefined> {
-    return Promise.resolve(this.deps.canaries.get(key.namespace, key.name));
+  async getCanary(key: CanaryKey): Promise<Canary | undefined> {
+    const cached = this.deps.canaries.get(key.namespace, key.name);
+    const freshness = this.deps.freshness;
+    if (freshness === undefined || !freshness.ownWrites.isBehind(key, cached?.metadata.resourceVersion))
+      return cached;
+    const fresh = await freshness.client.get<Canary & KubeObject>(
+      RESOURCES.canaries,
+      key.namespace,
+      key.name,
+    );
+    if (fresh === undefined) freshness.ownWrites.forget(key);
+    // Until the watch delivers this version too, the next read comes here again.
+    else freshness.ownWrites.record(key, fresh.metadata.resourceVersion);
+    return fresh;
   }
 
   getMetricTemplate(namespace: string, name: string): Promise<MetricTemplate | undefined> {
