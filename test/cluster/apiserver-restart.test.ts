@@ -207,8 +207,33 @@ describe('R2: the API server restarted under the controller', () => {
     expect(
       revisions.filter((revision) => revision.missed !== undefined).map((revision) => revision.missed),
     ).toEqual([]);
+    for (const wrong of analysed.filter((revision) => !right.includes(revision))) {
+      // What the controller decided and warned about for that canary, to tell why.
+      const lines = controller.logs
+        .filter((line) => {
+          const canary = line['canary'];
+          return typeof canary === 'string' && canary.endsWith(`.${wrong.scenario.namespace}`);
+        })
+        .filter(
+          (line) =>
+            (line['level'] !== undefined && Number(line['level']) >= 40) || line['decision'] !== undefined,
+        )
+        .slice(-15)
+        .map((line) => `${String(line['time'])} ${String(line['msg'])}`);
+      console.error(
+        `R2: ${wrong.scenario.namespace} ${wrong.image} ended ${wrong.verdict?.phase}:\n${lines.join('\n')}`,
+      );
+    }
     expect(
-      analysed.filter((revision) => !right.includes(revision)).map((revision) => revision.verdict),
+      analysed
+        .filter((revision) => !right.includes(revision))
+        .map((revision) => ({
+          namespace: revision.scenario.namespace,
+          expected: revision.scenario.expect,
+          image: revision.image,
+          previousImage: revision.previousImage,
+          ...revision.verdict,
+        })),
     ).toEqual([]);
     expect(afterRestart.length).toBe((RESTARTS / 2) * (SCENARIOS.length - Math.floor(SCENARIOS.length / 2)));
     // The watches did break and recover: errors or 410s, then re-lists.

@@ -30,7 +30,7 @@ function canaryAt(version: number, status: CanaryObject['status']): CanaryObject
 function world() {
   let version = 7;
   let stored = canaryAt(version, { phase: 'Progressing', canaryWeight: 60 });
-  const watchCache = { object: stored };
+  const watchCache = { object: stored, current: true };
   let gets = 0;
   const client = {
     get: () => {
@@ -50,7 +50,12 @@ function world() {
     },
   };
   const ownWrites = new OwnStatusWrites();
-  const cache = { get: () => watchCache.object };
+  const cache = {
+    get: () => watchCache.object,
+    get current() {
+      return watchCache.current;
+    },
+  };
   const status = kubernetesStatusStore(client as unknown as KubeClient, cache, ownWrites);
   const source = new CachedCanarySource({
     canaries: cache,
@@ -65,6 +70,14 @@ function world() {
     /** The watch delivers everything written so far. */
     catchUp: () => {
       watchCache.object = stored;
+    },
+    /** Someone else (or our write whose answer was lost) changes the stored status. */
+    writeBehindTheCache: (status: CanaryObject['status']) => {
+      version += 1;
+      stored = { ...stored, metadata: { ...stored.metadata, resourceVersion: String(version) }, status };
+    },
+    breakWatch: () => {
+      watchCache.current = false;
     },
     get gets() {
       return gets;
@@ -92,6 +105,16 @@ describe('the Canary a tick reads', () => {
     expect((await test.source.getCanary(key))?.status?.phase).toBe('Promoting');
     expect((await test.source.getCanary(key))?.status?.phase).toBe('Promoting');
     expect(test.gets).toBe(before);
+  });
+
+  it('comes from the API server while the Canary watch is broken, e.g. after an API server restart', async () => {
+    const test = world();
+    // A write whose answer was lost with the API server: committed, but not known as ours.
+    test.writeBehindTheCache({ phase: 'Finalising', canaryWeight: 0 });
+    test.breakWatch();
+    expect((await test.source.getCanary(key))?.status?.phase).toBe('Finalising');
+    const next = await test.status.update(key, (current) => ({ ...current, phase: 'Succeeded' }));
+    expect(next).toMatchObject({ phase: 'Succeeded', canaryWeight: 0 });
   });
 
   it('lets a status write start from our last write instead of conflicting on the stale cache', async () => {

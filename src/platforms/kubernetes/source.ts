@@ -16,6 +16,8 @@ import type { OwnStatusWrites } from './status-store.js';
 /** The subset of an informer the source reads. */
 export interface ObjectCache<T> {
   get(namespace: string, name: string): T | undefined;
+  /** False while the cache may lag the server (its watch broke and has not caught up). */
+  readonly current?: boolean;
 }
 
 export interface CachedCanarySourceDeps {
@@ -37,8 +39,11 @@ export class CachedCanarySource implements CanarySource, SecretReader {
   async getCanary(key: CanaryKey): Promise<Canary | undefined> {
     const cached = this.deps.canaries.get(key.namespace, key.name);
     const freshness = this.deps.freshness;
-    if (freshness === undefined || !freshness.ownWrites.isBehind(key, cached?.metadata.resourceVersion))
-      return cached;
+    if (freshness === undefined) return cached;
+    // A Canary watch that broke (an API server restart) may have missed writes, ours included
+    // when the answer to a write was lost with the server: read the server until it caught up.
+    const cacheLags = this.deps.canaries.current === false;
+    if (!cacheLags && !freshness.ownWrites.isBehind(key, cached?.metadata.resourceVersion)) return cached;
     const fresh = await freshness.client.get<Canary & KubeObject>(
       RESOURCES.canaries,
       key.namespace,

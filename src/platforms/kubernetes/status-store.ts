@@ -30,6 +30,8 @@ export class CanaryGoneError extends VireoError {
 
 export interface CanaryCache {
   get(namespace: string, name: string): CanaryObject | undefined;
+  /** False while the cache may lag the server (informer.ts `current`). */
+  readonly current?: boolean;
 }
 
 /**
@@ -84,7 +86,11 @@ class CanaryStatusStorage implements VersionedStatusStorage {
     let object: CanaryObject | undefined = this.cache.get(key.namespace, key.name);
     // After a conflict, or while the cache has not seen our last write, the cache is stale.
     const stale = this.staleCache.delete(id);
-    if (stale || this.ownWrites.isBehind(key, object?.metadata.resourceVersion)) {
+    if (
+      stale ||
+      this.cache.current === false ||
+      this.ownWrites.isBehind(key, object?.metadata.resourceVersion)
+    ) {
       object = await this.client.get<CanaryObject>(RESOURCES.canaries, key.namespace, key.name);
     }
     if (object === undefined) throw new CanaryGoneError(key);
