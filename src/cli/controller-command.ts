@@ -31,6 +31,9 @@ export interface ControllerFlags {
   clusterName?: string;
   enableLeaderElection?: boolean;
   leaderElectionNamespace?: string;
+  leaderElectionLeaseDuration?: string;
+  leaderElectionRenewDeadline?: string;
+  leaderElectionRetryPeriod?: string;
   port?: string;
   host?: string;
   logLevel?: string;
@@ -93,6 +96,55 @@ function parseMinInterval(value: string | undefined): number | undefined {
   return parsed;
 }
 
+export interface LeaderElectionTimings {
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+}
+
+/**
+ * --leader-election-lease-duration / -renew-deadline / -retry-period (client-go's meaning and
+ * defaults: 60s, 15s, 5s as Flagger). A standby takes over at most a lease duration (plus a retry
+ * period) after the leader's last renewal, so shorter leases mean faster failover and more Lease
+ * writes. The leader gives up after the renew deadline without a renewal, which must come well
+ * before a rival may take over.
+ */
+export function parseLeaderElectionTimings(flags: ControllerFlags): LeaderElectionTimings {
+  const duration = (flag: string, value: string | undefined, fallback: number, minimumMs: number): number => {
+    if (value === undefined) return fallback;
+    const parsed = parseGoDuration(value);
+    if (parsed === undefined || parsed < minimumMs)
+      throw new UsageError(
+        `${flag}: "${value}" is not a duration of at least ${minimumMs >= 1000 ? `${minimumMs / 1000}s` : `${minimumMs}ms`} (e.g. 15s)`,
+      );
+    return parsed;
+  };
+  const timings = {
+    leaseDurationMs: duration(
+      '--leader-election-lease-duration',
+      flags.leaderElectionLeaseDuration,
+      60_000,
+      1000,
+    ),
+    renewDeadlineMs: duration(
+      '--leader-election-renew-deadline',
+      flags.leaderElectionRenewDeadline,
+      15_000,
+      100,
+    ),
+    retryPeriodMs: duration('--leader-election-retry-period', flags.leaderElectionRetryPeriod, 5_000, 100),
+  };
+  if (timings.renewDeadlineMs >= timings.leaseDurationMs)
+    throw new UsageError(
+      `--leader-election-renew-deadline (${timings.renewDeadlineMs} ms) must be shorter than --leader-election-lease-duration (${timings.leaseDurationMs} ms): the leader must give up before a standby may take over`,
+    );
+  if (timings.renewDeadlineMs <= 1.2 * timings.retryPeriodMs)
+    throw new UsageError(
+      `--leader-election-renew-deadline (${timings.renewDeadlineMs} ms) must be more than 1.2 × --leader-election-retry-period (${timings.retryPeriodMs} ms), or the leader gets too few renewal attempts`,
+    );
+  return timings;
+}
+
 async function loadKubeConfig(flags: ControllerFlags): Promise<KubeConfig> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
@@ -139,6 +191,7 @@ export async function runController(
   const port = parsePort(flags.port);
   const threadiness = parseThreadiness(flags.threadiness);
   const minIntervalMs = parseMinInterval(flags.minAnalysisInterval);
+  const leaderTimings = parseLeaderElectionTimings(flags);
   const logger = createLogger({
     level: logLevel,
     ...(host.logDestination === undefined ? {} : { destination: host.logDestination }),
@@ -223,6 +276,7 @@ export async function runController(
       elector = new LeaderElector({
         client,
         namespace: flags.leaderElectionNamespace ?? flags.namespace ?? podNamespace() ?? 'kube-system',
+        ...leaderTimings,
         logger,
       });
       void elector.run({

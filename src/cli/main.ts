@@ -207,6 +207,15 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '--leader-election-namespace <namespace>',
       "namespace of the Lease (default: --namespace, else the Pod's own, else kube-system)",
     )
+    .option(
+      '--leader-election-lease-duration <duration>',
+      'how long a standby waits after the last renewal before taking over (default: 60s)',
+    )
+    .option(
+      '--leader-election-renew-deadline <duration>',
+      'the leader steps down when it could not renew for this long (default: 15s)',
+    )
+    .option('--leader-election-retry-period <duration>', 'time between Lease attempts (default: 5s)')
     .option('--port <port>', 'port for /metrics and /healthz; 0 picks a free one (default: 8080)')
     .option(
       '--host <host>',

@@ -246,6 +246,25 @@ describe('engine: transitions of reference §2.2', () => {
     });
   });
 
+  it('a canary that stops being ready once promotion has begun does not fail a revision the primary already runs', async () => {
+    for (const phase of ['Promoting', 'Finalising']) {
+      const world = await initializedWorld();
+      await runUntil(world, [phase]);
+      world.canaryReady = {
+        ready: false,
+        retriable: false,
+        reason: 'deployment "podinfo" exceeded its progress deadline',
+      };
+      await runUntil(world, ['Succeeded', 'Failed']);
+      expect(world.phase).toBe('Succeeded');
+      expect(world.promotions.at(-1)).toBe('rev-2');
+      expect(world.routes.canaryWeight).toBe(0);
+      expect(world.targetScaledToZero).toBe(true);
+      expect(world.alerts.map((alert) => alert.severity)).not.toContain('error');
+      expect(world.violations).toEqual([]);
+    }
+  });
+
   it('a rollback hook that answers ≤ 202 rolls back at once', async () => {
     const world = await initializedWorld(
       newTestCanary({ webhooks: [{ name: 'abort', type: 'rollback', url: 'http://gate/rollback/check' }] }),

@@ -206,9 +206,16 @@ export class CanaryEngine {
     }
 
     const readiness = await this.deps.workloads.canaryReadiness(canary);
-    if (!readiness.ready) {
+    const promoting = tick.phase === 'Promoting' || tick.phase === 'Finalising';
+    if (!readiness.ready && (readiness.retriable || !promoting)) {
       await this.canaryNotReady(tick, readiness, revision);
       return;
+    }
+    if (!readiness.ready) {
+      // Once promoting, the primary already runs the new revision: a canary that will not get
+      // ready no longer decides anything (as Flagger, only an analysis rolls back on it). Rolling
+      // back here would report Failed for a revision the primary serves.
+      await this.emit(canary, 'Warning', readiness.reason);
     }
     if (skip) {
       await this.skipAnalysis(tick);

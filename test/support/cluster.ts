@@ -71,6 +71,17 @@ export interface TestCluster {
    * ServiceAccount must exist), valid for `expirationSeconds` (default 3600, minimum 600).
    */
   tokenFor(namespace: string, serviceAccount: string, expirationSeconds?: number): Promise<string>;
+  /**
+   * Stops kube-apiserver alone, as an upgrade or a crash would: etcd and the other components keep
+   * running, and every watch and request on it breaks. SIGTERM lets it shut down gracefully;
+   * SIGKILL drops every connection at once. A no-op when it is already stopped.
+   */
+  stopApiserver(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /**
+   * Starts kube-apiserver again on the same port, with the same etcd and certificates (so every
+   * kubeconfig keeps working); resolves once /readyz answers. A no-op when it is running.
+   */
+  startApiserver(timeoutMs?: number): Promise<void>;
   /** Stops every process and removes `dir`. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -320,7 +331,7 @@ async function startApiserver(
   startup: Startup,
   pki: ClusterPki,
   etcdClientPort: number,
-): Promise<{ server: string; api: AdminApiClient }> {
+): Promise<{ server: string; api: AdminApiClient; port: number }> {
   const [port] = (await freePorts(1)) as [number];
   const server = `https://127.0.0.1:${port}`;
   const apiserver = launch(
@@ -337,7 +348,7 @@ async function startApiserver(
     throw error;
   }
   startup.log(`kube-apiserver ready after ${secondsSince(startup.startedAt)} s at ${server}`);
-  return { server, api };
+  return { server, api, port };
 }
 
 /** Starts kube-controller-manager, kube-scheduler and kwok; returns the two readiness depends on. */
@@ -457,8 +468,14 @@ export async function startTestCluster(options: StartTestClusterOptions = {}): P
     await waitUntilUsable(startup, apiserver.api, nodeNames, components);
     log(`cluster ready after ${secondsSince(startedAt)} s (${nodeNames.length} kwok nodes)`);
 
-    watchForCrashes(processes, () => stopped !== undefined, log);
+    // Processes stopped on purpose (stopApiserver) are not reported as crashes.
+    const stoppedOnPurpose = new Set<ManagedProcess>();
+    const expectedExit = (managed: ManagedProcess): boolean =>
+      stopped !== undefined || stoppedOnPurpose.has(managed);
+    watchForCrashes(processes, expectedExit, log);
     const adminApi = apiserver.api;
+    const apiserverIndex = processes.findIndex((managed) => managed.name === 'kube-apiserver');
+    const apiserverArgsNow = apiserverArgs(pki, dir, apiserver.port, etcdClientPort);
     return {
       kubeconfigPath,
       server: apiserver.server,
@@ -468,6 +485,35 @@ export async function startTestCluster(options: StartTestClusterOptions = {}): P
         stopped === undefined
           ? requestToken(adminApi, namespace, serviceAccount, expirationSeconds)
           : Promise.reject(new TestClusterError('E_CLUSTER_STOPPED', 'tokenFor() called after stop()')),
+      stopApiserver: async (signal = 'SIGTERM') => {
+        const current = processes[apiserverIndex]!;
+        if (current.exit !== undefined) return;
+        stoppedOnPurpose.add(current);
+        if (signal === 'SIGKILL') {
+          current.killNow();
+          await current.exited;
+        } else {
+          await current.stop(STOP_GRACE_MS);
+        }
+        log(`kube-apiserver stopped (${signal})`);
+      },
+      startApiserver: async (timeoutMs = 120_000) => {
+        if (stopped !== undefined)
+          throw new TestClusterError('E_CLUSTER_STOPPED', 'startApiserver() called after stop()');
+        if (processes[apiserverIndex]!.exit === undefined) return;
+        const restarted = registry.start('kube-apiserver', binaries['kube-apiserver'], apiserverArgsNow);
+        // Same slot, so stop() still stops it before etcd.
+        processes[apiserverIndex] = restarted;
+        watchForCrashes([restarted], expectedExit, log);
+        const restartedAt = Date.now();
+        await waitUntil(
+          'kube-apiserver /readyz after a restart',
+          () => adminApi.succeeds('/readyz'),
+          { deadline: restartedAt + timeoutMs, processes },
+          restarted,
+        );
+        log(`kube-apiserver ready again after ${secondsSince(restartedAt)} s`);
+      },
       stop: () => stopAndClean(keepDir),
     };
   } catch (error) {
@@ -492,12 +538,12 @@ async function etcdHealthy(clientPort: number): Promise<boolean> {
 /** After start, a dying component would otherwise only show up as confusing test timeouts. */
 function watchForCrashes(
   processes: readonly ManagedProcess[],
-  isStopping: () => boolean,
+  isExpected: (managed: ManagedProcess) => boolean,
   log: (line: string) => void,
 ): void {
   for (const managed of processes) {
     void managed.exited.then((exit) => {
-      if (isStopping()) return;
+      if (isExpected(managed)) return;
       log(
         `${managed.name} exited unexpectedly (${describeExit(exit)}). Last lines of ${managed.logPath}:\n` +
           tailOfFile(managed.logPath),

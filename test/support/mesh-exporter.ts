@@ -189,7 +189,7 @@ export function durationIsMean(observer: Observer): boolean {
   return latency !== undefined && 'mean' in latency;
 }
 
-interface Series {
+export interface Series {
   readonly name: string;
   readonly labels: Labels;
   readonly perSecond: number;
@@ -277,9 +277,25 @@ export interface MeshExporter {
   close(): Promise<void>;
 }
 
-/** Serves every router's series on one /metrics endpoint. */
-export async function startMeshExporter(now: () => number = Date.now): Promise<MeshExporter> {
-  const series = Object.values(MESH_SHAPES).flatMap(meshSeries);
+/**
+ * The canary arm of `observer` (95 % success) for target and Ingress `podinfo` in `namespace`,
+ * without decoys: one series set per namespace lets several canaries run side by side, each
+ * passing a `min: 90` success-rate check and failing a `min: 99` one.
+ */
+export function canarySeriesIn(observer: 'nginx' | 'http', namespace: string): Series[] {
+  const shape = MESH_SHAPES[observer];
+  const canary: Labels =
+    observer === 'nginx'
+      ? { namespace, ingress: 'podinfo', canary: `${namespace}-podinfo-canary-80` }
+      : { ...shape.canary, kubernetes_namespace: namespace };
+  return armSeries(shape, canary, CANARY_ARM, false);
+}
+
+/** Serves every router's series (or only `series`) on one /metrics endpoint. */
+export async function startMeshExporter(
+  now: () => number = Date.now,
+  series: readonly Series[] = Object.values(MESH_SHAPES).flatMap(meshSeries),
+): Promise<MeshExporter> {
   const startedAt = now();
   const server: Server = createServer((request, response) => {
     if (request.url !== '/metrics') {

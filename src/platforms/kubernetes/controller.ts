@@ -31,7 +31,7 @@ import { RESOURCES, type ResourceType } from './resources.js';
 import { createCanaryRouter, createRouter } from './routers/factory.js';
 import { CanaryScheduler } from './scheduler.js';
 import { CachedCanarySource } from './source.js';
-import { kubernetesStatusStore } from './status-store.js';
+import { kubernetesStatusStore, OwnStatusWrites } from './status-store.js';
 import { CanarySync, type CanaryObject } from './sync.js';
 import { KubernetesWorkloads } from './workloads/index.js';
 
@@ -118,13 +118,15 @@ export class KubernetesController {
 
     this.metrics = new ControllerMetrics({ registry, collectDefaultMetrics: true });
     this.metrics.setInfo(VERSION, settings.meshProvider);
+    const ownWrites = new OwnStatusWrites();
     const source = new CachedCanarySource({
       canaries: this.canaries,
+      freshness: { ownWrites, client },
       metricTemplates: this.templates,
       alertProviders: this.providers,
       reader,
     });
-    const status = kubernetesStatusStore(client, this.canaries);
+    const status = kubernetesStatusStore(client, this.canaries, ownWrites);
     const events = new KubernetesEventSink(client, logger, now);
     const alertLog = logger.child({ component: 'alerts' });
     const notifierDeps = {

@@ -291,6 +291,23 @@ describe('Informer', () => {
     expect(recorded.logs.at(-1)!.fields['delayMs']).toBe(500);
   });
 
+  it('is current after its list, not from a failed watch until the next watch delivers or a re-list succeeds', async () => {
+    const { informer } = await started();
+    expect(informer.current).toBe(true);
+    server.lastWatch.fail(new KubeApiError('E_KUBE_TRANSPORT', 'watch configmaps: connection refused', 0));
+    await settle();
+    expect(informer.current).toBe(false);
+    await vi.advanceTimersByTimeAsync(1_000);
+    // Watching again, but nothing came yet: writes made meanwhile may still be on their way.
+    expect(informer.current).toBe(false);
+    server.lastWatch.send('ADDED', server.put('a'));
+    expect(informer.current).toBe(true);
+    server.lastWatch.fail(new KubeApiError('E_KUBE_GONE', 'too old resource version', 410));
+    await settle();
+    expect(server.lists).toHaveLength(2);
+    expect(informer.current).toBe(true);
+  });
+
   it('uses the random source for jitter', async () => {
     const { recorded } = await started({ random: () => 0.1 });
     server.lastWatch.fail(new KubeApiError('E_KUBE_SERVER', 'watch configmaps: HTTP 500', 500));

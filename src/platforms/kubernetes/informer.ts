@@ -151,6 +151,8 @@ export class Informer<T extends KubeObject> {
   private listNeeded = true;
   private nextRelistAt = 0;
   private lastSeenAt: number | undefined;
+  /** False from a failed list or watch until a list succeeds or the new watch delivers something. */
+  private inStep = false;
   private hasSynced = false;
   private stopped = false;
   private started: Promise<void> | undefined;
@@ -183,6 +185,15 @@ export class Informer<T extends KubeObject> {
   /** True once the first list has filled the cache; stays true (the cache is then only ever updated). */
   get synced(): boolean {
     return this.hasSynced;
+  }
+
+  /**
+   * Whether the cache is following the server right now: false after a list or watch failed (an
+   * API server restart, a dropped connection) until a list succeeded or the new watch delivered an
+   * event or bookmark. Readers that must not act on an old copy read from the server meanwhile.
+   */
+  get current(): boolean {
+    return this.hasSynced && this.inStep;
   }
 
   get size(): number {
@@ -291,6 +302,7 @@ export class Informer<T extends KubeObject> {
         // 'closed' (the server's timeoutSeconds) and 'relist' go round: re-watch, or re-list when due.
       } catch (error) {
         if (this.stopped) break;
+        this.inStep = false;
         if (delivered > 0) failures = 0;
         if (!this.hasSynced && isFatalAtStart(error)) {
           this.failStart(this.startError(error));
@@ -360,6 +372,7 @@ export class Informer<T extends KubeObject> {
     }
     this.resourceVersion = listed.resourceVersion;
     this.listNeeded = false;
+    this.inStep = true;
     this.lastSeenAt = this.now();
     this.nextRelistAt = this.now() + this.relistIntervalMs;
     if (first) {
@@ -413,6 +426,7 @@ export class Informer<T extends KubeObject> {
           lastEventAt = this.now();
           this.lastSeenAt = lastEventAt;
           this.handle(event);
+          this.inStep = true;
         },
       );
       return ended ?? 'closed';

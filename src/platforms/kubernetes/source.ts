@@ -8,17 +8,25 @@ import type { Canary } from '../../api/schema/canary.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
 import type { CanaryKey, CanarySource } from '../../engine/ports.js';
 import { decodeSecretData, SecretNotFoundError, type SecretReader } from '../../secrets/secret-reader.js';
-import type { KubeObject } from './client.js';
+import type { KubeClient, KubeObject } from './client.js';
 import type { ObjectReader } from './reader.js';
 import { RESOURCES } from './resources.js';
+import type { OwnStatusWrites } from './status-store.js';
 
 /** The subset of an informer the source reads. */
 export interface ObjectCache<T> {
   get(namespace: string, name: string): T | undefined;
+  /** False while the cache may lag the server (its watch broke and has not caught up). */
+  readonly current?: boolean;
 }
 
 export interface CachedCanarySourceDeps {
   readonly canaries: ObjectCache<Canary & KubeObject>;
+  /**
+   * With the status store's record of our own writes, a Canary the cache holds in a version older
+   * than our last status write is read from the API server instead (status-store.ts).
+   */
+  readonly freshness?: { readonly ownWrites: OwnStatusWrites; readonly client: Pick<KubeClient, 'get'> };
   readonly metricTemplates: ObjectCache<MetricTemplate & KubeObject>;
   readonly alertProviders: ObjectCache<AlertProvider & KubeObject>;
   /** Secrets (and anything else) through the cache-backed reader. */
@@ -28,8 +36,23 @@ export interface CachedCanarySourceDeps {
 export class CachedCanarySource implements CanarySource, SecretReader {
   constructor(private readonly deps: CachedCanarySourceDeps) {}
 
-  getCanary(key: CanaryKey): Promise<Canary | undefined> {
-    return Promise.resolve(this.deps.canaries.get(key.namespace, key.name));
+  async getCanary(key: CanaryKey): Promise<Canary | undefined> {
+    const cached = this.deps.canaries.get(key.namespace, key.name);
+    const freshness = this.deps.freshness;
+    if (freshness === undefined) return cached;
+    // A Canary watch that broke (an API server restart) may have missed writes, ours included
+    // when the answer to a write was lost with the server: read the server until it caught up.
+    const cacheLags = this.deps.canaries.current === false;
+    if (!cacheLags && !freshness.ownWrites.isBehind(key, cached?.metadata.resourceVersion)) return cached;
+    const fresh = await freshness.client.get<Canary & KubeObject>(
+      RESOURCES.canaries,
+      key.namespace,
+      key.name,
+    );
+    if (fresh === undefined) freshness.ownWrites.forget(key);
+    // Until the watch delivers this version too, the next read comes here again.
+    else freshness.ownWrites.record(key, fresh.metadata.resourceVersion);
+    return fresh;
   }
 
   getMetricTemplate(namespace: string, name: string): Promise<MetricTemplate | undefined> {

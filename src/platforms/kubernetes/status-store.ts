@@ -30,7 +30,47 @@ export class CanaryGoneError extends VireoError {
 
 export interface CanaryCache {
   get(namespace: string, name: string): CanaryObject | undefined;
+  /** False while the cache may lag the server (informer.ts `current`). */
+  readonly current?: boolean;
 }
+
+/**
+ * The resourceVersion of each canary's latest status this controller wrote (or read fresh), until
+ * the watch cache has caught up with it. A tick decides from the Canary's status; deciding from a
+ * cached copy older than our own last write would replay a step already taken (promote again,
+ * finalise again, or move traffic back onto a canary already scaled to zero), and the
+ * conflict-retry of the write would then apply that stale decision to the current status. The
+ * watch normally delivers our write within milliseconds; it lags when a watch is broken or backing
+ * off, e.g. after an API server restart (test/cluster/apiserver-restart.test.ts).
+ */
+export class OwnStatusWrites {
+  private readonly versions = new Map<string, string>();
+
+  record(key: CanaryKey, version: string | undefined): void {
+    if (version === undefined || version === '') return;
+    this.versions.set(idOf(key), version);
+  }
+
+  /** True when the cached copy (of `version`) may be older than what we wrote last. */
+  isBehind(key: CanaryKey, version: string | undefined): boolean {
+    const id = idOf(key);
+    const written = this.versions.get(id);
+    if (written === undefined) return false;
+    // resourceVersions are only compared for equality: once the cache holds exactly what we
+    // wrote, it has caught up, and the entry goes.
+    if (written === version) {
+      this.versions.delete(id);
+      return false;
+    }
+    return true;
+  }
+
+  forget(key: CanaryKey): void {
+    this.versions.delete(idOf(key));
+  }
+}
+
+const idOf = (key: CanaryKey): string => `${key.namespace}/${key.name}`;
 
 class CanaryStatusStorage implements VersionedStatusStorage {
   private readonly staleCache = new Set<string>();
@@ -38,15 +78,20 @@ class CanaryStatusStorage implements VersionedStatusStorage {
   constructor(
     private readonly client: KubeClient,
     private readonly cache: CanaryCache,
+    private readonly ownWrites: OwnStatusWrites,
   ) {}
 
   async read(key: CanaryKey): Promise<VersionedStatus> {
     const id = `${key.namespace}/${key.name}`;
-    let object: CanaryObject | undefined;
-    if (this.staleCache.delete(id)) {
+    let object: CanaryObject | undefined = this.cache.get(key.namespace, key.name);
+    // After a conflict, or while the cache has not seen our last write, the cache is stale.
+    const stale = this.staleCache.delete(id);
+    if (
+      stale ||
+      this.cache.current === false ||
+      this.ownWrites.isBehind(key, object?.metadata.resourceVersion)
+    ) {
       object = await this.client.get<CanaryObject>(RESOURCES.canaries, key.namespace, key.name);
-    } else {
-      object = this.cache.get(key.namespace, key.name);
     }
     if (object === undefined) throw new CanaryGoneError(key);
     return { status: object.status ?? {}, version: object.metadata.resourceVersion ?? '' };
@@ -56,10 +101,11 @@ class CanaryStatusStorage implements VersionedStatusStorage {
     const id = `${key.namespace}/${key.name}`;
     try {
       // /status ignores everything but the status; the resourceVersion makes the write conditional.
-      await this.client.replaceStatus(RESOURCES.canaries, {
+      const written: KubeObject = await this.client.replaceStatus<KubeObject>(RESOURCES.canaries, {
         metadata: { name: key.name, namespace: key.namespace, resourceVersion: version },
         status,
       });
+      this.ownWrites.record(key, written.metadata.resourceVersion);
     } catch (error) {
       if (isConflict(error)) {
         this.staleCache.add(id);
@@ -70,6 +116,10 @@ class CanaryStatusStorage implements VersionedStatusStorage {
   }
 }
 
-export function kubernetesStatusStore(client: KubeClient, cache: CanaryCache): VersionedStatusStore {
-  return new VersionedStatusStore(new CanaryStatusStorage(client, cache));
+export function kubernetesStatusStore(
+  client: KubeClient,
+  cache: CanaryCache,
+  ownWrites: OwnStatusWrites = new OwnStatusWrites(),
+): VersionedStatusStore {
+  return new VersionedStatusStore(new CanaryStatusStorage(client, cache, ownWrites));
 }

@@ -44,13 +44,13 @@ export class DaemonSetWorkload extends PodWorkload<DaemonSet> {
   }
 
   async scaleToZero(canary: Canary): Promise<void> {
-    const target = await this.readTarget(canary);
+    const target = await this.readTargetFromServer(canary);
     if (target.spec.template.spec.nodeSelector?.[SCALE_TO_ZERO_NODE_SELECTOR] === 'true') return;
     await this.setScaledToZero(canary, true);
   }
 
   async scaleFromZero(canary: Canary): Promise<void> {
-    const target = await this.readTarget(canary);
+    const target = await this.readTargetFromServer(canary);
     if (target.spec.template.spec.nodeSelector?.[SCALE_TO_ZERO_NODE_SELECTOR] === undefined) return;
     await this.setScaledToZero(canary, false);
   }

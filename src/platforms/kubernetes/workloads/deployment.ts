@@ -54,13 +54,13 @@ export class DeploymentWorkload extends PodWorkload<Deployment> {
   /** Pausing the HPA is a no-op: an HPA leaves a Deployment at 0 replicas alone. */
   async scaleToZero(canary: Canary): Promise<void> {
     hpaNameOf(canary);
-    const target = await this.readTarget(canary);
+    const target = await this.readTargetFromServer(canary);
     if ((target.spec.replicas ?? 1) === 0) return;
     await this.setReplicas(canary, 0);
   }
 
   async scaleFromZero(canary: Canary): Promise<void> {
-    const target = await this.readTarget(canary);
+    const target = await this.readTargetFromServer(canary);
     if ((target.spec.replicas ?? 1) > 0) return;
     await this.setReplicas(canary, await this.replicasFromZero(canary));
   }

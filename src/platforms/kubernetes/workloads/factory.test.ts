@@ -4,6 +4,7 @@ import { KubernetesWorkloads } from './index.js';
 import { targetKindOf } from './factory.js';
 import { MapReader, testCanary } from './test-fixtures.test-helper.js';
 import type { KubeClient } from '../client.js';
+import { RESOURCES } from '../resources.js';
 
 const withKind = (kind: string) =>
   testCanary({ targetRef: { apiVersion: 'v1', kind: kind, name: 'podinfo' } });
@@ -53,5 +54,40 @@ describe('KubernetesWorkloads', () => {
       code: 'E_WORKLOAD_NOT_FOUND',
       message: expect.stringMatching(/Deployment test\/podinfo .*spec\.targetRef/),
     });
+  });
+
+  it('given a watch cache that lags the server, then scaling decides from the server (no failed canary left running)', async () => {
+    const deployment = (replicas: number) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'podinfo', namespace: 'test' },
+      spec: { replicas, template: { spec: { containers: [] } } },
+    });
+    // The cache still has the target at 0 replicas (its watch broke before the scale-up); the
+    // server has it at 2: a rollback must still scale it down, and a new revision must not be
+    // analysed on a target the server has at 0.
+    const stale = new MapReader().put(RESOURCES.deployments, deployment(0));
+    const patches: unknown[] = [];
+    let onServer = deployment(2);
+    const client = {
+      get: () => Promise.resolve(structuredClone(onServer)),
+      mergePatch: (
+        _resource: unknown,
+        _namespace: string,
+        _name: string,
+        patch: { spec: { replicas: number } },
+      ) => {
+        patches.push(patch);
+        onServer = deployment(patch.spec.replicas);
+        return Promise.resolve(structuredClone(onServer));
+      },
+    } as unknown as KubeClient;
+    const workloads = new KubernetesWorkloads({ client, reader: stale, options: DEFAULT_PLATFORM_OPTIONS });
+    const canary = withKind('Deployment');
+    await workloads.scaleToZero(canary);
+    expect(patches).toEqual([{ spec: { replicas: 0 } }]);
+    stale.put(RESOURCES.deployments, deployment(2));
+    await workloads.scaleFromZero(canary);
+    expect(patches.at(-1)).toEqual({ spec: { replicas: 1 } });
   });
 });

@@ -99,6 +99,18 @@ export abstract class PodWorkload<T extends PodWorkloadObject> implements Worklo
     return target;
   }
 
+  /**
+   * The target as the API server has it, for the scale decisions: a cached copy that lags (a
+   * Deployment watch broken by an API server restart) would skip a scale-down the canary needs,
+   * leaving a failed canary running, or skip a scale-up and analyse a canary with no pods.
+   */
+  protected async readTargetFromServer(canary: Canary): Promise<T> {
+    const name = canary.spec.targetRef.name;
+    const target = await this.context.client.get<T>(this.resource, namespaceOf(canary), name);
+    if (target === undefined) throw this.notFound(canary, name);
+    return target;
+  }
+
   protected readPrimary(canary: Canary): Promise<T | undefined> {
     return this.context.reader.get<T>(
       this.resource,
