@@ -20,14 +20,14 @@ import {
   createScenario,
   FIRST_IMAGE,
   isRightVerdict,
-  promotionAnnouncements,
+  promotionsAnnouncedTwice,
   release,
+  type Scenario,
   seriesFor,
   sleep,
+  type Verdict,
   verdictAfter,
   waitForInitialized,
-  type Scenario,
-  type Verdict,
 } from '../support/resilience.js';
 import { auditRollouts, startRolloutRecorder, type RolloutRecorder } from '../support/rollout-recorder.js';
 import { seedFrom, seededRandom } from '../support/seeded-random.js';
@@ -182,17 +182,14 @@ describe('R2: the API server restarted under the controller', () => {
     const audit = auditRollouts(recorder.events());
     // Promotions announced more often than revisions promoted: a promotion step ran twice
     // (a lost answer can only make the controller announce less, never more).
-    const announcedTwice: string[] = [];
-    for (const scenario of SCENARIOS) {
-      const promoted = analysed.filter(
-        (revision) => revision.scenario === scenario && revision.verdict?.phase === 'Succeeded',
-      ).length;
-      const announced = await promotionAnnouncements(client, scenario.namespace);
-      if (announced.copies > promoted || announced.completions > promoted)
-        announcedTwice.push(
-          `${scenario.namespace}: ${promoted} promoted, ${announced.copies} "Copying" and ${announced.completions} "Promotion completed" events`,
-        );
-    }
+    const announcedTwice = await promotionsAnnouncedTwice(
+      client,
+      SCENARIOS,
+      (scenario) =>
+        analysed.filter(
+          (revision) => revision.scenario === scenario && revision.verdict?.phase === 'Succeeded',
+        ).length,
+    );
     console.log(
       `R2 API server restarts: ${RESTARTS} restarts (${(outageMs / 1000).toFixed(0)} s without an API server), ` +
         `${revisions.length} revisions released (${afterRestart.length} right after a restart, the others just before an outage) across ` +

@@ -23,22 +23,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../src/platforms/kubernetes/client.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
-import { adminClient, eventually, installCrds } from '../support/kube.js';
+import { adminClient, installCrds } from '../support/kube.js';
 import { startMeshExporter, type MeshExporter } from '../support/mesh-exporter.js';
 import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
 import {
   createScenario,
   FIRST_IMAGE,
   isRightVerdict,
-  promotionAnnouncements,
-  readCanary,
+  promotionsAnnouncedTwice,
   release,
+  type Scenario,
   seriesFor,
   sleep,
+  type Verdict,
   verdictAfter,
   waitForInitialized,
-  type Scenario,
-  type Verdict,
+  waitForRecorderCatchUp,
 } from '../support/resilience.js';
 import { auditRollouts, startRolloutRecorder, type RolloutRecorder } from '../support/rollout-recorder.js';
 import { seedFrom, seededRandom } from '../support/seeded-random.js';
@@ -152,34 +152,16 @@ describe('R1: the controller killed with SIGKILL at random points', () => {
     }
 
     // The recorder has every change up to the final states just read.
-    await eventually(
-      async () => {
-        const events = recorder.events();
-        const finals = await Promise.all(SCENARIOS.map((scenario) => readCanary(client, scenario.namespace)));
-        return finals.every((final) =>
-          events.some(
-            (event) =>
-              event.resource === 'canaries' && event.rv >= Number(final?.metadata.resourceVersion ?? 0),
-          ),
-        );
-      },
-      Boolean,
-      30_000,
-      'the recorder caught up',
-    );
+    await waitForRecorderCatchUp(client, recorder, SCENARIOS);
     const audit = auditRollouts(recorder.events());
     // Promotions announced more often than revisions promoted: a promotion step ran twice.
-    const announcedTwice: string[] = [];
-    for (const scenario of SCENARIOS) {
-      const promoted = analyses.filter(
-        (analysis) => analysis.scenario === scenario && analysis.phase === 'Succeeded',
-      ).length;
-      const announced = await promotionAnnouncements(client, scenario.namespace);
-      if (announced.copies > promoted || announced.completions > promoted)
-        announcedTwice.push(
-          `${scenario.namespace}: ${promoted} promoted, ${announced.copies} "Copying" and ${announced.completions} "Promotion completed" events`,
-        );
-    }
+    const announcedTwice = await promotionsAnnouncedTwice(
+      client,
+      SCENARIOS,
+      (scenario) =>
+        analyses.filter((analysis) => analysis.scenario === scenario && analysis.phase === 'Succeeded')
+          .length,
+    );
 
     const rightPhase = analyses.filter(
       (analysis) =>

@@ -26,14 +26,15 @@ import {
   createScenario,
   FIRST_IMAGE,
   isRightVerdict,
-  promotionAnnouncements,
+  promotionsAnnouncedTwice,
   release,
+  type Scenario,
   seriesFor,
   sleep,
+  type Verdict,
   verdictAfter,
   waitForInitialized,
-  type Scenario,
-  type Verdict,
+  waitForRecorderCatchUp,
 } from '../support/resilience.js';
 import { auditRollouts, startRolloutRecorder, type RolloutRecorder } from '../support/rollout-recorder.js';
 import { seedFrom, seededRandom } from '../support/seeded-random.js';
@@ -245,36 +246,16 @@ describe('R6: two replicas with leader election, the leader killed', () => {
     await analysing;
     if (waveFailure !== undefined) throw waveFailure;
 
-    await eventually(
-      async () => {
-        const events = recorder.events();
-        const finals = await Promise.all(
-          SCENARIOS.map((scenario) => client.get(RESOURCES.canaries, scenario.namespace, 'podinfo')),
-        );
-        return finals.every((final) =>
-          events.some(
-            (event) =>
-              event.resource === 'canaries' && event.rv >= Number(final?.metadata.resourceVersion ?? 0),
-          ),
-        );
-      },
-      Boolean,
-      30_000,
-      'the recorder caught up',
-    );
+    await waitForRecorderCatchUp(client, recorder, SCENARIOS);
     const audit = auditRollouts(recorder.events());
     // Promotions announced more often than revisions promoted: a promotion step ran twice.
-    const announcedTwice: string[] = [];
-    for (const scenario of SCENARIOS) {
-      const promoted = analyses.filter(
-        (analysis) => analysis.scenario === scenario && analysis.phase === 'Succeeded',
-      ).length;
-      const announced = await promotionAnnouncements(client, scenario.namespace);
-      if (announced.copies > promoted || announced.completions > promoted)
-        announcedTwice.push(
-          `${scenario.namespace}: ${promoted} promoted, ${announced.copies} "Copying" and ${announced.completions} "Promotion completed" events`,
-        );
-    }
+    const announcedTwice = await promotionsAnnouncedTwice(
+      client,
+      SCENARIOS,
+      (scenario) =>
+        analyses.filter((analysis) => analysis.scenario === scenario && analysis.phase === 'Succeeded')
+          .length,
+    );
     const stepProblems = [...audit.weights].flatMap(([namespace, weights]) =>
       repeatedSteps(weights).map((problem) => `${namespace}: ${problem}`),
     );

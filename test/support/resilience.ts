@@ -8,6 +8,7 @@ import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
 import { canary, podinfoDeployment, podinfoIngress } from './canary-fixtures.js';
 import { ensureNamespace, eventually } from './kube.js';
 import { canarySeriesIn, type Series } from './mesh-exporter.js';
+import type { RolloutRecorder } from './rollout-recorder.js';
 
 export const FIRST_IMAGE = 'ghcr.io/stefanprodan/podinfo:6.0.0';
 
@@ -182,4 +183,48 @@ export async function promotionAnnouncements(
     if (event.message?.startsWith('Promotion completed!') === true) completions += count;
   }
   return { copies, completions };
+}
+
+/** Waits until `recorder` holds every change up to each scenario's Canary as the API server has it now. */
+export async function waitForRecorderCatchUp(
+  client: KubeClient,
+  recorder: Pick<RolloutRecorder, 'events'>,
+  scenarios: readonly Scenario[],
+): Promise<void> {
+  await eventually(
+    async () => {
+      const events = recorder.events();
+      const finals = await Promise.all(scenarios.map((scenario) => readCanary(client, scenario.namespace)));
+      return finals.every((final) =>
+        events.some(
+          (event) =>
+            event.resource === 'canaries' && event.rv >= Number(final?.metadata.resourceVersion ?? 0),
+        ),
+      );
+    },
+    Boolean,
+    30_000,
+    'the recorder caught up',
+  );
+}
+
+/**
+ * The scenarios whose promotions were announced more often than revisions were promoted
+ * (`promoted(scenario)`): a promotion step ran twice. Each entry says the counts.
+ */
+export async function promotionsAnnouncedTwice(
+  client: KubeClient,
+  scenarios: readonly Scenario[],
+  promoted: (scenario: Scenario) => number,
+): Promise<string[]> {
+  const problems: string[] = [];
+  for (const scenario of scenarios) {
+    const count = promoted(scenario);
+    const announced = await promotionAnnouncements(client, scenario.namespace);
+    if (announced.copies > count || announced.completions > count)
+      problems.push(
+        `${scenario.namespace}: ${count} promoted, ${announced.copies} "Copying" and ${announced.completions} "Promotion completed" events`,
+      );
+  }
+  return problems;
 }
