@@ -11,7 +11,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { isSignalableGroup, processAlive, stopProcessGroup } from './process-group.js';
+import { isSignalableGroup, processAlive, readProcStat, stopProcessGroup } from './process-group.js';
 
 /** The environment variable that marks a process as started by the daemon of a state directory. */
 export const STATE_MARK = 'VIREO_LOCAL_STATE';
@@ -21,17 +21,6 @@ export const REPLICAS_FILE = 'replicas.json';
 interface Marked {
   readonly pid: number;
   readonly pgid: number;
-}
-
-async function readStat(pid: number): Promise<{ pgid: number; living: boolean } | undefined> {
-  try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    const state = fields[0] ?? '';
-    return { pgid: Number(fields[2]), living: state !== 'Z' && state !== 'X' };
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -64,7 +53,7 @@ export async function findMarkedProcesses(stateDirectory: string): Promise<Marke
       .map(async (entry) => {
         const pid = Number(entry);
         if (!(await marked(pid, mark, stateDirectory))) return undefined;
-        const stat = await readStat(pid);
+        const stat = await readProcStat(pid);
         return stat?.living === true ? { pid, pgid: stat.pgid } : undefined;
       }),
   );

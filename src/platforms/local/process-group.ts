@@ -68,7 +68,8 @@ export async function processAlive(pid: number): Promise<boolean> {
   return stat === undefined ? true : stat.living;
 }
 
-async function readProcStat(pid: number): Promise<{ pgid: number; living: boolean } | undefined> {
+/** A process's group and whether it still runs (not a zombie), from /proc; undefined when gone. */
+export async function readProcStat(pid: number): Promise<{ pgid: number; living: boolean } | undefined> {
   try {
     const text = await readFile(`/proc/${pid}/stat`, 'utf8');
     // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so cut at the last ')'.
