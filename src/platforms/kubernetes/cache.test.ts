@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CachedReader, type GetClient } from './cache.js';
 import type { KubeObject, ListOptions } from './client.js';
 import { InformerMetrics } from './informer-metrics.js';
@@ -105,20 +105,61 @@ describe('CachedReader', () => {
     expect(await reads(metrics)).toEqual({ 'services:hit': 1 });
   });
 
-  it('fills a gap with an object it just wrote until the watch delivers it, and never replaces a cached one', async () => {
+  it('fills a gap with an object it just wrote until the watch delivers it', async () => {
     const services = await newTestInformer(RESOURCES.services, [object('web', 'prod')]);
     const client = fakeGetClient();
     const reader = new CachedReader(client, [services], registry());
     const created = { ...object('web-primary', 'prod'), data: { fresh: true } };
     reader.recordWrite(RESOURCES.services, created);
     expect(await reader.get(RESOURCES.services, 'prod', 'web-primary')).toEqual(created);
-    // The cache's own copy wins over a write we made, whichever is newer is unknowable.
-    reader.recordWrite(RESOURCES.services, { ...object('web', 'prod'), data: { stale: true } });
+    // A write of the very version the cache holds: the cache has caught up and answers.
+    reader.recordWrite(RESOURCES.services, object('web', 'prod'));
     expect(await reader.get(RESOURCES.services, 'prod', 'web')).toEqual(object('web', 'prod'));
     // After the TTL the write no longer answers for the cache.
     reader.recordWrite(RESOURCES.services, object('old', 'prod'), Date.now() - 60_000);
     expect(await reader.get(RESOURCES.services, 'prod', 'old')).toBeUndefined();
     expect(client.gets).toEqual([]);
+  });
+
+  it('reads the server while the cache holds another version than the one we just wrote', async () => {
+    const services = await newTestInformer(RESOURCES.services, [object('web', 'prod')]);
+    const written = { ...object('web', 'prod'), data: { header: 'removed' } };
+    written.metadata.resourceVersion = '2';
+    const client = fakeGetClient([written]);
+    const reader = new CachedReader(client, [services], registry());
+    reader.recordWrite(RESOURCES.services, written);
+    // The cache still has version 1 (its watch has not delivered our write): never act on it.
+    expect(await reader.get(RESOURCES.services, 'prod', 'web')).toEqual(written);
+    expect(client.gets).toEqual(['services/prod/web']);
+  });
+
+  it("reads the server while the informer's watch is broken, and the cache again once it follows", async () => {
+    let failWatches = true;
+    const base = listWatch([object('web', 'prod')]);
+    const flaky: ListWatchClient = {
+      list: base.list,
+      watch: (resource, namespace, options, onEvent) =>
+        failWatches
+          ? Promise.reject(new Error('connection reset'))
+          : (onEvent({ type: 'BOOKMARK', object: { metadata: { name: '', resourceVersion: '1' } } } as never),
+            base.watch(resource, namespace, options, onEvent)),
+    };
+    const informer = new Informer<KubeObject>(flaky, {
+      resource: RESOURCES.services,
+      metrics: new InformerMetrics(new Registry()),
+      backoff: { initialMs: 20, maxMs: 20 },
+    });
+    informers.push(informer);
+    await informer.start();
+    await vi.waitFor(() => expect(informer.current).toBe(false), { timeout: 10_000 });
+    const client = fakeGetClient([{ ...object('web', 'prod'), data: { fromServer: true } }]);
+    const reader = new CachedReader(client, [informer], registry());
+    expect((await reader.get(RESOURCES.services, 'prod', 'web'))?.['data']).toEqual({ fromServer: true });
+    expect(client.gets).toEqual(['services/prod/web']);
+    failWatches = false;
+    await vi.waitFor(() => expect(informer.current).toBe(true), { timeout: 10_000 });
+    expect((await reader.get(RESOURCES.services, 'prod', 'web'))?.['data']).toEqual({ name: 'web' });
+    expect(client.gets).toEqual(['services/prod/web']);
   });
 
   it('falls back to a GET for a resource nobody watches, counting a miss', async () => {

@@ -56,10 +56,13 @@ export class CachedReader implements ObjectReader {
   }
 
   /**
-   * Remembers an object the controller just created or wrote, so that a read in the same tick
-   * (readiness right after creating the primary) sees it before the watch delivers it. It only
-   * fills gaps: an object the cache has is never replaced, since resourceVersions cannot be
-   * ordered and the cached one may already be newer.
+   * Remembers an object the controller just created or wrote. Until the watch delivers exactly
+   * that version (or the entry expires), the cache may be older than our own write: a gap is
+   * filled with the written object (readiness right after creating the primary), and a cached copy
+   * of another version is not trusted: the read goes to the API server. resourceVersions are only
+   * compared for equality (they cannot be ordered). Acting on a cached copy older than our own
+   * write once scaled a canary to zero while its Ingress still sent it matched requests
+   * (test/cluster/apiserver-restart.test.ts).
    */
   recordWrite(resource: ResourceType, object: KubeObject, now = Date.now()): void {
     const key = `${resourceLabel(resource)}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
@@ -90,18 +93,23 @@ export class CachedReader implements ObjectReader {
     const label = resourceLabel(resource);
     // Cluster-scoped objects are cached under their name alone.
     const cacheNamespace = resource.namespaced ? namespace : undefined;
+    const ownNamespace = resource.namespaced ? namespace : '';
     for (const informer of this.informers.get(label) ?? []) {
-      if (!informer.synced) continue;
+      // A broken or backing-off watch (an API server restart) may have missed writes: ask the server.
+      if (!informer.current) continue;
       if (resource.namespaced && informer.namespace !== undefined && informer.namespace !== namespace)
         continue;
       const cached = informer.get(cacheNamespace, name);
+      const written = this.ownWrite(label, ownNamespace, name);
       if (cached !== undefined) {
+        if (written !== undefined && written.metadata.resourceVersion !== cached.metadata.resourceVersion)
+          break; // the cache has not delivered our last write yet
+        if (written !== undefined) this.ownWrites.delete(`${label}/${ownNamespace}/${name}`);
         this.reads.inc({ resource: label, result: 'hit' });
         return structuredClone(cached) as T;
       }
       if (informer.labelSelector === undefined) {
         this.reads.inc({ resource: label, result: 'hit' });
-        const written = this.ownWrite(label, resource.namespaced ? namespace : '', name);
         return written === undefined ? undefined : (structuredClone(written) as T);
       }
     }
