@@ -64,11 +64,11 @@ const heapPerRun = (process.memoryUsage().heapUsed - heapBefore) / reports.lengt
 row('heap retained per validation report', `${(heapPerRun / 1024).toFixed(0)} KiB`);
 
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
-const { SchemaValidator: BuiltValidator } = (await import(join(root, 'dist', 'api', 'validation.js'))) as {
-  SchemaValidator: typeof SchemaValidator;
+const { loadSchemaValidator: loadBuilt } = (await import(join(root, 'dist', 'api', 'load-validator.js'))) as {
+  loadSchemaValidator: () => Promise<SchemaValidator>;
 };
 const loadStart = performance.now();
-await BuiltValidator.load();
+await loadBuilt();
 row(
   'load the validators precompiled by npm run build (first load)',
   `${(performance.now() - loadStart).toFixed(1)} ms`,

@@ -3,7 +3,7 @@
  * server, it rejects unknown fields: the API server would silently prune them, and a pruned
  * `interval` is exactly the kind of mistake users lose hours on.
  *
- * Programs call `SchemaValidator.load()`, which uses the validators that `npm run build` compiled
+ * Programs call `loadSchemaValidator()` (load-validator.ts), which uses the validators that `npm run build` compiled
  * to plain JavaScript (dist/api/compiled-validators.js) and loads ajv's compiler only when they
  * are missing (running from sources). Tests call `compileSchemaValidator()` directly.
  */
@@ -29,25 +29,8 @@ export const SCHEMAS: Readonly<Record<ValidatedKind, object>> = {
 export type SchemaIssue = ErrorObject;
 export type Validators = Readonly<Record<ValidatedKind, ValidateFunction>>;
 
-/** A variable, so that TypeScript does not try to resolve a file that exists only in dist/. */
-const COMPILED_MODULE = './compiled-validators.js';
-
 export class SchemaValidator {
   constructor(private readonly validators: Validators) {}
-
-  /** The validators compiled at build time when they exist, else compiled now (about 0.1 s). */
-  static async load(): Promise<SchemaValidator> {
-    try {
-      const compiled = (await import(COMPILED_MODULE)) as Partial<Validators>;
-      if (VALIDATED_KINDS.every((kind) => typeof compiled[kind] === 'function')) {
-        return new SchemaValidator(compiled as Validators);
-      }
-    } catch {
-      // Running from sources (tsx, tests): nothing was precompiled.
-    }
-    const { compileSchemaValidator } = await import('./validator-compiler.js');
-    return compileSchemaValidator();
-  }
 
   /** Returns every schema violation of `object` (empty when valid). */
   validate(kind: ValidatedKind, object: unknown): SchemaIssue[] {

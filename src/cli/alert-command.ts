@@ -5,7 +5,7 @@
  * (`--secret-file`) or the cluster of a kubeconfig.
  */
 import type { AlertProvider } from '../api/schema/alert-provider.js';
-import { SchemaValidator } from '../api/validation.js';
+import { loadSchemaValidator } from '../api/load-validator.js';
 import type { AlertMessage, AlertSeverity } from '../engine/ports.js';
 import { ChatNotifierFactory } from '../notifiers/factory.js';
 import type { TransportOptions } from '../notifiers/transport.js';
@@ -61,7 +61,7 @@ export async function runAlertTest(
   if (unreadable !== undefined) {
     throw new UnreadableInputError(`${unreadable.file}: cannot read: ${unreadable.reason}`);
   }
-  const report = validateInputs(inputs, { validator: await SchemaValidator.load() });
+  const report = validateInputs(inputs, { validator: await loadSchemaValidator() });
   const verdict = exitCodeOf(report);
   if (verdict !== 0) {
     io.stderr(`vireo alert test: ${options.file} is not a valid AlertProvider:\n${formatText(report)}`);

@@ -7,7 +7,7 @@
 import type { Canary } from '../api/schema/canary.js';
 import type { MetricTemplate } from '../api/schema/metric-template.js';
 import { parseGoDuration } from '../api/duration.js';
-import { SchemaValidator } from '../api/validation.js';
+import { loadSchemaValidator } from '../api/load-validator.js';
 import { renderQuery, type QueryContext } from '../engine/checks.js';
 import { PrometheusBuiltinMetrics } from '../metrics/builtin-metrics.js';
 import type { BuiltinCheck } from '../metrics/builtin-queries.js';
@@ -294,7 +294,7 @@ async function readTemplate(file: string, io: CliIo): Promise<MetricTemplate> {
   const unreadable = inputs.unreadable[0];
   if (unreadable !== undefined)
     throw new UnreadableInputError(`${unreadable.file}: cannot read: ${unreadable.reason}`);
-  const report = validateInputs(inputs, { validator: await SchemaValidator.load() });
+  const report = validateInputs(inputs, { validator: await loadSchemaValidator() });
   if (exitCodeOf(report) !== 0) {
     throw new UsageError(`${file} is not a valid MetricTemplate:\n${formatText(report).trimEnd()}`);
   }

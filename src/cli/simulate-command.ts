@@ -4,7 +4,7 @@ import { UsageError } from '../shared/errors.js';
 import { printableLines } from '../shared/printable.js';
 import { formatTimelineJson, formatTimelineText } from '../simulate/format.js';
 import { simulateCanary } from '../simulate/timeline.js';
-import { SchemaValidator } from '../api/validation.js';
+import { loadSchemaValidator } from '../api/load-validator.js';
 import { formatText } from '../validate/format.js';
 import { readInputs } from '../validate/inputs.js';
 import { exitCodeOf, validateInputs } from '../validate/validate.js';
@@ -23,7 +23,7 @@ export async function runSimulate(file: string, options: SimulateOptions, io: Cl
   const inputs = await readInputs([file], io.readStdin);
   const report = validateInputs(inputs, {
     meshProvider: options.meshProvider,
-    validator: await SchemaValidator.load(),
+    validator: await loadSchemaValidator(),
   });
   const status = exitCodeOf(report);
   if (status !== 0 || report.summary.warnings > 0) io.stderr(formatText(report));

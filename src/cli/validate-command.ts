@@ -1,4 +1,4 @@
-import { SchemaValidator } from '../api/validation.js';
+import { loadSchemaValidator } from '../api/load-validator.js';
 import { formatJson, formatText } from '../validate/format.js';
 import { readInputs } from '../validate/inputs.js';
 import { exitCodeOf, validateInputs } from '../validate/validate.js';
@@ -12,7 +12,7 @@ export async function runValidate(
   const inputs = await readInputs(paths, io.readStdin);
   const report = validateInputs(inputs, {
     meshProvider: options.meshProvider,
-    validator: await SchemaValidator.load(),
+    validator: await loadSchemaValidator(),
   });
   io.stdout(options.format === 'json' ? formatJson(report) : formatText(report));
   return exitCodeOf(report);

@@ -68,7 +68,7 @@ export interface ValidationReport {
 export interface ValidateOptions {
   /** The controller's --mesh-provider, for canaries without spec.provider. */
   meshProvider?: string | undefined;
-  /** The schema validator (`SchemaValidator.load()`, or `compileSchemaValidator()` in tests). */
+  /** The schema validator (`loadSchemaValidator()`, or `compileSchemaValidator()` in tests). */
   validator: SchemaValidator;
 }
 

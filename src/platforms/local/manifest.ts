@@ -8,7 +8,7 @@ import { Ajv } from 'ajv';
 import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { Canary } from '../../api/schema/canary.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
-import { SchemaValidator } from '../../api/validation.js';
+import { loadSchemaValidator } from '../../api/load-validator.js';
 import { decodeSecretData } from '../../secrets/secret-reader.js';
 import { VireoError } from '../../shared/errors.js';
 import { identityOf, manifestsIn, type Manifest } from '../../shared/manifests.js';
@@ -44,7 +44,7 @@ const namespaceOf = (manifest: Manifest): string => identityOf(manifest).namespa
 export async function parseLocalManifests(file: string, text: string): Promise<LocalManifests> {
   const report = validateInputs(
     { texts: [{ file, text }], unreadable: [] },
-    { validator: await SchemaValidator.load() },
+    { validator: await loadSchemaValidator() },
   );
   // Workloads are checked there too, with positions and suggestions; stopping at its errors
   // avoids a cascade of "no Workload" messages about a Workload that was merely misspelt.
