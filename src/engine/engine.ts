@@ -6,6 +6,7 @@
  * - promotion writes phase Promoting first and `Workloads.promote` is idempotent by content, so
  *   a crash between the two repeats nothing and misses nothing.
  */
+import { adoptFlaggerStatus, isFlaggerRevision } from './takeover.js';
 import type { Canary, CanaryPhase, CanaryStatus, CanaryWebhook } from '../api/schema/canary.js';
 import { formatDuration } from '../api/duration.js';
 import { eventWebhookPayload, headersFromSecret, webhookPayload } from '../webhooks/payload.js';
@@ -174,6 +175,8 @@ export class CanaryEngine {
     }
 
     const revision = await this.deps.workloads.revision(canary);
+    if (isFlaggerRevision(tick.status.lastAppliedSpec) && (await this.adoptFlaggerStatus(tick, revision)))
+      return;
     const changed = hasChanged(tick.status, revision);
     if (!ADVANCING_PHASES.has(tick.phase) && !changed) return;
 
@@ -249,6 +252,29 @@ export class CanaryEngine {
   }
 
   // ---- phases ---------------------------------------------------------------------------------
+
+  /**
+   * A status Flagger wrote is taken over without acting (takeover.ts): no event, hook, alert,
+   * weight change or scaling; only the revision fields are rewritten in our hash. Returns false
+   * when the target really changed since, which then goes on as any new revision.
+   */
+  private async adoptFlaggerStatus(tick: Tick, revision: TargetRevision): Promise<boolean> {
+    const adoption = adoptFlaggerStatus(tick.status, tick.phase, revision);
+    this.deps.logger.info(
+      {
+        canary: tick.name,
+        phase: tick.phase,
+        flaggerRevision: tick.status.lastAppliedSpec,
+        adopted: adoption.adopt,
+      },
+      adoption.adopt
+        ? `Took over ${tick.name} from Flagger: ${adoption.why}`
+        : `Not taking over ${tick.name} as is: ${adoption.why}; analysing the target as a new revision`,
+    );
+    if (!adoption.adopt) return false;
+    await this.writeStatus(tick, tick.phase, () => adoption.status);
+    return true;
+  }
 
   private async initialize(tick: Tick): Promise<void> {
     const { canary } = tick;

@@ -49,6 +49,11 @@ export interface TargetRevision {
   readonly specHash: string;
   /** Tracked ConfigMaps and Secrets: `configmap/<name>` or `secret/<name>` → checksum. */
   readonly trackedConfigs: Readonly<Record<string, string>>;
+  /**
+   * Whether the primary already runs this spec (what a promotion would write). Used to adopt a
+   * status Flagger wrote (takeover.ts); undefined where a platform cannot tell.
+   */
+  readonly primaryRunsTarget?: boolean;
 }
 
 /** The target workload and its `-primary` copy. */

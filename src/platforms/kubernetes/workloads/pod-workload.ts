@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Canary } from '../../../api/schema/canary.js';
 import type { Readiness, TargetRevision, Workloads } from '../../../engine/ports.js';
+import { isFlaggerRevision } from '../../../engine/takeover.js';
 import { isAlreadyExists } from '../errors.js';
 import { canaryOwnerReference, labelsWithPrefix, selectorLabelOf } from '../options.js';
 import type { ResourceType } from '../resources.js';
@@ -86,8 +87,21 @@ export abstract class PodWorkload<T extends PodWorkloadObject> implements Worklo
 
   async revision(canary: Canary): Promise<TargetRevision> {
     const target = await this.readTarget(canary);
-    const { configs } = await this.trackedFor(canary, target);
-    return { specHash: this.templateHash(target.spec.template), trackedConfigs: trackedChecksums(configs) };
+    const { configs, rewrite } = await this.trackedFor(canary, target);
+    const revision = {
+      specHash: this.templateHash(target.spec.template),
+      trackedConfigs: trackedChecksums(configs),
+    };
+    // Only a status Flagger wrote needs to know (engine/takeover.ts); other ticks skip the read.
+    if (!isFlaggerRevision(canary.status?.lastAppliedSpec)) return revision;
+    const primary = await this.readPrimary(canary);
+    const primaryRunsTarget =
+      primary !== undefined &&
+      deepEqual(
+        withoutFlaggerId(primary.spec.template),
+        primaryPodTemplate(this.templateOf(target), rewrite),
+      );
+    return { ...revision, primaryRunsTarget };
   }
 
   // ---- shared pieces ----------------------------------------------------------------------------
