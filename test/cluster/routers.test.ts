@@ -124,7 +124,13 @@ describe('generated Services with the kubernetes router', () => {
     expect(primary.spec?.selector).toEqual({ app: 'podinfo-primary' });
     expect(canarySvc.spec?.selector).toEqual({ app: 'podinfo' });
     expect(apex.metadata.labels).toEqual({ tier: 'web', app: 'podinfo' });
-    expect(apex.metadata.annotations).toEqual({ 'example.com/apex': 'yes' });
+    const fluxHandsOff = {
+      'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
+      'helm.toolkit.fluxcd.io/driftDetection': 'disabled',
+    };
+    expect(apex.metadata.annotations).toEqual({ 'example.com/apex': 'yes', ...fluxHandsOff });
+    expect(primary.metadata.annotations).toEqual(fluxHandsOff);
+    expect(canarySvc.metadata.annotations).toEqual(fluxHandsOff);
     expect(primary.metadata.labels).toEqual({ app: 'podinfo-primary' });
     expect(canarySvc.metadata.labels).toEqual({ app: 'podinfo-canary' });
     for (const service of [apex, primary, canarySvc]) {
@@ -231,6 +237,7 @@ describe('the nginx canary Ingress', () => {
       metadata: {
         name: 'podinfo',
         namespace,
+        labels: { app: 'podinfo', team: 'payments', 'kustomize.toolkit.fluxcd.io/name': 'apps' },
         annotations: {
           'kubernetes.io/ingress.class': 'nginx',
           [`${NGINX}/canary-weight`]: '50',
@@ -262,7 +269,7 @@ describe('the nginx canary Ingress', () => {
     });
   });
 
-  it('given the user Ingress, when reconciling, then podinfo-canary routes to podinfo-canary at weight 0 without the user canary settings', async () => {
+  it('given the user Ingress, when reconciling, then podinfo-canary routes to podinfo-canary at weight 0 without the user canary settings, with its labels and Flux kept off', async () => {
     await createRouter('nginx', deps).reconcile(canary);
     const ingress = await getIngress(namespace, 'podinfo-canary');
     expect(ingress.spec?.rules?.[0]?.http?.paths[0]?.backend.service?.name).toBe('podinfo-canary');
@@ -271,7 +278,11 @@ describe('the nginx canary Ingress', () => {
       [`${NGINX}/proxy-body-size`]: '1m',
       [`${NGINX}/canary`]: 'true',
       [`${NGINX}/canary-weight`]: '0',
+      'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
+      'helm.toolkit.fluxcd.io/driftDetection': 'disabled',
     });
+    // The user's labels, as Flagger copies them; Flux's ownership label stays on the user's object only.
+    expect(ingress.metadata.labels).toEqual({ app: 'podinfo', team: 'payments' });
     expect(ingress.metadata.ownerReferences).toEqual([
       expect.objectContaining({ kind: 'Canary', name: 'podinfo', controller: true }),
     ]);
@@ -319,6 +330,7 @@ describe('the nginx canary Ingress', () => {
     await createRouter('nginx', deps).reconcile(canary);
     const ingress = await getIngress(namespace, 'podinfo-canary');
     expect(ingress.spec?.rules?.[0]?.host).toBe('www.example.com');
+    expect(ingress.metadata.annotations?.['kustomize.toolkit.fluxcd.io/reconcile']).toBe('disabled');
     expect(ingress.metadata.annotations?.[`${NGINX}/proxy-body-size`]).toBe('1m');
     expect(ingress.metadata.annotations?.[`${NGINX}/canary-weight`]).toBe('20');
   });

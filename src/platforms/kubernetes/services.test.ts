@@ -208,11 +208,16 @@ describe('serviceUpdate', () => {
   it('given an owned Service with drifted metadata, when updating, then metadata is replaced but unmanaged keys are kept', () => {
     const current = asServed(newService(byRole(desired, 'canary'), canary));
     current.metadata.labels = { app: 'podinfo-canary', stray: 'x', external: 'kept' };
-    current.metadata.annotations = { 'cloud.example/lb': 'kept', 'old-note': 'x' };
+    current.metadata.annotations = {
+      'cloud.example/lb': 'kept',
+      'old-note': 'x',
+      'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
+    };
     expect(serviceUpdate(current, byRole(desired, 'canary'), canary)).toEqual({
       metadata: {
         labels: { team: 'a', stray: null },
-        annotations: { 'old-note': null },
+        // Flux's hands-off annotations are ours on every generated Service, as Flagger's.
+        annotations: { 'old-note': null, 'helm.toolkit.fluxcd.io/driftDetection': 'disabled' },
       },
     });
   });

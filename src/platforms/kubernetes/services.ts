@@ -12,6 +12,8 @@ import type { ObjectReader } from './reader.js';
 import { RESOURCES } from './resources.js';
 import {
   apexNameOf,
+  FLUX_HANDS_OFF,
+  isFluxKey,
   isOwnedByCanary,
   KUBECTL_LAST_APPLIED,
   objectPatchOf,
@@ -56,9 +58,6 @@ export interface DesiredService {
 
 /** Sidecars whose ports belong to the mesh, not to the application. */
 const SIDECAR_CONTAINERS = new Set(['istio-proxy', 'envoy']);
-
-/** Flux's ownership labels and annotations would make Flux prune or fight over generated objects. */
-const isFluxKey = (key: string): boolean => key.includes('toolkit.fluxcd.io');
 
 /** The Service port plus, with portDiscovery, every other port of the target's containers. */
 export function servicePorts(service: CanaryServiceSpec, template: PodTemplate | undefined): ServicePort[] {
@@ -132,7 +131,7 @@ export function desiredServices(
     name,
     // The selector label goes last: it names the Service and must not be overridden by the spec.
     labels: { ...withoutKeys(metadata?.labels, isFluxKey), [label]: name },
-    annotations: withoutKeys(metadata?.annotations, isFluxKey),
+    annotations: { ...withoutKeys(metadata?.annotations, isFluxKey), ...FLUX_HANDS_OFF },
     selector: { [label]: selectorValue },
     ports,
     headless: service.headless === true,

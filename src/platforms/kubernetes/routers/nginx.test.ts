@@ -47,13 +47,22 @@ describe('the canary Ingress (reference §3.2, NGINX)', () => {
       [key('rewrite-target')]: '/',
       [key('canary')]: 'true',
       [key('canary-weight')]: '0',
+      // As Flagger: Flux neither reverts nor reports the controller's Ingress.
+      'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
+      'helm.toolkit.fluxcd.io/driftDetection': 'disabled',
     });
   });
 
   it('given a custom prefix, when creating, then only that prefix counts as canary settings', () => {
     expect(
       initialCanaryAnnotations({ 'custom.io/canary-weight': '5', [key('canary')]: 'true' }, 'custom.io'),
-    ).toEqual({ [key('canary')]: 'true', 'custom.io/canary': 'true', 'custom.io/canary-weight': '0' });
+    ).toEqual({
+      [key('canary')]: 'true',
+      'custom.io/canary': 'true',
+      'custom.io/canary-weight': '0',
+      'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
+      'helm.toolkit.fluxcd.io/driftDetection': 'disabled',
+    });
   });
 });
 

@@ -10,7 +10,15 @@ import { VireoError } from '../../../shared/errors.js';
 import { isAlreadyExists } from '../errors.js';
 import { canaryOwnerReference } from '../options.js';
 import { RESOURCES } from '../resources.js';
-import { apexNameOf, KUBECTL_LAST_APPLIED, objectPatchOf, namespaceOf, withoutKeys } from './objects.js';
+import {
+  apexNameOf,
+  FLUX_HANDS_OFF,
+  isFluxKey,
+  KUBECTL_LAST_APPLIED,
+  objectPatchOf,
+  namespaceOf,
+  withoutKeys,
+} from './objects.js';
 import type { MeshRouter, RouterDeps, Routes } from './router.js';
 import type { Ingress, IngressBackend, IngressSpec } from './types.js';
 
@@ -68,10 +76,25 @@ export function initialCanaryAnnotations(
   prefix: string,
 ): Record<string, string> {
   return {
-    ...withoutKeys(original, (key) => key.startsWith(`${prefix}/canary`) || key === KUBECTL_LAST_APPLIED),
+    ...withoutKeys(
+      original,
+      (key) => key.startsWith(`${prefix}/canary`) || key === KUBECTL_LAST_APPLIED || isFluxKey(key),
+    ),
+    ...FLUX_HANDS_OFF,
     [annotation(prefix, 'canary')]: 'true',
     [annotation(prefix, 'canary-weight')]: '0',
   };
+}
+
+function canaryIngressLabels(original: Ingress): Record<string, string> {
+  return withoutKeys(original.metadata.labels, isFluxKey);
+}
+
+function pick(
+  map: Readonly<Record<string, string>> | undefined,
+  keys: readonly string[],
+): Record<string, string> {
+  return Object.fromEntries(keys.filter((key) => map?.[key] !== undefined).map((key) => [key, map![key]!]));
 }
 
 const isAbTesting = (canary: Canary): boolean => (analysisOf(canary.spec)?.match?.length ?? 0) > 0;
@@ -181,6 +204,8 @@ export class NginxRouter implements MeshRouter {
         metadata: {
           name,
           namespace,
+          // The user's Ingress labels, as Flagger copies them (dashboards and policies select on them).
+          labels: canaryIngressLabels(original),
           annotations: initialCanaryAnnotations(
             original.metadata.annotations,
             this.deps.options.ingressAnnotationsPrefix,
@@ -197,7 +222,18 @@ export class NginxRouter implements MeshRouter {
       }
       return;
     }
-    const patch = objectPatchOf({ spec: current.spec ?? {} }, { spec });
+    // Labels follow the user's Ingress; Flux's hands-off annotations are added to Ingresses made
+    // before they were (a merge patch of annotations leaves the routing ones alone).
+    const patch = objectPatchOf(
+      {
+        spec: current.spec ?? {},
+        metadata: {
+          labels: current.metadata.labels ?? {},
+          annotations: pick(current.metadata.annotations, Object.keys(FLUX_HANDS_OFF)),
+        },
+      },
+      { spec, metadata: { labels: canaryIngressLabels(original), annotations: FLUX_HANDS_OFF } },
+    );
     if (patch !== undefined) await this.deps.client.mergePatch(RESOURCES.ingresses, namespace, name, patch);
   }
 

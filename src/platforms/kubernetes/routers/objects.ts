@@ -10,6 +10,18 @@ import type { KubeObject } from '../client.js';
 /** kubectl's client-side apply record: the user's own manifest, used to restore what Vireo changed. */
 export const KUBECTL_LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
+/**
+ * On every object the controller generates (Services, canary Ingress, routes), as Flagger does:
+ * Flux must neither revert what the controller manages nor report it as drift.
+ */
+export const FLUX_HANDS_OFF: Readonly<Record<string, string>> = {
+  'kustomize.toolkit.fluxcd.io/reconcile': 'disabled',
+  'helm.toolkit.fluxcd.io/driftDetection': 'disabled',
+};
+
+/** Flux's ownership labels and annotations, copied from a user's object, would make Flux prune ours. */
+export const isFluxKey = (key: string): boolean => key.includes('toolkit.fluxcd.io');
+
 export const namespaceOf = (canary: Canary): string => canary.metadata.namespace ?? 'default';
 
 /** `<svc>`: spec.service.name, or the target's name (reference notation). */
