@@ -9,6 +9,7 @@ import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Canary, CanaryWebhook } from '../api/schema/canary.js';
 import type { WebhookPayload } from '../engine/ports.js';
+import { VERSION } from '../shared/version.js';
 import { attemptTimeoutMs, HttpWebhookClient } from './http-webhook-client.js';
 import { eventWebhookPayload, headersFromSecret, webhookPayload } from './payload.js';
 
@@ -202,6 +203,15 @@ describe('the request', () => {
       'x-api-key': 'abc123def',
       'content-type': 'application/json',
     });
+  });
+
+  it('says who calls: User-Agent Vireo/<version>, unless the Secret sets one', async () => {
+    const server = await startServer(respond(200));
+    const { client } = newClient();
+    await client.call(hook(server.url), payload, {});
+    expect(server.requests[0]!.headers['user-agent']).toBe(`Vireo/${VERSION}`);
+    await client.call(hook(server.url), payload, headersFromSecret({ 'User-Agent': 'our-gateway/2' }));
+    expect(server.requests[1]!.headers['user-agent']).toBe('our-gateway/2');
   });
 
   it('sends URL user info as Basic auth, as Go does', async () => {

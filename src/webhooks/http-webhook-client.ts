@@ -9,6 +9,7 @@ import { formatDuration, parseGoDuration } from '../api/duration.js';
 import type { CanaryWebhook } from '../api/schema/canary.js';
 import type { WebhookClient, WebhookPayload, WebhookResult } from '../engine/ports.js';
 import { VireoError } from '../shared/errors.js';
+import { VERSION } from '../shared/version.js';
 import { encodeWebhookPayload, headersFromSecret } from './payload.js';
 
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
@@ -333,6 +334,8 @@ export class HttpWebhookClient implements WebhookClient {
     const basicAuth = basicAuthFromUrl(url);
     if (basicAuth !== undefined && !hasHeader(headers, 'authorization')) headers.Authorization = basicAuth;
     headers['Content-Type'] = 'application/json';
+    // Receivers see who calls them (Flagger's requests carried none; ours say so).
+    if (!hasHeader(headers, 'user-agent')) headers['User-Agent'] = `Vireo/${VERSION}`;
     return {
       url: withoutUserInfo(url),
       shownUrl,

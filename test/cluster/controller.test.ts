@@ -615,6 +615,7 @@ describe('vireo controller restarts', () => {
   it("serves /healthz and Flagger's metrics on --port", async () => {
     const health = await fetch(`http://127.0.0.1:${controller.port}/healthz`);
     expect(health.status).toBe(200);
+    expect(await health.text()).toBe('OK');
     const metrics = await (await fetch(`http://127.0.0.1:${controller.port}/metrics`)).text();
     expect(metrics).toMatch(/flagger_info\{version="[^"]+",mesh_provider="kubernetes"\} 1/);
     expect(metrics).toMatch(/flagger_canary_total\{namespace="restart"\} 1/);

@@ -74,7 +74,9 @@ interface Health {
 }
 async function health(replica: ControllerProcess): Promise<Health | undefined> {
   try {
-    return (await (await fetch(`http://127.0.0.1:${replica.port}/healthz`)).json()) as Health;
+    return (await (
+      await fetch(`http://127.0.0.1:${replica.port}/healthz`, { headers: { accept: 'application/json' } })
+    ).json()) as Health;
   } catch {
     return undefined;
   }

@@ -152,15 +152,8 @@ export class KubernetesController {
     });
     const alerts: AlertSender = this.alerts;
     this.webhooks = new HttpWebhookClient();
-    const decisionLog = new InMemoryDecisionLog();
-    const decisionLogger = logger.child({ component: 'decisions' });
-    this.decisions = {
-      record: async (key, decision) => {
-        decisionLogger.info({ canary: formatKey(key), decision }, decision.message);
-        await decisionLog.record(key, decision);
-      },
-      recent: (key, limit) => decisionLog.recent(key, limit),
-    };
+    // The engine logs each decision once, with the canary; the log only keeps them.
+    this.decisions = new InMemoryDecisionLog();
     const workloads = new KubernetesWorkloads({ client, reader, options: settings.platform, logger });
     const routerDeps = { client, reader, options: settings.platform };
     // A --mesh-provider no router implements is a start-up error, not a per-canary one.

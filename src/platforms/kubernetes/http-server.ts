@@ -1,6 +1,7 @@
 /**
  * The controller's HTTP endpoint on --port (reference §0): GET /metrics (Flagger's flagger_*
- * series plus Vireo's watch, queue and cache metrics) and GET /healthz. Nothing else is served,
+ * series plus Vireo's watch, queue and cache metrics) and GET /healthz (`OK` as Flagger's, or the
+ * details as JSON with `Accept: application/json`). Nothing else is served,
  * and nothing here changes state, so the port needs no authentication.
  */
 import type { AddressInfo } from 'node:net';
@@ -30,11 +31,14 @@ export async function startControllerHttpServer(options: {
     const text = await options.registry.metrics();
     return reply.type(options.registry.contentType).send(text);
   });
-  app.get('/healthz', (_request, reply) => {
+  // Flagger answers `OK` as text, and probes and scripts grep for it; the details (watches,
+  // queue, leader) are there for a client that asks for JSON.
+  app.get('/healthz', (request, reply) => {
     const healthy = options.health.healthy();
-    return reply
-      .code(healthy ? 200 : 503)
-      .send({ status: healthy ? 'ok' : 'starting', ...options.health.describe() });
+    reply.code(healthy ? 200 : 503);
+    if (request.headers.accept?.includes('application/json') === true)
+      return reply.send({ status: healthy ? 'ok' : 'starting', ...options.health.describe() });
+    return reply.type('text/plain; charset=utf-8').send(healthy ? 'OK' : 'starting');
   });
   try {
     await app.listen({ host: options.host, port: options.port });
