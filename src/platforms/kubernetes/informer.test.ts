@@ -211,6 +211,19 @@ describe('Informer', () => {
     expect(recorded.events).toEqual(['add a@101', 'update a@101->102', 'delete a']);
   });
 
+  it("keeps objects without server-side apply's managedFields, listed or watched", async () => {
+    const managedFields = [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:data': {} } }];
+    const listed = server.put('a', { v: '1' });
+    (listed.metadata as Record<string, unknown>)['managedFields'] = managedFields;
+    const { informer } = await started();
+    const watched = { ...server.put('b'), metadata: { ...server.put('b').metadata, managedFields } };
+    server.lastWatch.send('ADDED', watched as KubeObject);
+    for (const name of ['a', 'b']) {
+      expect(informer.get('default', name)).toBeDefined();
+      expect(informer.get('default', name)?.metadata).not.toHaveProperty('managedFields');
+    }
+  });
+
   it('re-watches from the last resourceVersion, bookmarks included, when the server ends the stream', async () => {
     const { recorded, registry } = await started();
     const first = server.lastWatch;

@@ -498,6 +498,9 @@ export class Informer<T extends KubeObject> {
   /** Puts the object in the cache and emits what changed; false when nothing did. */
   private store(key: string, object: T): boolean {
     const old = this.cache.get(key);
+    // Server-side apply's bookkeeping is often the largest part of an object and nothing here
+    // reads it: not keeping it is most of the cache's memory at scale (bench/controller.ts).
+    delete (object.metadata as { managedFields?: unknown }).managedFields;
     this.cache.set(key, object);
     if (old === undefined) {
       this.emit(this.addHandlers, 'add', object, (handler) => handler(object));
