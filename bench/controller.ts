@@ -170,7 +170,9 @@ export async function benchController(
 }
 
 async function controllerPid(controller: ControllerProcess): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${controller.port}/healthz`)).json();
+  const text = await (
+    await fetch(`http://127.0.0.1:${controller.port}/healthz`, { headers: { accept: 'application/json' } })
+  ).json();
   return Number((text as { pid?: number }).pid ?? 0);
 }
 
