@@ -23,6 +23,7 @@ interface Sample {
   readonly gets: number;
   readonly ticks: number;
   readonly cpuSeconds: number;
+  readonly heapUsedBytes: number;
   readonly at: number;
 }
 
@@ -32,7 +33,9 @@ async function sample(controller: ControllerProcess): Promise<Sample> {
   let gets = 0;
   let ticks = 0;
   let cpuSeconds = 0;
+  let heapUsedBytes = 0;
   for (const line of text.split('\n')) {
+    if (line.startsWith('nodejs_heap_size_used_bytes ')) heapUsedBytes = Number(line.split(' ')[1]);
     const match = /^vireo_kube_requests_total\{verb="([^"]+)",resource="[^"]*"\} (\S+)/.exec(line);
     if (match !== null && match[1] !== 'watch') {
       requests += Number(match[2]);
@@ -41,12 +44,13 @@ async function sample(controller: ControllerProcess): Promise<Sample> {
     if (line.startsWith('vireo_canary_ticks_total ')) ticks = Number(line.split(' ')[1]);
     if (line.startsWith('process_cpu_seconds_total ')) cpuSeconds = Number(line.split(' ')[1]);
   }
-  return { requests, gets, ticks, cpuSeconds, at: Date.now() };
+  return { requests, gets, ticks, cpuSeconds, heapUsedBytes, at: Date.now() };
 }
 
-function peakRssMiB(pid: number): number {
+/** VmHWM (the peak resident set) or VmRSS (the resident set now) of `pid`, in MiB. */
+function rssMiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  const kib = Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
   return kib / 1024;
 }
 
@@ -100,6 +104,8 @@ interface Figures {
   readonly ticksPerMinute: number;
   readonly cpuSecondsPerMinute: number;
   readonly peakRssMiB: number;
+  readonly rssMiB: number;
+  readonly heapUsedMiB: number;
 }
 
 async function measureWindow(controller: ControllerProcess, pid: number): Promise<Figures> {
@@ -113,7 +119,9 @@ async function measureWindow(controller: ControllerProcess, pid: number): Promis
     getsPerTick: (after.gets - before.gets) / ticks,
     ticksPerMinute: ticks / minutes,
     cpuSecondsPerMinute: (after.cpuSeconds - before.cpuSeconds) / minutes,
-    peakRssMiB: peakRssMiB(pid),
+    peakRssMiB: rssMiB(pid, 'VmHWM'),
+    rssMiB: rssMiB(pid, 'VmRSS'),
+    heapUsedMiB: after.heapUsedBytes / 1024 / 1024,
   };
 }
 
@@ -147,7 +155,14 @@ export async function benchController(
           }),
         ),
       );
-      controller = await startControllerProcess(cluster.kubeconfigPath, [], {}, 'warn');
+      // VIREO_BENCH_NODE_OPTIONS compares Node's memory settings side by side (e.g. a smaller young generation).
+      const nodeOptions = process.env['VIREO_BENCH_NODE_OPTIONS'];
+      controller = await startControllerProcess(
+        cluster.kubeconfigPath,
+        [],
+        nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions },
+        'warn',
+      );
       const pid = await controllerPid(controller);
       await waitForAll(client, size, 'Initialized', log);
       const idle = await measureWindow(controller, pid);
@@ -182,5 +197,8 @@ function report(row: (name: string, value: string) => void, label: string, figur
     `${figures.requestsPerTick.toFixed(2)} (${figures.getsPerTick.toFixed(2)}) over ${figures.ticksPerMinute.toFixed(0)} ticks/min`,
   );
   row(`controller, ${label}: CPU`, `${figures.cpuSecondsPerMinute.toFixed(2)} s per minute`);
-  row(`controller, ${label}: peak RSS`, `${figures.peakRssMiB.toFixed(0)} MiB`);
+  row(
+    `controller, ${label}: memory`,
+    `peak RSS ${figures.peakRssMiB.toFixed(0)} MiB, RSS at the end ${figures.rssMiB.toFixed(0)} MiB, JS heap used ${figures.heapUsedMiB.toFixed(0)} MiB`,
+  );
 }

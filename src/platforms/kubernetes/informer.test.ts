@@ -214,7 +214,7 @@ describe('Informer', () => {
   it("keeps objects without server-side apply's managedFields, listed or watched", async () => {
     const managedFields = [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:data': {} } }];
     const listed = server.put('a', { v: '1' });
-    (listed.metadata as Record<string, unknown>)['managedFields'] = managedFields;
+    (listed.metadata as unknown as Record<string, unknown>)['managedFields'] = managedFields;
     const { informer } = await started();
     const watched = { ...server.put('b'), metadata: { ...server.put('b').metadata, managedFields } };
     server.lastWatch.send('ADDED', watched as KubeObject);
