@@ -24,6 +24,7 @@ import type { DecisionLog } from '../../engine/decisions.js';
 import { FileDecisionLog } from '../../engine/file-decision-log.js';
 import { formatKey, keyOf, type EventSink, type Notifier } from '../../engine/ports.js';
 import { analysisIntervalMs, analysisOf } from '../../engine/settings.js';
+import type { NotifierDeps } from '../../notifiers/notifier.js';
 import type { TransportOptions } from '../../notifiers/transport.js';
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { LocalBackends } from './backends.js';
@@ -63,8 +64,11 @@ export interface LocalRuntimeOptions {
   /** Every event, decision and alert, as it happens (the demo's live view). */
   readonly onEvent?: (event: LocalEvent) => void;
   readonly notifierTransport?: TransportOptions;
-  /** SLACK_URL / MSTEAMS_URL's notifier: every message of canaries without `analysis.alerts`. */
-  readonly globalNotifier?: Notifier;
+  /**
+   * SLACK_URL / MSTEAMS_URL's notifier: every message of canaries without `analysis.alerts`; given
+   * as a function, it is built with the alert log and the retry counter.
+   */
+  readonly globalNotifier?: Notifier | ((deps: NotifierDeps) => Notifier | undefined);
   /** Directory relative Workload `cwd`s are resolved against (default: the process's). */
   readonly baseDirectory?: string;
   /** Where GET /metrics serves the routers' series and Flagger's controller metrics (default: a free loopback port). */
@@ -77,6 +81,12 @@ export interface LocalRuntimeOptions {
 export function acceleratedClock(speed: number, wall: () => number = Date.now): () => number {
   const origin = wall();
   return () => origin + (wall() - origin) * speed;
+}
+
+function notifierBuilder(
+  notifier: NonNullable<LocalRuntimeOptions['globalNotifier']>,
+): (deps: NotifierDeps) => Notifier | undefined {
+  return typeof notifier === 'function' ? notifier : () => notifier;
 }
 
 /** What runs local mode's canaries: their manifests, state, processes and traffic. */
@@ -177,7 +187,9 @@ export class LocalRuntime {
       },
       {
         meshProvider: 'local',
-        ...(options.globalNotifier === undefined ? {} : { globalNotifier: () => options.globalNotifier }),
+        ...(options.globalNotifier === undefined
+          ? {}
+          : { globalNotifier: notifierBuilder(options.globalNotifier) }),
         ...(options.notifierTransport === undefined ? {} : { notifierTransport: options.notifierTransport }),
         ...(options.checkKinds === undefined ? {} : { checkKinds: options.checkKinds }),
         // Every alert also lands in the local log, whatever the AlertProviders do with it.
