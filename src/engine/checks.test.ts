@@ -2,10 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { Canary } from '../api/schema/canary.js';
 import type { MetricTemplate } from '../api/schema/metric-template.js';
 import {
+  BUILTIN_CHECKS,
+  CheckRegistry,
+  DEFAULT_CHECK_REGISTRY,
   NoValuesFoundError,
-  checksFor,
   renderQuery,
   queryContext,
+  type Check,
+  type CheckContext,
   type CheckDependencies,
   type CheckOutcome,
 } from './checks.js';
@@ -55,12 +59,23 @@ function dependencies(values: {
   };
 }
 
+/** The canary with these `analysis.metrics`. */
+function withMetrics(...metrics: Record<string, unknown>[]): Canary {
+  return { ...canary, spec: { ...canary.spec, analysis: { ...canary.spec.analysis, metrics } } } as Canary;
+}
+
+function contextOf(subject: Canary, ports: CheckDependencies): CheckContext {
+  const now = new Date('2026-12-06T10:00:00Z');
+  return { canary: subject, analysisStartedAt: now, iteration: 0, now, ports };
+}
+
 async function evaluate(
   metric: Record<string, unknown>,
   values: Parameters<typeof dependencies>[0],
 ): Promise<CheckOutcome> {
-  const [check] = checksFor([metric as never]);
-  return check!.evaluate(canary, dependencies(values));
+  const subject = withMetrics(metric);
+  const [check] = DEFAULT_CHECK_REGISTRY.checksFor(subject);
+  return check!.evaluate(contextOf(subject, dependencies(values)));
 }
 
 describe('built-in checks (reference §4.1 pass rules)', () => {
@@ -121,16 +136,15 @@ describe('template and inline checks (reference §4.2)', () => {
 
   it('renders every template field and variable, and fails above max', async () => {
     const deps = dependencies({ template, query: 0.7 });
-    const [check] = checksFor([
-      {
-        name: 'latency',
-        templateRef: { name: 'latency' },
-        interval: '30s',
-        thresholdRange: { max: 0.5 },
-        templateVariables: { cluster: 'eu-1' },
-      },
-    ]);
-    const outcome = await check!.evaluate(canary, deps);
+    const subject = withMetrics({
+      name: 'latency',
+      templateRef: { name: 'latency' },
+      interval: '30s',
+      thresholdRange: { max: 0.5 },
+      templateVariables: { cluster: 'eu-1' },
+    });
+    const [check] = DEFAULT_CHECK_REGISTRY.checksFor(subject);
+    const outcome = await check!.evaluate(contextOf(subject, deps));
     expect(deps.queries).toEqual([
       'histogram_quantile(0.99, rate(x{ns="test",ingress="web",route="podinfo",svc="podinfo",n="podinfo",t="podinfo",c="eu-1"}[30s]))',
     ]);
@@ -181,3 +195,66 @@ describe('template and inline checks (reference §4.2)', () => {
     );
   });
 });
+
+describe('check kinds come from a registry', () => {
+  const judge = (name: string, seen: CheckContext[]): Check => ({
+    name,
+    evaluate: (context) => {
+      seen.push(context);
+      return Promise.resolve({ check: name, verdict: 'pass', message: `${name} passed` });
+    },
+  });
+
+  it("Flagger's precedence: a templateRef wins over a built-in name, and a query is the last resort", async () => {
+    const deps = dependencies({ template: { ...templateFixture }, query: 3, successRate: 42 });
+    const subject = withMetrics(
+      { name: 'request-success-rate', templateRef: { name: 'latency' } },
+      { name: 'request-success-rate' },
+      { name: 'errors', query: 'sum(x)', threshold: 5 },
+    );
+    const outcomes = await Promise.all(
+      DEFAULT_CHECK_REGISTRY.checksFor(subject).map((check) => check.evaluate(contextOf(subject, deps))),
+    );
+    expect(outcomes.map((outcome) => [outcome.value, outcome.evidence?.['query']])).toEqual([
+      [3, 'sum(y)'],
+      [42, undefined],
+      [3, 'sum(x)'],
+    ]);
+    expect(DEFAULT_CHECK_REGISTRY.kindNames).toEqual(['template', 'builtin', 'inline-query']);
+  });
+
+  it("a registered kind adds its checks after the metrics', and gets the step's context", async () => {
+    const seen: CheckContext[] = [];
+    const registry = DEFAULT_CHECK_REGISTRY.with({
+      name: 'judge',
+      forCanary: (subject) => (subject.metadata.name === 'podinfo' ? [judge('compare-arms', seen)] : []),
+    });
+    const subject = withMetrics({ name: 'request-success-rate', thresholdRange: { min: 99 } });
+    const checks = registry.checksFor(subject);
+    expect(checks.map((check) => check.name)).toEqual(['request-success-rate', 'compare-arms']);
+    const context = contextOf(subject, dependencies({}));
+    await checks[1]!.evaluate(context);
+    expect(seen).toEqual([context]);
+    expect(registry.checksFor({ ...subject, metadata: { name: 'other', namespace: 'test' } })).toHaveLength(
+      1,
+    );
+  });
+
+  it('a metric no kind claims is a failing check saying so; a kind registered twice is refused', async () => {
+    const onlyBuiltin = new CheckRegistry([BUILTIN_CHECKS]);
+    const subject = withMetrics({ name: 'errors', query: 'sum(x)' });
+    const [check] = onlyBuiltin.checksFor(subject);
+    expect(await check!.evaluate(contextOf(subject, dependencies({})))).toMatchObject({
+      verdict: 'fail',
+      message: expect.stringContaining('not built in'),
+    });
+    expect(() => onlyBuiltin.with(BUILTIN_CHECKS)).toThrow('check kind "builtin" is registered twice');
+  });
+});
+
+const templateFixture: MetricTemplate = {
+  apiVersion: 'flagger.app/v1beta1',
+  kind: 'MetricTemplate',
+  metadata: { name: 'latency', namespace: 'test' },
+  spec: { provider: { type: 'prometheus', address: 'http://prometheus:9090' }, query: 'sum(y)' },
+};

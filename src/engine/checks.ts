@@ -1,14 +1,19 @@
 /**
  * Checks run on every analysis step (reference §4). A check returns a verdict with its evidence;
  * the engine counts failures and explains them. Today's checks compare one value with a range,
- * as Flagger's do; a later comparison judge (canary against primary, per-arm counts and
- * histograms, decided sequentially) implements the same interface and reads the optional
- * `observations` port instead of a single value.
+ * as Flagger's do; a comparison judge (canary against primary, per-arm counts and histograms,
+ * decided sequentially) implements the same interface and reads the `observations` port of its
+ * context from the start of the revision's analysis instead of a single value.
+ *
+ * Which check answers an entry of `analysis.metrics` is decided by a `CheckRegistry` of check
+ * kinds (built-in, template, inline query; a judge adds its own kind), not by the engine
+ * (docs/engine.md "Checks", docs/adr/0019-one-engine-assembly-and-the-judge-seam.md).
  */
 import type { Canary, CanaryMetric } from '../api/schema/canary.js';
 import type { MetricTemplate } from '../api/schema/metric-template.js';
 import { VireoError } from '../shared/errors.js';
 import { formatKey, keyOf } from './ports.js';
+import { analysisOf } from './settings.js';
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
@@ -68,13 +73,31 @@ export interface BuiltinMetrics {
 /** Per-arm traffic counts, for comparison judges (canary against primary). */
 export interface ArmObservations {
   readonly requests: number;
+  /** Answers with a 5xx status. */
   readonly errors: number;
   /** Cumulative latency histogram: upper bound in seconds → count. */
   readonly latencyBuckets: Readonly<Record<string, number>>;
 }
 
+/** What both arms served over one stretch of time. */
+export interface ArmTraffic {
+  readonly canary: ArmObservations;
+  readonly primary: ArmObservations;
+  /**
+   * Where the counts start: the `since` asked for, or later when the platform no longer keeps
+   * that far back (or the canary's processes started later, in local mode).
+   */
+  readonly from: Date;
+  readonly to: Date;
+}
+
+/** Per-arm traffic as the platform's router saw it. */
 export interface TrafficObservations {
-  observe(canary: Canary): Promise<{ canary: ArmObservations; primary: ArmObservations }>;
+  /**
+   * Both arms' traffic from `since` (usually `CheckContext.analysisStartedAt`) to now. Rejects
+   * with a VireoError when the canary's router does not count per arm.
+   */
+  observe(canary: Canary, since: Date): Promise<ArmTraffic>;
 }
 
 /** Resolves templates and builds providers; the implementations come with the integrations. */
@@ -86,31 +109,109 @@ export interface MetricTemplates {
   inlineProvider(canary: Canary): Promise<MetricsProvider>;
 }
 
+/** The ports a check may read: the platform's metrics, templates and per-arm traffic. */
 export interface CheckDependencies {
   readonly builtin: BuiltinMetrics;
   readonly templates: MetricTemplates;
+  /** Per-arm counts and histograms, where the platform's router records them (local mode's proxy). */
   readonly observations?: TrafficObservations;
+}
+
+/** Everything a check knows when it runs: one analysis step of one canary. */
+export interface CheckContext {
+  readonly canary: Canary;
+  /**
+   * When the analysis of the revision under test started (engine clock, whole seconds), as the
+   * canary's status records it: it survives restarts and moves with each new revision.
+   */
+  readonly analysisStartedAt: Date;
+  /** `status.iterations` before this step. */
+  readonly iteration: number;
+  /** The engine clock at this step. */
+  readonly now: Date;
+  readonly ports: CheckDependencies;
 }
 
 export interface Check {
   readonly name: string;
-  evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome>;
+  evaluate(context: CheckContext): Promise<CheckOutcome>;
+}
+
+/**
+ * One kind of check. A kind either answers entries of `analysis.metrics` (`forMetric`, first
+ * kind that claims an entry wins) or adds checks of its own for a canary (`forCanary`: a judge
+ * reads its settings from the spec and returns nothing when the canary does not enable it).
+ */
+export interface CheckKind {
+  readonly name: string;
+  forMetric?(metric: CanaryMetric): Check | undefined;
+  forCanary?(canary: Canary): readonly Check[];
+}
+
+/** Chooses each canary's checks from its kinds, in order. */
+export class CheckRegistry {
+  constructor(private readonly kinds: readonly CheckKind[]) {
+    const names = kinds.map((kind) => kind.name);
+    const repeated = names.find((name, index) => names.indexOf(name) !== index);
+    if (repeated !== undefined)
+      throw new VireoError('E_CHECK_KIND', `check kind "${repeated}" is registered twice`);
+  }
+
+  /** A registry with `kind` added after the existing kinds. */
+  with(kind: CheckKind): CheckRegistry {
+    return new CheckRegistry([...this.kinds, kind]);
+  }
+
+  get kindNames(): readonly string[] {
+    return this.kinds.map((kind) => kind.name);
+  }
+
+  /**
+   * The checks of `analysis.metrics`, in their order (an entry no kind claims is a failing
+   * check that says so), then the checks each kind adds for the whole canary.
+   */
+  checksFor(canary: Canary): Check[] {
+    const perMetric = (analysisOf(canary.spec)?.metrics ?? []).map(
+      (metric) =>
+        this.kinds.reduce<Check | undefined>((found, kind) => found ?? kind.forMetric?.(metric), undefined) ??
+        new UnknownMetricCheck(metric),
+    );
+    return [...perMetric, ...this.kinds.flatMap((kind) => kind.forCanary?.(canary) ?? [])];
+  }
 }
 
 export const REQUEST_SUCCESS_RATE = 'request-success-rate';
 export const REQUEST_DURATION = 'request-duration';
 const DEFAULT_METRIC_INTERVAL = '1m';
 
-/** Builds the checks of `analysis.metrics`, in order. */
-export function checksFor(metrics: readonly CanaryMetric[]): Check[] {
-  return metrics.map((metric) => {
-    if (metric.templateRef !== undefined) return new TemplateCheck(metric);
+/** A metric with a `templateRef`: the MetricTemplate's query against its provider. */
+export const TEMPLATE_CHECKS: CheckKind = {
+  name: 'template',
+  forMetric: (metric) => (metric.templateRef === undefined ? undefined : new TemplateCheck(metric)),
+};
+
+/** `request-success-rate` and `request-duration`, answered by the platform's built-in metrics. */
+export const BUILTIN_CHECKS: CheckKind = {
+  name: 'builtin',
+  forMetric: (metric) => {
     if (metric.name === REQUEST_SUCCESS_RATE) return new SuccessRateCheck(metric);
     if (metric.name === REQUEST_DURATION) return new DurationCheck(metric);
-    if (metric.query !== undefined) return new InlineQueryCheck(metric);
-    return new UnknownMetricCheck(metric);
-  });
-}
+    return undefined;
+  },
+};
+
+/** A deprecated inline `query`, answered by Prometheus at the canary's metricsServer. */
+export const INLINE_QUERY_CHECKS: CheckKind = {
+  name: 'inline-query',
+  forMetric: (metric) => (metric.query === undefined ? undefined : new InlineQueryCheck(metric)),
+};
+
+/** Flagger's checks, in Flagger's precedence: a templateRef wins over a built-in name. */
+export const DEFAULT_CHECK_REGISTRY = new CheckRegistry([
+  TEMPLATE_CHECKS,
+  BUILTIN_CHECKS,
+  INLINE_QUERY_CHECKS,
+]);
 
 function range(metric: CanaryMetric): { min?: number; max?: number } {
   const { min, max } = metric.thresholdRange ?? {};
@@ -169,15 +270,15 @@ abstract class MetricCheck implements Check {
     return this.metric.interval ?? DEFAULT_METRIC_INTERVAL;
   }
 
-  abstract evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome>;
+  abstract evaluate(context: CheckContext): Promise<CheckOutcome>;
 }
 
 /** Built-in success rate (%): fails below min or above max; deprecated threshold is a minimum. */
 class SuccessRateCheck extends MetricCheck {
-  async evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome> {
+  async evaluate({ canary, ports }: CheckContext): Promise<CheckOutcome> {
     let value: number;
     try {
-      value = await dependencies.builtin.requestSuccessRate(canary, this.interval);
+      value = await ports.builtin.requestSuccessRate(canary, this.interval);
     } catch (cause) {
       return failedQuery(this.name, canary, this.metric, cause, 'builtin');
     }
@@ -204,10 +305,10 @@ class SuccessRateCheck extends MetricCheck {
 
 /** Built-in P99 latency, truncated to whole milliseconds as Flagger does. */
 class DurationCheck extends MetricCheck {
-  async evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome> {
+  async evaluate({ canary, ports }: CheckContext): Promise<CheckOutcome> {
     let raw: number;
     try {
-      raw = await dependencies.builtin.requestDurationMs(canary, this.interval);
+      raw = await ports.builtin.requestDurationMs(canary, this.interval);
     } catch (cause) {
       return failedQuery(this.name, canary, this.metric, cause, 'builtin');
     }
@@ -303,11 +404,11 @@ function judgeValue(check: string, canary: Canary, metric: CanaryMetric, value: 
 }
 
 class TemplateCheck extends MetricCheck {
-  async evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome> {
+  async evaluate({ canary, ports }: CheckContext): Promise<CheckOutcome> {
     const reference = this.metric.templateRef!;
     const namespace = reference.namespace ?? keyOf(canary).namespace;
     try {
-      const template = await dependencies.templates.get(namespace, reference.name);
+      const template = await ports.templates.get(namespace, reference.name);
       if (template === undefined) {
         throw new VireoError(
           'E_TEMPLATE_NOT_FOUND',
@@ -315,7 +416,7 @@ class TemplateCheck extends MetricCheck {
         );
       }
       const query = renderQuery(template.spec.query, queryContext(canary, this.metric));
-      const provider = await dependencies.templates.providerFor(template, this.interval);
+      const provider = await ports.templates.providerFor(template, this.interval);
       const value = await provider.queryValue(query);
       return { ...judgeValue(this.name, canary, this.metric, value), evidence: { query } };
     } catch (cause) {
@@ -325,10 +426,10 @@ class TemplateCheck extends MetricCheck {
 }
 
 class InlineQueryCheck extends MetricCheck {
-  async evaluate(canary: Canary, dependencies: CheckDependencies): Promise<CheckOutcome> {
+  async evaluate({ canary, ports }: CheckContext): Promise<CheckOutcome> {
     try {
       const query = renderQuery(this.metric.query ?? '', queryContext(canary, this.metric));
-      const provider = await dependencies.templates.inlineProvider(canary);
+      const provider = await ports.templates.inlineProvider(canary);
       const value = await provider.queryValue(query);
       return { ...judgeValue(this.name, canary, this.metric, value), evidence: { query } };
     } catch (cause) {

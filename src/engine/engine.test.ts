@@ -4,7 +4,14 @@
  * at every port call, webhooks, checks and explained decisions.
  */
 import { describe, expect, it } from 'vitest';
-import { NoValuesFoundError } from './checks.js';
+import {
+  CheckRegistry,
+  DEFAULT_CHECK_REGISTRY,
+  NoValuesFoundError,
+  type ArmTraffic,
+  type CheckContext,
+  type TrafficObservations,
+} from './checks.js';
 import { simulateCanary } from '../simulate/timeline.js';
 import { World, initializedWorld, newTestCanary, refused } from '../../test/support/engine-world.js';
 
@@ -653,7 +660,7 @@ describe('engine: a sequential judge fits the check interface', () => {
           evidence: { canaryRequests: 120, primaryRequests: 2300, eValue: 1.8 },
         }),
     };
-    const options = { checksFor: () => [judge] };
+    const options = { checkKinds: new CheckRegistry([{ name: 'judge', forCanary: () => [judge] }]) };
     await world.tick(options);
     await world.tick(options);
     await world.tick(options);
@@ -669,5 +676,131 @@ describe('engine: a sequential judge fits the check interface', () => {
     verdict = 'pass';
     await world.tick(options);
     expect(world.routes.canaryWeight).toBe(40);
+  });
+});
+
+describe('engine: the judge seam (check context, analysis start, per-arm observations)', () => {
+  /** A judge kind that records the context of every step and what the observations port answers. */
+  function recordingJudge() {
+    const contexts: CheckContext[] = [];
+    const observed: ArmTraffic[] = [];
+    const registry = DEFAULT_CHECK_REGISTRY.with({
+      name: 'judge',
+      forCanary: () => [
+        {
+          name: 'compare-arms',
+          evaluate: async (context) => {
+            contexts.push(context);
+            const traffic = await context.ports.observations?.observe(
+              context.canary,
+              context.analysisStartedAt,
+            );
+            if (traffic !== undefined) observed.push(traffic);
+            return { check: 'compare-arms', verdict: 'pass', message: 'arms compared' };
+          },
+        },
+      ],
+    });
+    return { contexts, observed, registry };
+  }
+
+  it("gives each check the step's canary, iteration, clock and the revision's analysis start", async () => {
+    const world = await initializedWorld();
+    const judge = recordingJudge();
+    const options = { checkKinds: judge.registry };
+    const startedAt = world.now;
+    await world.tick(options); // Progressing: the analysis of rev-2 starts
+    await world.tick(options); // first step: pre-rollout hooks, no checks
+    await world.tick(options);
+    await world.tick(options);
+    expect(judge.contexts.map((context) => context.iteration)).toEqual([0, 0]);
+    expect(judge.contexts.map((context) => context.now.toISOString())).toEqual([
+      '2026-11-23T10:03:00.000Z',
+      '2026-11-23T10:04:00.000Z',
+    ]);
+    for (const context of judge.contexts) {
+      expect(context.analysisStartedAt).toEqual(startedAt);
+      expect(context.canary.status?.canaryWeight).toBeGreaterThan(0);
+    }
+    expect(world.status.conditions).toEqual([
+      expect.objectContaining({ type: 'Promoted', status: 'Unknown', reason: 'Progressing' }),
+      expect.objectContaining({
+        type: 'Analysing',
+        status: 'True',
+        lastTransitionTime: '2026-11-23T10:01:00Z',
+        message: 'Analysis of revision rev-2 started.',
+      }),
+    ]);
+  });
+
+  it('the analysis start survives a restart (it is in the status) and moves with a new revision', async () => {
+    const world = await initializedWorld();
+    const judge = recordingJudge();
+    const options = { checkKinds: judge.registry };
+    await world.tick(options);
+    await world.tick(options);
+    await world.tick(options);
+    // Every tick builds a new engine: nothing but the status carries the start across ticks.
+    const firstStart = judge.contexts[0]?.analysisStartedAt;
+    expect(firstStart?.toISOString()).toBe('2026-11-23T10:01:00.000Z');
+    world.release('rev-3');
+    await world.tick(options); // restart for rev-3
+    const restartedAt = new Date(world.now.getTime() - 60_000);
+    await world.tick(options);
+    await world.tick(options);
+    expect(judge.contexts.at(-1)?.analysisStartedAt).toEqual(restartedAt);
+    expect(world.status.conditions?.find((condition) => condition.type === 'Analysing')?.message).toBe(
+      'Analysis of revision rev-3 started.',
+    );
+  });
+
+  it('the run ends the condition, and a status from before it was recorded gets one once', async () => {
+    const world = await initializedWorld(newTestCanary({ threshold: 1, maxWeight: 60 }));
+    const judge = recordingJudge();
+    const options = { checkKinds: judge.registry };
+    await world.tick(options);
+    await world.tick(options);
+    // As if Flagger (or an older Vireo) had started this analysis: no Analysing condition.
+    world.canary.status!.conditions = world.status.conditions?.filter((c) => c.type !== 'Analysing');
+    const upgradedAt = world.now;
+    await world.tick(options);
+    await world.tick(options);
+    expect(judge.contexts.map((context) => context.analysisStartedAt)).toEqual([upgradedAt, upgradedAt]);
+    expect(world.now.getTime() - upgradedAt.getTime()).toBe(120_000);
+    for (let tick = 0; tick < 6 && world.phase !== 'Succeeded'; tick += 1) await world.tick(options);
+    expect(world.phase).toBe('Succeeded');
+    expect(world.status.conditions?.find((condition) => condition.type === 'Analysing')).toMatchObject({
+      status: 'False',
+      reason: 'Succeeded',
+    });
+  });
+
+  it("hands the platform's per-arm observations to the check, from the analysis start", async () => {
+    const world = await initializedWorld();
+    const judge = recordingJudge();
+    const asked: Date[] = [];
+    const arm = (requests: number, errors: number) => ({
+      requests,
+      errors,
+      latencyBuckets: { '0.1': requests },
+    });
+    const observations: TrafficObservations = {
+      observe: (_canary, since) => {
+        asked.push(since);
+        return Promise.resolve({ canary: arm(40, 2), primary: arm(760, 1), from: since, to: world.now });
+      },
+    };
+    const options = {
+      checkKinds: judge.registry,
+      checks: { builtin: world.builtin, templates: world.metricTemplates, observations },
+    };
+    await world.tick(options);
+    await world.tick(options);
+    await world.tick(options);
+    expect(asked).toEqual([new Date('2026-11-23T10:01:00Z')]);
+    expect(judge.observed[0]).toMatchObject({
+      canary: { requests: 40, errors: 2 },
+      primary: { requests: 760 },
+    });
   });
 });

@@ -11,7 +11,13 @@ import type { Canary, CanaryPhase, CanaryStatus, CanaryWebhook } from '../api/sc
 import { formatDuration } from '../api/duration.js';
 import { eventWebhookPayload, headersFromSecret, webhookPayload } from '../webhooks/payload.js';
 import { ALERT_TEXT } from './alerts.js';
-import { checksFor, type Check, type CheckDependencies, type CheckOutcome } from './checks.js';
+import {
+  DEFAULT_CHECK_REGISTRY,
+  type CheckContext,
+  type CheckDependencies,
+  type CheckOutcome,
+  type CheckRegistry,
+} from './checks.js';
 import type { Decision, DecisionAction, DecisionLog, WebhookEvidence } from './decisions.js';
 import {
   isFirstAnalysisStep,
@@ -39,7 +45,7 @@ import {
   type Workloads,
 } from './ports.js';
 import { analysisOf, progressionSettings } from './settings.js';
-import { kubernetesTime, withPhase } from './status.js';
+import { analysisStarted, analysisStartedAt, kubernetesTime, withPhase } from './status.js';
 
 /** Sends a canary's alerts (per-canary AlertProviders or the global notifier). Never throws. */
 export interface AlertSender {
@@ -80,8 +86,8 @@ export interface EngineDependencies {
   readonly meshProvider?: string;
   /** The controller's --event-webhook, used when a canary has no `event` hooks. */
   readonly eventWebhook?: string;
-  /** Builds a canary's checks (default: from analysis.metrics); judges plug in here. */
-  readonly checksFor?: (canary: Canary) => readonly Check[];
+  /** The kinds of check a canary's analysis may use (default: Flagger's); a judge registers its kind here. */
+  readonly checkKinds?: CheckRegistry;
 }
 
 const ANALYSIS_PHASES: ReadonlySet<CanaryPhase> = new Set(['Progressing', 'WaitingPromotion']);
@@ -305,20 +311,41 @@ export class CanaryEngine {
       return;
     }
     await this.deps.workloads.scaleFromZero(canary);
-    const status = await this.writeStatus(tick, 'Progressing', syncRevision(revision));
+    const status = await this.writeStatus(tick, 'Progressing', this.startAnalysis(revision));
     await this.decide(tick, status, 'start', `New revision detected! Scaling up ${tick.target}`);
     await this.deps.alerts.send(canary, 'info', ALERT_TEXT.newRevision);
   }
 
   private async restartAnalysis(tick: Tick, revision: TargetRevision): Promise<void> {
     await this.route(tick, ALL_TO_PRIMARY);
-    const status = await this.writeStatus(tick, 'Progressing', syncRevision(revision));
+    const status = await this.writeStatus(tick, 'Progressing', this.startAnalysis(revision));
     await this.decide(
       tick,
       status,
       'restart',
       `New revision detected! Restarting analysis for ${tick.target}`,
     );
+  }
+
+  /** A revision's counters zeroed, and the moment its analysis starts recorded in the status. */
+  private startAnalysis(revision: TargetRevision): (status: CanaryStatus) => CanaryStatus {
+    const now = this.deps.clock.now();
+    return (current) => analysisStarted(syncRevision(revision)(current), revision.specHash, now);
+  }
+
+  /**
+   * When the analysis under way started. A status written before Vireo recorded it (an upgrade
+   * or a move from Flagger mid-analysis) gets this step's time, once, so later steps agree on it.
+   */
+  private async analysisStart(tick: Tick): Promise<Date> {
+    const recorded = analysisStartedAt(tick.status);
+    if (recorded !== undefined) return recorded;
+    const now = this.deps.clock.now();
+    const revision = tick.status.lastAppliedSpec ?? '';
+    tick.status = await this.deps.status.update(tick.key, (current) =>
+      analysisStartedAt(current) === undefined ? analysisStarted(current, revision, now) : current,
+    );
+    return analysisStartedAt(tick.status) ?? now;
   }
 
   private async canaryNotReady(
@@ -459,9 +486,16 @@ export class CanaryEngine {
         return;
       }
       const outcomes: CheckOutcome[] = [];
-      const checks = this.deps.checksFor?.(canary) ?? checksFor(analysisOf(canary.spec)?.metrics ?? []);
+      const context: CheckContext = {
+        canary,
+        analysisStartedAt: await this.analysisStart(tick),
+        iteration: iterations,
+        now: this.deps.clock.now(),
+        ports: this.deps.checks,
+      };
+      const checks = (this.deps.checkKinds ?? DEFAULT_CHECK_REGISTRY).checksFor(canary);
       for (const check of checks) {
-        const outcome = await check.evaluate(canary, this.deps.checks);
+        const outcome = await check.evaluate(context);
         outcomes.push(outcome);
         if (outcome.value !== undefined) {
           // Flagger records durations in seconds.

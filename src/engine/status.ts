@@ -3,6 +3,8 @@ import type { CanaryPhase, CanaryStatus } from '../api/schema/canary.js';
 
 type Condition = NonNullable<CanaryStatus['conditions']>[number];
 
+const PROMOTED = 'Promoted';
+
 /** Phases that keep their weight and iterations; every other phase zeroes them. */
 const KEEPS_PROGRESS: ReadonlySet<CanaryPhase> = new Set(['Progressing', 'Waiting', 'Promoting']);
 
@@ -47,13 +49,13 @@ export function promotedCondition(
   kind: string,
   now: Date,
 ): Condition[] {
-  const current = previous?.find((condition) => condition.type === 'Promoted');
+  const current = previous?.find((condition) => condition.type === PROMOTED);
   const status = conditionStatus(phase);
   if (current !== undefined && current.status === status && current.reason === phase)
     return [...(previous ?? [])];
   const time = kubernetesTime(now);
   const condition: Condition = {
-    type: 'Promoted',
+    type: PROMOTED,
     status,
     reason: phase,
     message: conditionMessage(phase, kind),
@@ -62,7 +64,65 @@ export function promotedCondition(
     lastTransitionTime:
       current !== undefined && current.status === status ? (current.lastTransitionTime ?? time) : time,
   };
-  return [...(previous ?? []).filter((other) => other.type !== 'Promoted'), condition];
+  return replaceCondition(previous, condition);
+}
+
+/** `previous` with `condition` in place of the one of its type (first when there was none). */
+function replaceCondition(previous: readonly Condition[] | undefined, condition: Condition): Condition[] {
+  const list = [...(previous ?? [])];
+  const index = list.findIndex((other) => other.type === condition.type);
+  if (index >= 0) list[index] = condition;
+  else if (condition.type === PROMOTED) list.unshift(condition);
+  else list.push(condition);
+  return list;
+}
+
+/**
+ * Vireo's own condition: `True` from the start of a revision's analysis, its lastTransitionTime
+ * the moment that analysis started; `False` once the run ended. A status field would be pruned
+ * by Flagger's CRD, a condition survives it (docs/adr/0019-one-engine-assembly-and-the-judge-seam.md).
+ */
+export const ANALYSING = 'Analysing';
+
+/** Phases that end a revision's run: the analysis is no longer going on. */
+const ENDS_ANALYSIS: ReadonlySet<CanaryPhase> = new Set(['Succeeded', 'Failed', 'Terminating', 'Terminated']);
+
+/** The status with the analysis of `revision` starting `now` (a new revision restarts it). */
+export function analysisStarted(status: CanaryStatus, revision: string, now: Date): CanaryStatus {
+  const time = kubernetesTime(now);
+  return {
+    ...status,
+    conditions: replaceCondition(status.conditions, {
+      type: ANALYSING,
+      status: 'True',
+      reason: 'Started',
+      message: `Analysis of revision ${revision} started.`,
+      lastUpdateTime: time,
+      lastTransitionTime: time,
+    }),
+  };
+}
+
+/** When the analysis under way started, or undefined when none is recorded as running. */
+export function analysisStartedAt(status: CanaryStatus): Date | undefined {
+  const condition = status.conditions?.find((candidate) => candidate.type === ANALYSING);
+  if (condition?.status !== 'True' || condition.lastTransitionTime === undefined) return undefined;
+  const time = new Date(condition.lastTransitionTime);
+  return Number.isNaN(time.getTime()) ? undefined : time;
+}
+
+function analysisEnded(conditions: Condition[], phase: CanaryPhase, now: Date): Condition[] {
+  const current = conditions.find((condition) => condition.type === ANALYSING);
+  if (current === undefined || current.status !== 'True' || !ENDS_ANALYSIS.has(phase)) return conditions;
+  const time = kubernetesTime(now);
+  return replaceCondition(conditions, {
+    type: ANALYSING,
+    status: 'False',
+    reason: phase,
+    message: `Analysis ended: ${phase}.`,
+    lastUpdateTime: time,
+    lastTransitionTime: time,
+  });
 }
 
 export interface PhaseChange {
@@ -89,6 +149,10 @@ export function withPhase(status: CanaryStatus, change: PhaseChange): CanaryStat
   }
   if (change.phase === 'Initialized' || change.phase === 'Succeeded')
     next.lastPromotedSpec = next.lastAppliedSpec;
-  next.conditions = promotedCondition(status.conditions, change.phase, change.kind, change.now);
+  next.conditions = analysisEnded(
+    promotedCondition(status.conditions, change.phase, change.kind, change.now),
+    change.phase,
+    change.now,
+  );
   return next;
 }

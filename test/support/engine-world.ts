@@ -8,8 +8,8 @@ import type { Canary, CanaryStatus, CanaryWebhook } from '../../src/api/schema/c
 import type { MetricTemplate } from '../../src/api/schema/metric-template.js';
 import type {
   BuiltinMetrics,
-  Check,
   CheckDependencies,
+  CheckRegistry,
   MetricTemplates,
   MetricsProvider,
 } from '../../src/engine/checks.js';
@@ -240,7 +240,8 @@ export class World {
     options: {
       meshProvider?: string;
       eventWebhook?: string;
-      checksFor?: (canary: Canary) => readonly Check[];
+      /** Check kinds instead of Flagger's (a judge, in tests of the judge seam). */
+      checkKinds?: CheckRegistry;
       /** A real webhook client instead of the world's scripted one. */
       webhooks?: WebhookClient;
       /** A real alert path (AlertRouter, notifiers) instead of the world's recorder. */

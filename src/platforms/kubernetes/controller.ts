@@ -7,19 +7,13 @@
  */
 import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
-import { AlertOutbox } from '../../engine/alert-outbox.js';
-import { AlertRouter } from '../../engine/alerts.js';
-import { InMemoryDecisionLog, type DecisionLog } from '../../engine/decisions.js';
-import { CanaryEngine, type AlertSender } from '../../engine/engine.js';
-import { formatKey, keyOf, type CanaryKey } from '../../engine/ports.js';
-import { ControllerMetrics } from '../../engine/telemetry.js';
+import { assembleEngine, keyOfScheduleId, scheduleId, type EngineAssembly } from '../../engine/assembly.js';
+import type { DecisionLog } from '../../engine/decisions.js';
+import { formatKey, keyOf } from '../../engine/ports.js';
+import type { ControllerMetrics } from '../../engine/telemetry.js';
 import { PrometheusBuiltinMetrics } from '../../metrics/builtin-metrics.js';
-import { BackendMetricTemplates } from '../../metrics/templates.js';
-import { ChatNotifierFactory } from '../../notifiers/factory.js';
 import { createGlobalNotifier, type GlobalNotifierFlags } from '../../notifiers/global.js';
 import type { Logger } from '../../shared/logger.js';
-import { HttpWebhookClient } from '../../webhooks/http-webhook-client.js';
-import { VERSION } from '../../shared/version.js';
 import { Counter, type Registry } from 'prom-client';
 import { CachedReader } from './cache.js';
 import type { KubeClient, KubeObject } from './client.js';
@@ -29,7 +23,6 @@ import type { KubernetesPlatformOptions } from './options.js';
 import { WorkQueue } from './queue.js';
 import { RESOURCES, type ResourceType } from './resources.js';
 import { createCanaryRouter, createRouter } from './routers/factory.js';
-import { CanaryScheduler } from './scheduler.js';
 import { CachedCanarySource } from './source.js';
 import { kubernetesStatusStore, OwnStatusWrites } from './status-store.js';
 import { CanarySync, type CanaryObject } from './sync.js';
@@ -61,9 +54,6 @@ export interface ControllerDependencies {
   readonly now?: () => Date;
 }
 
-/** How long a stopping controller waits for queued alerts: one chat message's worst case (18 s) and a margin. */
-const ALERT_DRAIN_TIMEOUT_MS = 20_000;
-
 /** Resources the workloads and routers read, each watched into a cache. */
 const WATCHED: readonly ResourceType[] = [
   RESOURCES.deployments,
@@ -83,11 +73,9 @@ export class KubernetesController {
   private readonly providers: Informer<AlertProvider & KubeObject>;
   private readonly workloadInformers: Informer<KubeObject>[];
   private readonly queue: WorkQueue;
-  private readonly scheduler: CanaryScheduler;
-  private readonly engine: CanaryEngine;
+  /** The engine, its scheduler and what surrounds them, assembled as in local mode. */
+  private readonly assembly: EngineAssembly;
   private readonly sync: CanarySync;
-  private readonly webhooks: HttpWebhookClient;
-  private readonly alerts: AlertOutbox;
   private running = false;
   private readonly countedNamespaces = new Set<string>();
 
@@ -116,8 +104,6 @@ export class KubernetesController {
     );
     client.onWrite((resource, object) => reader.recordWrite(resource, object));
 
-    this.metrics = new ControllerMetrics({ registry, collectDefaultMetrics: true });
-    this.metrics.setInfo(VERSION, settings.meshProvider);
     const ownWrites = new OwnStatusWrites();
     const source = new CachedCanarySource({
       canaries: this.canaries,
@@ -128,70 +114,51 @@ export class KubernetesController {
     });
     const status = kubernetesStatusStore(client, this.canaries, ownWrites);
     const events = new KubernetesEventSink(client, logger, now);
-    const alertLog = logger.child({ component: 'alerts' });
-    const notifierDeps = {
-      log: (entry: { msg?: string }) => alertLog.error(entry, entry.msg ?? 'alert not delivered'),
-      countRetries: (providerType: string, retries: number) =>
-        this.metrics.countAlertRetries(providerType, retries),
-    };
-    const globalNotifier = createGlobalNotifier(settings.notifierFlags, notifierDeps);
-    const alertRouter = new AlertRouter({
-      source,
-      notifiers: new ChatNotifierFactory(notifierDeps),
-      ...(globalNotifier === undefined ? {} : { globalNotifier }),
-      ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
-      meshProvider: settings.meshProvider,
-      log: (entry) => alertLog.info(entry),
-      deliveries: this.metrics,
-    });
-    // Ticks hand alerts over and move on: a chat outage never delays a rollback (docs/notifiers.md).
-    this.alerts = new AlertOutbox({
-      deliver: { send: (canary, severity, text) => alertRouter.send(canary, severity, text) },
-      recorder: this.metrics,
-      logger: alertLog,
-    });
-    const alerts: AlertSender = this.alerts;
-    this.webhooks = new HttpWebhookClient();
-    // The engine logs each decision once, with the canary; the log only keeps them.
-    this.decisions = new InMemoryDecisionLog();
     const workloads = new KubernetesWorkloads({ client, reader, options: settings.platform, logger });
     const routerDeps = { client, reader, options: settings.platform };
     // A --mesh-provider no router implements is a start-up error, not a per-canary one.
     createRouter(settings.meshProvider, routerDeps, { field: '--mesh-provider' });
     const router = createCanaryRouter(settings.meshProvider, routerDeps);
-    this.engine = new CanaryEngine({
-      source,
-      workloads,
-      router,
-      status,
-      events,
-      webhooks: this.webhooks,
-      alerts,
-      checks: {
+    const ticks = new Counter({
+      name: 'vireo_canary_ticks_total',
+      help: 'Analysis ticks run (one engine advance of one canary)',
+      registers: [registry],
+    });
+    this.assembly = assembleEngine(
+      {
+        source,
+        secrets: source,
+        workloads,
+        router,
+        status,
+        events,
         builtin: new PrometheusBuiltinMetrics({
           meshProvider: settings.meshProvider,
           ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
           deps: { logger: logger.child({ component: 'metrics' }) },
         }),
-        templates: new BackendMetricTemplates({
-          lookup: { get: (namespace, name) => source.getMetricTemplate(namespace, name) },
-          secrets: source,
-          deps: { logger: logger.child({ component: 'metrics' }) },
-          ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
-        }),
+        clock: { now },
+        logger,
+        registry,
       },
-      decisions: this.decisions,
-      metrics: this.metrics,
-      logger: logger.child({ component: 'engine' }),
-      clock: { now },
-      meshProvider: settings.meshProvider,
-      ...(settings.eventWebhook === undefined ? {} : { eventWebhook: settings.eventWebhook }),
-    });
+      {
+        meshProvider: settings.meshProvider,
+        ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
+        ...(settings.eventWebhook === undefined ? {} : { eventWebhook: settings.eventWebhook }),
+        ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
+        globalNotifier: (deps) => createGlobalNotifier(settings.notifierFlags, deps),
+        processMetrics: true,
+        onTick: () => ticks.inc(),
+      },
+    );
+    this.metrics = this.assembly.metrics;
+    this.decisions = this.assembly.decisions;
+    const engine = this.assembly.engine;
     this.sync = new CanarySync({
       client,
       status,
       events,
-      finalize: (canary) => this.engine.finalizeDeletion(keyOf(canary)),
+      finalize: (canary) => engine.finalizeDeletion(keyOf(canary)),
       now,
       logger,
       ...(settings.minIntervalMs === undefined ? {} : { minIntervalMs: settings.minIntervalMs }),
@@ -204,22 +171,13 @@ export class KubernetesController {
       registers: [registry],
     });
     client.counter.onRequest((verb, resource) => requests.inc({ verb, resource }));
-    const ticks = new Counter({
-      name: 'vireo_canary_ticks_total',
-      help: 'Analysis ticks run (one engine advance of one canary)',
-      registers: [registry],
-    });
-    this.scheduler = new CanaryScheduler(async (id) => {
-      ticks.inc();
-      await this.engine.advance(parseKey(id));
-    });
     this.queue = new WorkQueue({ registry });
   }
 
   /** Lists everything (fatal if the CRDs or RBAC are missing), then starts the workers. */
   async start(): Promise<void> {
     const { logger } = this.deps;
-    const enqueue = (canary: CanaryObject) => this.queue.add(idOf(keyOf(canary)));
+    const enqueue = (canary: CanaryObject) => this.queue.add(scheduleId(keyOf(canary)));
     this.canaries.onAdd((canary) => {
       enqueue(canary);
       this.countCanaries();
@@ -234,8 +192,8 @@ export class KubernetesController {
         enqueue(canary);
     });
     this.canaries.onDelete((canary) => {
-      const id = idOf(keyOf(canary));
-      this.scheduler.remove(id);
+      const id = scheduleId(keyOf(canary));
+      void this.assembly.scheduler.remove(id);
       this.countCanaries();
       logger.info({ canary: formatKey(keyOf(canary)) }, 'canary deleted; its job stopped');
     });
@@ -263,22 +221,22 @@ export class KubernetesController {
 
   /** How many canaries have a running job. */
   get scheduledCanaries(): number {
-    return this.scheduler.size;
+    return this.assembly.scheduler.size;
   }
 
   /** Stops the workers and jobs (ticks in flight finish), then the watches. */
   async stop(): Promise<void> {
     this.running = false;
     await this.queue.shutDown();
-    await this.scheduler.stop();
+    // Ticks read the caches: they finish before the watches stop.
+    await this.assembly.scheduler.stop();
     await Promise.allSettled([
       this.canaries.stop(),
       this.templates.stop(),
       this.providers.stop(),
       ...this.workloadInformers.map((informer) => informer.stop()),
     ]);
-    await this.webhooks.close?.();
-    await this.alerts.close(ALERT_DRAIN_TIMEOUT_MS);
+    await this.assembly.close();
   }
 
   /** flagger_canary_total per namespace, from the cache. */
@@ -297,24 +255,17 @@ export class KubernetesController {
   }
 
   private async syncOne(id: string): Promise<void> {
-    const key = parseKey(id);
+    const key = keyOfScheduleId(id);
     const canary = this.canaries.get(key.namespace, key.name);
     if (canary === undefined) {
-      this.scheduler.remove(id);
+      void this.assembly.scheduler.remove(id);
       return;
     }
     const outcome = await this.sync.sync(canary);
-    if (outcome.schedule) this.scheduler.ensure(id, outcome.intervalMs);
+    if (outcome.schedule) this.assembly.scheduler.ensure(id, outcome.intervalMs);
     else {
-      this.scheduler.remove(id);
+      void this.assembly.scheduler.remove(id);
       this.deps.logger.info({ canary: formatKey(key) }, `canary not scheduled: ${outcome.reason}`);
     }
   }
-}
-
-const idOf = (key: CanaryKey): string => `${key.namespace}/${key.name}`;
-
-function parseKey(id: string): CanaryKey {
-  const slash = id.indexOf('/');
-  return { namespace: id.slice(0, slash), name: id.slice(slash + 1) };
 }

@@ -16,6 +16,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { VireoError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { createGlobalNotifier, globalNotifierFlags } from '../../notifiers/global.js';
+import type { NotifierDeps } from '../../notifiers/notifier.js';
 import {
   combineSources,
   readAppliedSources,
@@ -80,7 +81,10 @@ export async function serveLocal(options: DaemonOptions): Promise<void> {
   await prepareStateDirectory(stateDirectory);
   const socketPath = socketPathOf(stateDirectory);
   // SLACK_URL, MSTEAMS_URL…: from the environment only (flags would show the URLs in `ps`).
-  const globalNotifier = createGlobalNotifier(globalNotifierFlags({}, process.env));
+  const notifierFlags = globalNotifierFlags({}, process.env);
+  // Built once here so a bad setting stops the start with its message; the runtime builds its own
+  // with the alert log and the retry counter.
+  const globalNotifier = createGlobalNotifier(notifierFlags);
   const lock = await acquireDaemonLock(stateDirectory);
   // Every process started from here on carries the mark, so a later daemon (or `down`) finds them
   // if this one is killed before it can stop them.
@@ -117,7 +121,9 @@ export async function serveLocal(options: DaemonOptions): Promise<void> {
         runtime = await LocalRuntime.start(manifests, {
           stateDirectory,
           logger,
-          ...(globalNotifier === undefined ? {} : { globalNotifier }),
+          ...(globalNotifier === undefined
+            ? {}
+            : { globalNotifier: (deps: NotifierDeps) => createGlobalNotifier(notifierFlags, deps) }),
           ...(options.baseDirectory === undefined ? {} : { baseDirectory: options.baseDirectory }),
         });
       } else {

@@ -3,7 +3,7 @@ import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { newTestCanary } from '../../../../test/support/engine-world.js';
 import { cleanups, eventually, startUpstream } from '../../../../test/support/router-upstreams.js';
-import { checksFor, NoValuesFoundError, type MetricTemplates } from '../../../engine/checks.js';
+import { DEFAULT_CHECK_REGISTRY, NoValuesFoundError, type MetricTemplates } from '../../../engine/checks.js';
 import { LocalBuiltinMetrics } from './builtin-metrics.js';
 import { ProxyRouter } from './proxy.js';
 import { TrafficRecorder } from './recorder.js';
@@ -126,12 +126,18 @@ describe('LocalBuiltinMetrics', () => {
     for (let i = 0; i < 40; i += 1) await (await pool.request({ path: '/', method: 'GET' })).body.dump();
     await eventually(() => recorder.observe('test', 'podinfo', 60_000).canary.requests === 40);
 
-    const [check] = checksFor([
-      { name: 'request-success-rate', thresholdRange: { min: 99 }, interval: '1m' },
-    ]);
-    const outcome = await check!.evaluate(canary, {
-      builtin: new LocalBuiltinMetrics(recorder),
-      templates: noTemplates,
+    const checked = newTestCanary({
+      interval: '30s',
+      metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 }, interval: '1m' }],
+    });
+    const [check] = DEFAULT_CHECK_REGISTRY.checksFor(checked);
+    const now = new Date();
+    const outcome = await check!.evaluate({
+      canary: checked,
+      analysisStartedAt: now,
+      iteration: 0,
+      now,
+      ports: { builtin: new LocalBuiltinMetrics(recorder), templates: noTemplates },
     });
     expect(outcome).toMatchObject({ verdict: 'fail', value: 75 });
     expect(outcome.message).toBe('Halt podinfo.test advancement success rate 75.00% < 99%');

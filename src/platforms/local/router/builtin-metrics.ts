@@ -6,12 +6,7 @@
  */
 import { parseGoDuration } from '../../../api/duration.js';
 import type { Canary } from '../../../api/schema/canary.js';
-import {
-  NoValuesFoundError,
-  type ArmObservations,
-  type BuiltinMetrics,
-  type TrafficObservations,
-} from '../../../engine/checks.js';
+import { NoValuesFoundError, type ArmObservations, type BuiltinMetrics } from '../../../engine/checks.js';
 import { formatKey, keyOf } from '../../../engine/ports.js';
 import { VireoError } from '../../../shared/errors.js';
 import type { TrafficRecorder } from './recorder.js';
@@ -27,7 +22,7 @@ export interface LocalBuiltinMetricsOptions {
   readonly observationWindow?: (canary: Canary) => string;
 }
 
-export class LocalBuiltinMetrics implements BuiltinMetrics, TrafficObservations {
+export class LocalBuiltinMetrics implements BuiltinMetrics {
   private readonly observationWindow: (canary: Canary) => string;
 
   constructor(
