@@ -138,7 +138,7 @@ describe('validate: Canary', () => {
         delete c.spec.analysis.maxWeight;
         c.spec.analysis.match = [{ headers: { user: { prefix: 'beta' } } }];
       },
-      /NGINX matches headers by exact value or regex only/,
+      /the nginx router matches headers by exact or regex only, not prefix/,
     ],
     ['a fractional weight', (c: any) => (c.spec.analysis.stepWeight = 2.5), /must be a whole number/],
     [
@@ -187,7 +187,7 @@ describe('validate: Canary', () => {
         c.spec.provider = 'gatewayapi:v1';
         delete c.spec.ingressRef;
       },
-      /needs service.gatewayRefs/,
+      /needs spec.service.gatewayRefs/,
     ],
     [
       'A/B testing on traefik',
