@@ -27,6 +27,7 @@ import { KubernetesEventSink } from './events.js';
 import { Informer, InformerMetrics } from './informer.js';
 import type { KubernetesPlatformOptions } from './options.js';
 import { WorkQueue } from './queue.js';
+import { anyRouterWritesServices, kindsWrittenBy } from '../../routers/traits.js';
 import { RESOURCES, type ResourceType } from './resources.js';
 import { createCanaryRouter, createRouter } from './routers/factory.js';
 import { CanaryScheduler } from './scheduler.js';
@@ -64,15 +65,24 @@ export interface ControllerDependencies {
 /** How long a stopping controller waits for queued alerts: one chat message's worst case (18 s) and a margin. */
 const ALERT_DRAIN_TIMEOUT_MS = 20_000;
 
-/** Resources the workloads and routers read, each watched into a cache. */
-const WATCHED: readonly ResourceType[] = [
+/** Resources the workloads read (targets, tracked configs, autoscalers). */
+const WORKLOAD_RESOURCES: readonly ResourceType[] = [
   RESOURCES.deployments,
   RESOURCES.daemonSets,
-  RESOURCES.services,
   RESOURCES.configMaps,
   RESOURCES.secrets,
   RESOURCES.horizontalPodAutoscalers,
-  RESOURCES.ingresses,
+];
+
+/**
+ * Resources the workloads and routers read, each watched into a cache: the routers' come from
+ * the router table (every router implemented on Kubernetes, since any canary may name any of
+ * them), so a new router's objects are watched by adding its row.
+ */
+export const WATCHED: readonly ResourceType[] = [
+  ...WORKLOAD_RESOURCES,
+  ...(anyRouterWritesServices('kubernetes') ? [RESOURCES.services] : []),
+  ...kindsWrittenBy('kubernetes'),
 ];
 
 export class KubernetesController {
@@ -164,7 +174,7 @@ export class KubernetesController {
     const workloads = new KubernetesWorkloads({ client, reader, options: settings.platform, logger });
     const routerDeps = { client, reader, options: settings.platform };
     // A --mesh-provider no router implements is a start-up error, not a per-canary one.
-    createRouter(settings.meshProvider, routerDeps, { field: '--mesh-provider' });
+    createRouter(settings.meshProvider, routerDeps, { flag: '--mesh-provider', command: 'vireo controller' });
     const router = createCanaryRouter(settings.meshProvider, routerDeps);
     this.engine = new CanaryEngine({
       source,
@@ -196,6 +206,7 @@ export class KubernetesController {
     });
     this.sync = new CanarySync({
       client,
+      meshProvider: settings.meshProvider,
       status,
       events,
       finalize: (canary) => this.engine.finalizeDeletion(keyOf(canary)),
