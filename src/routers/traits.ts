@@ -381,12 +381,19 @@ function describeOrigin(origin: ProviderOrigin): { where: string; change: string
   return { where: `spec.provider${canary}`, change: 'spec.provider' };
 }
 
-/** The nearest known name: a typo, or a family name missing its version (`smi`, `gatewayapi`). */
+/**
+ * The nearest known name: a typo of a name, or of a family missing its version (`smi`,
+ * `gateway-api`), which suggests the family's shortest name (`smi:v1alpha1`, `gatewayapi:v1`).
+ */
 export function nearestRouterName(given: string): string | undefined {
   const close = closestMatch(given, ROUTER_NAMES);
   if (close !== undefined) return close;
-  const versions = ROUTER_NAMES.filter((name) => name.startsWith(`${given.toLowerCase()}:`));
-  return [...versions].sort((left, right) => left.length - right.length || left.localeCompare(right))[0];
+  const families = [...new Set(ROUTER_NAMES.map((name) => name.split(':')[0] ?? name))];
+  const family = closestMatch(given, families);
+  if (family === undefined) return undefined;
+  return ROUTER_NAMES.filter((name) => name === family || name.startsWith(`${family}:`)).sort(
+    (left, right) => left.length - right.length || left.localeCompare(right),
+  )[0];
 }
 
 /** A provider name that is neither Flagger's nor Vireo's. Every layer throws this one. */
