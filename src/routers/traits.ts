@@ -45,7 +45,6 @@ export type QueryFamily =
 
 /** An `analysis.match` header operator (the CRD's oneOf). */
 export type MatchOperator = 'exact' | 'prefix' | 'suffix' | 'regex';
-export const MATCH_OPERATORS: readonly MatchOperator[] = ['exact', 'prefix', 'suffix', 'regex'];
 
 /** A Kubernetes kind a router creates or updates, so the controller must watch it and hold RBAC for it. */
 export interface RouterObjectKind {
@@ -460,14 +459,6 @@ export function resolveRouter(given: string, origin: ProviderOrigin): ResolvedRo
   const found = findRouter(given);
   if (found === undefined) throw new UnknownRouterError(given, origin);
   return found;
-}
-
-/** The provider a canary runs with: its own, else the mesh provider, else the default. */
-export function effectiveProvider(
-  specProvider: string | undefined,
-  meshProvider: string | undefined,
-): string {
-  return specProvider ?? meshProvider ?? DEFAULT_MESH_PROVIDER;
 }
 
 /**
