@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -107,6 +108,48 @@ describe('router table: names', () => {
   it('has one default, implemented on Kubernetes so the controller runs without --mesh-provider', () => {
     expect(DEFAULT_MESH_PROVIDER).toBe('kubernetes');
     expect(implementedRouters('kubernetes')).toContain(DEFAULT_MESH_PROVIDER);
+  });
+});
+
+describe('one default provider for every command', () => {
+  it('vireo simulate runs a canary without spec.provider on the default router, as the controller would', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vireo-default-'));
+    const file = join(dir, 'canary.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: flagger.app/v1beta1',
+        'kind: Canary',
+        'metadata: {name: podinfo, namespace: test}',
+        'spec:',
+        '  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}',
+        '  service: {port: 9898}',
+        '  analysis: {interval: 1m, threshold: 2, iterations: 3}',
+        '',
+      ].join('\n'),
+    );
+    const { io, stdout } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'simulate', '--json', file], io)).toBe(0);
+    expect(JSON.parse(stdout())).toMatchObject({ provider: DEFAULT_MESH_PROVIDER, strategy: 'blue-green' });
+  });
+
+  it('vireo metrics query --builtin uses the default router’s queries', async () => {
+    const { io, stdout } = fakeIo();
+    // Nothing listens on port 9 of loopback: the query fails, after the subject and query are printed.
+    const argv = [
+      'node',
+      'vireo',
+      'metrics',
+      'query',
+      '--builtin',
+      'request-duration',
+      '--target',
+      'podinfo',
+    ];
+    await runCli([...argv, '--metrics-server', 'http://127.0.0.1:9', '-o', 'json'], io);
+    const report = JSON.parse(stdout()) as { subject: string; query: string };
+    expect(report.subject).toBe(`built-in request-duration for ${DEFAULT_MESH_PROVIDER}`);
+    expect(report.query).toContain('http_request_duration_seconds_bucket');
   });
 });
 
