@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { parseGoDuration } from '../api/duration.js';
+import { DEFAULT_MESH_PROVIDER, implementedRouter } from '../routers/traits.js';
 import { UsageError, VireoError } from '../shared/errors.js';
 import { createLogger, type LoggerOptions } from '../shared/logger.js';
 import type { CliIo } from './main.js';
@@ -53,7 +54,6 @@ export interface ControllerProcess {
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const DEFAULT_MESH_PROVIDER = 'kubernetes';
 
 const list = (value: string | undefined): string[] =>
   (value ?? '')
@@ -192,6 +192,9 @@ export async function runController(
   const threadiness = parseThreadiness(flags.threadiness);
   const minIntervalMs = parseMinInterval(flags.minAnalysisInterval);
   const leaderTimings = parseLeaderElectionTimings(flags);
+  const meshProvider = flags.meshProvider ?? DEFAULT_MESH_PROVIDER;
+  // Refused before connecting: an unknown name, or a router not built yet, is a flag mistake.
+  implementedRouter(meshProvider, 'kubernetes', { flag: '--mesh-provider', command: 'vireo controller' });
   const logger = createLogger({
     level: logLevel,
     ...(host.logDestination === undefined ? {} : { destination: host.logDestination }),
@@ -216,7 +219,6 @@ export async function runController(
   const client = await KubeClient.fromKubeConfig(kubeConfig);
   const registry = new Registry();
   const selectorLabels = list(flags.selectorLabels);
-  const meshProvider = flags.meshProvider ?? DEFAULT_MESH_PROVIDER;
   const controller = new KubernetesController(
     {
       platform: {

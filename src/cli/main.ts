@@ -3,6 +3,7 @@
  * print; heavy modules load only when their command runs. Errors are handled once, here.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_MESH_PROVIDER, implementedRouters } from '../routers/traits.js';
 import { VireoError } from '../shared/errors.js';
 import { printableLines } from '../shared/printable.js';
 import { VERSION } from '../shared/version.js';
@@ -59,7 +60,11 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .argument('<file>', 'a file (or - for standard input) holding one Canary')
     .option('--json', 'print the timeline as JSON')
     .option('--name <name>', 'which Canary, when the file holds several')
-    .option('--mesh-provider <provider>', 'provider assumed when spec.provider is unset', 'istio')
+    .option(
+      '--mesh-provider <provider>',
+      'provider assumed when spec.provider is unset, as the controller flag',
+      DEFAULT_MESH_PROVIDER,
+    )
     .option(
       '--fail-from <time>',
       'make every check fail from this time on (e.g. 2m) to see when the rollback happens',
@@ -177,7 +182,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--context <name>', 'kubeconfig context to use')
     .option(
       '--mesh-provider <provider>',
-      'router for canaries without spec.provider: kubernetes or nginx (default: kubernetes)',
+      `router for canaries without spec.provider: ${implementedRouters('kubernetes').join(' or ')} (default: ${DEFAULT_MESH_PROVIDER})`,
     )
     .option('--metrics-server <url>', 'Prometheus for the built-in checks (default: http://prometheus:9090)')
     .option('--namespace <namespace>', 'watch only this namespace (default: all)')
@@ -348,7 +353,11 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--ingress <name>', '{{ ingress }} (default: --target)')
     .option('--route <name>', '{{ route }} (default: --target)')
     .option('--interval <duration>', '{{ interval }} and the query window', '1m')
-    .option('--mesh-provider <provider>', 'router whose built-in queries --builtin uses', 'istio')
+    .option(
+      '--mesh-provider <provider>',
+      'router whose built-in queries --builtin uses, as the controller flag',
+      DEFAULT_MESH_PROVIDER,
+    )
     .option('--metrics-server <url>', 'Prometheus for --builtin', 'http://prometheus:9090')
     .option(
       '--secret-file <file>',
@@ -404,7 +413,12 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     if (cause instanceof VireoError) {
       // Messages quote names and values from the input: nothing in them may drive the terminal.
       io.stderr(`vireo: ${printableLines(cause.message)} [${cause.code}]\n`);
-      return cause.code === 'E_UNREADABLE_INPUT' || cause.code === 'E_USAGE' ? 2 : 1;
+      // A provider name refused here came from a flag (files are validated first): a usage mistake.
+      return ['E_UNREADABLE_INPUT', 'E_USAGE', 'E_UNKNOWN_ROUTER', 'E_ROUTER_NOT_IMPLEMENTED'].includes(
+        cause.code,
+      )
+        ? 2
+        : 1;
     }
     io.stderr(
       `vireo: unexpected error: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`,

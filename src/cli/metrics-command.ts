@@ -14,6 +14,7 @@ import type { BuiltinCheck } from '../metrics/builtin-queries.js';
 import { MetricQueryError } from '../metrics/errors.js';
 import { createMetricsProvider, settingsOf } from '../metrics/factory.js';
 import type { MetricsBackend } from '../metrics/provider.js';
+import { DEFAULT_MESH_PROVIDER, resolveRouter } from '../routers/traits.js';
 import { UnreadableInputError, UsageError, VireoError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { manifestsIn } from '../shared/manifests.js';
@@ -162,15 +163,17 @@ function prepareBuiltin(options: MetricsQueryOptions, interval: string, logger: 
   if (options.target === undefined) {
     throw new UsageError('--builtin needs --target NAME: the Deployment (or Service) the canary targets');
   }
+  const meshProvider = options.meshProvider ?? DEFAULT_MESH_PROVIDER;
+  resolveRouter(meshProvider, { flag: '--mesh-provider', command: 'vireo metrics query' });
   const canary = madeUpCanary(options, options.target);
   const builtin = new PrometheusBuiltinMetrics({
-    meshProvider: options.meshProvider ?? 'istio',
+    meshProvider,
     deps: { logger },
     ...(options.metricsServer === undefined ? {} : { metricsServer: options.metricsServer }),
   });
   const { server, query } = builtin.queryFor(canary, check, interval);
   return {
-    subject: `built-in ${check} for ${options.meshProvider ?? 'istio'}`,
+    subject: `built-in ${check} for ${meshProvider}`,
     provider: `prometheus at ${server}`,
     query,
     run: () =>

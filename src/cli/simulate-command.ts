@@ -1,5 +1,6 @@
 import { parseGoDuration } from '../api/duration.js';
 import type { Canary } from '../api/schema/canary.js';
+import { resolveRouter } from '../routers/traits.js';
 import { UsageError } from '../shared/errors.js';
 import { printableLines } from '../shared/printable.js';
 import { formatTimelineJson, formatTimelineText } from '../simulate/format.js';
@@ -20,6 +21,7 @@ interface SimulateOptions {
 
 /** Validates first: a timeline of an invalid canary would be a confident answer to the wrong question. */
 export async function runSimulate(file: string, options: SimulateOptions, io: CliIo): Promise<number> {
+  resolveRouter(options.meshProvider, { flag: '--mesh-provider', command: 'vireo simulate' });
   const inputs = await readInputs([file], io.readStdin);
   const report = validateInputs(inputs, {
     meshProvider: options.meshProvider,

@@ -1,4 +1,5 @@
 import { loadSchemaValidator } from '../api/load-validator.js';
+import { resolveRouter } from '../routers/traits.js';
 import { formatJson, formatText } from '../validate/format.js';
 import { readInputs } from '../validate/inputs.js';
 import { exitCodeOf, validateInputs } from '../validate/validate.js';
@@ -9,6 +10,9 @@ export async function runValidate(
   options: { format: 'text' | 'json'; meshProvider?: string | undefined },
   io: CliIo,
 ): Promise<number> {
+  if (options.meshProvider !== undefined) {
+    resolveRouter(options.meshProvider, { flag: '--mesh-provider', command: 'vireo validate' });
+  }
   const inputs = await readInputs(paths, io.readStdin);
   const report = validateInputs(inputs, {
     meshProvider: options.meshProvider,

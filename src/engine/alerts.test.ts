@@ -106,7 +106,8 @@ describe('alertFields', () => {
     ['canary without a step', {}, undefined],
   ])('%s', (_name, analysis, routing) => {
     const expected = routing === undefined ? common : [...common, ['Traffic routing', routing]];
-    expect(alertFields(canaryWith(analysis))).toEqual(expected);
+    // A weighted router: the default provider (kubernetes) would make every canary blue/green.
+    expect(alertFields(canaryWith(analysis), { meshProvider: 'istio' })).toEqual(expected);
   });
 
   it('starts with the cluster name when one is set', () => {

@@ -6,9 +6,11 @@ import {
   nextPromotionStep,
   type ProgressionSettings,
 } from './progression.js';
+import { ROUTER_TRAITS } from '../routers/traits.js';
 
 const base: ProgressionSettings = {
   provider: 'istio',
+  router: ROUTER_TRAITS.istio,
   strategy: 'canary',
   intervalMs: 60_000,
   threshold: 5,
@@ -76,7 +78,7 @@ describe('nextPromotionStep', () => {
   it('finalises at once with the kubernetes provider', () => {
     expect(
       nextPromotionStep(
-        { ...base, provider: 'kubernetes' },
+        { ...base, provider: 'kubernetes', router: ROUTER_TRAITS.kubernetes },
         { primaryWeight: 100, canaryWeight: 0, mirrored: false },
         'a.b',
       ),

@@ -4,12 +4,16 @@
  * to draw a timeline, so there is exactly one copy of the rules.
  */
 
+import type { RouterTraits } from '../routers/traits.js';
+
 export type DeploymentStrategy = 'canary' | 'ab-testing' | 'blue-green';
 
 /** What progression needs to know about `spec.analysis`, with Flagger's defaults applied. */
 export interface ProgressionSettings {
-  /** Router provider in effect (`spec.provider`, else the controller's `--mesh-provider`). */
+  /** Router provider in effect (`spec.provider`, else the controller's `--mesh-provider`), as written. */
   readonly provider: string;
+  /** What that router can do (src/routers/traits.ts). */
+  readonly router: RouterTraits;
   readonly strategy: DeploymentStrategy;
   readonly intervalMs: number;
   /** Failed checks that trigger a rollback (≥ 1). */
@@ -143,7 +147,7 @@ function nextCanaryStep(
   // A mirrored canary takes no live traffic, so there is no traffic increase to confirm yet.
   const confirmTrafficIncrease = !mirrored;
   if (canaryWeight >= effectiveMaxWeight(settings)) return { kind: 'promote', confirmTrafficIncrease };
-  if (settings.mirror && mirrorsInCanaryStrategy(settings.provider) && canaryWeight === 0 && !mirrored) {
+  if (settings.mirror && settings.router.mirrorInCanary && canaryWeight === 0 && !mirrored) {
     return {
       kind: 'advance-weight',
       routes: { primaryWeight: 100, canaryWeight: 0, mirrored: true },
@@ -179,10 +183,10 @@ function nextBlueGreenStep(
   state: ProgressionState,
   name: string,
 ): ProgressionStep {
-  const kubernetes = isKubernetesProvider(settings.provider);
+  const weights = settings.router.weights;
   if (state.iterations < settings.iterations) {
     const iteration = state.iterations + 1;
-    const startMirroring = settings.mirror && mirrorsInBlueGreen(settings.provider) && !state.routes.mirrored;
+    const startMirroring = settings.mirror && settings.router.mirrorInBlueGreen && !state.routes.mirrored;
     return {
       kind: 'advance-iteration',
       iteration,
@@ -194,8 +198,8 @@ function nextBlueGreenStep(
     return {
       kind: 'route-all-to-canary',
       iteration: settings.iterations + 1,
-      // The kubernetes provider has no router: the apex Service switches when the primary rolls out.
-      routes: kubernetes ? NO_ROUTE_CHANGE : { primaryWeight: 0, canaryWeight: 100, mirrored: false },
+      // A router without weights (kubernetes) moves nothing: the apex Service switches when the primary rolls out.
+      routes: weights ? { primaryWeight: 0, canaryWeight: 100, mirrored: false } : NO_ROUTE_CHANGE,
       message: state.routes.mirrored
         ? 'Stop traffic mirroring and route all traffic to canary'
         : 'Routing all traffic to canary',
@@ -214,7 +218,8 @@ export function nextPromotionStep(
   routes: Routes,
   name: string,
 ): PromotionStep {
-  if (isKubernetesProvider(settings.provider)) return { kind: 'finalise' };
+  // Without weights there is no traffic to shift back: the primary's rollout is the switch.
+  if (!settings.router.weights) return { kind: 'finalise' };
   if (settings.stepWeightPromotion <= 0) {
     return {
       kind: 'shift',
@@ -241,22 +246,4 @@ export function isFirstAnalysisStep(
   return (
     state.routes.canaryWeight === 0 && state.iterations === 0 && !(settings.mirror && state.routes.mirrored)
   );
-}
-
-export function isKubernetesProvider(provider: string): boolean {
-  return provider === 'kubernetes';
-}
-
-/** Mirroring during the canary strategy's first step is an Istio feature (reference §2.3d). */
-export function mirrorsInCanaryStrategy(provider: string): boolean {
-  return provider === 'istio';
-}
-
-/**
- * Blue/green mirroring: Istio and Gateway API (reference §2.3c and §3.2), and local mode's
- * routers, which mirror too (docs/local/router.md): without it a local blue/green canary would
- * get no traffic to measure before all of it.
- */
-export function mirrorsInBlueGreen(provider: string): boolean {
-  return provider === 'istio' || provider === 'local' || provider.startsWith('gatewayapi');
 }

@@ -1,13 +1,12 @@
 /** Flagger's defaults applied to `spec.analysis` (reference §0, §1.3, §2.1 step 24). */
 import { parseGoDuration } from '../api/duration.js';
 import type { CanarySpec } from '../api/schema/canary.js';
+import { DEFAULT_MESH_PROVIDER, routerForCanary } from '../routers/traits.js';
 import { deploymentStrategy, type ProgressionSettings } from './progression.js';
 
 export const DEFAULT_INTERVAL_MS = 60_000;
 export const MIN_INTERVAL_MS = 10_000;
-export const DEFAULT_MESH_PROVIDER = 'istio';
-/** The kubernetes provider has no weights: a canary without iterations runs ten. */
-const KUBERNETES_DEFAULT_ITERATIONS = 10;
+export { DEFAULT_MESH_PROVIDER };
 
 export function analysisOf(spec: CanarySpec): CanarySpec['analysis'] | undefined {
   return spec.analysis ?? spec.canaryAnalysis;
@@ -23,18 +22,23 @@ export function analysisIntervalMs(interval: string | undefined, minimumMs = MIN
   return Math.max(parsed, minimumMs);
 }
 
+/**
+ * The analysis settings with Flagger's defaults and the router's constraints applied: a router
+ * without weights (kubernetes) runs its default iterations and drops `match`. An unknown provider
+ * name throws UnknownRouterError (src/routers/traits.ts).
+ */
 export function progressionSettings(
   spec: CanarySpec,
   meshProvider = DEFAULT_MESH_PROVIDER,
 ): ProgressionSettings {
   const analysis = analysisOf(spec) ?? {};
-  const provider = spec.provider ?? meshProvider;
-  const kubernetes = provider === 'kubernetes';
+  const router = routerForCanary({ spec }, meshProvider);
   let iterations = analysis.iterations ?? 0;
-  if (kubernetes && iterations < 1) iterations = KUBERNETES_DEFAULT_ITERATIONS;
-  const match = kubernetes ? [] : (analysis.match ?? []);
+  if (router.defaultIterations !== undefined && iterations < 1) iterations = router.defaultIterations;
+  const match = router.dropsMatch ? [] : (analysis.match ?? []);
   return {
-    provider,
+    provider: router.given,
+    router,
     strategy: deploymentStrategy({ iterations, match }),
     intervalMs: analysisIntervalMs(analysis.interval),
     threshold: (analysis.threshold ?? 0) > 0 ? (analysis.threshold as number) : 1,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Canary } from '../api/schema/canary.js';
+import { UnknownRouterError } from '../routers/traits.js';
 import { OBSERVERS, observerFor, renderBuiltinQuery } from './builtin-queries.js';
 
 function canary(spec: Partial<Canary['spec']> = {}): Canary {
@@ -26,8 +27,11 @@ describe('observerFor (reference §4.1 observer choice)', () => {
     ['appmesh:v1beta2', undefined, 'appmesh'],
     ['gloo', undefined, 'gloo'],
     ['smi:crossover', undefined, 'crossover'],
-    ['smi', undefined, 'istio'],
-    ['something-new', undefined, 'istio'],
+    // Flagger answers SMI routers with Istio's queries; a crossover mesh gets Crossover's.
+    ['smi:v1alpha2', undefined, 'istio'],
+    ['smi:v1alpha3:crossover', undefined, 'crossover'],
+    ['osm', undefined, 'osm'],
+    ['gatewayapi:v1beta1', undefined, 'http'],
     ['local', undefined, 'local'],
     ['istio', 'nginx', 'nginx'],
     ['istio', 'contour', 'contour'],
@@ -37,9 +41,23 @@ describe('observerFor (reference §4.1 observer choice)', () => {
     expect(observerFor(canary(provider === undefined ? {} : { provider }), global)).toBe(expected);
   });
 
-  it('keeps the router of a Service target instead of falling back to Istio', () => {
-    expect(observerFor(canary(), 'nginx:service')).toBe('nginx');
-    expect(observerFor(canary(), 'kubernetes:service')).toBe('http');
+  it.each(['smi', 'something-new', 'nginx:service', 'istoi'])(
+    'refuses the unknown global provider %s by name instead of answering with Istio queries',
+    (global) => {
+      expect(() => observerFor(canary(), global)).toThrow(UnknownRouterError);
+      expect(() => observerFor(canary(), global)).toThrow(
+        expect.objectContaining({
+          code: 'E_UNKNOWN_ROUTER',
+          message: expect.stringContaining(`"${global}" from the flag --mesh-provider`),
+        }),
+      );
+    },
+  );
+
+  it('refuses an unknown spec.provider by name, naming the canary', () => {
+    expect(() => observerFor(canary({ provider: 'linkerdd' as never }), 'istio')).toThrow(
+      /"linkerdd" from spec\.provider of Canary podinfo\.test .*Did you mean "linkerd"\?/,
+    );
   });
 });
 

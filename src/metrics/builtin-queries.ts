@@ -9,25 +9,10 @@
  */
 import type { Canary } from '../api/schema/canary.js';
 import { renderQuery, templateContext } from '../engine/checks.js';
+import { resolveRouter, routerForCanary, type QueryFamily } from '../routers/traits.js';
 
-export const OBSERVERS = [
-  'istio',
-  'linkerd',
-  'nginx',
-  'http',
-  'appmesh',
-  'contour',
-  'gloo',
-  'kuma',
-  'knative',
-  'traefik',
-  'skipper',
-  'apisix',
-  'osm',
-  'crossover',
-  'local',
-] as const;
-export type Observer = (typeof OBSERVERS)[number];
+/** A router's family of built-in queries: the router table's `queryFamily` (src/routers/traits.ts). */
+export type Observer = QueryFamily;
 
 export interface BuiltinQueries {
   /** Percentage (0–100) of canary requests that did not fail. */
@@ -79,7 +64,7 @@ const OSM =
 /** Local mode's router (issue: local mode) labels its series by canary namespace, target and arm. */
 const LOCAL = 'namespace="{{ namespace }}", service="{{ target }}", backend="canary"';
 
-export const BUILTIN_QUERIES: Readonly<Record<Observer, BuiltinQueries>> = {
+export const BUILTIN_QUERIES: Readonly<Record<QueryFamily, BuiltinQueries>> = {
   istio: {
     successRate: successRatio('istio_requests_total', ISTIO, 'response_code!~"5.*"'),
     durationMs: p99('istio_request_duration_milliseconds_bucket', ISTIO, false),
@@ -131,23 +116,20 @@ export const BUILTIN_QUERIES: Readonly<Record<Observer, BuiltinQueries>> = {
   },
 };
 
+/** Every query family, each with its two queries. */
+export const OBSERVERS = Object.keys(BUILTIN_QUERIES) as Observer[];
+
 /**
  * Which router's queries answer a canary's built-in checks (reference §4.1): the global mesh
- * provider, unless the canary names its own (and the global one is not Linkerd, whose metrics
- * cover every router behind it). Unlike Flagger, `<provider>:service` keeps its router's queries
- * instead of falling back to Istio's, which return nothing outside Istio.
+ * provider's, unless the canary names its own (and the global router does not observe all
+ * traffic, as Linkerd's proxies do whichever router moved it). A name the router table does not
+ * know is refused with UnknownRouterError, never answered with Istio's queries, which return
+ * nothing outside Istio.
  */
 export function observerFor(canary: Canary, globalProvider: string): Observer {
-  const global = globalProvider.includes('crossover') ? 'crossover' : globalProvider;
-  const chosen =
-    canary.spec.provider !== undefined && !global.includes('linkerd') ? canary.spec.provider : global;
-  const base = chosen.replace(/:service$/, '');
-  if (base.startsWith('appmesh')) return 'appmesh';
-  if (base.startsWith('gloo')) return 'gloo';
-  if (base === 'kubernetes' || base.startsWith('gatewayapi')) return 'http';
-  if (base.includes('crossover')) return 'crossover';
-  if ((OBSERVERS as readonly string[]).includes(base)) return base as Observer;
-  return 'istio';
+  const global = resolveRouter(globalProvider, { flag: '--mesh-provider' });
+  if (global.observesAllTraffic || canary.spec.provider === undefined) return global.queryFamily;
+  return routerForCanary(canary, globalProvider).queryFamily;
 }
 
 export type BuiltinCheck = 'request-success-rate' | 'request-duration';

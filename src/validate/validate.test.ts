@@ -138,7 +138,36 @@ describe('validate: Canary', () => {
         delete c.spec.analysis.maxWeight;
         c.spec.analysis.match = [{ headers: { user: { prefix: 'beta' } } }];
       },
-      /NGINX matches headers by exact value or regex only/,
+      /the nginx router matches headers by exact or regex only, not prefix/,
+    ],
+    [
+      // The SMI TrafficSplit has no header routing: A/B would send every request to the canary.
+      'A/B testing on an SMI router',
+      (c: any) => {
+        c.spec.provider = 'smi:v1alpha3';
+        delete c.spec.ingressRef;
+        abTest(c, { headers: { 'x-canary': { exact: 'insider' } } });
+      },
+      /the smi:v1alpha3 router cannot route by header or cookie: A\/B testing would send all traffic to the canary/,
+    ],
+    [
+      'A/B testing on apisix',
+      (c: any) => {
+        c.spec.provider = 'apisix';
+        c.spec.routeRef = { apiVersion: 'apisix.apache.org/v2', kind: 'ApisixRoute', name: 'podinfo' };
+        abTest(c, { headers: { 'x-canary': { exact: 'insider' } } });
+      },
+      /the apisix router cannot route by header or cookie/,
+    ],
+    [
+      'a prefix header match on Gateway API',
+      (c: any) => {
+        c.spec.provider = 'gatewayapi:v1';
+        delete c.spec.ingressRef;
+        c.spec.service.gatewayRefs = [{ name: 'public', namespace: 'gateway' }];
+        abTest(c, { headers: { user: { prefix: 'beta' } } });
+      },
+      /the gatewayapi:v1 router matches headers by exact or regex only, not prefix/,
     ],
     ['a fractional weight', (c: any) => (c.spec.analysis.stepWeight = 2.5), /must be a whole number/],
     [
@@ -187,7 +216,7 @@ describe('validate: Canary', () => {
         c.spec.provider = 'gatewayapi:v1';
         delete c.spec.ingressRef;
       },
-      /needs service.gatewayRefs/,
+      /needs spec.service.gatewayRefs/,
     ],
     [
       'A/B testing on traefik',

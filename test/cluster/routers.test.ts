@@ -12,7 +12,7 @@ import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
 import {
   createCanaryRouter,
   createRouter,
-  UnknownRouterError,
+  RouterNotImplementedError,
 } from '../../src/platforms/kubernetes/routers/factory.js';
 import type { RouterDeps } from '../../src/platforms/kubernetes/routers/router.js';
 import type { Ingress, Service } from '../../src/platforms/kubernetes/routers/types.js';
@@ -373,13 +373,13 @@ describe('the nginx canary Ingress', () => {
 });
 
 describe('provider names', () => {
-  it('given a provider Vireo does not route yet, when creating its router or routing a canary on it, then E_UNKNOWN_ROUTER names it', async () => {
-    expect(() => createRouter('istio', deps)).toThrow(UnknownRouterError);
+  it('given a provider Vireo does not route yet, when creating its router or routing a canary on it, then E_ROUTER_NOT_IMPLEMENTED names it', async () => {
+    expect(() => createRouter('istio', deps)).toThrow(RouterNotImplementedError);
     const canary = await givenCanary('routers-names', { provider: 'linkerd', service: { port: 80 } });
     await expect(createCanaryRouter('kubernetes', deps).reconcile(canary)).rejects.toMatchObject({
-      code: 'E_UNKNOWN_ROUTER',
+      code: 'E_ROUTER_NOT_IMPLEMENTED',
       message: expect.stringMatching(
-        /"linkerd" from spec\.provider of Canary podinfo\.routers-names .*supported now: kubernetes, nginx/,
+        /"linkerd" from spec\.provider of Canary podinfo\.routers-names is not implemented yet on kubernetes; implemented: kubernetes, nginx/,
       ),
     });
     expect(await client.list(RESOURCES.services, 'routers-names')).toMatchObject({ items: [] });

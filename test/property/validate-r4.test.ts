@@ -127,6 +127,8 @@ describe('R4: fuzzed manifests through vireo validate and the controller sync', 
       finalize: () => Promise.resolve(),
       now: () => new Date(0),
       logger: { info: () => {}, warn: () => {} },
+      // The router with the most checks (ingressRef, header operators) for canaries without spec.provider.
+      meshProvider: 'nginx',
     });
     const crashes: { input: string; error: string }[] = [];
     const unnamed: string[] = [];

@@ -1,5 +1,6 @@
 /** The Canary kind (reference §1.1, §1.3, §1.4). */
 import { Type, type Static } from '@sinclair/typebox';
+import { SPEC_PROVIDER_NAMES } from '../../routers/traits.js';
 import { CanaryService } from './canary-service.js';
 import {
   CLOSED,
@@ -15,29 +16,8 @@ import {
   StringMap,
 } from './common.js';
 
-export const ROUTER_PROVIDERS = [
-  'apisix',
-  'appmesh',
-  'appmesh:v1beta2',
-  'contour',
-  'gatewayapi:v1',
-  'gatewayapi:v1beta1',
-  'gloo',
-  'istio',
-  'knative',
-  'kubernetes',
-  'kuma',
-  'linkerd',
-  'nginx',
-  'osm',
-  'skipper',
-  'smi:v1alpha1',
-  'smi:v1alpha2',
-  'smi:v1alpha3',
-  // Documented in Flagger's Crossover tutorial but missing from its CRD enum; we follow the docs.
-  'smi:crossover',
-  'traefik',
-] as const;
+/** Flagger's CRD enum and the documented `smi:crossover`, from the router table (src/routers/traits.ts). */
+export const ROUTER_PROVIDERS = SPEC_PROVIDER_NAMES;
 
 export const WEBHOOK_TYPES = [
   '',

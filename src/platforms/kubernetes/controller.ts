@@ -21,6 +21,7 @@ import { KubernetesEventSink } from './events.js';
 import { Informer, InformerMetrics } from './informer.js';
 import type { KubernetesPlatformOptions } from './options.js';
 import { WorkQueue } from './queue.js';
+import { anyRouterWritesServices, kindsWrittenBy } from '../../routers/traits.js';
 import { RESOURCES, type ResourceType } from './resources.js';
 import { createCanaryRouter, createRouter } from './routers/factory.js';
 import { CachedCanarySource } from './source.js';
@@ -54,15 +55,24 @@ export interface ControllerDependencies {
   readonly now?: () => Date;
 }
 
-/** Resources the workloads and routers read, each watched into a cache. */
-const WATCHED: readonly ResourceType[] = [
+/** Resources the workloads read (targets, tracked configs, autoscalers). */
+const WORKLOAD_RESOURCES: readonly ResourceType[] = [
   RESOURCES.deployments,
   RESOURCES.daemonSets,
-  RESOURCES.services,
   RESOURCES.configMaps,
   RESOURCES.secrets,
   RESOURCES.horizontalPodAutoscalers,
-  RESOURCES.ingresses,
+];
+
+/**
+ * Resources the workloads and routers read, each watched into a cache: the routers' come from
+ * the router table (every router implemented on Kubernetes, since any canary may name any of
+ * them), so a new router's objects are watched by adding its row.
+ */
+export const WATCHED: readonly ResourceType[] = [
+  ...WORKLOAD_RESOURCES,
+  ...(anyRouterWritesServices('kubernetes') ? [RESOURCES.services] : []),
+  ...kindsWrittenBy('kubernetes'),
 ];
 
 export class KubernetesController {
@@ -117,7 +127,7 @@ export class KubernetesController {
     const workloads = new KubernetesWorkloads({ client, reader, options: settings.platform, logger });
     const routerDeps = { client, reader, options: settings.platform };
     // A --mesh-provider no router implements is a start-up error, not a per-canary one.
-    createRouter(settings.meshProvider, routerDeps, { field: '--mesh-provider' });
+    createRouter(settings.meshProvider, routerDeps, { flag: '--mesh-provider', command: 'vireo controller' });
     const router = createCanaryRouter(settings.meshProvider, routerDeps);
     const ticks = new Counter({
       name: 'vireo_canary_ticks_total',
@@ -156,6 +166,7 @@ export class KubernetesController {
     const engine = this.assembly.engine;
     this.sync = new CanarySync({
       client,
+      meshProvider: settings.meshProvider,
       status,
       events,
       finalize: (canary) => engine.finalizeDeletion(keyOf(canary)),

@@ -27,6 +27,8 @@ export type SyncOutcome =
 
 export interface SyncDependencies {
   readonly client: KubeClient;
+  /** The controller's --mesh-provider: canaries without spec.provider are validated against its router. */
+  readonly meshProvider: string;
   readonly status: StatusStore;
   readonly events: EventSink;
   readonly finalize: (canary: CanaryObject) => Promise<void>;
@@ -77,9 +79,9 @@ export class CanarySync {
 
   /** Semantic errors the CRD schema cannot express, reported once per generation. */
   private validate(canary: CanaryObject): string | undefined {
-    const errors = checkCanary(canary as unknown as Record<string, unknown>).filter(
-      (finding) => finding.severity === 'error',
-    );
+    const errors = checkCanary(canary as unknown as Record<string, unknown>, {
+      meshProvider: this.deps.meshProvider,
+    }).filter((finding) => finding.severity === 'error');
     if (canary.spec.targetRef.kind === 'Workload') {
       errors.push({
         severity: 'error',

@@ -4,12 +4,15 @@
  */
 import { isPrometheusDuration, parseGoDuration, formatDuration } from '../../api/duration.js';
 import { LOCAL_WORKLOAD_API_VERSION } from '../../api/schema/workload.js';
+import { deploymentStrategy, effectiveMaxWeight } from '../../engine/progression.js';
 import {
-  deploymentStrategy,
-  effectiveMaxWeight,
-  mirrorsInBlueGreen,
-  mirrorsInCanaryStrategy,
-} from '../../engine/progression.js';
+  findRouter,
+  resolveRouter,
+  ROUTER_TRAITS,
+  SPEC_PROVIDER_NAMES,
+  type ResolvedRouter,
+  type RouterTraits,
+} from '../../routers/traits.js';
 import { error, warning, type Finding } from '../finding.js';
 import type { FieldPath } from '../path.js';
 import { closestMatch } from '../suggest.js';
@@ -21,15 +24,33 @@ const MIN_INTERVAL_MS = 10_000;
 export { LOCAL_WORKLOAD_API_VERSION };
 
 export interface CanaryCheckOptions {
-  /** The controller's --mesh-provider, used when spec.provider is unset. */
+  /**
+   * The --mesh-provider the canary will run with when spec.provider is unset (the controller's,
+   * or the flag of `vireo validate`). Without it, provider checks apply only to canaries that name
+   * their provider. An unknown name throws UnknownRouterError.
+   */
   meshProvider?: string | undefined;
+}
+
+/** "a, b and c" of the routers whose trait holds, in table order. */
+function routersWith(trait: (router: RouterTraits) => boolean): string {
+  // Only the names a Canary can choose: local mode's router is not one.
+  const names = SPEC_PROVIDER_NAMES.filter((name) => trait(ROUTER_TRAITS[name]));
+  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
 export function checkCanary(canary: Fields, options: CanaryCheckOptions = {}): Finding[] {
   const spec = asFields(canary['spec']);
   if (spec === undefined) return [];
   const findings: Finding[] = [];
-  const provider = asText(spec['provider']) ?? options.meshProvider;
+  const own = asText(spec['provider']);
+  // An unknown spec.provider is the schema's error (its enum); an unknown flag is refused here.
+  const router =
+    own !== undefined
+      ? findRouter(own)
+      : options.meshProvider === undefined
+        ? undefined
+        : resolveRouter(options.meshProvider, { flag: '--mesh-provider' });
   const analysisKey = isSet(spec['analysis']) ? 'analysis' : 'canaryAnalysis';
   const analysis = asFields(spec[analysisKey]);
   const at = (...rest: (string | number)[]): FieldPath => ['spec', analysisKey, ...rest];
@@ -43,17 +64,17 @@ export function checkCanary(canary: Fields, options: CanaryCheckOptions = {}): F
       ),
     );
   }
-  findings.push(...checkService(spec, provider));
-  findings.push(...checkTarget(spec, provider));
+  findings.push(...checkService(spec, router));
+  findings.push(...checkTarget(spec, router));
   if (analysis !== undefined) {
     findings.push(...checkAnalysisShape(analysis, at));
     findings.push(...checkWeights(analysis, at));
     findings.push(...checkIntervals(analysis, at));
     findings.push(...checkMetrics(analysis, at));
     findings.push(...checkWebhooks(analysis, at));
-    findings.push(...checkSessionAffinity(analysis, at, provider));
+    findings.push(...checkSessionAffinity(analysis, at, router));
     findings.push(...checkMatchRegexes(analysis, at));
-    if (provider !== undefined) findings.push(...checkProvider(spec, analysis, at, provider));
+    if (router !== undefined) findings.push(...checkProvider(spec, analysis, at, router));
   }
   return findings;
 }
@@ -377,7 +398,7 @@ function checkWebhooks(analysis: Fields, at: (...rest: (string | number)[]) => F
 function checkSessionAffinity(
   analysis: Fields,
   at: (...rest: (string | number)[]) => FieldPath,
-  provider: string | undefined,
+  router: ResolvedRouter | undefined,
 ): Finding[] {
   const affinity = asFields(analysis['sessionAffinity']);
   if (affinity === undefined) return [];
@@ -392,19 +413,19 @@ function checkSessionAffinity(
       ),
     );
   }
-  if (provider !== undefined && provider !== 'istio' && !provider.startsWith('gatewayapi')) {
+  if (router !== undefined && !router.sessionAffinity) {
     findings.push(
       warning(
         at('sessionAffinity'),
-        `session affinity is implemented by the istio and gatewayapi routers only; ${provider} ignores it`,
+        `session affinity is implemented by the ${routersWith((each) => each.sessionAffinity)} routers only; ${router.given} ignores it`,
         true,
       ),
     );
-  } else if (primaryCookie !== undefined && provider === 'gatewayapi:v1beta1') {
+  } else if (primaryCookie !== undefined && router !== undefined && !router.primarySessionAffinity) {
     findings.push(
       warning(
         at('sessionAffinity', 'primaryCookieName'),
-        'primaryCookieName needs istio or gatewayapi:v1',
+        `primaryCookieName needs ${routersWith((each) => each.primarySessionAffinity)}; ${router.given} ignores it`,
         true,
       ),
     );
@@ -418,11 +439,11 @@ function checkSessionAffinity(
   return findings;
 }
 
-function checkService(spec: Fields, provider: string | undefined): Finding[] {
+function checkService(spec: Fields, router: ResolvedRouter | undefined): Finding[] {
   const findings: Finding[] = [];
   const service = asFields(spec['service']);
   if (service === undefined) {
-    if (provider !== 'knative' && !isSet(spec['service'])) {
+    if (router?.knativeTarget !== true && !isSet(spec['service'])) {
       findings.push(
         error(
           ['spec', 'service'],
@@ -468,7 +489,7 @@ function checkService(spec: Fields, provider: string | undefined): Finding[] {
   return findings;
 }
 
-function checkTarget(spec: Fields, provider: string | undefined): Finding[] {
+function checkTarget(spec: Fields, router: ResolvedRouter | undefined): Finding[] {
   const findings: Finding[] = [];
   const target = asFields(spec['targetRef']);
   const kind = asText(target?.['kind']);
@@ -497,18 +518,21 @@ function checkTarget(spec: Fields, provider: string | undefined): Finding[] {
       warning(['spec', 'targetRef', 'apiVersion'], `a ${kind} is served as apps/v1, not ${apiVersion}`),
     );
   }
-  if (provider === 'knative' && !knativeTarget) {
+  if (router?.knativeTarget === true && !knativeTarget) {
     findings.push(
       error(
         ['spec', 'targetRef'],
-        'the knative provider needs a Knative Service target (apiVersion serving.knative.dev/v1, kind Service)',
+        `the ${router.given} provider needs a Knative Service target (apiVersion serving.knative.dev/v1, kind Service)`,
         true,
       ),
     );
   }
-  if (knativeTarget && provider !== undefined && provider !== 'knative') {
+  if (knativeTarget && router !== undefined && !router.knativeTarget) {
     findings.push(
-      error(['spec', 'provider'], `a Knative Service target needs provider knative, not ${provider}`),
+      error(
+        ['spec', 'provider'],
+        `a Knative Service target needs provider ${routersWith((each) => each.knativeTarget)}, not ${router.given}`,
+      ),
     );
   }
   const autoscaler = asFields(spec['autoscalerRef']);
@@ -557,86 +581,50 @@ function checkTarget(spec: Fields, provider: string | undefined): Finding[] {
   return findings;
 }
 
-/** Reference §3.2: what each router can express. */
+/** What the canary's router can express (the router table, docs/routers/README.md). */
 function checkProvider(
   spec: Fields,
   analysis: Fields,
   at: (...rest: (string | number)[]) => FieldPath,
-  provider: string,
+  router: ResolvedRouter,
 ): Finding[] {
   const findings: Finding[] = [];
+  const provider = router.given;
   const strategy = deploymentStrategy({
     iterations: asNumber(analysis['iterations']),
     match: asList(analysis['match']),
   });
   const hasMatch = asList(analysis['match']).length > 0;
   const usesWeights = isSet(analysis['stepWeight']) || isSet(analysis['stepWeights']);
-  const service = asFields(spec['service']);
-  const requireRef = (field: string, kind: string) => {
-    if (!isSet(spec[field]))
+  for (const reference of router.requiredReferences) {
+    const value = reference.path.slice(1).reduce<unknown>((node, key) => asFields(node)?.[key], spec);
+    if (!isSet(value) || (Array.isArray(value) && value.length === 0)) {
       findings.push(
         error(
-          ['spec', field],
-          `the ${provider} provider needs spec.${field} naming the ${kind} to route through`,
+          [...reference.path],
+          `the ${provider} provider needs ${reference.path.join('.')} naming ${reference.names}`,
         ),
       );
-  };
-  switch (provider) {
-    case 'kubernetes':
-      if (hasMatch)
-        findings.push(
-          warning(
-            at('match'),
-            'the kubernetes provider cannot route by header or cookie: match is dropped and the canary runs as blue/green',
-            true,
-          ),
-        );
-      if (usesWeights && !((asNumber(analysis['iterations']) ?? 0) > 0)) {
-        findings.push(
-          warning(
-            at(),
-            'the kubernetes provider only does blue/green: weights are ignored and iterations defaults to 10',
-          ),
-        );
-      }
-      break;
-    case 'nginx':
-      requireRef('ingressRef', 'Ingress');
-      for (const [index, match] of asList(analysis['match']).entries()) {
-        for (const [header, condition] of Object.entries(asFields(asFields(match)?.['headers']) ?? {})) {
-          const operators = Object.keys(asFields(condition) ?? {});
-          if (operators.some((operator) => operator === 'prefix' || operator === 'suffix')) {
-            findings.push(
-              error(
-                at('match', index, 'headers', header),
-                'NGINX matches headers by exact value or regex only',
-              ),
-            );
-          }
-        }
-      }
-      break;
-    case 'skipper':
-      requireRef('ingressRef', 'Ingress');
-      break;
-    case 'apisix':
-      requireRef('routeRef', 'ApisixRoute');
-      break;
-    case 'gatewayapi:v1':
-    case 'gatewayapi:v1beta1':
-      if (asList(service?.['gatewayRefs']).length === 0) {
-        findings.push(
-          error(
-            ['spec', 'service', 'gatewayRefs'],
-            'the Gateway API provider needs service.gatewayRefs: the HTTPRoute must attach to a Gateway (or to the Service for mesh routing)',
-          ),
-        );
-      }
-      break;
-    default:
-      break;
+    }
   }
-  if (strategy === 'ab-testing' && ['traefik', 'skipper', 'kuma', 'osm', 'linkerd'].includes(provider)) {
+  if (router.dropsMatch && hasMatch) {
+    findings.push(
+      warning(
+        at('match'),
+        `the ${provider} provider cannot route by header or cookie: match is dropped and the canary runs as blue/green`,
+        true,
+      ),
+    );
+  }
+  if (!router.weights && usesWeights && !((asNumber(analysis['iterations']) ?? 0) > 0)) {
+    findings.push(
+      warning(
+        at(),
+        `the ${provider} provider only does blue/green: weights are ignored and iterations defaults to ${router.defaultIterations ?? 0}`,
+      ),
+    );
+  }
+  if (strategy === 'ab-testing' && !router.dropsMatch && router.headerMatch.length === 0) {
     findings.push(
       error(
         at('match'),
@@ -645,21 +633,54 @@ function checkProvider(
       ),
     );
   }
+  if (hasMatch && router.headerMatch.length > 0) findings.push(...checkMatchOperators(analysis, at, router));
   if (analysis['mirror'] === true) {
-    const supported =
-      strategy === 'canary' ? mirrorsInCanaryStrategy(provider) : mirrorsInBlueGreen(provider);
+    const supported = strategy === 'canary' ? router.mirrorInCanary : router.mirrorInBlueGreen;
     if (!supported) {
       findings.push(
         warning(
           at('mirror'),
-          `the ${provider} router does not mirror traffic${strategy === 'canary' ? ' in the canary strategy (only istio does)' : ''}: mirror is ignored`,
+          `the ${provider} router does not mirror traffic${strategy === 'canary' ? ` in the canary strategy (only ${routersWith((each) => each.mirrorInCanary)} does)` : ''}: mirror is ignored`,
           true,
         ),
       );
     }
   }
-  if (isSet(analysis['mirrorWeight']) && provider !== 'istio') {
-    findings.push(warning(at('mirrorWeight'), 'mirrorWeight is honoured by istio only', true));
+  if (isSet(analysis['mirrorWeight']) && !router.weightedMirror) {
+    findings.push(
+      warning(
+        at('mirrorWeight'),
+        `mirrorWeight is honoured by ${routersWith((each) => each.weightedMirror)} only`,
+        true,
+      ),
+    );
+  }
+  return findings;
+}
+
+/** Header conditions the router cannot express (the nginx router, for one, has no prefix or suffix). */
+function checkMatchOperators(
+  analysis: Fields,
+  at: (...rest: (string | number)[]) => FieldPath,
+  router: ResolvedRouter,
+): Finding[] {
+  const findings: Finding[] = [];
+  const allowed = router.headerMatch.join(' or ');
+  for (const [index, match] of asList(analysis['match']).entries()) {
+    for (const [header, condition] of Object.entries(asFields(asFields(match)?.['headers']) ?? {})) {
+      const operators = Object.keys(asFields(condition) ?? {});
+      const unsupported = operators.filter(
+        (operator) => !(router.headerMatch as readonly string[]).includes(operator),
+      );
+      if (unsupported.length > 0) {
+        findings.push(
+          error(
+            at('match', index, 'headers', header),
+            `the ${router.given} router matches headers by ${allowed} only, not ${unsupported.join(', ')}`,
+          ),
+        );
+      }
+    }
   }
   return findings;
 }

@@ -3,9 +3,12 @@ import type { KubeClient, KubeObject } from '../client.js';
 import { DEFAULT_PLATFORM_OPTIONS } from '../options.js';
 import type { ObjectReader } from '../reader.js';
 import type { ResourceType } from '../resources.js';
+import { implementedRouters, ROUTER_NAMES } from '../../../routers/traits.js';
 import {
   createCanaryRouter,
   createRouter,
+  ROUTER_BUILDERS,
+  RouterNotImplementedError,
   SUPPORTED_ROUTER_PROVIDERS,
   UnknownRouterError,
 } from './factory.js';
@@ -44,8 +47,28 @@ describe('createRouter', () => {
     expect(SUPPORTED_ROUTER_PROVIDERS).toEqual(['kubernetes', 'nginx']);
   });
 
-  it.each(['istio', 'linkerd', 'gatewayapi:v1', 'nginxx', ''])(
-    'given provider "%s", when creating, then E_UNKNOWN_ROUTER names it and the supported ones',
+  it('given the router table, when comparing, then every router it implements on Kubernetes has a builder and no other does', () => {
+    expect(Object.keys(ROUTER_BUILDERS).sort()).toEqual([...implementedRouters('kubernetes')].sort());
+  });
+
+  it.each(ROUTER_NAMES.filter((name) => !implementedRouters('kubernetes').includes(name)))(
+    'given the known provider "%s" not built yet, when creating, then E_ROUTER_NOT_IMPLEMENTED names it and the implemented ones',
+    (provider) => {
+      expect(() => createRouter(provider, fakeDeps())).toThrow(RouterNotImplementedError);
+      expect(() => createRouter(provider, fakeDeps())).toThrow(
+        expect.objectContaining({
+          code: 'E_ROUTER_NOT_IMPLEMENTED',
+          provider,
+          message: expect.stringContaining(
+            `"${provider}" from spec.provider is not implemented yet on kubernetes; implemented: kubernetes, nginx`,
+          ),
+        }),
+      );
+    },
+  );
+
+  it.each(['nginxx', '', 'gatewayapi', 'smi', 'istio:v1'])(
+    'given the unknown provider "%s", when creating, then E_UNKNOWN_ROUTER names it',
     (provider) => {
       let thrown: unknown;
       try {
@@ -57,16 +80,16 @@ describe('createRouter', () => {
       expect(thrown).toMatchObject({
         code: 'E_UNKNOWN_ROUTER',
         provider,
-        message: expect.stringContaining(
-          `"${provider}" from spec.provider is not supported; supported now: kubernetes, nginx`,
-        ),
+        message: expect.stringContaining(`"${provider}" from spec.provider is not a provider name`),
       });
     },
   );
 
   it('given a typo from --mesh-provider, when creating, then the message points at the flag and suggests the name', () => {
-    expect(() => createRouter('ngnix', fakeDeps(), { field: '--mesh-provider' })).toThrow(
-      /"ngnix" from the controller flag --mesh-provider .*Did you mean "nginx"\? Set --mesh-provider/,
+    expect(() =>
+      createRouter('ngnix', fakeDeps(), { flag: '--mesh-provider', command: 'vireo controller' }),
+    ).toThrow(
+      /"ngnix" from the flag --mesh-provider of vireo controller .*Did you mean "nginx"\? Set --mesh-provider/,
     );
   });
 
@@ -102,10 +125,10 @@ describe('createCanaryRouter', () => {
     const onKubernetes = newTestCanary({ provider: 'kubernetes' }, { iterations: 2 });
     expect(await router.getRoutes(onKubernetes)).toMatchObject({ canaryWeight: 100 });
     await expect(router.getRoutes(newTestCanary())).rejects.toThrow(
-      /"istio" from the controller flag --mesh-provider/,
+      /"istio" from the flag --mesh-provider of vireo controller is not implemented yet/,
     );
     await expect(router.getRoutes(newTestCanary({ provider: 'linkerd' }))).rejects.toThrow(
-      /"linkerd" from spec\.provider of Canary podinfo\.test/,
+      /"linkerd" from spec\.provider of Canary podinfo\.test is not implemented yet/,
     );
   });
 });

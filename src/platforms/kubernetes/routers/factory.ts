@@ -1,61 +1,54 @@
 /**
  * Builds the engine's Router for a provider name: the generated Services (reference §3.1) first,
- * then the provider's routing objects. An unknown or not-yet-supported name is an error, never a
- * silent fallback: Flagger routes unknown names through Istio, which only shows up as a canary
- * that never receives traffic.
+ * then the provider's routing objects. Names come from the router table (src/routers/traits.ts):
+ * an unknown name is UnknownRouterError and a Flagger router not built yet is
+ * RouterNotImplementedError, never a silent fallback (Flagger routes unknown names through Istio,
+ * which only shows up as a canary that never receives traffic).
  *
- * The `kubernetes` provider only does blue/green; the engine's progressionSettings already
- * forces iterations for it, so nothing here enforces the strategy.
+ * A router without weights (kubernetes) only does blue/green; the engine's progressionSettings
+ * applies that from the table, so nothing here enforces the strategy.
  */
 import type { Canary } from '../../../api/schema/canary.js';
-import { VireoError } from '../../../shared/errors.js';
-import { closestMatch } from '../../../validate/suggest.js';
+import {
+  implementedRouter,
+  implementedRouters,
+  RouterNotImplementedError,
+  type ProviderOrigin,
+  type RouterName,
+} from '../../../routers/traits.js';
 import { KubernetesServices } from '../services.js';
 import { KubernetesRouter } from './kubernetes.js';
 import { NginxRouter } from './nginx.js';
 import { namespaceOf } from './objects.js';
 import type { AffinityCookies, MeshRouter, Router, RouterDeps, Routes } from './router.js';
 
-const PROVIDERS: Readonly<Record<string, (deps: RouterDeps) => MeshRouter>> = {
+export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/traits.js';
+
+/**
+ * One builder per router the table says is implemented on Kubernetes; a test keeps the two in
+ * step (factory.test.ts).
+ */
+export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterDeps) => MeshRouter>>> = {
   kubernetes: () => new KubernetesRouter(),
   nginx: (deps) => new NginxRouter(deps),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
-export const SUPPORTED_ROUTER_PROVIDERS: readonly string[] = Object.keys(PROVIDERS).sort();
-
-/** Where a provider name came from, so the error can point at the setting to change. */
-export type RouterProviderOrigin =
-  { readonly field: 'spec.provider'; readonly canary?: string } | { readonly field: '--mesh-provider' };
-
-export class UnknownRouterError extends VireoError {
-  constructor(
-    readonly provider: string,
-    origin: RouterProviderOrigin,
-  ) {
-    const where =
-      origin.field === '--mesh-provider'
-        ? 'the controller flag --mesh-provider (used by Canaries without spec.provider)'
-        : `spec.provider${origin.canary === undefined ? '' : ` of Canary ${origin.canary}`}`;
-    const suggestion = closestMatch(provider, SUPPORTED_ROUTER_PROVIDERS);
-    super(
-      'E_UNKNOWN_ROUTER',
-      `router provider "${provider}" from ${where} is not supported; supported now: ${SUPPORTED_ROUTER_PROVIDERS.join(', ')}.${suggestion === undefined || suggestion === provider ? '' : ` Did you mean "${suggestion}"?`} Set ${origin.field} to one of them.`,
-    );
-  }
-}
+export const SUPPORTED_ROUTER_PROVIDERS: readonly string[] = implementedRouters('kubernetes');
 
 /**
- * The Router for one provider. Throws UnknownRouterError for any other name; `origin` only
- * shapes that message (default: spec.provider).
+ * The Router for one provider. Throws UnknownRouterError or RouterNotImplementedError for any
+ * other name; `origin` only shapes that message (default: spec.provider).
  */
 export function createRouter(
   provider: string,
   deps: RouterDeps,
-  origin: RouterProviderOrigin = { field: 'spec.provider' },
+  origin: ProviderOrigin = { field: 'spec.provider' },
 ): Router {
-  const build = Object.hasOwn(PROVIDERS, provider) ? PROVIDERS[provider] : undefined;
-  if (build === undefined) throw new UnknownRouterError(provider, origin);
+  const router = implementedRouter(provider, 'kubernetes', origin);
+  const build = ROUTER_BUILDERS[router.name];
+  // Unreachable while factory.test.ts holds: every router the table implements has a builder.
+  if (build === undefined) throw new RouterNotImplementedError(provider, 'kubernetes', origin);
   return new ServicesThenProvider(new KubernetesServices(deps), build(deps));
 }
 
@@ -70,9 +63,9 @@ export function createCanaryRouter(meshProvider: string, deps: RouterDeps): Rout
     const provider = canary.spec.provider ?? meshProvider;
     let router = routers.get(provider);
     if (router === undefined) {
-      const origin: RouterProviderOrigin =
+      const origin: ProviderOrigin =
         canary.spec.provider === undefined
-          ? { field: '--mesh-provider' }
+          ? { flag: '--mesh-provider', command: 'vireo controller' }
           : { field: 'spec.provider', canary: `${canary.metadata.name}.${namespaceOf(canary)}` };
       router = createRouter(provider, deps, origin);
       routers.set(provider, router);
