@@ -32,6 +32,9 @@ export type Validators = Readonly<Record<ValidatedKind, ValidateFunction>>;
 /** A variable, so that TypeScript does not try to resolve a file that exists only in dist/. */
 const COMPILED_MODULE = './compiled-validators.js';
 
+/** Compiled from sources once per process: it takes about 0.1 s, and tests run the CLI hundreds of times. */
+let compiledFromSources: SchemaValidator | undefined;
+
 export class SchemaValidator {
   constructor(private readonly validators: Validators) {}
 
@@ -46,7 +49,8 @@ export class SchemaValidator {
       // Running from sources (tsx, tests): nothing was precompiled.
     }
     const { compileSchemaValidator } = await import('./validator-compiler.js');
-    return compileSchemaValidator();
+    compiledFromSources ??= compileSchemaValidator();
+    return compiledFromSources;
   }
 
   /** Returns every schema violation of `object` (empty when valid). */
