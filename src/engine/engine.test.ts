@@ -177,6 +177,28 @@ describe('engine: transitions of reference §2.2', () => {
     expect(world.promotions).toEqual(['rev-2']);
   });
 
+  it('at maxWeight: confirm-traffic-increase, then confirm-promotion; WaitingPromotion asks only the promotion gate again', async () => {
+    const world = await initializedWorld(
+      newTestCanary({
+        webhooks: [
+          { name: 'approve', type: 'confirm-promotion', url: 'http://gate/' },
+          { name: 'more', type: 'confirm-traffic-increase', url: 'http://gate/' },
+        ],
+      }),
+    );
+    world.hookAnswers.set('approve', refused());
+    await runUntil(world, ['WaitingPromotion']);
+    const asked = () => world.hookCalls.map((call) => call.hook.name);
+    // The tick that found the promotion gate closed asked the traffic increase first.
+    expect(asked().slice(-2)).toEqual(['more', 'approve']);
+    const before = asked().length;
+    await world.tick();
+    world.hookAnswers.delete('approve');
+    await world.tick();
+    expect(world.phase).toBe('Promoting');
+    expect(asked().slice(before)).toEqual(['approve', 'approve']);
+  });
+
   it('a failing check in WaitingPromotion can still roll back', async () => {
     const world = await initializedWorld(
       newTestCanary({

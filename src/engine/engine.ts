@@ -19,6 +19,7 @@ import {
   type DeploymentStrategy,
   type ProgressionSettings,
   type Routes,
+  type StepGate,
 } from './progression.js';
 import {
   formatKey,
@@ -460,20 +461,20 @@ export class CanaryEngine {
     await this.dispatch(tick);
   }
 
-  /** Reference §2.1 step 25: move the canary one step further once every check passed. */
+  /** Reference §2.1 step 25: once every check passed and its gates are open, move one step further. */
   private async dispatch(tick: Tick): Promise<void> {
-    const { canary, settings } = tick;
+    const { canary } = tick;
     const step = nextProgressionStep(
-      settings,
-      { routes: tick.routes, iterations: tick.status.iterations ?? 0 },
+      tick.settings,
+      { phase: tick.phase, routes: tick.routes, iterations: tick.status.iterations ?? 0 },
       tick.name,
     );
+    if (!(await this.passGates(tick, step.gates))) return;
     const checks = tick.checks === undefined ? {} : { checks: tick.checks };
     switch (step.kind) {
       case 'hold':
         return;
       case 'advance-weight': {
-        if (step.confirmTrafficIncrease && !(await this.confirmTrafficIncrease(tick))) return;
         await this.route(tick, step.routes);
         const status = await this.writeStatus(tick, 'Progressing', (current) => ({
           ...current,
@@ -492,7 +493,6 @@ export class CanaryEngine {
         return;
       }
       case 'route-all-to-canary': {
-        if (!(await this.confirmPromotion(tick))) return;
         if (step.routes !== undefined) await this.route(tick, step.routes);
         const status = await this.writeStatus(tick, 'Progressing', (current) => ({
           ...current,
@@ -502,10 +502,6 @@ export class CanaryEngine {
         return;
       }
       case 'promote': {
-        if (step.confirmTrafficIncrease && settings.strategy === 'canary' && tick.phase === 'Progressing') {
-          if (!(await this.confirmTrafficIncrease(tick))) return;
-        }
-        if (!(await this.confirmPromotion(tick))) return;
         // Phase first: a crash after it repeats the (idempotent) promote on the next tick.
         const status = await this.writeStatus(tick, 'Promoting', (current) => ({
           ...current,
@@ -522,6 +518,21 @@ export class CanaryEngine {
         return;
       }
     }
+  }
+
+  /** Asks the gates of a step (progression.ts decides which) in order; false at the first closed one. */
+  private async passGates(tick: Tick, gates: readonly StepGate[]): Promise<boolean> {
+    for (const gate of gates) {
+      switch (gate) {
+        case 'confirm-traffic-increase':
+          if (!(await this.confirmTrafficIncrease(tick))) return false;
+          break;
+        case 'confirm-promotion':
+          if (!(await this.confirmPromotion(tick))) return false;
+          break;
+      }
+    }
+    return true;
   }
 
   private async confirmTrafficIncrease(tick: Tick): Promise<boolean> {

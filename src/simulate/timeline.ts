@@ -155,13 +155,13 @@ export function simulateCanary(canary: Canary, options: SimulateOptions = {}): T
         steps.push(step);
         continue;
       }
-      const next = nextProgressionStep(settings, { routes, iterations }, name);
+      const next = nextProgressionStep(settings, { phase, routes, iterations }, name);
+      step.webhooks.push(...next.gates.flatMap((gate) => hooksOf(gate)));
       switch (next.kind) {
         case 'hold':
           step.events.push('No step weight: the canary holds at its current weight');
           break;
         case 'advance-weight':
-          if (next.confirmTrafficIncrease) step.webhooks.push(...hooksOf('confirm-traffic-increase'));
           routes = next.routes;
           step.events.push(next.message);
           break;
@@ -171,7 +171,6 @@ export function simulateCanary(canary: Canary, options: SimulateOptions = {}): T
           step.events.push(next.message);
           break;
         case 'route-all-to-canary':
-          step.webhooks.push(...hooksOf('confirm-promotion'));
           iterations = next.iteration;
           if (next.routes !== undefined) {
             routes = next.routes;
@@ -179,9 +178,6 @@ export function simulateCanary(canary: Canary, options: SimulateOptions = {}): T
           }
           break;
         case 'promote':
-          if (next.confirmTrafficIncrease && settings.strategy === 'canary')
-            step.webhooks.push(...hooksOf('confirm-traffic-increase'));
-          step.webhooks.push(...hooksOf('confirm-promotion'));
           step.events.push(
             `Copying ${target} template spec to ${spec.targetRef.name}-primary.${canary.metadata.namespace ?? 'default'}`,
           );
