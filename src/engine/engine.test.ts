@@ -432,7 +432,7 @@ describe('engine: every strategy agrees with vireo simulate', () => {
       const { primaryWeight, canaryWeight } = world.routes;
       observed.push(`${world.phase} ${canaryWeight}/${primaryWeight} i=${world.status.iterations ?? 0}`);
     }
-    const timeline = simulateCanary(canary);
+    const timeline = await simulateCanary(canary);
     const expected = timeline.steps.map(
       (step) => `${step.phase} ${step.canaryWeight}/${step.primaryWeight} i=${step.iteration}`,
     );

@@ -19,7 +19,7 @@ import type {
   MetricTemplates,
   MetricsProvider,
 } from '../engine/checks.js';
-import { InMemoryDecisionLog } from '../engine/decisions.js';
+import { InMemoryDecisionLog, type Decision, type DecisionLog } from '../engine/decisions.js';
 import { CanaryEngine, type AlertSender, type EngineMetrics } from '../engine/engine.js';
 import type {
   AlertSeverity,
@@ -108,7 +108,18 @@ export class InMemoryWorld {
   /** Every port call, in order. */
   calls: string[] = [];
   now = new Date('2026-11-23T10:00:00Z');
-  readonly decisions = new InMemoryDecisionLog(100);
+  /** What the engine logged as an error: a tick that failed and would be retried. */
+  engineErrors: { message: string; fields: object }[] = [];
+  /** Every decision the engine recorded, oldest first (the log below keeps the last 100). */
+  readonly decisionHistory: Decision[] = [];
+  private readonly decisionLog = new InMemoryDecisionLog(100);
+  readonly decisions: DecisionLog = {
+    record: (key, decision) => {
+      this.decisionHistory.push(decision);
+      return this.decisionLog.record(key, decision);
+    },
+    recent: (key, limit) => this.decisionLog.recent(key, limit),
+  };
 
   constructor(canary: Canary) {
     this.canary = structuredClone(canary);
@@ -313,7 +324,11 @@ export class InMemoryWorld {
       checks: { builtin: this.builtin, templates: this.metricTemplates },
       decisions: this.decisions,
       metrics: this.engineMetrics,
-      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      logger: {
+        info: () => undefined,
+        warn: () => undefined,
+        error: (fields, message) => this.engineErrors.push({ message, fields }),
+      },
       clock: this.clock,
       ...options,
     });
