@@ -199,6 +199,32 @@ describe('engine: transitions of reference §2.2', () => {
     expect(asked().slice(before)).toEqual(['approve', 'approve']);
   });
 
+  it.each([
+    ['A/B testing', { match: [{ headers: { 'x-canary': { exact: 'insider' } } }] }],
+    ['blue/green', {}],
+  ])(
+    '%s: once the closed confirm-promotion gate opens, one more iteration is checked and the canary is promoted',
+    async (_name, analysis) => {
+      const world = await initializedWorld(
+        newTestCanary({
+          stepWeight: undefined,
+          maxWeight: undefined,
+          iterations: 2,
+          ...analysis,
+          metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+          webhooks: [{ name: 'approve', type: 'confirm-promotion', url: 'http://gate/' }],
+        }),
+      );
+      world.hookAnswers.set('approve', refused());
+      await runUntil(world, ['WaitingPromotion']);
+      expect(world.status.iterations).toBe(1);
+      world.hookAnswers.delete('approve');
+      await runUntil(world, ['Promoting'], 5);
+      expect(world.promotions).toEqual(['rev-2']);
+      expect(world.messages().filter((message) => message.includes('iteration 2/2')).length).toBe(2);
+    },
+  );
+
   it('a failing check in WaitingPromotion can still roll back', async () => {
     const world = await initializedWorld(
       newTestCanary({

@@ -485,10 +485,13 @@ export class CanaryEngine {
       }
       case 'advance-iteration': {
         if (step.routes !== undefined) await this.route(tick, step.routes);
-        const status = await this.writeStatus(tick, tick.phase, (current) => ({
-          ...current,
-          iterations: step.iteration,
-        }));
+        const count = (current: CanaryStatus) => ({ ...current, iterations: step.iteration });
+        // Writing WaitingPromotion again would reset the count to iterations - 1 (status.ts),
+        // and an A/B or blue/green canary whose gate had been closed would never be promoted.
+        const status =
+          tick.phase === 'WaitingPromotion'
+            ? (tick.status = await this.deps.status.update(tick.key, count))
+            : await this.writeStatus(tick, tick.phase, count);
         await this.decide(tick, status, 'advance', step.message, checks);
         return;
       }
