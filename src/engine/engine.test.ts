@@ -203,7 +203,7 @@ describe('engine: transitions of reference §2.2', () => {
     ['A/B testing', { match: [{ headers: { 'x-canary': { exact: 'insider' } } }] }],
     ['blue/green', {}],
   ])(
-    '%s: once the closed confirm-promotion gate opens, one more iteration is checked and the canary is promoted',
+    '%s: a closed confirm-promotion gate: one more iteration is checked, then the canary waits; once the gate opens it is promoted',
     async (_name, analysis) => {
       const world = await initializedWorld(
         newTestCanary({
@@ -218,6 +218,12 @@ describe('engine: transitions of reference §2.2', () => {
       world.hookAnswers.set('approve', refused());
       await runUntil(world, ['WaitingPromotion']);
       expect(world.status.iterations).toBe(1);
+      // While the gate stays closed: one more checked iteration, then the gate is asked on every
+      // tick and nothing else changes (no iteration counted again and again).
+      for (let tick = 0; tick < 4; tick += 1) await world.tick();
+      expect(world.phase).toBe('WaitingPromotion');
+      expect(world.status.iterations).toBe(2);
+      expect(world.messages().filter((message) => message.includes('iteration 2/2')).length).toBe(2);
       world.hookAnswers.delete('approve');
       await runUntil(world, ['Promoting'], 5);
       expect(world.promotions).toEqual(['rev-2']);

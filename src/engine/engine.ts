@@ -557,19 +557,19 @@ export class CanaryEngine {
   private async confirmPromotion(tick: Tick): Promise<boolean> {
     const gate = await this.runHooks(tick, ['confirm-promotion'], 'Progressing');
     if (gate.ok) return true;
-    const entering = tick.phase !== 'WaitingPromotion';
+    // Already waiting: writing the phase again would reset the iteration count (status.ts), and an
+    // A/B or blue/green canary would count its last iteration again on every other tick.
+    if (tick.phase === 'WaitingPromotion') return false;
     const status = await this.writeStatus(tick, 'WaitingPromotion', (current) => current);
-    if (entering) {
-      await this.decide(
-        tick,
-        status,
-        'wait',
-        `Halt ${tick.name} advancement waiting for promotion approval ${gate.hook.name}`,
-        { webhook: evidence(gate) },
-      );
-      if (gate.hook.muteAlert !== true)
-        await this.deps.alerts.send(tick.canary, 'warn', ALERT_TEXT.promotionWaitingForApproval);
-    }
+    await this.decide(
+      tick,
+      status,
+      'wait',
+      `Halt ${tick.name} advancement waiting for promotion approval ${gate.hook.name}`,
+      { webhook: evidence(gate) },
+    );
+    if (gate.hook.muteAlert !== true)
+      await this.deps.alerts.send(tick.canary, 'warn', ALERT_TEXT.promotionWaitingForApproval);
     return false;
   }
 
