@@ -8,6 +8,9 @@ import { SchemaValidator, VALIDATED_KINDS, type Validators } from './validation.
 /** A variable, so that TypeScript does not try to resolve a file that exists only in dist/. */
 const COMPILED_MODULE = './compiled-validators.js';
 
+/** Compiled from sources once per process: it takes about 0.1 s, and tests run the CLI hundreds of times. */
+let compiledFromSources: SchemaValidator | undefined;
+
 /** The validators compiled at build time when they exist, else compiled now (about 0.1 s). */
 export async function loadSchemaValidator(): Promise<SchemaValidator> {
   try {
@@ -19,5 +22,6 @@ export async function loadSchemaValidator(): Promise<SchemaValidator> {
     // Running from sources (tsx, tests): nothing was precompiled.
   }
   const { compileSchemaValidator } = await import('./validator-compiler.js');
-  return compileSchemaValidator();
+  compiledFromSources ??= compileSchemaValidator();
+  return compiledFromSources;
 }

@@ -55,7 +55,7 @@ export async function runSimulate(file: string, options: SimulateOptions, io: Cl
       `--fail-from ${JSON.stringify(options.failFrom)} is not a duration: write it like 0s, 2m or 1m30s`,
     );
   }
-  const timeline = simulateCanary(selected[0]!, {
+  const timeline = await simulateCanary(selected[0]!, {
     meshProvider: options.meshProvider,
     failFromSeconds: failFromMs === undefined ? undefined : failFromMs / 1000,
   });

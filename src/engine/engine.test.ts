@@ -184,6 +184,60 @@ describe('engine: transitions of reference §2.2', () => {
     expect(world.promotions).toEqual(['rev-2']);
   });
 
+  it('at maxWeight: confirm-traffic-increase, then confirm-promotion; WaitingPromotion asks only the promotion gate again', async () => {
+    const world = await initializedWorld(
+      newTestCanary({
+        webhooks: [
+          { name: 'approve', type: 'confirm-promotion', url: 'http://gate/' },
+          { name: 'more', type: 'confirm-traffic-increase', url: 'http://gate/' },
+        ],
+      }),
+    );
+    world.hookAnswers.set('approve', refused());
+    await runUntil(world, ['WaitingPromotion']);
+    const asked = () => world.hookCalls.map((call) => call.hook.name);
+    // The tick that found the promotion gate closed asked the traffic increase first.
+    expect(asked().slice(-2)).toEqual(['more', 'approve']);
+    const before = asked().length;
+    await world.tick();
+    world.hookAnswers.delete('approve');
+    await world.tick();
+    expect(world.phase).toBe('Promoting');
+    expect(asked().slice(before)).toEqual(['approve', 'approve']);
+  });
+
+  it.each([
+    ['A/B testing', { match: [{ headers: { 'x-canary': { exact: 'insider' } } }] }],
+    ['blue/green', {}],
+  ])(
+    '%s: a closed confirm-promotion gate: one more iteration is checked, then the canary waits; once the gate opens it is promoted',
+    async (_name, analysis) => {
+      const world = await initializedWorld(
+        newTestCanary({
+          stepWeight: undefined,
+          maxWeight: undefined,
+          iterations: 2,
+          ...analysis,
+          metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }],
+          webhooks: [{ name: 'approve', type: 'confirm-promotion', url: 'http://gate/' }],
+        }),
+      );
+      world.hookAnswers.set('approve', refused());
+      await runUntil(world, ['WaitingPromotion']);
+      expect(world.status.iterations).toBe(1);
+      // While the gate stays closed: one more checked iteration, then the gate is asked on every
+      // tick and nothing else changes (no iteration counted again and again).
+      for (let tick = 0; tick < 4; tick += 1) await world.tick();
+      expect(world.phase).toBe('WaitingPromotion');
+      expect(world.status.iterations).toBe(2);
+      expect(world.messages().filter((message) => message.includes('iteration 2/2')).length).toBe(2);
+      world.hookAnswers.delete('approve');
+      await runUntil(world, ['Promoting'], 5);
+      expect(world.promotions).toEqual(['rev-2']);
+      expect(world.messages().filter((message) => message.includes('iteration 2/2')).length).toBe(2);
+    },
+  );
+
   it('a failing check in WaitingPromotion can still roll back', async () => {
     const world = await initializedWorld(
       newTestCanary({
@@ -417,7 +471,7 @@ describe('engine: every strategy agrees with vireo simulate', () => {
       const { primaryWeight, canaryWeight } = world.routes;
       observed.push(`${world.phase} ${canaryWeight}/${primaryWeight} i=${world.status.iterations ?? 0}`);
     }
-    const timeline = simulateCanary(canary);
+    const timeline = await simulateCanary(canary);
     const expected = timeline.steps.map(
       (step) => `${step.phase} ${step.canaryWeight}/${step.primaryWeight} i=${step.iteration}`,
     );

@@ -26,6 +26,7 @@ import {
   type DeploymentStrategy,
   type ProgressionSettings,
   type Routes,
+  type StepGate,
 } from './progression.js';
 import {
   formatKey,
@@ -520,20 +521,20 @@ export class CanaryEngine {
     await this.dispatch(tick);
   }
 
-  /** Reference §2.1 step 25: move the canary one step further once every check passed. */
+  /** Reference §2.1 step 25: once every check passed and its gates are open, move one step further. */
   private async dispatch(tick: Tick): Promise<void> {
-    const { canary, settings } = tick;
+    const { canary } = tick;
     const step = nextProgressionStep(
-      settings,
-      { routes: tick.routes, iterations: tick.status.iterations ?? 0 },
+      tick.settings,
+      { phase: tick.phase, routes: tick.routes, iterations: tick.status.iterations ?? 0 },
       tick.name,
     );
+    if (!(await this.passGates(tick, step.gates))) return;
     const checks = tick.checks === undefined ? {} : { checks: tick.checks };
     switch (step.kind) {
       case 'hold':
         return;
       case 'advance-weight': {
-        if (step.confirmTrafficIncrease && !(await this.confirmTrafficIncrease(tick))) return;
         await this.route(tick, step.routes);
         const status = await this.writeStatus(tick, 'Progressing', (current) => ({
           ...current,
@@ -544,15 +545,17 @@ export class CanaryEngine {
       }
       case 'advance-iteration': {
         if (step.routes !== undefined) await this.route(tick, step.routes);
-        const status = await this.writeStatus(tick, tick.phase, (current) => ({
-          ...current,
-          iterations: step.iteration,
-        }));
+        const count = (current: CanaryStatus) => ({ ...current, iterations: step.iteration });
+        // Writing WaitingPromotion again would reset the count to iterations - 1 (status.ts),
+        // and an A/B or blue/green canary whose gate had been closed would never be promoted.
+        const status =
+          tick.phase === 'WaitingPromotion'
+            ? (tick.status = await this.deps.status.update(tick.key, count))
+            : await this.writeStatus(tick, tick.phase, count);
         await this.decide(tick, status, 'advance', step.message, checks);
         return;
       }
       case 'route-all-to-canary': {
-        if (!(await this.confirmPromotion(tick))) return;
         if (step.routes !== undefined) await this.route(tick, step.routes);
         const status = await this.writeStatus(tick, 'Progressing', (current) => ({
           ...current,
@@ -562,10 +565,6 @@ export class CanaryEngine {
         return;
       }
       case 'promote': {
-        if (step.confirmTrafficIncrease && settings.strategy === 'canary' && tick.phase === 'Progressing') {
-          if (!(await this.confirmTrafficIncrease(tick))) return;
-        }
-        if (!(await this.confirmPromotion(tick))) return;
         // Phase first: a crash after it repeats the (idempotent) promote on the next tick.
         const status = await this.writeStatus(tick, 'Promoting', (current) => ({
           ...current,
@@ -582,6 +581,21 @@ export class CanaryEngine {
         return;
       }
     }
+  }
+
+  /** Asks the gates of a step (progression.ts decides which) in order; false at the first closed one. */
+  private async passGates(tick: Tick, gates: readonly StepGate[]): Promise<boolean> {
+    for (const gate of gates) {
+      switch (gate) {
+        case 'confirm-traffic-increase':
+          if (!(await this.confirmTrafficIncrease(tick))) return false;
+          break;
+        case 'confirm-promotion':
+          if (!(await this.confirmPromotion(tick))) return false;
+          break;
+      }
+    }
+    return true;
   }
 
   private async confirmTrafficIncrease(tick: Tick): Promise<boolean> {
@@ -603,19 +617,19 @@ export class CanaryEngine {
   private async confirmPromotion(tick: Tick): Promise<boolean> {
     const gate = await this.runHooks(tick, ['confirm-promotion'], 'Progressing');
     if (gate.ok) return true;
-    const entering = tick.phase !== 'WaitingPromotion';
+    // Already waiting: writing the phase again would reset the iteration count (status.ts), and an
+    // A/B or blue/green canary would count its last iteration again on every other tick.
+    if (tick.phase === 'WaitingPromotion') return false;
     const status = await this.writeStatus(tick, 'WaitingPromotion', (current) => current);
-    if (entering) {
-      await this.decide(
-        tick,
-        status,
-        'wait',
-        `Halt ${tick.name} advancement waiting for promotion approval ${gate.hook.name}`,
-        { webhook: evidence(gate) },
-      );
-      if (gate.hook.muteAlert !== true)
-        await this.deps.alerts.send(tick.canary, 'warn', ALERT_TEXT.promotionWaitingForApproval);
-    }
+    await this.decide(
+      tick,
+      status,
+      'wait',
+      `Halt ${tick.name} advancement waiting for promotion approval ${gate.hook.name}`,
+      { webhook: evidence(gate) },
+    );
+    if (gate.hook.muteAlert !== true)
+      await this.deps.alerts.send(tick.canary, 'warn', ALERT_TEXT.promotionWaitingForApproval);
     return false;
   }
 

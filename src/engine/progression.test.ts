@@ -3,6 +3,7 @@ import {
   effectiveMaxWeight,
   nextStepWeight,
   deploymentStrategy,
+  nextProgressionStep,
   nextPromotionStep,
   type ProgressionSettings,
 } from './progression.js';
@@ -83,5 +84,75 @@ describe('nextPromotionStep', () => {
         'a.b',
       ),
     ).toEqual({ kind: 'finalise' });
+  });
+});
+
+describe('the gates each step waits for', () => {
+  const at = (
+    canaryWeight: number,
+    mirrored = false,
+    phase: 'Progressing' | 'WaitingPromotion' = 'Progressing',
+  ) => ({
+    phase,
+    routes: { primaryWeight: 100 - canaryWeight, canaryWeight, mirrored },
+    iterations: 0,
+  });
+  const canary = { ...base, stepWeight: 50, maxWeight: 50 };
+
+  it('canary: more traffic waits for confirm-traffic-increase, promotion for both gates in that order', () => {
+    expect(nextProgressionStep(canary, at(0), 'a.b')).toMatchObject({
+      kind: 'advance-weight',
+      gates: ['confirm-traffic-increase'],
+    });
+    expect(nextProgressionStep(canary, at(50), 'a.b')).toEqual({
+      kind: 'promote',
+      gates: ['confirm-traffic-increase', 'confirm-promotion'],
+    });
+  });
+
+  it('canary: a promotion asked again from WaitingPromotion does not ask for the traffic increase again', () => {
+    expect(nextProgressionStep(canary, at(50, false, 'WaitingPromotion'), 'a.b')).toEqual({
+      kind: 'promote',
+      gates: ['confirm-promotion'],
+    });
+  });
+
+  it('canary with an Istio mirror: leaving the mirror adds no live traffic to confirm', () => {
+    const mirror = { ...canary, mirror: true };
+    expect(nextProgressionStep(mirror, at(0), 'a.b')).toMatchObject({
+      routes: { mirrored: true },
+      gates: ['confirm-traffic-increase'],
+    });
+    expect(nextProgressionStep(mirror, at(0, true), 'a.b')).toMatchObject({
+      kind: 'advance-weight',
+      routes: { canaryWeight: 50, mirrored: false },
+      gates: [],
+    });
+  });
+
+  it('A/B and blue/green: iterations pass no gate; all traffic to the canary and promotion wait for confirm-promotion', () => {
+    const ab = { ...base, strategy: 'ab-testing' as const, iterations: 2 };
+    expect(nextProgressionStep(ab, at(0), 'a.b')).toMatchObject({ kind: 'advance-iteration', gates: [] });
+    expect(nextProgressionStep(ab, { ...at(100), iterations: 2 }, 'a.b')).toEqual({
+      kind: 'promote',
+      gates: ['confirm-promotion'],
+    });
+    const blueGreen = { ...base, strategy: 'blue-green' as const, iterations: 2 };
+    expect(nextProgressionStep(blueGreen, { ...at(0), iterations: 1 }, 'a.b')).toMatchObject({
+      kind: 'advance-iteration',
+      gates: [],
+    });
+    expect(nextProgressionStep(blueGreen, { ...at(0), iterations: 2 }, 'a.b')).toMatchObject({
+      kind: 'route-all-to-canary',
+      gates: ['confirm-promotion'],
+    });
+    expect(nextProgressionStep(blueGreen, { ...at(100), iterations: 3 }, 'a.b')).toEqual({
+      kind: 'promote',
+      gates: ['confirm-promotion'],
+    });
+  });
+
+  it('a canary without a step size holds, with no gate to ask', () => {
+    expect(nextProgressionStep(base, at(0), 'a.b')).toEqual({ kind: 'hold', gates: [] });
   });
 });

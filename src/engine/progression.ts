@@ -1,9 +1,10 @@
 /**
  * The progression rules of reference §2.3, as pure functions of the analysis settings and the
- * current routes. The analysis engine calls them on every tick and `vireo simulate` replays them
- * to draw a timeline, so there is exactly one copy of the rules.
+ * current routes: what each step does and which gates it waits for. The analysis engine calls
+ * them on every tick; `vireo simulate` runs the engine itself (docs/adr/0018-simulate-runs-the-engine.md),
+ * so there is exactly one copy of the rules and of their dispatch.
  */
-
+import type { CanaryPhase } from '../api/schema/canary.js';
 import type { RouterTraits } from '../routers/traits.js';
 
 export type DeploymentStrategy = 'canary' | 'ab-testing' | 'blue-green';
@@ -81,36 +82,47 @@ function clampWeight(weight: number): number {
   return Math.max(0, Math.min(100, weight));
 }
 
+/**
+ * A gate a step waits for before it takes effect: the confirm webhooks (reference §5). The engine
+ * asks each in order and stops at the first that is closed; `vireo simulate` shows them through
+ * the engine, so a step's gates are decided here and nowhere else.
+ */
+export type StepGate = 'confirm-traffic-increase' | 'confirm-promotion';
+
 /** One tick's progression once every check of that tick has passed. */
 export type ProgressionStep =
   /** Nothing to dispatch: the canary strategy without a step size. */
-  | { readonly kind: 'hold' }
+  | { readonly kind: 'hold'; readonly gates: readonly [] }
   /** Shift more traffic to the canary (or, at weight 0 with mirroring, only mirror it). */
   | {
       readonly kind: 'advance-weight';
+      readonly gates: readonly StepGate[];
       readonly routes: Routes;
-      readonly confirmTrafficIncrease: boolean;
       readonly message: string;
     }
   /** A/B and blue/green: count one more passed iteration, possibly changing the routes. */
   | {
       readonly kind: 'advance-iteration';
+      readonly gates: readonly StepGate[];
       readonly iteration: number;
       readonly routes: Routes | undefined;
       readonly message: string;
     }
-  /** Blue/green after the last iteration: confirm-promotion, then send all traffic to the canary for one more check. */
+  /** Blue/green after the last iteration: send all traffic to the canary for one more check. */
   | {
       readonly kind: 'route-all-to-canary';
+      readonly gates: readonly StepGate[];
       readonly iteration: number;
       readonly routes: Routes | undefined;
       readonly message: string;
     }
-  /** Every step done: confirm-promotion, then copy the canary spec to the primary (phase Promoting). */
-  | { readonly kind: 'promote'; readonly confirmTrafficIncrease: boolean };
+  /** Every step done: copy the canary spec to the primary (phase Promoting). */
+  | { readonly kind: 'promote'; readonly gates: readonly StepGate[] };
 
-/** Inputs of one dispatch: the live routes and the iterations counted in status. */
+/** Inputs of one dispatch: the phase, the live routes and the iterations counted in status. */
 export interface ProgressionState {
+  /** Progressing, or WaitingPromotion once a confirm-promotion gate was found closed. */
+  readonly phase: CanaryPhase;
   readonly routes: Routes;
   readonly iterations: number;
 }
@@ -143,23 +155,27 @@ function nextCanaryStep(
 ): ProgressionStep {
   const { canaryWeight, primaryWeight, mirrored } = state.routes;
   const step = nextStepWeight(settings, canaryWeight);
-  if (step <= 0) return { kind: 'hold' };
+  if (step <= 0) return { kind: 'hold', gates: [] };
   // A mirrored canary takes no live traffic, so there is no traffic increase to confirm yet.
-  const confirmTrafficIncrease = !mirrored;
-  if (canaryWeight >= effectiveMaxWeight(settings)) return { kind: 'promote', confirmTrafficIncrease };
+  const trafficIncrease: StepGate[] = mirrored ? [] : ['confirm-traffic-increase'];
+  if (canaryWeight >= effectiveMaxWeight(settings)) {
+    // In WaitingPromotion the traffic increase was confirmed before the promotion gate closed.
+    const asked = state.phase === 'Progressing' ? trafficIncrease : [];
+    return { kind: 'promote', gates: [...asked, 'confirm-promotion'] };
+  }
   if (settings.mirror && settings.router.mirrorInCanary && canaryWeight === 0 && !mirrored) {
     return {
       kind: 'advance-weight',
+      gates: trafficIncrease,
       routes: { primaryWeight: 100, canaryWeight: 0, mirrored: true },
-      confirmTrafficIncrease,
       message: `Start traffic mirroring for ${name}`,
     };
   }
   const nextCanary = clampWeight(canaryWeight + step);
   return {
     kind: 'advance-weight',
+    gates: trafficIncrease,
     routes: { primaryWeight: clampWeight(primaryWeight - step), canaryWeight: nextCanary, mirrored: false },
-    confirmTrafficIncrease,
     message: `Advance ${name} canary weight ${nextCanary}`,
   };
 }
@@ -169,13 +185,14 @@ function nextABStep(settings: ProgressionSettings, state: ProgressionState, name
     const iteration = state.iterations + 1;
     return {
       kind: 'advance-iteration',
+      gates: [],
       iteration,
       // Routers send only the requests that match `analysis.match` to the canary.
       routes: { primaryWeight: 0, canaryWeight: 100, mirrored: false },
       message: `Advance ${name} canary iteration ${iteration}/${settings.iterations}`,
     };
   }
-  return { kind: 'promote', confirmTrafficIncrease: false };
+  return { kind: 'promote', gates: ['confirm-promotion'] };
 }
 
 function nextBlueGreenStep(
@@ -189,6 +206,7 @@ function nextBlueGreenStep(
     const startMirroring = settings.mirror && settings.router.mirrorInBlueGreen && !state.routes.mirrored;
     return {
       kind: 'advance-iteration',
+      gates: [],
       iteration,
       routes: startMirroring ? { primaryWeight: 100, canaryWeight: 0, mirrored: true } : NO_ROUTE_CHANGE,
       message: `Advance ${name} canary iteration ${iteration}/${settings.iterations}`,
@@ -197,6 +215,7 @@ function nextBlueGreenStep(
   if (state.iterations === settings.iterations) {
     return {
       kind: 'route-all-to-canary',
+      gates: ['confirm-promotion'],
       iteration: settings.iterations + 1,
       // A router without weights (kubernetes) moves nothing: the apex Service switches when the primary rolls out.
       routes: weights ? { primaryWeight: 0, canaryWeight: 100, mirrored: false } : NO_ROUTE_CHANGE,
@@ -205,7 +224,7 @@ function nextBlueGreenStep(
         : 'Routing all traffic to canary',
     };
   }
-  return { kind: 'promote', confirmTrafficIncrease: false };
+  return { kind: 'promote', gates: ['confirm-promotion'] };
 }
 
 /** One tick of the Promoting phase (reference §2.3e). */
@@ -241,7 +260,7 @@ export function nextPromotionStep(
 /** The first analysis step runs the pre-rollout hooks and no metrics (reference §2.1 step 23). */
 export function isFirstAnalysisStep(
   settings: Pick<ProgressionSettings, 'mirror'>,
-  state: ProgressionState,
+  state: Pick<ProgressionState, 'routes' | 'iterations'>,
 ): boolean {
   return (
     state.routes.canaryWeight === 0 && state.iterations === 0 && !(settings.mirror && state.routes.mirrored)

@@ -61,8 +61,11 @@ export function formatTimelineText(timeline: Timeline): string {
       `Checks fail from ${at(timeline.steps.find((step) => step.failedChecks > 0)?.t ?? Number.NaN)}: the canary is rolled back at ${at(timeline.rolledBackAt)}.`,
     );
   }
+  const rule = `threshold ${timeline.threshold} × interval ${at(timeline.intervalSeconds)}`;
   lines.push(
-    `A failing check rolls back ${at(timeline.rollbackAfter)} after it first fails (threshold ${timeline.threshold} × interval ${at(timeline.intervalSeconds)}); the earliest rollback is at ${at(timeline.earliestRollbackAt)}.`,
+    Number.isNaN(timeline.earliestRollbackAt)
+      ? `A failing check would roll back ${at(timeline.rollbackAfter)} after it first fails (${rule}), but this canary runs no check that can fail.`
+      : `A failing check rolls back ${at(timeline.rollbackAfter)} after it first fails (${rule}); the earliest rollback is at ${at(timeline.earliestRollbackAt)}.`,
   );
   for (const note of timeline.notes) lines.push(`Note: ${note}`);
   return `${lines.join('\n')}\n`;
@@ -75,6 +78,7 @@ export function formatTimelineJson(timeline: Timeline): string {
     promotionStartsAt: Number.isNaN(timeline.promotionStartsAt) ? null : timeline.promotionStartsAt,
     promotedAt: Number.isNaN(timeline.promotedAt) ? null : timeline.promotedAt,
     rolledBackAt: Number.isNaN(timeline.rolledBackAt) ? null : timeline.rolledBackAt,
+    earliestRollbackAt: Number.isNaN(timeline.earliestRollbackAt) ? null : timeline.earliestRollbackAt,
   };
   return `${JSON.stringify(json, null, 2)}\n`;
 }
