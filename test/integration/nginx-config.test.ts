@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AnalysisMatch } from '../../src/api/schema/canary.js';
-import { renderNginxConfig, type NginxConfigOptions } from '../../src/platforms/local/router/nginx-config.js';
-import type { LocalRoute, SessionAffinityRule } from '../../src/platforms/local/router/route.js';
+import { renderNginxConfig, type NginxConfigOptions } from '../../src/platforms/local/routing/nginx/nginx-config.js';
+import type { LocalRoute, SessionAffinityRule } from '../../src/platforms/local/routing/route.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'vireo-nginx-t-'));
 mkdirSync(join(directory, 'logs'));

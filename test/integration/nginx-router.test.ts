@@ -9,9 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseAccessLog } from '../../src/platforms/local/router/nginx-access-log.js';
-import { NginxError, NginxRouter } from '../../src/platforms/local/router/nginx.js';
-import type { LocalRoute } from '../../src/platforms/local/router/route.js';
+import { parseAccessLog } from '../../src/platforms/local/routing/nginx/nginx-access-log.js';
+import { NginxError, NginxRouter } from '../../src/platforms/local/routing/nginx/nginx.js';
+import type { LocalRoute } from '../../src/platforms/local/routing/route.js';
 
 // ---------------------------------------------------------------------------------------------
 // Services, clients and cleanup.

@@ -7,7 +7,7 @@ import {
   renderNginxConfig,
   type NginxConfigOptions,
 } from './nginx-config.js';
-import type { LocalRoute } from './route.js';
+import type { LocalRoute } from '../route.js';
 
 /**
  * nginx's config grammar, enough to check structure: directives end at `;`, blocks are `{ }`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LocalRoute } from './route.js';
+import type { LocalRoute } from '../route.js';
 import { compileRoute, decide, InvalidRouteError, parseCookies, type RequestFacts } from './routing.js';
 
 function newTestRoute(overrides: Partial<LocalRoute> = {}): LocalRoute {

@@ -14,10 +14,10 @@ import {
   startUpstream,
   type TestUpstream,
   type UpstreamHandler,
-} from '../../../../test/support/router-upstreams.js';
+} from '../../../../../test/support/router-upstreams.js';
 import { BACKEND_HEADER, MIRROR_HEADER, ProxyRouter, type ProxyRouterDeps } from './proxy.js';
 import { TrafficRecorder } from './recorder.js';
-import type { LocalRoute } from './route.js';
+import type { LocalRoute } from '../route.js';
 
 const cleanup = cleanups();
 const MINUTE = 60_000;

@@ -19,9 +19,9 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { isAbsolute } from 'node:path';
-import type { AnalysisMatch } from '../../../api/schema/canary.js';
-import { VireoError } from '../../../shared/errors.js';
-import type { LocalRoute, SessionAffinityRule } from './route.js';
+import type { AnalysisMatch } from '../../../../api/schema/canary.js';
+import { VireoError } from '../../../../shared/errors.js';
+import type { LocalRoute, SessionAffinityRule } from '../route.js';
 
 /** A route the nginx router cannot express; `field` names the offending input. */
 export class InvalidRouteError extends VireoError {

@@ -9,9 +9,9 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { RE2JS } from 're2js';
-import type { AnalysisMatch } from '../../../api/schema/canary.js';
-import { VireoError } from '../../../shared/errors.js';
-import type { LocalRoute, SessionAffinityRule } from './route.js';
+import type { AnalysisMatch } from '../../../../api/schema/canary.js';
+import { VireoError } from '../../../../shared/errors.js';
+import type { LocalRoute, SessionAffinityRule } from '../route.js';
 
 export type Arm = 'primary' | 'canary';
 

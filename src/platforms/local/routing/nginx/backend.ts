@@ -7,9 +7,9 @@
  * next reload.
  */
 import type { Logger } from 'pino';
-import type { RouteBackend } from './router-adapter.js';
-import { NginxRouter } from './router/nginx.js';
-import type { LocalRoute } from './router/route.js';
+import type { RouteBackend } from '../adapter.js';
+import { NginxRouter } from './nginx.js';
+import type { LocalRoute } from '../route.js';
 
 export interface NginxBackendOptions {
   /** nginx's own directory (config, logs, temp files). */

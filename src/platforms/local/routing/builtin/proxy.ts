@@ -29,9 +29,9 @@ import {
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Agent as UndiciAgent, type Dispatcher } from 'undici';
-import { VireoError } from '../../../shared/errors.js';
+import { VireoError } from '../../../../shared/errors.js';
 import { hostForUrl, listenOn, type TrafficRecorder } from './recorder.js';
-import type { LocalRoute } from './route.js';
+import type { LocalRoute } from '../route.js';
 import {
   compileRoute,
   decide,

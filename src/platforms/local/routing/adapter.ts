@@ -4,13 +4,13 @@
  * router, the built-in proxy or real nginx. The routes in force are persisted with the canary's
  * state, so a restarted Vireo serves the same split before its first tick.
  */
-import type { Canary } from '../../api/schema/canary.js';
-import { analysisOf } from '../../engine/settings.js';
-import { deploymentStrategy, type Routes } from '../../engine/progression.js';
-import { keyOf, type AffinityCookies, type Router } from '../../engine/ports.js';
-import type { LocalRoute, SessionAffinityRule } from './router/route.js';
-import type { LocalStateStore } from './state.js';
-import { primarySetName, targetSetName } from './workloads.js';
+import type { Canary } from '../../../api/schema/canary.js';
+import { analysisOf } from '../../../engine/settings.js';
+import { deploymentStrategy, type Routes } from '../../../engine/progression.js';
+import { keyOf, type AffinityCookies, type Router } from '../../../engine/ports.js';
+import type { LocalRoute, SessionAffinityRule } from './route.js';
+import type { LocalStateStore } from '../state.js';
+import { primarySetName, targetSetName } from '../workloads.js';
 
 /** Where a LocalRoute goes: one proxy per service, or one nginx for all nginx services. */
 export interface RouteBackend {
