@@ -1,7 +1,7 @@
 /**
- * The built-in router's decisions, free of sockets: a LocalRoute is checked and compiled once
- * (regexes built, URLs parsed, cookies formatted), then `decide` picks the arm of each request
- * in Flagger's rule order (reference §2.3 "Session affinity"): sticky canary cookie, sticky
+ * The built-in router's decisions, free of sockets: a LocalRoute is checked once by the rules
+ * every local router follows (../route-check.ts) and compiled (regexes built), then `decide` picks the arm of each request
+ * in Flagger's rule order (docs/local/routing.md "Session affinity"): sticky canary cookie, sticky
  * primary cookie, expired cookie of a previous run, A/B `match`, then the weighted split.
  *
  * Kept apart from proxy.ts so the rules can be read and tested without a network, and so the
@@ -9,21 +9,19 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { RE2JS } from 're2js';
-import type { AnalysisMatch } from '../../../../api/schema/canary.js';
-import { VireoError } from '../../../../shared/errors.js';
-import type { LocalRoute, SessionAffinityRule } from '../route.js';
+import type { LocalRoute } from '../route.js';
+import {
+  checkRoute,
+  type AffinityCookie,
+  type CheckedAffinity,
+  type CheckedCondition,
+  type CheckedMatch,
+} from '../route-check.js';
 
 export type Arm = 'primary' | 'canary';
 
 /** Which rule chose the arm; useful in logs and tests. */
 export type RoutingRule = 'canary-cookie' | 'primary-cookie' | 'previous-cookie' | 'match' | 'weight';
-
-/** A LocalRoute that cannot be served: the message names the field and what to change. */
-export class InvalidRouteError extends VireoError {
-  constructor(message: string) {
-    super('E_INVALID_ROUTE', message);
-  }
-}
 
 export interface RoutingDecision {
   readonly arm: Arm;
@@ -46,15 +44,6 @@ type StringTest = (value: string) => boolean;
 interface CompiledMatch {
   readonly headers: readonly { readonly name: string; readonly test: StringTest }[];
   readonly queryParams: readonly { readonly name: string; readonly test: StringTest }[];
-  /** Istio source labels cannot hold for local processes: such an entry never matches. */
-  readonly impossible: boolean;
-}
-
-interface CompiledAffinity {
-  readonly rule: SessionAffinityRule;
-  readonly canaryCookie?: string;
-  readonly primaryCookie?: string;
-  readonly expirePrevious?: string;
 }
 
 /** Round-robin over one arm's replicas; a new table starts a new rotation. */
@@ -79,30 +68,26 @@ export interface RoutingTable {
   readonly primary: ReplicaRotation;
   readonly canary: ReplicaRotation;
   readonly matches: readonly CompiledMatch[];
-  readonly affinity?: CompiledAffinity;
+  readonly affinity?: CheckedAffinity;
   /** Mirroring probability in [0, 1]; 0 when mirroring is off. */
   readonly mirrorShare: number;
   readonly canaryShare: number;
 }
 
-/** Checks a route and compiles it; throws InvalidRouteError naming the bad field. */
+/**
+ * Checks a route by the rules every local router follows (route-check.ts) and compiles it;
+ * throws InvalidRouteError naming the bad field.
+ */
 export function compileRoute(route: LocalRoute): RoutingTable {
-  if (route.namespace === '' || route.service === '') {
-    throw new InvalidRouteError('route.namespace and route.service must not be empty');
-  }
-  checkListen(route.listen);
-  const canaryShare = percentage(route.canaryWeight, 'route.canaryWeight') / 100;
-  const mirrorWeight = route.mirrorWeight ?? 100;
-  const mirrorShare = route.mirror ? percentage(mirrorWeight, 'route.mirrorWeight') / 100 : 0;
-  const affinity = route.sessionAffinity === undefined ? undefined : compileAffinity(route.sessionAffinity);
+  const checked = checkRoute(route);
   return {
     route,
-    primary: new ReplicaRotation(route.primary.map((url, i) => replicaUrl(url, `route.primary[${i}]`))),
-    canary: new ReplicaRotation(route.canary.map((url, i) => replicaUrl(url, `route.canary[${i}]`))),
-    matches: route.match.map((entry, i) => compileMatch(entry, `route.match[${i}]`)),
-    ...(affinity === undefined ? {} : { affinity }),
-    mirrorShare,
-    canaryShare,
+    primary: new ReplicaRotation(checked.primary),
+    canary: new ReplicaRotation(checked.canary),
+    matches: checked.matches.map(compileMatch),
+    ...(checked.affinity === undefined ? {} : { affinity: checked.affinity }),
+    mirrorShare: checked.mirrorWeight / 100,
+    canaryShare: checked.canaryWeight / 100,
   };
 }
 
@@ -126,25 +111,20 @@ function chooseArm(
   const affinity = table.affinity;
   if (affinity !== undefined) {
     const cookies = parseCookies(request.headers.cookie);
-    const { rule } = affinity;
-    const carries = (name: string, value: string | undefined): boolean =>
-      value !== undefined && cookies.some(([n, v]) => n === name && v === value);
-    if (carries(rule.cookieName, rule.canaryValue)) {
-      return { arm: 'canary', rule: 'canary-cookie', setCookies: [] };
-    }
-    if (rule.primaryCookieName !== undefined && carries(rule.primaryCookieName, rule.primaryValue)) {
-      return { arm: 'primary', rule: 'primary-cookie', setCookies: [] };
-    }
-    if (affinity.expirePrevious !== undefined && carries(rule.cookieName, rule.previousValue)) {
-      return { arm: 'primary', rule: 'previous-cookie', setCookies: [affinity.expirePrevious] };
+    const carries = (cookie: AffinityCookie | undefined): cookie is AffinityCookie =>
+      cookie !== undefined && cookies.some(([n, v]) => n === cookie.name && v === cookie.value);
+    if (carries(affinity.canary)) return { arm: 'canary', rule: 'canary-cookie', setCookies: [] };
+    if (carries(affinity.primary)) return { arm: 'primary', rule: 'primary-cookie', setCookies: [] };
+    if (carries(affinity.previous)) {
+      return { arm: 'primary', rule: 'previous-cookie', setCookies: [affinity.previous.setCookie] };
     }
   }
   if (table.matches.some((entry) => matches(entry, request))) {
     return { arm: 'canary', rule: 'match', setCookies: [] };
   }
   const arm: Arm = draw(table.canaryShare, random) ? 'canary' : 'primary';
-  const cookie = arm === 'canary' ? affinity?.canaryCookie : affinity?.primaryCookie;
-  return { arm, rule: 'weight', setCookies: cookie === undefined ? [] : [cookie] };
+  const cookie = arm === 'canary' ? affinity?.canary : affinity?.primary;
+  return { arm, rule: 'weight', setCookies: cookie === undefined ? [] : [cookie.setCookie] };
 }
 
 function draw(share: number, random: () => number): boolean {
@@ -154,7 +134,6 @@ function draw(share: number, random: () => number): boolean {
 }
 
 function matches(entry: CompiledMatch, request: RequestFacts): boolean {
-  if (entry.impossible) return false;
   for (const header of entry.headers) {
     const value = headerValue(request.headers, header.name);
     if (value === undefined || !header.test(value)) return false;
@@ -193,148 +172,31 @@ export function parseCookies(header: string | undefined): [string, string][] {
   return pairs;
 }
 
-function compileMatch(entry: AnalysisMatch, field: string): CompiledMatch {
-  const headers = Object.entries(entry.headers ?? {}).map(([name, rule]) => ({
-    name: name.toLowerCase(),
-    test: compileStringMatch(rule, `${field}.headers.${name}`),
-  }));
-  const queryParams = Object.entries(entry.queryParams ?? {}).map(([name, rule]) => ({
-    name,
-    test: compileStringMatch(rule, `${field}.queryParams.${name}`),
-  }));
-  const impossible = Object.keys(entry.sourceLabels ?? {}).length > 0;
-  return { headers, queryParams, impossible };
-}
-
-interface StringMatch {
-  readonly exact?: string | undefined;
-  readonly prefix?: string | undefined;
-  readonly suffix?: string | undefined;
-  readonly regex?: string | undefined;
+function compileMatch(entry: CheckedMatch): CompiledMatch {
+  const compile = (condition: CheckedCondition) => ({ name: condition.name, test: stringTest(condition) });
+  return { headers: entry.headers.map(compile), queryParams: entry.queryParams.map(compile) };
 }
 
 /**
- * One of exact/prefix/suffix/regex; none means "present with any value". A regex must match the
- * whole value, as Envoy's (and so Istio's and Flagger's `.*name.*value.*` cookie rule) does, and
- * is RE2 syntax run by an RE2 engine: matching time is linear in the value's length, so no
- * pattern (`^(a+)+$` included) can stall the router (docs/local/router.md "Routing").
+ * The test of one checked condition; no kind means "present with any value" (query parameters).
+ * A regex must match the whole value, as Envoy's (and so Istio's and Flagger's `.*name.*value.*`
+ * cookie rule) does, and runs on an RE2 engine: matching time is linear in the value's length,
+ * so no pattern (`^(a+)+$` included) can stall the router (docs/local/router.md "Routing").
  */
-function compileStringMatch(rule: StringMatch, field: string): StringTest {
-  const set = (['exact', 'prefix', 'suffix', 'regex'] as const).filter((key) => rule[key] !== undefined);
-  if (set.length > 1) {
-    throw new InvalidRouteError(
-      `${field}: set only one of exact, prefix, suffix or regex (got ${set.join(', ')})`,
-    );
-  }
-  const { exact, prefix, suffix, regex } = rule;
-  if (exact !== undefined) return (value) => value === exact;
-  if (prefix !== undefined) return (value) => value.startsWith(prefix);
-  if (suffix !== undefined) return (value) => value.endsWith(suffix);
-  if (regex !== undefined) {
-    let pattern: RE2JS;
-    try {
-      pattern = RE2JS.compile(regex);
-    } catch (cause) {
-      const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new InvalidRouteError(
-        `${field}.regex is not an RE2 regular expression (the syntax Istio and Envoy use; no lookaround or backreferences): ${reason}`,
-      );
-    }
-    return (value) => pattern.matches(value);
-  }
-  return () => true;
-}
-
-/** RFC 6265 token characters for a cookie name; values must not break the header either. */
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const COOKIE_VALUE = /^[!#-+\--:<-[\]-~]*$/;
-
-function compileAffinity(rule: SessionAffinityRule): CompiledAffinity {
-  const field = 'route.sessionAffinity';
-  cookieName(rule.cookieName, `${field}.cookieName`);
-  if (rule.primaryCookieName !== undefined) cookieName(rule.primaryCookieName, `${field}.primaryCookieName`);
-  for (const key of ['canaryValue', 'primaryValue', 'previousValue'] as const) {
-    const value = rule[key];
-    if (value !== undefined && (value === '' || !COOKIE_VALUE.test(value))) {
-      throw new InvalidRouteError(`${field}.${key} "${value}" is not a cookie value: use letters and digits`);
+function stringTest(condition: CheckedCondition): StringTest {
+  const { value } = condition;
+  switch (condition.kind) {
+    case undefined:
+      return () => true;
+    case 'exact':
+      return (text) => text === value;
+    case 'prefix':
+      return (text) => text.startsWith(value);
+    case 'suffix':
+      return (text) => text.endsWith(value);
+    case 'regex': {
+      const pattern = RE2JS.compile(value);
+      return (text) => pattern.matches(text);
     }
   }
-  for (const key of ['maxAgeSeconds', 'primaryMaxAgeSeconds'] as const) {
-    if (!Number.isInteger(rule[key])) {
-      throw new InvalidRouteError(`${field}.${key} must be a whole number of seconds, got ${rule[key]}`);
-    }
-  }
-  for (const key of ['path', 'domain'] as const) {
-    const value = rule[key];
-    if (value !== undefined && /[;\r\n]/.test(value)) {
-      throw new InvalidRouteError(`${field}.${key} must not contain ";" or line breaks`);
-    }
-  }
-  const attributes = cookieAttributes(rule);
-  // Deleting a cookie only works when Path and Domain match the ones it was set with.
-  const scope = cookieAttributes({ path: rule.path, domain: rule.domain });
-  const canaryCookie =
-    rule.canaryValue === undefined
-      ? undefined
-      : `${rule.cookieName}=${rule.canaryValue}; Max-Age=${rule.maxAgeSeconds}${attributes}`;
-  const primaryCookie =
-    rule.primaryCookieName === undefined || rule.primaryValue === undefined
-      ? undefined
-      : `${rule.primaryCookieName}=${rule.primaryValue}; Max-Age=${rule.primaryMaxAgeSeconds}${attributes}`;
-  const expirePrevious =
-    rule.previousValue === undefined
-      ? undefined
-      : `${rule.cookieName}=${rule.previousValue}; Max-Age=-1${scope}`;
-  return {
-    rule,
-    ...(canaryCookie === undefined ? {} : { canaryCookie }),
-    ...(primaryCookie === undefined ? {} : { primaryCookie }),
-    ...(expirePrevious === undefined ? {} : { expirePrevious }),
-  };
-}
-
-function cookieAttributes(rule: Partial<SessionAffinityRule>): string {
-  let text = '';
-  if (rule.path !== undefined) text += `; Path=${rule.path}`;
-  if (rule.domain !== undefined) text += `; Domain=${rule.domain}`;
-  if (rule.httpOnly === true) text += '; HttpOnly';
-  if (rule.secure === true) text += '; Secure';
-  if (rule.sameSite !== undefined) text += `; SameSite=${rule.sameSite}`;
-  return text;
-}
-
-function cookieName(name: string, field: string): void {
-  if (!COOKIE_NAME.test(name)) {
-    throw new InvalidRouteError(`${field} "${name}" is not a cookie name: use letters, digits, "-" or "_"`);
-  }
-}
-
-function percentage(value: number, field: string): number {
-  if (!Number.isFinite(value) || value < 0 || value > 100) {
-    throw new InvalidRouteError(`${field} must be between 0 and 100, got ${value}`);
-  }
-  return value;
-}
-
-function checkListen(listen: LocalRoute['listen']): void {
-  if (!Number.isInteger(listen.port) || listen.port < 0 || listen.port > 65_535) {
-    throw new InvalidRouteError(`route.listen.port must be 0 (any free port) to 65535, got ${listen.port}`);
-  }
-  if (listen.host === '') throw new InvalidRouteError('route.listen.host must not be empty (try 127.0.0.1)');
-}
-
-function replicaUrl(text: string, field: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new InvalidRouteError(`${field} "${text}" is not a URL: write http://127.0.0.1:<port>`);
-  }
-  if (url.protocol !== 'http:') {
-    throw new InvalidRouteError(`${field} "${text}": only http:// replicas are supported`);
-  }
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.username !== '') {
-    throw new InvalidRouteError(`${field} "${text}" must be an origin only (http://host:port), without path`);
-  }
-  return url;
 }
