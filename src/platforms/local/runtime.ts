@@ -44,14 +44,14 @@ import { SecretNotFoundError, type SecretReader } from '../../secrets/secret-rea
 import { createLogger, type Logger } from '../../shared/logger.js';
 import { HttpWebhookClient } from '../../webhooks/http-webhook-client.js';
 import type { LocalManifests, WorkloadManifest } from './manifest.js';
-import { NginxBackend } from './routing/nginx/backend.js';
+import type { NginxBackend } from './routing/nginx/backend.js';
 import { OnDemandPrometheus, PrometheusWorkloadMetrics, replicaScrapeTargets } from './prometheus-process.js';
-import { LocalRouterAdapter, type RouteBackend } from './routing/adapter.js';
+import { LocalRouterAdapter } from './routing/adapter.js';
+import type { ProxyBackend } from './routing/builtin/backend.js';
 import { LocalBuiltinMetrics } from './routing/builtin/builtin-metrics.js';
 import { parseAccessLog, type AccessLogSummary } from './routing/nginx/nginx-access-log.js';
-import { ProxyRouter } from './routing/builtin/proxy.js';
 import { TrafficRecorder, type MetricsEndpoint, type ProxiedRequest } from './routing/builtin/recorder.js';
-import type { LocalRoute } from './routing/route.js';
+import { createRouteBackends } from './routing/factory.js';
 import { REPLICAS_FILE } from './leftover-processes.js';
 import { LocalStateStore } from './state.js';
 import { diagnoseWorkload, type WorkloadProblem } from './diagnosis.js';
@@ -259,69 +259,6 @@ function findNamed<T extends { metadata: { name: string; namespace?: string | un
   );
 }
 
-/** One built-in proxy per service; applies to one service run one after the other. */
-class ProxyBackend implements RouteBackend {
-  private readonly proxies = new Map<string, ProxyRouter>();
-  private readonly queues = new Map<string, Promise<void>>();
-  private closed = false;
-
-  constructor(
-    private readonly recorder: TrafficRecorder,
-    private readonly logger: Logger,
-  ) {}
-
-  apply(route: LocalRoute): Promise<void> {
-    // The engine and replica changes both refresh routes: two first applies must not both listen.
-    return this.serialized(`${route.namespace}/${route.service}`, async (key) => {
-      // Replicas exiting during shutdown refresh their routes too: no listener may come back.
-      if (this.closed) return;
-      let proxy = this.proxies.get(key);
-      // A new service.port is a new listener: the old one closes once its requests are answered.
-      const { host, port } = proxy?.route.listen ?? route.listen;
-      if (proxy !== undefined && (host !== route.listen.host || port !== route.listen.port)) {
-        await proxy.close();
-        this.proxies.delete(key);
-        proxy = undefined;
-      }
-      if (proxy === undefined) {
-        this.proxies.set(
-          key,
-          await ProxyRouter.start(route, { recorder: this.recorder, logger: this.logger }),
-        );
-      } else {
-        proxy.configure(route);
-      }
-    });
-  }
-
-  url(namespace: string, service: string): string | undefined {
-    return this.proxies.get(`${namespace}/${service}`)?.url;
-  }
-
-  remove(namespace: string, service: string): Promise<void> {
-    return this.serialized(`${namespace}/${service}`, async (key) => {
-      await this.proxies.get(key)?.close();
-      this.proxies.delete(key);
-    });
-  }
-
-  async closeAll(): Promise<void> {
-    this.closed = true;
-    await Promise.allSettled([...this.queues.values()]);
-    await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
-    this.proxies.clear();
-  }
-
-  private serialized(key: string, work: (key: string) => Promise<void>): Promise<void> {
-    const next = (this.queues.get(key) ?? Promise.resolve()).then(() => work(key));
-    this.queues.set(
-      key,
-      next.catch(() => undefined),
-    );
-    return next;
-  }
-}
-
 /**
  * While a (re)started runtime brings its replicas back, the router already listens (so no replica
  * can be handed its port) but has nobody to forward to, and answers 503 itself. Those answers say
@@ -443,8 +380,11 @@ export class LocalRuntime {
     const catalog = new LocalCatalog(manifests, options.baseDirectory ?? process.cwd(), state);
     const registry = new Registry();
     const recorder = new ResumingRecorder({ registry, now });
-    const proxies = new ProxyBackend(recorder, logger);
-    const nginx = new NginxBackend({ directory: join(directory, 'nginx'), logger });
+    const { builtin: proxies, nginx } = createRouteBackends({
+      recorder,
+      logger,
+      nginxDirectory: join(directory, 'nginx'),
+    });
     // Scrapes the replicas of nginx-routed canaries; the supervisor exists by the time it asks.
     const prometheus = new OnDemandPrometheus({
       directory: join(directory, 'prometheus'),

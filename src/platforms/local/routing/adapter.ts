@@ -8,17 +8,10 @@ import type { Canary } from '../../../api/schema/canary.js';
 import { analysisOf } from '../../../engine/settings.js';
 import { deploymentStrategy, type Routes } from '../../../engine/progression.js';
 import { keyOf, type AffinityCookies, type Router } from '../../../engine/ports.js';
+import type { RouteBackend } from './backend.js';
 import type { LocalRoute, SessionAffinityRule } from './route.js';
 import type { LocalStateStore } from '../state.js';
 import { primarySetName, targetSetName } from '../workloads.js';
-
-/** Where a LocalRoute goes: one proxy per service, or one nginx for all nginx services. */
-export interface RouteBackend {
-  /** Serves `route` (starting a listener on first use); applied gracefully. */
-  apply(route: LocalRoute): Promise<void>;
-  /** Stops serving the service. */
-  remove(namespace: string, service: string): Promise<void>;
-}
 
 export interface LocalRouterDeps {
   readonly state: LocalStateStore;

@@ -7,7 +7,7 @@
  * next reload.
  */
 import type { Logger } from 'pino';
-import type { RouteBackend } from '../adapter.js';
+import type { RouteBackend } from '../backend.js';
 import { NginxRouter } from './nginx.js';
 import type { LocalRoute } from '../route.js';
 
@@ -22,6 +22,7 @@ export interface NginxBackendOptions {
 const keyOf = (namespace: string, service: string): string => `${namespace}/${service}`;
 
 export class NginxBackend implements RouteBackend {
+  readonly name = 'nginx';
   private router: NginxRouter | undefined;
   private routes = new Map<string, LocalRoute>();
   private queue: Promise<void> = Promise.resolve();
