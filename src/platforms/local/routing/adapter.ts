@@ -9,6 +9,7 @@ import { analysisOf } from '../../../engine/settings.js';
 import { deploymentStrategy, type Routes } from '../../../engine/progression.js';
 import { keyOf, type AffinityCookies, type Router } from '../../../engine/ports.js';
 import type { RouteBackend } from './backend.js';
+import { checkRoute } from './route-check.js';
 import type { LocalRoute, SessionAffinityRule } from './route.js';
 import type { LocalStateStore } from '../state.js';
 import { primarySetName, targetSetName } from '../workloads.js';
@@ -37,7 +38,12 @@ export class LocalRouterAdapter implements Router {
     return Promise.resolve({ ...this.deps.state.get(keyOf(canary)).routes });
   }
 
+  /**
+   * Persists and serves `routes`. A split no local router may serve (InvalidRouteError, naming the
+   * field) is refused before it is persisted: the state keeps saying what is really served.
+   */
   async setRoutes(canary: Canary, routes: Routes, cookies?: AffinityCookies): Promise<void> {
+    checkRoute(this.routeFor(canary, routes, cookies));
     await this.deps.state.change(keyOf(canary), (state) => {
       state.routes = { ...routes };
       if (cookies === undefined) delete state.cookies;
@@ -58,21 +64,25 @@ export class LocalRouterAdapter implements Router {
 
   routeOf(canary: Canary): LocalRoute {
     const state = this.deps.state.get(keyOf(canary));
+    return this.routeFor(canary, state.routes, state.cookies);
+  }
+
+  private routeFor(canary: Canary, routes: Routes, cookies: AffinityCookies | undefined): LocalRoute {
     const analysis = analysisOf(canary.spec) ?? {};
     const abTesting = deploymentStrategy(analysis) === 'ab-testing';
     // A/B: the matching requests take the canary side of the split, everything else the primary.
-    const matching = abTesting && state.routes.canaryWeight > 0;
+    const matching = abTesting && routes.canaryWeight > 0;
     return {
       namespace: keyOf(canary).namespace,
       service: canary.spec.targetRef.name,
       listen: { host: LOCAL_HOST, port: canary.spec.service?.port ?? 0 },
       primary: this.deps.endpoints(primarySetName(canary)),
       canary: this.deps.endpoints(targetSetName(canary)),
-      canaryWeight: matching ? 0 : state.routes.canaryWeight,
-      mirror: state.routes.mirrored,
+      canaryWeight: matching ? 0 : routes.canaryWeight,
+      mirror: routes.mirrored,
       mirrorWeight: analysis.mirrorWeight,
       match: matching ? (analysis.match ?? []) : [],
-      sessionAffinity: this.affinity(canary, state.cookies),
+      sessionAffinity: this.affinity(canary, cookies),
     };
   }
 
