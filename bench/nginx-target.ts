@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NginxRouter } from '../src/platforms/local/router/nginx.js';
+import { NginxRouter } from '../src/platforms/local/routing/nginx/nginx.js';
 import { processCpuSeconds } from './process-cpu.js';
 import type { BenchTarget } from './proxy.js';
 

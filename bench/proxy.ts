@@ -16,8 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Registry } from 'prom-client';
 import { processCpuSeconds } from './process-cpu.js';
-import { ProxyRouter } from '../src/platforms/local/router/proxy.js';
-import { TrafficRecorder } from '../src/platforms/local/router/recorder.js';
+import { ProxyRouter } from '../src/platforms/local/routing/builtin/proxy.js';
+import { TrafficRecorder } from '../src/platforms/local/routing/builtin/recorder.js';
 
 export interface LoadFigures {
   readonly requestsPerSecond: number;

@@ -12,7 +12,7 @@ import type { Decision } from '../../src/engine/decisions.js';
 import { createSystemClock } from '../../src/loadtester/clock.js';
 import { runLoad } from '../../src/loadtester/load.js';
 import type { LocalManifests } from '../../src/platforms/local/manifest.js';
-import { parseAccessLog } from '../../src/platforms/local/router/nginx-access-log.js';
+import { parseAccessLog } from '../../src/platforms/local/routing/nginx/nginx-access-log.js';
 import { LocalRuntime, type LocalEvent } from '../../src/platforms/local/runtime.js';
 import { findFreePort } from '../../src/platforms/local/supervisor.js';
 import { demoServiceManifests, until } from '../support/local-manifests.js';

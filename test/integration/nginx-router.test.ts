@@ -9,9 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseAccessLog } from '../../src/platforms/local/router/nginx-access-log.js';
-import { NginxError, NginxRouter } from '../../src/platforms/local/router/nginx.js';
-import type { LocalRoute } from '../../src/platforms/local/router/route.js';
+import { parseAccessLog } from '../../src/platforms/local/routing/nginx/nginx-access-log.js';
+import { NginxError, NginxRouter } from '../../src/platforms/local/routing/nginx/nginx.js';
+import type { LocalRoute } from '../../src/platforms/local/routing/route.js';
 
 // ---------------------------------------------------------------------------------------------
 // Services, clients and cleanup.
@@ -652,15 +652,15 @@ describe('NginxRouter: reconfiguration', () => {
     const canary = await armServer('canary');
     const router = await startRouter([newRoute([primary], [canary], { canaryWeight: 0 })]);
     const live = await readFile(router.paths.config, 'utf8');
-    // Valid for our checks, refused by PCRE when nginx compiles it.
+    // Valid for our checks, refused by nginx when it looks the replica up.
     const bad = newRoute([primary], [canary], {
       canaryWeight: 100,
-      match: [{ headers: { 'x-user': { regex: '[z-a]' } } }],
+      canary: ['http://no-such-replica.invalid:8080'],
     });
     const error = await router.configure([bad]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NginxError);
     expect((error as NginxError).code).toBe('E_NGINX_CONFIG');
-    expect((error as NginxError).message).toMatch(/\[emerg\].*range out of order/);
+    expect((error as NginxError).message).toMatch(/\[emerg\].*host not found in upstream/);
     expect(router.generation).toBe(1);
     expect(await readFile(router.paths.config, 'utf8')).toBe(live);
     const reply = await send(portOf(router));

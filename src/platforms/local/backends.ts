@@ -10,11 +10,12 @@ import { keyOf } from '../../engine/ports.js';
 import type { Logger } from '../../shared/logger.js';
 import type { LocalCatalog } from './catalog.js';
 import { SCRAPE_INTERVAL_SECONDS } from './check-metrics.js';
-import { NginxBackend } from './nginx-backend.js';
 import { OnDemandPrometheus, replicaScrapeTargets } from './prometheus-process.js';
-import { ProxyBackend } from './proxy-backend.js';
-import type { RouteBackend } from './router-adapter.js';
-import type { TrafficRecorder } from './router/recorder.js';
+import type { RouteBackend } from './routing/backend.js';
+import type { ProxyBackend } from './routing/builtin/backend.js';
+import type { TrafficRecorder } from './routing/builtin/recorder.js';
+import { createRouteBackends } from './routing/factory.js';
+import type { NginxBackend } from './routing/nginx/backend.js';
 import type { ReplicaStatus } from './supervisor.js';
 import { primarySetName, targetSetName } from './workloads.js';
 
@@ -35,8 +36,13 @@ export class LocalBackends {
 
   constructor(private readonly deps: LocalBackendsDeps) {
     const { catalog, logger } = deps;
-    this.proxies = new ProxyBackend(deps.recorder, logger);
-    this.nginx = new NginxBackend({ directory: join(deps.directory, 'nginx'), logger });
+    const backends = createRouteBackends({
+      recorder: deps.recorder,
+      logger,
+      nginxDirectory: join(deps.directory, 'nginx'),
+    });
+    this.proxies = backends.builtin;
+    this.nginx = backends.nginx;
     // Scrapes the replicas of nginx-routed canaries.
     this.prometheus = new OnDemandPrometheus({
       directory: join(deps.directory, 'prometheus'),

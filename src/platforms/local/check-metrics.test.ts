@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { newTestCanary } from '../../../test/support/engine-world.js';
 import { LocalArmObservations } from './check-metrics.js';
-import { TrafficRecorder } from './router/recorder.js';
+import { TrafficRecorder } from './routing/builtin/recorder.js';
 
 /** The canary `podinfo` in namespace `test`, routed as service `podinfo`. */
 const canary = newTestCanary();

@@ -14,7 +14,11 @@ import {
 } from '../../engine/checks.js';
 import { formatKey, keyOf } from '../../engine/ports.js';
 import { VireoError } from '../../shared/errors.js';
-import { DEFAULT_RETENTION_SECONDS, TrafficRecorder, type ProxiedRequest } from './router/recorder.js';
+import {
+  DEFAULT_RETENTION_SECONDS,
+  TrafficRecorder,
+  type ProxiedRequest,
+} from './routing/builtin/recorder.js';
 
 /** Said with every "no values found": the built-in checks need client traffic (docs/local/manifest.md). */
 export function noTrafficHint(url: string | undefined, usesNginx: boolean): string {

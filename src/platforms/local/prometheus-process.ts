@@ -25,7 +25,7 @@ import type { Canary } from '../../api/schema/canary.js';
 import type { BuiltinMetrics } from '../../engine/checks.js';
 import { PrometheusBuiltinMetrics } from '../../metrics/builtin-metrics.js';
 import { VireoError } from '../../shared/errors.js';
-import { freePort } from './router/nginx.js';
+import { freePort } from './routing/nginx/nginx.js';
 import type { ReplicaStatus } from './supervisor.js';
 
 /** Codes: E_PROMETHEUS_START, E_PROMETHEUS_RELOAD, E_PROMETHEUS_STOPPED. */

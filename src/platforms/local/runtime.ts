@@ -6,7 +6,7 @@
  * per-arm observations (check-metrics.ts), a state file for statuses (state.ts), a JSON-lines
  * log for events, decisions and alerts (event-log.ts); status-report.ts says where each canary is.
  *
- * A Workload with `router: nginx` is served by one real nginx instead (nginx-backend.ts), and its
+ * A Workload with `router: nginx` is served by one real nginx instead (routing/nginx/backend.ts), and its
  * canary's built-in checks are Flagger's `kubernetes` queries against a Prometheus that scrapes
  * the replicas (prometheus-process.ts); both start only when some Workload asks for nginx.
  *
@@ -41,9 +41,9 @@ import { LocalEventLog, type LocalEvent } from './event-log.js';
 import { REPLICAS_FILE } from './leftover-processes.js';
 import type { LocalManifests } from './manifest.js';
 import { PrometheusWorkloadMetrics } from './prometheus-process.js';
-import { LocalRouterAdapter } from './router-adapter.js';
-import { LocalBuiltinMetrics } from './router/builtin-metrics.js';
-import type { MetricsEndpoint, TrafficRecorder } from './router/recorder.js';
+import { LocalRouterAdapter } from './routing/adapter.js';
+import { LocalBuiltinMetrics } from './routing/builtin/builtin-metrics.js';
+import type { MetricsEndpoint, TrafficRecorder } from './routing/builtin/recorder.js';
 import { LocalStateStore } from './state.js';
 import { LocalStatusReport, type LocalCanaryStatus } from './status-report.js';
 import { ProcessSupervisor } from './supervisor.js';

@@ -1,15 +1,18 @@
 /**
- * Local mode's built-in routing backend: one proxy (router/proxy.ts) per service, listening on
- * the Canary's `service.port`, every request recorded by the shared TrafficRecorder.
+ * The RouteBackend of services whose Workload says `router: builtin` (the default): one built-in
+ * proxy (proxy.ts) per service, listening on the Canary's `service.port`. A changed route swaps
+ * the proxy's routing table; a changed listen address closes the proxy once its requests are
+ * answered and starts a new one.
  */
-import type { Logger } from '../../shared/logger.js';
-import type { RouteBackend } from './router-adapter.js';
-import { ProxyRouter } from './router/proxy.js';
-import type { TrafficRecorder } from './router/recorder.js';
-import type { LocalRoute } from './router/route.js';
+import type { Logger } from 'pino';
+import type { RouteBackend } from '../backend.js';
+import type { LocalRoute } from '../route.js';
+import { ProxyRouter } from './proxy.js';
+import type { TrafficRecorder } from './recorder.js';
 
 /** One built-in proxy per service; applies to one service run one after the other. */
 export class ProxyBackend implements RouteBackend {
+  readonly name = 'builtin';
   private readonly proxies = new Map<string, ProxyRouter>();
   private readonly queues = new Map<string, Promise<void>>();
   private closed = false;

@@ -1,13 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  InvalidRouteError,
-  quote,
-  regexLiteral,
-  renderNginxConfig,
-  type NginxConfigOptions,
-} from './nginx-config.js';
-import type { LocalRoute } from './route.js';
+import { InvalidRouteError } from '../route-check.js';
+import type { LocalRoute } from '../route.js';
+import { quote, regexLiteral, renderNginxConfig, type NginxConfigOptions } from './nginx-config.js';
 
 /**
  * nginx's config grammar, enough to check structure: directives end at `;`, blocks are `{ }`,
@@ -467,7 +462,6 @@ describe('renderNginxConfig: escaping and hostile input', () => {
     '$http_host',
     '} } } {',
     '# comment',
-    'ünïcødé ✓',
   ];
 
   it.each(HOSTILE)('keeps %j inside one string token for exact/prefix/suffix', (value) => {
@@ -501,10 +495,9 @@ describe('renderNginxConfig: escaping and hostile input', () => {
         try {
           config = render([newTestRoute({ match: [{ headers: { 'x-user': { exact: value } } }] })]);
         } catch (error) {
-          // Only control characters are refused for exact values.
+          // Only empty values and characters other than printable ASCII are refused (route-check.ts).
           expect(error).toBeInstanceOf(InvalidRouteError);
-          // eslint-disable-next-line no-control-regex
-          expect(value).toMatch(/[\u0000-\u001f\u007f]/);
+          expect(value === '' || /[^\x20-\x7e]/.test(value)).toBe(true);
           return;
         }
         expect(shape(parseNginx(config))).toEqual(benign);
@@ -569,15 +562,29 @@ describe('renderNginxConfig: escaping and hostile input', () => {
     expect(error.field).toBe('routes[0].match[0].queryParams["a-b"]');
   });
 
-  it('refuses match entries nginx cannot express', () => {
-    expect(rejection(() => render([newTestRoute({ match: [{}] })])).field).toBe('routes[0].match[0]');
-    expect(rejection(() => render([newTestRoute({ match: [{ sourceLabels: { app: 'x' } }] })])).field).toBe(
-      'routes[0].match[0].sourceLabels',
+  it('refuses non-ASCII values, naming the field', () => {
+    const error = rejection(() =>
+      render([newTestRoute({ match: [{ headers: { 'x-user': { exact: 'ünïcødé ✓' } } }] })]),
     );
+    expect(error.field).toBe('routes[0].match[0].headers["x-user"].exact');
+    expect(error.message).toContain('printable ASCII');
+  });
+
+  it('refuses match entries without conditions, and leaves out entries on Istio source labels', () => {
+    expect(rejection(() => render([newTestRoute({ match: [{}] })])).field).toBe('routes[0].match[0]');
+    // Local processes have no labels: the entry never matches, as with the built-in router.
+    const config = render([
+      newTestRoute({
+        canaryWeight: 10,
+        match: [{ sourceLabels: { app: 'x' }, headers: { x: { exact: 'a' } } }],
+      }),
+    ]);
+    expect(config).not.toContain('$http_x');
+    expect(config).not.toContain('_ab');
     expect(
       rejection(() => render([newTestRoute({ match: [{ headers: { x: { exact: 'a', regex: 'b' } } }] })]))
         .message,
-    ).toContain('only one of exact, regex');
+    ).toContain('(got exact, regex)');
   });
 
   it.each([

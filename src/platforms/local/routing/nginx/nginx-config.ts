@@ -11,27 +11,18 @@
  * header, the session cookies and the access-log fields. Mirroring is nginx's `mirror` directive
  * to an internal location whose subrequest goes to the canary when the request went to the primary.
  *
- * Everything a user wrote (header names, regexes, cookie names and values, paths) is validated
- * and written only inside double-quoted strings with `\` and `"` escaped, never as a bare token:
- * nginx's parser ends a quoted string only at an unescaped quote, so `;`, `{` or `}` inside one
- * cannot start a directive. What nginx would interpret inside a string anyway (`$` in values it
- * interpolates, control characters) is rejected with an InvalidRouteError naming the field.
+ * Every route is first checked by the rules all local routers follow (../route-check.ts), so
+ * nginx serves exactly the routes the built-in proxy serves. Everything a user wrote (header
+ * names, regexes, cookie names and values, paths) is then written only inside double-quoted
+ * strings with `\` and `"` escaped, never as a bare token: nginx's parser ends a quoted string
+ * only at an unescaped quote, so `;`, `{` or `}` inside one cannot start a directive. What nginx
+ * would interpret inside a string anyway (`$` in cookies it interpolates, control characters) is
+ * already refused by those rules, with an InvalidRouteError naming the field.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { isAbsolute } from 'node:path';
-import type { AnalysisMatch } from '../../../api/schema/canary.js';
-import { VireoError } from '../../../shared/errors.js';
-import type { LocalRoute, SessionAffinityRule } from './route.js';
-
-/** A route the nginx router cannot express; `field` names the offending input. */
-export class InvalidRouteError extends VireoError {
-  readonly field: string;
-
-  constructor(field: string, message: string) {
-    super('E_INVALID_ROUTE', `${field}: ${message}`);
-    this.field = field;
-  }
-}
+import type { LocalRoute } from '../route.js';
+import { checkRoute, InvalidRouteError, type CheckedCondition, type CheckedRoute } from '../route-check.js';
 
 export interface NginxConfigOptions {
   /** Absolute directory for the pid file, logs and temp files (nginx's `-p` prefix). */
@@ -173,8 +164,8 @@ function planRoutes(routes: readonly LocalRoute[]): RoutePlan[] {
   const listens = new Set<string>();
   return routes.map((route, index) => {
     const field = `routes[${index}]`;
-    const namespace = checkName(route.namespace, `${field}.namespace`);
-    const service = checkName(route.service, `${field}.service`);
+    const checked = checkRoute(route, field);
+    const { namespace, service } = route;
     if (services.has(`${namespace}/${service}`))
       throw new InvalidRouteError(
         `${field}`,
@@ -186,20 +177,21 @@ function planRoutes(routes: readonly LocalRoute[]): RoutePlan[] {
       throw new InvalidRouteError(`${field}.listen`, `${listen} is already used by another route`);
     listens.add(listen);
     const id = uniqueId(`${namespace}_${service}`.replace(/[^A-Za-z0-9_]/g, '_'), ids);
-    return planRoute(route, field, id, listen);
+    return planRoute(checked, id, listen);
   });
 }
 
-function planRoute(route: LocalRoute, field: string, id: string, listen: string): RoutePlan {
-  const primary = route.primary.map((url, i) => checkReplica(url, `${field}.primary[${i}]`));
-  const canary = route.canary.map((url, i) => checkReplica(url, `${field}.canary[${i}]`));
-  const weight = percent(route.canaryWeight, `${field}.canaryWeight`);
-  const mirrorWeight = percent(route.mirrorWeight ?? 100, `${field}.mirrorWeight`);
-  const matches = route.match.map((entry, i) => checkMatch(entry, `${field}.match[${i}]`));
-  const affinity =
-    route.sessionAffinity === undefined
-      ? undefined
-      : checkAffinity(route.sessionAffinity, `${field}.sessionAffinity`);
+function planRoute(checked: CheckedRoute, id: string, listen: string): RoutePlan {
+  const { route } = checked;
+  const primary = checked.primary.map(upstreamServer);
+  const canary = checked.canary.map(upstreamServer);
+  const weight = twoDecimals(checked.canaryWeight);
+  const mirrorWeight = twoDecimals(checked.mirrorWeight);
+  const matches = checked.matches.map((entry) => [
+    ...entry.headers.map(headerCondition),
+    ...entry.queryParams.map(queryCondition),
+  ]);
+  const affinity = checked.affinity === undefined ? undefined : nginxCookies(checked.affinity);
   const onlyArm: Arm | undefined =
     primary.length > 0 && canary.length === 0
       ? 'primary'
@@ -217,7 +209,7 @@ function planRoute(route: LocalRoute, field: string, id: string, listen: string)
     weight,
     matches,
     // Mirroring copies primary traffic to a canary: it needs both arms.
-    mirrorPercent: route.mirror && onlyArm === undefined && primary.length > 0 ? mirrorWeight : 0,
+    mirrorPercent: onlyArm === undefined && primary.length > 0 ? mirrorWeight : 0,
     ...(affinity === undefined ? {} : { affinity }),
   };
 }
@@ -612,16 +604,6 @@ function positiveInteger(value: number, field: string): number {
   return value;
 }
 
-/** Kubernetes-style names (DNS labels with dots): they appear in upstream names and log lines. */
-function checkName(name: string, field: string): string {
-  if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(name))
-    throw new InvalidRouteError(
-      field,
-      `"${name}" is not a valid name (lowercase letters, digits, "-" and ".")`,
-    );
-  return name;
-}
-
 function checkPort(port: number, field: string): number {
   if (port === 0)
     throw new InvalidRouteError(
@@ -634,103 +616,45 @@ function checkPort(port: number, field: string): number {
 }
 
 function checkListen(listen: LocalRoute['listen'], field: string): string {
-  const port = checkPort(listen.port, `${field}.port`);
-  return `${hostForNginx(listen.host, `${field}.host`)}:${port}`;
+  return `${hostForNginx(listen.host)}:${checkPort(listen.port, `${field}.port`)}`;
 }
 
-function hostForNginx(host: string, field: string): string {
-  if (isIPv4(host)) return host;
+/** An address checkRoute accepted (IP or host name), as nginx writes it: IPv6 in brackets. */
+function hostForNginx(host: string): string {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (isIPv6(bare)) return `[${bare}]`;
-  if (/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host)) return host;
-  throw new InvalidRouteError(field, `"${host}" is not an IP address or host name`);
+  return isIPv6(bare) && !isIPv4(host) ? `[${bare}]` : host;
 }
 
 /** A replica base URL, e.g. http://127.0.0.1:41001, as an upstream `server` address. */
-function checkReplica(url: string, field: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new InvalidRouteError(field, `"${url}" is not a URL`);
-  }
-  if (parsed.protocol !== 'http:')
-    throw new InvalidRouteError(field, `"${url}": the nginx router proxies to http:// replicas only`);
-  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '' || parsed.hash !== '')
-    throw new InvalidRouteError(field, `"${url}": give only scheme, host and port`);
-  if (parsed.pathname !== '/' && parsed.pathname !== '')
-    throw new InvalidRouteError(field, `"${url}": a replica URL has no path (requests keep their own)`);
-  const port = parsed.port === '' ? 80 : Number(parsed.port);
-  return `${hostForNginx(parsed.hostname, field)}:${port}`;
+function upstreamServer(url: URL): string {
+  return `${hostForNginx(url.hostname)}:${url.port === '' ? 80 : url.port}`;
 }
 
-function percent(value: number, field: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 100)
-    throw new InvalidRouteError(field, `${value} is not a percentage between 0 and 100`);
-  // split_clients has two decimals of precision.
-  return Math.round(value * 100) / 100;
+/** split_clients has two decimals of precision. */
+function twoDecimals(percent: number): number {
+  return Math.round(percent * 100) / 100;
 }
 
-function checkMatch(entry: AnalysisMatch, field: string): Condition[] {
-  if (entry.sourceLabels !== undefined && Object.keys(entry.sourceLabels).length > 0)
-    throw new InvalidRouteError(
-      `${field}.sourceLabels`,
-      'source labels are an Istio feature; local routers cannot match them',
-    );
-  const conditions = [
-    ...Object.entries(entry.headers ?? {}).map(([name, match]) =>
-      headerCondition(name, match, `${field}.headers[${JSON.stringify(name)}]`),
-    ),
-    ...Object.entries(entry.queryParams ?? {}).map(([name, match]) =>
-      queryCondition(name, match, `${field}.queryParams[${JSON.stringify(name)}]`),
-    ),
-  ];
-  if (conditions.length === 0)
-    throw new InvalidRouteError(
-      field,
-      'an entry without headers or queryParams would send every request to the canary',
-    );
-  return conditions;
+function headerCondition(condition: CheckedCondition): Condition {
+  return {
+    // $http_<name>: lowercase, "-" as "_" (route-check allows only letters, digits and "-").
+    source: `$http_${condition.name.replace(/-/g, '_')}`,
+    pattern: stringMatchPattern(condition),
+  };
 }
 
-interface StringMatch {
-  readonly exact?: string | undefined;
-  readonly prefix?: string | undefined;
-  readonly suffix?: string | undefined;
-  readonly regex?: string | undefined;
+function queryCondition(condition: CheckedCondition): Condition {
+  if (condition.kind === undefined)
+    return { source: '$args', pattern: `(?:^|&)${regexLiteral(condition.name)}(?:=|&|$)` };
+  return { source: `$arg_${condition.name}`, pattern: stringMatchPattern(condition) };
 }
 
-function headerCondition(name: string, match: StringMatch, field: string): Condition {
-  if (name.startsWith(':'))
-    throw new InvalidRouteError(field, `pseudo-header "${name}" cannot be matched by the nginx router`);
-  // nginx drops headers with "_" or other characters by default (ignore_invalid_headers), and
-  // its $http_<name> variable turns "-" into "_".
-  if (!/^[A-Za-z0-9-]+$/.test(name))
-    throw new InvalidRouteError(field, 'header names may contain only letters, digits and "-"');
-  const pattern = stringMatchPattern(match, field);
-  if (pattern === undefined) throw new InvalidRouteError(field, 'set one of exact, prefix, suffix or regex');
-  return { source: `$http_${name.toLowerCase().replace(/-/g, '_')}`, pattern };
-}
-
-function queryCondition(name: string, match: StringMatch, field: string): Condition {
-  // $arg_<name> is nginx's only per-parameter variable, and variable names are [A-Za-z0-9_].
-  if (!/^[A-Za-z0-9_]+$/.test(name))
-    throw new InvalidRouteError(field, 'query parameter names may contain only letters, digits and "_"');
-  if (match.suffix !== undefined)
-    throw new InvalidRouteError(`${field}.suffix`, 'query parameters match exact, prefix or regex');
-  const pattern = stringMatchPattern(match, field);
-  if (pattern === undefined) return { source: '$args', pattern: `(?:^|&)${regexLiteral(name)}(?:=|&|$)` };
-  return { source: `$arg_${name}`, pattern };
-}
-
-/** The PCRE for one string match, anchored as Istio's (RE2 full match); undefined when none is set. */
-function stringMatchPattern(match: StringMatch, field: string): string | undefined {
-  const set = (['exact', 'prefix', 'suffix', 'regex'] as const).filter((key) => match[key] !== undefined);
-  if (set.length > 1) throw new InvalidRouteError(field, `set only one of ${set.join(', ')}`);
-  const key = set[0];
-  if (key === undefined) return undefined;
-  const value = checkText(match[key] ?? '', `${field}.${key}`);
-  switch (key) {
+/** The PCRE for one string match, anchored as Istio's (RE2 full match). */
+function stringMatchPattern(condition: CheckedCondition): string {
+  const { value } = condition;
+  switch (condition.kind) {
+    case undefined:
+      return '';
     case 'exact':
       return `^${regexLiteral(value)}$`;
     case 'prefix':
@@ -738,130 +662,18 @@ function stringMatchPattern(match: StringMatch, field: string): string | undefin
     case 'suffix':
       return `${regexLiteral(value)}$`;
     case 'regex':
-      return `^(?:${checkRegexGroups(value, `${field}.regex`)})$`;
+      // RE2 accepted it, so its groups balance: the wrapping group keeps the anchoring.
+      return `^(?:${value})$`;
   }
 }
 
-function checkText(value: string, field: string): string {
-  if (typeof value !== 'string') throw new InvalidRouteError(field, 'must be a string');
-  if (CONTROL.test(value)) throw new InvalidRouteError(field, 'must not contain control characters');
-  return value;
-}
-
-/**
- * The regex is wrapped as `^(?:…)$`; an unbalanced `)` would close that group early and change
- * the anchoring, so parentheses must balance (escapes and character classes taken into account).
- * nginx's PCRE checks the rest when the config is tested.
- */
-function checkRegexGroups(regex: string, field: string): string {
-  let depth = 0;
-  let inClass = false;
-  for (let i = 0; i < regex.length; i += 1) {
-    const c = regex[i];
-    if (c === '\\') {
-      i += 1;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') {
-      inClass = true;
-      // A ']' right after '[' or '[^' is a literal member of the class.
-      if (regex[i + 1] === '^') i += 1;
-      if (regex[i + 1] === ']') i += 1;
-    } else if (c === '(') depth += 1;
-    else if (c === ')') {
-      depth -= 1;
-      if (depth < 0) throw new InvalidRouteError(field, `unbalanced ")" at position ${i + 1}`);
-    }
-  }
-  if (inClass) throw new InvalidRouteError(field, 'unterminated character class "["');
-  if (depth !== 0) throw new InvalidRouteError(field, 'unbalanced "("');
-  return regex;
-}
-
-// RFC 6265 cookie-name (a token) without "$", which nginx would read as a variable.
-const COOKIE_NAME = /^[A-Za-z0-9!#%&'*+.^_`|~-]+$/;
-// RFC 6265 cookie-octet without "$".
-const COOKIE_VALUE = /^[\x21\x23\x25-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
-
-function checkAffinity(rule: SessionAffinityRule, field: string): CheckedAffinity {
-  const name = cookieName(rule.cookieName, `${field}.cookieName`);
-  const value = (text: string | undefined, key: string): string | undefined => {
-    if (text === undefined) return undefined;
-    if (!COOKIE_VALUE.test(text))
-      throw new InvalidRouteError(
-        `${field}.${key}`,
-        'cookie values may not contain spaces, quotes, ",", ";", "\\" or "$"',
-      );
-    return text;
-  };
-  const canaryValue = value(rule.canaryValue, 'canaryValue');
-  const previousValue = value(rule.previousValue, 'previousValue');
-  const primaryValue = value(rule.primaryValue, 'primaryValue');
-  const primaryName =
-    rule.primaryCookieName === undefined
-      ? undefined
-      : cookieName(rule.primaryCookieName, `${field}.primaryCookieName`);
-  if (primaryName !== undefined && primaryName === name)
-    throw new InvalidRouteError(`${field}.primaryCookieName`, 'must differ from cookieName');
-  const attributes = cookieAttributes(rule, field);
-  const maxAge = nonNegativeInteger(rule.maxAgeSeconds, `${field}.maxAgeSeconds`);
-  const primaryMaxAge = nonNegativeInteger(rule.primaryMaxAgeSeconds, `${field}.primaryMaxAgeSeconds`);
-
-  const canaryCookie = canaryValue === undefined ? undefined : `${name}=${canaryValue}`;
-  const primaryCookie =
-    primaryName === undefined || primaryValue === undefined ? undefined : `${primaryName}=${primaryValue}`;
-  const previousCookie = previousValue === undefined ? undefined : `${name}=${previousValue}`;
+/** The cookies as the config uses them: `name=value` pairs to look for and Set-Cookie values. */
+function nginxCookies(affinity: NonNullable<CheckedRoute['affinity']>): CheckedAffinity {
+  const { canary, primary, previous } = affinity;
+  const pair = (cookie: { name: string; value: string }): string => `${cookie.name}=${cookie.value}`;
   return {
-    ...(canaryCookie === undefined
-      ? {}
-      : { canaryCookie, canarySetCookie: `${canaryCookie}; Max-Age=${maxAge}${attributes}` }),
-    ...(primaryCookie === undefined
-      ? {}
-      : { primaryCookie, primarySetCookie: `${primaryCookie}; Max-Age=${primaryMaxAge}${attributes}` }),
-    ...(previousCookie === undefined
-      ? {}
-      : { previousCookie, expireCookie: `${previousCookie}; Max-Age=-1${attributes}` }),
+    ...(canary === undefined ? {} : { canaryCookie: pair(canary), canarySetCookie: canary.setCookie }),
+    ...(primary === undefined ? {} : { primaryCookie: pair(primary), primarySetCookie: primary.setCookie }),
+    ...(previous === undefined ? {} : { previousCookie: pair(previous), expireCookie: previous.setCookie }),
   };
-}
-
-function cookieName(name: string, field: string): string {
-  if (!COOKIE_NAME.test(name))
-    throw new InvalidRouteError(field, `"${name}" is not a cookie name (an RFC 6265 token without "$")`);
-  return name;
-}
-
-function nonNegativeInteger(value: number, field: string): number {
-  if (!Number.isSafeInteger(value) || value < 0)
-    throw new InvalidRouteError(field, 'must be a whole number of seconds');
-  return value;
-}
-
-/** `[; Domain][; HttpOnly][; Path][; SameSite][; Secure]`, Flagger's order. */
-function cookieAttributes(rule: SessionAffinityRule, field: string): string {
-  let text = '';
-  if (rule.domain !== undefined) {
-    if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(rule.domain))
-      throw new InvalidRouteError(`${field}.domain`, `"${rule.domain}" is not a domain name`);
-    text += `; Domain=${rule.domain}`;
-  }
-  if (rule.httpOnly === true) text += '; HttpOnly';
-  if (rule.path !== undefined) {
-    if (!/^\/[\x21\x23\x25-\x3a\x3c-\x5b\x5d-\x7e]*$/.test(rule.path))
-      throw new InvalidRouteError(
-        `${field}.path`,
-        `"${rule.path}" must start with "/" and hold no spaces, quotes, ";", "\\" or "$"`,
-      );
-    text += `; Path=${rule.path}`;
-  }
-  if (rule.sameSite !== undefined) {
-    if (!['Strict', 'Lax', 'None'].includes(rule.sameSite))
-      throw new InvalidRouteError(`${field}.sameSite`, 'must be Strict, Lax or None');
-    text += `; SameSite=${rule.sameSite}`;
-  }
-  if (rule.secure === true) text += '; Secure';
-  return text;
 }

@@ -29,17 +29,11 @@ import {
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Agent as UndiciAgent, type Dispatcher } from 'undici';
-import { VireoError } from '../../../shared/errors.js';
+import { VireoError } from '../../../../shared/errors.js';
 import { hostForUrl, listenOn, type TrafficRecorder } from './recorder.js';
-import type { LocalRoute } from './route.js';
-import {
-  compileRoute,
-  decide,
-  InvalidRouteError,
-  type Arm,
-  type RoutingDecision,
-  type RoutingTable,
-} from './routing.js';
+import type { LocalRoute } from '../route.js';
+import { InvalidRouteError } from '../route-check.js';
+import { compileRoute, decide, type Arm, type RoutingDecision, type RoutingTable } from './routing.js';
 
 /** Response header naming the arm that answered: `primary` or `canary`. */
 export const BACKEND_HEADER = 'x-vireo-backend';
@@ -170,6 +164,7 @@ export class ProxyRouter {
     const current = this.table.route;
     if (route.namespace !== current.namespace || route.service !== current.service) {
       throw new InvalidRouteError(
+        'route.service',
         `this router serves ${this.describe()}, not ${route.namespace}/${route.service}: start another router`,
       );
     }
@@ -178,7 +173,8 @@ export class ProxyRouter {
       (route.listen.port !== 0 && route.listen.port !== this.port)
     ) {
       throw new InvalidRouteError(
-        `route.listen cannot change on a running router (${this.url}): close it and start a new one`,
+        'route.listen',
+        `cannot change on a running router (${this.url}): close it and start a new one`,
       );
     }
     this.table = table;

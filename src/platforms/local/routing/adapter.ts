@@ -4,21 +4,15 @@
  * router, the built-in proxy or real nginx. The routes in force are persisted with the canary's
  * state, so a restarted Vireo serves the same split before its first tick.
  */
-import type { Canary } from '../../api/schema/canary.js';
-import { analysisOf } from '../../engine/settings.js';
-import { deploymentStrategy, type Routes } from '../../engine/progression.js';
-import { keyOf, type AffinityCookies, type Router } from '../../engine/ports.js';
-import type { LocalRoute, SessionAffinityRule } from './router/route.js';
-import type { LocalStateStore } from './state.js';
-import { primarySetName, targetSetName } from './workloads.js';
-
-/** Where a LocalRoute goes: one proxy per service, or one nginx for all nginx services. */
-export interface RouteBackend {
-  /** Serves `route` (starting a listener on first use); applied gracefully. */
-  apply(route: LocalRoute): Promise<void>;
-  /** Stops serving the service. */
-  remove(namespace: string, service: string): Promise<void>;
-}
+import type { Canary } from '../../../api/schema/canary.js';
+import { analysisOf } from '../../../engine/settings.js';
+import { deploymentStrategy, type Routes } from '../../../engine/progression.js';
+import { keyOf, type AffinityCookies, type Router } from '../../../engine/ports.js';
+import type { RouteBackend } from './backend.js';
+import { checkRoute } from './route-check.js';
+import type { LocalRoute, SessionAffinityRule } from './route.js';
+import type { LocalStateStore } from '../state.js';
+import { primarySetName, targetSetName } from '../workloads.js';
 
 export interface LocalRouterDeps {
   readonly state: LocalStateStore;
@@ -44,7 +38,12 @@ export class LocalRouterAdapter implements Router {
     return Promise.resolve({ ...this.deps.state.get(keyOf(canary)).routes });
   }
 
+  /**
+   * Persists and serves `routes`. A split no local router may serve (InvalidRouteError, naming the
+   * field) is refused before it is persisted: the state keeps saying what is really served.
+   */
   async setRoutes(canary: Canary, routes: Routes, cookies?: AffinityCookies): Promise<void> {
+    checkRoute(this.routeFor(canary, routes, cookies));
     await this.deps.state.change(keyOf(canary), (state) => {
       state.routes = { ...routes };
       if (cookies === undefined) delete state.cookies;
@@ -65,21 +64,25 @@ export class LocalRouterAdapter implements Router {
 
   routeOf(canary: Canary): LocalRoute {
     const state = this.deps.state.get(keyOf(canary));
+    return this.routeFor(canary, state.routes, state.cookies);
+  }
+
+  private routeFor(canary: Canary, routes: Routes, cookies: AffinityCookies | undefined): LocalRoute {
     const analysis = analysisOf(canary.spec) ?? {};
     const abTesting = deploymentStrategy(analysis) === 'ab-testing';
     // A/B: the matching requests take the canary side of the split, everything else the primary.
-    const matching = abTesting && state.routes.canaryWeight > 0;
+    const matching = abTesting && routes.canaryWeight > 0;
     return {
       namespace: keyOf(canary).namespace,
       service: canary.spec.targetRef.name,
       listen: { host: LOCAL_HOST, port: canary.spec.service?.port ?? 0 },
       primary: this.deps.endpoints(primarySetName(canary)),
       canary: this.deps.endpoints(targetSetName(canary)),
-      canaryWeight: matching ? 0 : state.routes.canaryWeight,
-      mirror: state.routes.mirrored,
+      canaryWeight: matching ? 0 : routes.canaryWeight,
+      mirror: routes.mirrored,
       mirrorWeight: analysis.mirrorWeight,
       match: matching ? (analysis.match ?? []) : [],
-      sessionAffinity: this.affinity(canary, state.cookies),
+      sessionAffinity: this.affinity(canary, cookies),
     };
   }
 

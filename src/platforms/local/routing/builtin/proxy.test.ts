@@ -14,10 +14,10 @@ import {
   startUpstream,
   type TestUpstream,
   type UpstreamHandler,
-} from '../../../../test/support/router-upstreams.js';
+} from '../../../../../test/support/router-upstreams.js';
 import { BACKEND_HEADER, MIRROR_HEADER, ProxyRouter, type ProxyRouterDeps } from './proxy.js';
 import { TrafficRecorder } from './recorder.js';
-import type { LocalRoute } from './route.js';
+import type { LocalRoute } from '../route.js';
 
 const cleanup = cleanups();
 const MINUTE = 60_000;
@@ -238,7 +238,7 @@ describe('ProxyRouter session affinity', () => {
     expect(first.backend).toBe('canary');
     expect(first.headers['set-cookie']).toEqual([
       'app=1',
-      'flagger-cookie=ABCdefGHIj; Max-Age=86400; Path=/; HttpOnly',
+      'flagger-cookie=ABCdefGHIj; Max-Age=86400; HttpOnly; Path=/',
     ]);
 
     router.configure(
@@ -263,7 +263,7 @@ describe('ProxyRouter session affinity', () => {
     );
     const first = await send(pool);
     expect(first.backend).toBe('primary');
-    expect(first.headers['set-cookie']).toBe('flagger-primary=KLMnopQRSt; Max-Age=60; Path=/; HttpOnly');
+    expect(first.headers['set-cookie']).toBe('flagger-primary=KLMnopQRSt; Max-Age=60; HttpOnly; Path=/');
     const { router: pinned, pool: pinnedPool } = await startRouter(
       { primary: [primary.url], canary: [canary.url], canaryWeight: 99, sessionAffinity: affinity },
       { random: () => 0 },
@@ -285,7 +285,7 @@ describe('ProxyRouter session affinity', () => {
     });
     const answer = await send(pool, { headers: { cookie: 'flagger-cookie=OLDoldOLDo' } });
     expect(answer.backend).toBe('primary');
-    expect(answer.headers['set-cookie']).toBe('flagger-cookie=OLDoldOLDo; Max-Age=-1; Path=/');
+    expect(answer.headers['set-cookie']).toBe('flagger-cookie=OLDoldOLDo; Max-Age=-1; HttpOnly; Path=/');
   });
 });
 
@@ -428,12 +428,12 @@ describe('ProxyRouter reconfiguration', () => {
     const primary = await upstream('primary');
     const { router, pool } = await startRouter({ primary: [primary.url] });
     expect(() => router.configure(newTestRoute({ primary: [primary.url], canaryWeight: 150 }))).toThrow(
-      'route.canaryWeight must be between 0 and 100',
+      'route.canaryWeight: must be between 0 and 100',
     );
     expect(() => router.configure(newTestRoute({ service: 'other' }))).toThrow(/start another router/);
     expect(() =>
       router.configure(newTestRoute({ listen: { host: '127.0.0.1', port: router.port + 1 } })),
-    ).toThrow(/route.listen cannot change/);
+    ).toThrow(/route.listen: cannot change/);
     router.configure(
       newTestRoute({ primary: [primary.url], listen: { host: '127.0.0.1', port: router.port } }),
     );

@@ -7,9 +7,9 @@
  * next reload.
  */
 import type { Logger } from 'pino';
-import type { RouteBackend } from './router-adapter.js';
-import { NginxRouter } from './router/nginx.js';
-import type { LocalRoute } from './router/route.js';
+import type { RouteBackend } from '../backend.js';
+import { NginxRouter } from './nginx.js';
+import type { LocalRoute } from '../route.js';
 
 export interface NginxBackendOptions {
   /** nginx's own directory (config, logs, temp files). */
@@ -22,6 +22,7 @@ export interface NginxBackendOptions {
 const keyOf = (namespace: string, service: string): string => `${namespace}/${service}`;
 
 export class NginxBackend implements RouteBackend {
+  readonly name = 'nginx';
   private router: NginxRouter | undefined;
   private routes = new Map<string, LocalRoute>();
   private queue: Promise<void> = Promise.resolve();

@@ -4,11 +4,11 @@
  * no Prometheus involved. The series is the canary's namespace and `spec.targetRef.name`, the
  * labels the router records under (LocalRoute.namespace / LocalRoute.service).
  */
-import { parseGoDuration } from '../../../api/duration.js';
-import type { Canary } from '../../../api/schema/canary.js';
-import { NoValuesFoundError, type ArmObservations, type BuiltinMetrics } from '../../../engine/checks.js';
-import { formatKey, keyOf } from '../../../engine/ports.js';
-import { VireoError } from '../../../shared/errors.js';
+import { parseGoDuration } from '../../../../api/duration.js';
+import type { Canary } from '../../../../api/schema/canary.js';
+import { NoValuesFoundError, type ArmObservations, type BuiltinMetrics } from '../../../../engine/checks.js';
+import { formatKey, keyOf } from '../../../../engine/ports.js';
+import { VireoError } from '../../../../shared/errors.js';
 import type { TrafficRecorder } from './recorder.js';
 
 /** Flagger's default analysis interval, used when a canary does not set one. */

@@ -13,8 +13,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { ArmObservations } from '../../../engine/checks.js';
-import { VireoError } from '../../../shared/errors.js';
+import type { ArmObservations } from '../../../../engine/checks.js';
+import { VireoError } from '../../../../shared/errors.js';
 import type { Arm } from './routing.js';
 import { histogramQuantile, SecondRing, windowSeconds, type WindowTotals } from './traffic-window.js';
 

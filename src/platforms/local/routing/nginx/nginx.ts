@@ -28,9 +28,9 @@ import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { VireoError } from '../../../shared/errors.js';
+import { VireoError } from '../../../../shared/errors.js';
 import { GENERATION_PATH, nginxPaths, renderNginxConfig, type NginxConfigOptions } from './nginx-config.js';
-import type { LocalRoute } from './route.js';
+import type { LocalRoute } from '../route.js';
 
 /** Codes: E_NGINX_MISSING, E_NGINX_VERSION, E_NGINX_CONFIG, E_NGINX_START, E_NGINX_RELOAD, E_NGINX_NOT_RUNNING. */
 export class NginxError extends VireoError {}

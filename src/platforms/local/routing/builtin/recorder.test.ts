@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { cleanups } from '../../../../test/support/router-upstreams.js';
+import { cleanups } from '../../../../../test/support/router-upstreams.js';
 import { TrafficRecorder, type ProxiedRequest } from './recorder.js';
 
 const cleanup = cleanups();

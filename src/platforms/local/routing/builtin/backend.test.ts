@@ -1,0 +1,3 @@
+import { describeRouteBackendContract } from '../backend-contract.test-helper.js';
+
+describeRouteBackendContract('builtin');
