@@ -25,7 +25,7 @@ import type { Canary } from '../../api/schema/canary.js';
 import type { BuiltinMetrics } from '../../engine/checks.js';
 import { PrometheusBuiltinMetrics } from '../../metrics/builtin-metrics.js';
 import { VireoError } from '../../shared/errors.js';
-import { freePort } from './router/nginx.js';
+import { findFreePort } from '../../shared/free-port.js';
 import type { ReplicaStatus } from './supervisor.js';
 
 /** Codes: E_PROMETHEUS_START, E_PROMETHEUS_RELOAD, E_PROMETHEUS_STOPPED. */
@@ -124,7 +124,7 @@ export class PrometheusProcess {
     await stopStale(paths.pid, logger);
     const config = renderPrometheusConfig([], scrapeIntervalSeconds);
     await writeFile(paths.config, config);
-    const port = await freePort('127.0.0.1');
+    const port = await findFreePort('127.0.0.1');
     const child = spawn(
       binary,
       [

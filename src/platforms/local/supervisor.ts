@@ -22,10 +22,11 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import { once } from 'node:events';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { VireoError } from '../../shared/errors.js';
+import { findFreePort } from '../../shared/free-port.js';
 import type { Logger } from '../../shared/logger.js';
 import { signalProcessGroup, stopProcessGroup } from './process-group.js';
 import {
@@ -45,6 +46,9 @@ export {
 
 /** Where replicas listen and probes go: loopback only, local mode never exposes workloads. */
 export const REPLICA_HOST = '127.0.0.1';
+
+/** Re-exported for the callers that pick a replica's port (tests, the demo). */
+export { findFreePort };
 export const DEFAULT_STOP_GRACE_MS = 5_000;
 /** Without a readiness probe, a replica that stays up this long counts as ready. */
 export const DEFAULT_ALIVE_READY_MS = 1_000;
@@ -251,18 +255,6 @@ const defaultSchedule: Scheduler = (callback, ms) => {
 const launchKey = (spec: WorkloadSpec): string => `${workloadSpecHash(spec)}:${spec.port ?? 0}`;
 
 /** Picks a free loopback port by binding port 0 and releasing it. */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, REPLICA_HOST, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** One readiness probe: true for a 2xx answer within the timeout. */
 export async function probeHttp(port: number, path: string, timeoutMs: number): Promise<boolean> {
   return (await probeHttpOutcome(port, path, timeoutMs)) === undefined;

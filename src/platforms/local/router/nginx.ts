@@ -25,10 +25,11 @@ import {
   type FileHandle,
 } from 'node:fs/promises';
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { userInfo } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { VireoError } from '../../../shared/errors.js';
+import { findFreePort } from '../../../shared/free-port.js';
 import { GENERATION_PATH, nginxPaths, renderNginxConfig, type NginxConfigOptions } from './nginx-config.js';
 import type { LocalRoute } from './route.js';
 
@@ -136,7 +137,7 @@ export class NginxRouter {
     await mkdir(paths.logs, { recursive: true });
     await mkdir(paths.temp, { recursive: true });
     const build = await inspectBuild(binary, directory);
-    const pickPort = options.pickPort ?? freePort;
+    const pickPort = options.pickPort ?? findFreePort;
     await stopStaleNginx(paths, logger, options.stopTimeoutMs ?? 10_000);
 
     const settings: Settings = {
@@ -541,19 +542,6 @@ async function resolvePorts(
     resolved.push({ ...route, listen: { host: route.listen.host, port } });
   }
   return resolved;
-}
-
-/** A port the kernel just handed out on `host`; free until someone else binds it. */
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The generation the admin server answers on a new connection, or undefined. */
