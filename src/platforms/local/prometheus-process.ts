@@ -16,7 +16,7 @@
  * `--web.enable-lifecycle`); calls are serialised and an unchanged config is not reloaded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
@@ -25,6 +25,7 @@ import type { Canary } from '../../api/schema/canary.js';
 import type { BuiltinMetrics } from '../../engine/checks.js';
 import { PrometheusBuiltinMetrics } from '../../metrics/builtin-metrics.js';
 import { VireoError } from '../../shared/errors.js';
+import { writeFileAtomically } from '../../shared/atomic-file.js';
 import { findFreePort } from '../../shared/free-port.js';
 import type { ReplicaStatus } from './supervisor.js';
 
@@ -196,9 +197,8 @@ export class PrometheusProcess {
   private async reload(targets: readonly ScrapeTarget[]): Promise<void> {
     const config = renderPrometheusConfig(targets, this.scrapeIntervalSeconds);
     if (config === this.config || this.stopping) return;
-    // Renamed into place so Prometheus never reads half a file.
-    await writeFile(`${this.paths.config}.next`, config);
-    await rename(`${this.paths.config}.next`, this.paths.config);
+    // Written atomically so Prometheus never reads half a file.
+    await writeFileAtomically(this.paths.config, config);
     const answer = await fetch(`${this.url}/-/reload`, { method: 'POST' }).catch((error: unknown) => error);
     if (!(answer instanceof Response) || !answer.ok) {
       const reason = answer instanceof Response ? await answer.text() : String(answer);
