@@ -8,6 +8,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { formatDuration, parseGoDuration } from '../api/duration.js';
 import type { CanaryWebhook } from '../api/schema/canary.js';
 import type { WebhookClient, WebhookPayload, WebhookResult } from '../engine/ports.js';
+import { bodyText, readCappedBody, type BodyStream } from '../shared/body.js';
 import { VireoError } from '../shared/errors.js';
 import { encodeWebhookPayload, headersFromSecret } from './payload.js';
 
@@ -197,28 +198,10 @@ function transportErrorText(prepared: PreparedRequest, cause: string): string {
   return `Post "${prepared.shownUrl}": ${cause}`;
 }
 
-async function readLimitedBody(
-  body: Dispatcher.ResponseData['body'],
-): Promise<{ text: string; error?: unknown }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      const bytes = chunk as Buffer;
-      chunks.push(bytes.subarray(0, MAX_RESPONSE_BODY_BYTES - size));
-      size += bytes.length;
-      // Past the limit the rest is not worth the wait: leaving the loop destroys the stream, which
-      // closes that connection instead of leaking it.
-      if (size >= MAX_RESPONSE_BODY_BYTES) break;
-    }
-  } catch (error) {
-    return { text: decodeBody(chunks), error };
-  }
-  return { text: decodeBody(chunks) };
-}
-
-function decodeBody(chunks: readonly Buffer[]): string {
-  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(Buffer.concat(chunks));
+/** The answer's first 64 KiB as text; past that the rest is not worth the wait (see shared/body.ts). */
+async function readLimitedBody(body: BodyStream): Promise<{ text: string; error?: unknown }> {
+  const read = await readCappedBody(body, MAX_RESPONSE_BODY_BYTES);
+  return { text: bodyText(read), ...(read.error === undefined ? {} : { error: read.error }) };
 }
 
 /**
