@@ -8,6 +8,7 @@
  * Error texts never carry the URL: a chat webhook URL is itself the credential.
  */
 import { ProxyAgent, request, type Dispatcher } from 'undici';
+import { backoffDelayMs } from '../shared/backoff.js';
 import { readCappedBody, type BodyStream } from '../shared/body.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
@@ -75,7 +76,7 @@ export async function postJson(post: JsonPost, options: TransportOptions = {}): 
   try {
     let last: PostResult = notSent('no attempt made');
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
-      if (attempt > 1) await sleep(backoffMs * 2 ** (attempt - 2));
+      if (attempt > 1) await sleep(backoffDelayMs({ initialMs: backoffMs }, attempt - 2));
       last = { ...(await attemptOnce(url, body, headers, timeoutMs, proxy, hide)), attempts: attempt };
       if (!isRetriableStatus(last.status)) break;
     }

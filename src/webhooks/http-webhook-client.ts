@@ -8,6 +8,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { formatDuration, parseGoDuration } from '../api/duration.js';
 import type { CanaryWebhook } from '../api/schema/canary.js';
 import type { WebhookClient, WebhookPayload, WebhookResult } from '../engine/ports.js';
+import { backoffDelayMs } from '../shared/backoff.js';
 import { bodyText, readCappedBody, type BodyStream } from '../shared/body.js';
 import { VireoError } from '../shared/errors.js';
 import { encodeWebhookPayload, headersFromSecret } from './payload.js';
@@ -105,7 +106,7 @@ export function parseRetryAfterMs(value: string | undefined, nowMs: number): num
  * `Retry-After` on 429 and 503 (capped at 30 s too, so one answer cannot park a canary).
  */
 export function retryDelayMs(retryIndex: number, retryAfterMs: number | undefined): number {
-  const exponential = RETRY_WAIT_MIN_MS * 2 ** retryIndex;
+  const exponential = backoffDelayMs({ initialMs: RETRY_WAIT_MIN_MS, maxMs: RETRY_WAIT_MAX_MS }, retryIndex);
   return Math.min(retryAfterMs ?? exponential, RETRY_WAIT_MAX_MS);
 }
 

@@ -13,6 +13,7 @@
  * Timers and the clock are injectable so tests step time instead of sleeping.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { backoffDelayMs } from '../../shared/backoff.js';
 
 export interface WorkQueueClock {
   now(): number;
@@ -253,8 +254,7 @@ export class WorkQueue {
   private itemDelay(key: string): number {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
-    // Capped before exponentiation overflows to Infinity after ~1000 failures.
-    return Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(failures, 62));
+    return backoffDelayMs({ initialMs: this.baseDelayMs, maxMs: this.maxDelayMs }, failures);
   }
 
   /** Takes a token; when none is left, the wait until one will be (tokens may go negative). */

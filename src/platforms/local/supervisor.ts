@@ -25,6 +25,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { backoffDelayMs, type Backoff } from '../../shared/backoff.js';
 import { VireoError } from '../../shared/errors.js';
 import { findFreePort } from '../../shared/free-port.js';
 import type { Logger } from '../../shared/logger.js';
@@ -56,10 +57,8 @@ export const DEFAULT_PROBE_PERIOD_MS = 500;
 export const DEFAULT_PROBE_TIMEOUT_MS = 1_000;
 export const DEFAULT_DRAIN_MS = 100;
 
-export interface BackoffPolicy {
-  /** Wait before the first restart; doubled for each further consecutive crash. */
-  readonly initialMs: number;
-  readonly maxMs: number;
+/** Wait `initialMs` before the first restart, doubled for each further consecutive crash, up to `maxMs`. */
+export interface BackoffPolicy extends Backoff {
   /** A replica that ran this long before crashing starts again from `initialMs`. */
   readonly resetAfterMs: number;
 }
@@ -68,8 +67,7 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 30_000,
 
 /** The wait before restarting after the n-th consecutive crash (n ≥ 1): 1 s, 2 s, 4 s … capped. */
 export function restartDelayMs(policy: BackoffPolicy, consecutiveCrashes: number): number {
-  const exponent = Math.min(Math.max(consecutiveCrashes - 1, 0), 52);
-  return Math.min(policy.maxMs, policy.initialMs * 2 ** exponent);
+  return backoffDelayMs(policy, consecutiveCrashes - 1);
 }
 
 export type SpawnFunction = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
