@@ -19,6 +19,7 @@
  */
 import { backoffDelayMs, withFullJitter, type Backoff } from '../../shared/backoff.js';
 import { VireoError } from '../../shared/errors.js';
+import type { LogWriter } from '../../shared/logger.js';
 import type { KubeClient, KubeObject, WatchEvent } from './client.js';
 import { KubeApiError } from './errors.js';
 import { resourceLabel, type InformerMetrics } from './informer-metrics.js';
@@ -29,12 +30,7 @@ export { InformerMetrics } from './informer-metrics.js';
 /** The part of KubeClient an informer uses, so tests can hand it a scripted fake. */
 export type ListWatchClient = Pick<KubeClient, 'list' | 'watch'>;
 
-/** pino's Logger satisfies this; so does a test's recorder. */
-export interface InformerLogger {
-  info(fields: Record<string, unknown>, msg: string): void;
-  warn(fields: Record<string, unknown>, msg: string): void;
-  error(fields: Record<string, unknown>, msg: string): void;
-}
+export type InformerLogger = Pick<LogWriter, 'info' | 'warn' | 'error'>;
 
 /** The ceilings of the jittered waits: `initialMs` (default 1 s) doubling up to `maxMs` (default 30 s). */
 export type BackoffOptions = Backoff;

@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { VireoError } from '../../shared/errors.js';
+import type { LogWriter } from '../../shared/logger.js';
 import type { KubeClient, KubeObject } from './client.js';
 import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 import { RESOURCES } from './resources.js';
@@ -63,13 +64,7 @@ export interface LeaderElectionClock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The subset of pino the elector logs through. */
-export interface LeaderElectionLogger {
-  debug(fields: object, message: string): void;
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
+export type LeaderElectionLogger = LogWriter;
 
 export interface LeaderElectorOptions {
   readonly client: LeaseClient;

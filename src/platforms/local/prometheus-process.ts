@@ -18,7 +18,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { parseGoDuration } from '../../api/duration.js';
 import type { Canary } from '../../api/schema/canary.js';
@@ -27,6 +26,7 @@ import { PrometheusBuiltinMetrics } from '../../metrics/builtin-metrics.js';
 import { VireoError } from '../../shared/errors.js';
 import { writeFileAtomically } from '../../shared/atomic-file.js';
 import { findFreePort } from '../../shared/free-port.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import type { ReplicaStatus } from './supervisor.js';
 
 /** Codes: E_PROMETHEUS_START, E_PROMETHEUS_RELOAD, E_PROMETHEUS_STOPPED. */
@@ -114,7 +114,7 @@ export class PrometheusProcess {
   /** Starts Prometheus with no targets; resolves once it answers `/-/ready`. */
   static async start(options: PrometheusProcessOptions): Promise<PrometheusProcess> {
     const binary = options.binary ?? 'prometheus';
-    const logger = options.logger ?? pino({ level: 'silent' });
+    const logger = options.logger ?? silentLogger();
     const scrapeIntervalSeconds = options.scrapeIntervalSeconds ?? 1;
     const paths = {
       config: join(options.directory, 'prometheus.yml'),

@@ -24,11 +24,10 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { backoffDelayMs, type Backoff } from '../../shared/backoff.js';
 import { VireoError } from '../../shared/errors.js';
 import { findFreePort } from '../../shared/free-port.js';
-import type { Logger } from '../../shared/logger.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import { signalProcessGroup, stopProcessGroup } from './process-group.js';
 import {
   InvalidWorkloadSpecError,
@@ -315,7 +314,7 @@ export class ProcessSupervisor {
   private readonly exitHook = (): void => this.killAllNow();
 
   constructor(private readonly deps: SupervisorDeps = {}) {
-    this.logger = deps.logger ?? pino({ enabled: false });
+    this.logger = deps.logger ?? silentLogger();
     this.now = deps.now ?? Date.now;
     this.schedule = deps.schedule ?? defaultSchedule;
     this.spawn = deps.spawn ?? nodeSpawn;

@@ -1,12 +1,11 @@
 /** What every kind's implementation is given by KubernetesWorkloads. */
 import type { Backoff } from '../../../shared/backoff.js';
+import type { LogWriter } from '../../../shared/logger.js';
 import type { KubeClient } from '../client.js';
 import type { KubernetesPlatformOptions } from '../options.js';
 import type { ObjectReader } from '../reader.js';
 
-export interface WorkloadLogger {
-  warn(fields: object, msg: string): void;
-}
+export type WorkloadLogger = Pick<LogWriter, 'warn'>;
 
 /** revertOnDeletion's wait for the restored target: `steps` checks, `initialMs` apart, ×`factor`. */
 export interface RestoreBackoff extends Backoff {

@@ -27,9 +27,9 @@ import {
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { userInfo } from 'node:os';
-import { pino, type Logger } from 'pino';
 import { VireoError } from '../../../shared/errors.js';
 import { findFreePort } from '../../../shared/free-port.js';
+import { silentLogger, type Logger } from '../../../shared/logger.js';
 import { GENERATION_PATH, nginxPaths, renderNginxConfig, type NginxConfigOptions } from './nginx-config.js';
 import type { LocalRoute } from './route.js';
 
@@ -131,7 +131,7 @@ export class NginxRouter {
    */
   static async start(routes: readonly LocalRoute[], options: NginxRouterOptions): Promise<NginxRouter> {
     const binary = options.binary ?? 'nginx';
-    const logger = options.logger ?? pino({ level: 'silent' });
+    const logger = options.logger ?? silentLogger();
     const directory = options.directory.replace(/\/+$/, '');
     const paths = nginxPaths(directory);
     await mkdir(paths.logs, { recursive: true });
