@@ -86,7 +86,7 @@ export class SpawnProcessRunner implements ProcessRunner {
 
   run(argv: readonly string[], options: RunOptions): Promise<ProcessResult> {
     const { clock } = this.options;
-    const started = clock.now();
+    const started = clock.monotonic();
     const [program, ...args] = argv;
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
@@ -112,7 +112,7 @@ export class SpawnProcessRunner implements ProcessRunner {
           timedOut: false,
           aborted: false,
           startError: `${program}: ${cause instanceof Error ? cause.message : String(cause)}`,
-          durationMs: clock.now() - started,
+          durationMs: clock.monotonic() - started,
         });
         return;
       }
@@ -169,7 +169,7 @@ export class SpawnProcessRunner implements ProcessRunner {
           timedOut,
           aborted,
           ...(startError === undefined ? {} : { startError }),
-          durationMs: clock.now() - started,
+          durationMs: clock.monotonic() - started,
         });
       });
     });
