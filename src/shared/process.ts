@@ -2,7 +2,7 @@
  * The life of a child process Vireo starts (a local replica, nginx, Prometheus) or finds left over
  * by a Vireo that was killed: did it start, is it still alive, and stopping it by a ladder of
  * signals (ask, then insist) that ends as soon as it is gone. Each owner chooses its own signals
- * and waits (docs/local/README.md, "Processes"); the waiting, polling and escalation live here.
+ * and waits (docs/local/workloads.md "Stopping", docs/local/nginx.md); the waiting, polling and escalation live here.
  *
  * "Alive" means running: a zombie (exited, not yet reaped) counts as gone. In a container whose
  * pid 1 does not reap orphans a zombie can stay forever, so on Linux /proc is read.

@@ -16,7 +16,7 @@
  * `--web.enable-lifecycle`); calls are serialised and an unchanged config is not reloaded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseGoDuration } from '../../api/duration.js';
@@ -27,6 +27,7 @@ import { VireoError } from '../../shared/errors.js';
 import { writeFileAtomically } from '../../shared/atomic-file.js';
 import { findFreePort } from '../../shared/free-port.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import { exitOf, livePidFromFile, spawnOutcome, stopBySignals, stopProcess } from '../../shared/process.js';
 import type { ReplicaStatus } from './supervisor.js';
 
 /** Codes: E_PROMETHEUS_START, E_PROMETHEUS_RELOAD, E_PROMETHEUS_STOPPED. */
@@ -142,10 +143,7 @@ export class PrometheusProcess {
       output.push(...chunk.toString().split('\n').filter(Boolean));
       output.splice(0, Math.max(0, output.length - OUTPUT_LINES_KEPT));
     });
-    const spawned = await new Promise<Error | undefined>((resolve) => {
-      child.once('spawn', () => resolve(undefined));
-      child.once('error', resolve);
-    });
+    const spawned = await spawnOutcome(child);
     if (spawned !== undefined) {
       throw new PrometheusProcessError(
         'E_PROMETHEUS_START',
@@ -187,11 +185,13 @@ export class PrometheusProcess {
   async stop(): Promise<void> {
     this.stopping = true;
     if (!this.running) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
+    await stopBySignals(
+      { signal: (signal) => this.child.kill(signal), alive: () => this.running, exited: exitOf(this.child) },
+      [
+        ['SIGTERM', STOP_TIMEOUT_MS],
+        ['SIGKILL', STOP_TIMEOUT_MS],
+      ],
+    );
   }
 
   private async reload(targets: readonly ScrapeTarget[]): Promise<void> {
@@ -235,15 +235,10 @@ export class PrometheusProcess {
 
 /** A Prometheus a crashed Vireo left running on this directory would hold its data lock. */
 async function stopStale(pidFile: string, logger: Logger): Promise<void> {
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!command.includes('prometheus')) return;
+  const pid = await livePidFromFile(pidFile, (commandLine) => commandLine.includes('prometheus'));
+  if (pid === undefined) return;
   logger.warn({ pid }, 'stopping a prometheus left running for this directory');
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (Date.now() < deadline && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')) !== '')
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+  await stopProcess(pid, [['SIGTERM', STOP_TIMEOUT_MS]], { pollMs: POLL_INTERVAL_MS });
 }
 
 /**

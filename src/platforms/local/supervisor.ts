@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { backoffDelayMs, type Backoff } from '../../shared/backoff.js';
 import { VireoError } from '../../shared/errors.js';
 import { findFreePort } from '../../shared/free-port.js';
+import { spawnOutcome } from '../../shared/process.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
 import { signalProcessGroup, stopProcessGroup } from './process-group.js';
 import {
@@ -653,14 +654,7 @@ export class ProcessSupervisor {
     child.on('error', (error) =>
       set.logger.warn({ err: error, replica: replica.index }, 'replica process error'),
     );
-    // A failed spawn emits 'error' instead of 'spawn' (which then rejects): both become the error.
-    const outcome = Promise.race([
-      once(child, 'spawn').then(
-        () => undefined,
-        (error: unknown) => error,
-      ),
-      once(child, 'error').then(([error]) => error as unknown),
-    ]);
+    const outcome = spawnOutcome(child);
     // The child holds its own copy of the descriptor now.
     await log?.close();
     const started = await outcome;
