@@ -3,7 +3,7 @@
  * the new one, never half of either: the text goes to a temporary file beside the target, is
  * flushed to disk, and is renamed over the target (a rename within one directory is atomic).
  * Local mode's state, the applied manifests, the decision log, the loadtester's gates and
- * Prometheus's configuration are all written this way (docs/local/README.md, "State").
+ * Prometheus's configuration are all written this way (docs/local/README.md).
  */
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
