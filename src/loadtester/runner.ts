@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { formatDuration } from '../api/duration.js';
+import { signalProcessGroup } from '../shared/process.js';
 import type { Clock } from './clock.js';
 
 export interface RunOptions {
@@ -65,12 +66,7 @@ export function commandEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // The group is already gone.
-  }
+  if (child.pid !== undefined) signalProcessGroup(child.pid, signal);
 }
 
 export class SpawnProcessRunner implements ProcessRunner {

@@ -36,6 +36,26 @@ export function signalProcess(pid: number, signal: NodeJS.Signals | 0): boolean 
   }
 }
 
+/** A group id we may signal: never 0 (our own group) nor 1 (-1 means "every process we can signal"). */
+export function isSignalableGroup(pgid: number): boolean {
+  return Number.isSafeInteger(pgid) && pgid > 1;
+}
+
+/**
+ * Sends `signal` to every process in the group (a replica, a loadtester task, and what they
+ * started). False when the group is gone (or not ours).
+ */
+export function signalProcessGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  if (!isSignalableGroup(pgid)) return false;
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    // ESRCH: no such group. EPERM: the id now belongs to someone else's processes.
+    return false;
+  }
+}
+
 /** A process's group and whether it still runs (not a zombie), from /proc; undefined when gone. */
 export async function readProcStat(pid: number): Promise<{ pgid: number; living: boolean } | undefined> {
   try {

@@ -9,27 +9,16 @@
  * still succeeds for it, so on Linux the group's members are read from /proc.
  */
 import { readdir } from 'node:fs/promises';
-import { processAlive, readProcStat, stopBySignals } from '../../shared/process.js';
+import {
+  isSignalableGroup,
+  processAlive,
+  readProcStat,
+  signalProcessGroup,
+  stopBySignals,
+} from '../../shared/process.js';
 
-/** Re-exported for the callers that check a replica's or a daemon's pid. */
-export { processAlive, readProcStat };
-
-/** A group id we may signal: never 0 (our own group) nor 1 (-1 means "every process we can signal"). */
-export function isSignalableGroup(pgid: number): boolean {
-  return Number.isSafeInteger(pgid) && pgid > 1;
-}
-
-/** Sends `signal` to every process in the group. False when the group is gone (or not ours). */
-export function signalProcessGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  if (!isSignalableGroup(pgid)) return false;
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    // ESRCH: no such group. EPERM: the id now belongs to someone else's processes.
-    return false;
-  }
-}
+/** Re-exported for the callers that check a replica's or a daemon's pid, or signal its group. */
+export { isSignalableGroup, processAlive, readProcStat, signalProcessGroup };
 
 /**
  * Pids of the group's living (not zombie) members; undefined where /proc cannot be read (not
