@@ -14,6 +14,7 @@
  * - Shutdown: `drain` waits, up to a deadline, for what is queued.
  */
 import type { Canary } from '../api/schema/canary.js';
+import type { LogWriter } from '../shared/logger.js';
 import type { AlertSender } from './engine.js';
 import { formatKey, keyOf, type AlertSeverity } from './ports.js';
 
@@ -35,9 +36,7 @@ export interface AlertOutboxRecorder {
 
 export type AlertDropReason = 'queue-full' | 'shutdown';
 
-export interface AlertOutboxLogger {
-  warn(fields: object, message: string): void;
-}
+export type AlertOutboxLogger = Pick<LogWriter, 'warn'>;
 
 export interface AlertOutboxOptions {
   /** Delivers one message to every destination of the canary (the `AlertRouter`); never throws. */

@@ -9,6 +9,7 @@
 import { adoptFlaggerStatus, isFlaggerRevision } from './takeover.js';
 import type { Canary, CanaryPhase, CanaryStatus, CanaryWebhook } from '../api/schema/canary.js';
 import { formatDuration } from '../api/duration.js';
+import type { LogWriter } from '../shared/logger.js';
 import { eventWebhookPayload, headersFromSecret, webhookPayload } from '../webhooks/payload.js';
 import { ALERT_TEXT } from './alerts.js';
 import {
@@ -64,11 +65,7 @@ export interface EngineMetrics {
   countWebhook?(type: string, ok: boolean): void;
 }
 
-export interface EngineLogger {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
+export type EngineLogger = Pick<LogWriter, 'info' | 'warn' | 'error'>;
 
 export interface EngineDependencies {
   readonly source: CanarySource;

@@ -3,8 +3,9 @@
  * dashboard, local mode after a restart) can read why a canary did what it did. Writes go to a
  * temporary file renamed over the old one, so a reader never sees half a file.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomically } from '../shared/atomic-file.js';
 import type { Decision, DecisionLog } from './decisions.js';
 import type { CanaryKey } from './ports.js';
 
@@ -39,10 +40,7 @@ export class FileDecisionLog implements DecisionLog {
     const next = previous.then(async () => {
       const kept = [...(await this.read(key)), decision].slice(-this.capacity);
       await mkdir(this.directory, { recursive: true });
-      const file = this.fileOf(key);
-      const temporary = `${file}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(kept, null, 2)}\n`);
-      await rename(temporary, file);
+      await writeFileAtomically(this.fileOf(key), `${JSON.stringify(kept, null, 2)}\n`);
     });
     this.pending.set(
       id,

@@ -10,6 +10,7 @@
 import type { AlertProvider } from '../api/schema/alert-provider.js';
 import type { Canary, CanaryStatus, CanaryWebhook } from '../api/schema/canary.js';
 import type { MetricTemplate } from '../api/schema/metric-template.js';
+import type { Clock as SharedClock } from '../shared/clock.js';
 import type { Routes } from './progression.js';
 
 /** Identifies a canary: Flagger's `<name>.<namespace>`. */
@@ -176,6 +177,5 @@ export interface WebhookClient {
   close?(): Promise<void>;
 }
 
-export interface Clock {
-  now(): Date;
-}
+/** The engine reads only the wall clock (statuses, events); see src/shared/clock.ts. */
+export type Clock = Pick<SharedClock, 'now'>;

@@ -4,8 +4,9 @@
  * through a temporary file and a rename so that a crash never leaves half a file behind. A file
  * that cannot be read means "all gates closed", the state a canary is safe in, never a crash.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileAtomically } from '../shared/atomic-file.js';
 import type { Logger } from '../shared/logger.js';
 import { GateStateError, TooManyGatesError } from './errors.js';
 
@@ -47,7 +48,6 @@ interface PendingChange {
 }
 
 export class GateStore {
-  private writeCount = 0;
   private pending: PendingChange[] = [];
   private writing: Promise<void> | undefined;
 
@@ -146,13 +146,10 @@ export class GateStore {
 
   private async write(open: ReadonlySet<string>): Promise<void> {
     const content: GateFile = { version: 1, open: [...open].sort() };
-    const temporary = `${this.file}.${process.pid}.${++this.writeCount}.tmp`;
     try {
       await mkdir(dirname(this.file), { recursive: true });
-      await writeFile(temporary, `${JSON.stringify(content)}\n`);
-      await rename(temporary, this.file);
+      await writeFileAtomically(this.file, `${JSON.stringify(content)}\n`);
     } catch (cause) {
-      await rm(temporary, { force: true }).catch(() => undefined);
       throw new GateStateError(
         `cannot save the gate state to ${this.file}: ${cause instanceof Error ? cause.message : String(cause)}`,
         { cause },

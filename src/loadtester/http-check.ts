@@ -5,6 +5,7 @@
  * nothing here can read a file or reach a server the target policy does not allow.
  */
 import { Agent, request } from 'undici';
+import { readCappedBody } from '../shared/body.js';
 import { InvalidTaskError } from './errors.js';
 import { redactText } from './redact.js';
 import { checkTarget, guardedLookup, type TargetPolicy } from './targets.js';
@@ -130,13 +131,10 @@ export async function runHttpCheck(
       headersTimeout: spec.timeoutMs,
       bodyTimeout: spec.timeoutMs,
     });
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      if (kept < MAX_BODY_BYTES) chunks.push(chunk.subarray(0, MAX_BODY_BYTES - kept));
-      kept += chunk.length;
-    }
-    const body = Buffer.concat(chunks).toString('utf8');
+    // Only the first MiB is compared; past it reading stops and that connection closes.
+    const read = await readCappedBody(response.body, MAX_BODY_BYTES);
+    if (read.error !== undefined) throw read.error;
+    const body = read.bytes.toString('utf8');
     const status = response.statusCode;
     let reason: string | undefined;
     if (spec.expectStatus !== undefined && !spec.expectStatus(status)) {

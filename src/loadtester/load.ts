@@ -214,7 +214,7 @@ export async function runLoad(spec: LoadSpec, options: RunLoadOptions): Promise<
   let errors = 0;
   let firstError: string | undefined;
 
-  const started = clock.now();
+  const started = clock.monotonic();
   const deadline = started + spec.durationMs;
   const interval = spec.qps > 0 ? 1000 / spec.qps : 0;
   let nextSlot = started;
@@ -222,7 +222,7 @@ export async function runLoad(spec: LoadSpec, options: RunLoadOptions): Promise<
   const cutOff = clock.sleep(spec.durationMs + drainMs, stop.signal).then(stopNow);
 
   const sendOne = async (): Promise<void> => {
-    const sentAt = clock.now();
+    const sentAt = clock.monotonic();
     try {
       const response = await pool.request({
         path,
@@ -237,7 +237,7 @@ export async function runLoad(spec: LoadSpec, options: RunLoadOptions): Promise<
       const key = String(response.statusCode);
       statusCodes[key] = (statusCodes[key] ?? 0) + 1;
       if (response.statusCode >= 500) errors += 1;
-      latencies.add(clock.now() - sentAt);
+      latencies.add(clock.monotonic() - sentAt);
     } catch (cause) {
       errors += 1;
       firstError ??= cause instanceof Error ? cause.message : String(cause);
@@ -247,7 +247,7 @@ export async function runLoad(spec: LoadSpec, options: RunLoadOptions): Promise<
 
   const worker = async (): Promise<void> => {
     while (!stop.signal.aborted) {
-      const now = clock.now();
+      const now = clock.monotonic();
       // Slots are at least 1/qps apart over all workers; a worker that fell behind does not burst
       // to catch up, as a person reading "qps" would expect.
       const at = interval > 0 ? Math.max(nextSlot, now) : now;
@@ -267,7 +267,7 @@ export async function runLoad(spec: LoadSpec, options: RunLoadOptions): Promise<
     await cutOff;
     await pool.destroy().catch(() => undefined);
   }
-  const durationMs = clock.now() - started;
+  const durationMs = clock.monotonic() - started;
   const answeredBelow500 = requests - errors;
   return {
     requests,

@@ -13,11 +13,11 @@ import { fakeIo } from '../../test/support/fake-io.js';
 const clock = createSystemClock();
 
 async function eventually<T>(read: () => T | undefined, ms = 5_000): Promise<T> {
-  const until = clock.now() + ms;
+  const until = clock.monotonic() + ms;
   for (;;) {
     const value = read();
     if (value !== undefined) return value;
-    if (clock.now() > until) throw new Error(`nothing within ${ms}ms`);
+    if (clock.monotonic() > until) throw new Error(`nothing within ${ms}ms`);
     await clock.sleep(20);
   }
 }

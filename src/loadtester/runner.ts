@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { formatDuration } from '../api/duration.js';
+import { signalProcessGroup } from '../shared/process.js';
 import type { Clock } from './clock.js';
 
 export interface RunOptions {
@@ -65,12 +66,7 @@ export function commandEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // The group is already gone.
-  }
+  if (child.pid !== undefined) signalProcessGroup(child.pid, signal);
 }
 
 export class SpawnProcessRunner implements ProcessRunner {
@@ -86,7 +82,7 @@ export class SpawnProcessRunner implements ProcessRunner {
 
   run(argv: readonly string[], options: RunOptions): Promise<ProcessResult> {
     const { clock } = this.options;
-    const started = clock.now();
+    const started = clock.monotonic();
     const [program, ...args] = argv;
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
@@ -112,7 +108,7 @@ export class SpawnProcessRunner implements ProcessRunner {
           timedOut: false,
           aborted: false,
           startError: `${program}: ${cause instanceof Error ? cause.message : String(cause)}`,
-          durationMs: clock.now() - started,
+          durationMs: clock.monotonic() - started,
         });
         return;
       }
@@ -169,7 +165,7 @@ export class SpawnProcessRunner implements ProcessRunner {
           timedOut,
           aborted,
           ...(startError === undefined ? {} : { startError }),
-          durationMs: clock.now() - started,
+          durationMs: clock.monotonic() - started,
         });
       });
     });

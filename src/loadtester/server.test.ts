@@ -97,9 +97,9 @@ function task(metadata: Record<string, string>, namespace = 'test') {
 }
 
 async function eventually(check: () => boolean, ms = 30_000): Promise<void> {
-  const until = clock.now() + ms;
+  const until = clock.monotonic() + ms;
   while (!check()) {
-    if (clock.now() > until) throw new Error(`condition not met within ${ms}ms`);
+    if (clock.monotonic() > until) throw new Error(`condition not met within ${ms}ms`);
     await clock.sleep(25);
   }
 }

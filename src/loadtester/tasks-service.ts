@@ -182,14 +182,14 @@ export class TaskService {
     let outcome: RunOutcome;
     if (plan.kind === 'http') {
       const spec: HttpCheckSpec = { ...plan.spec, timeoutMs: Math.min(plan.spec.timeoutMs, timeoutMs) };
-      const started = this.options.clock.now();
+      const started = this.options.clock.monotonic();
       const result = await runHttpCheck(spec, { targets: this.options.targets, signal });
       outcome = {
         succeeded: result.passed,
         aborted: result.aborted,
         output: plan.render(result),
         ...(result.reason === undefined ? {} : { reason: result.reason }),
-        durationMs: this.options.clock.now() - started,
+        durationMs: this.options.clock.monotonic() - started,
       };
     } else {
       const result = await this.options.runner.run(plan.argv, { timeoutMs, signal });

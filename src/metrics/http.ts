@@ -5,6 +5,7 @@
  * backend answered.
  */
 import { Agent, request, type Dispatcher } from 'undici';
+import { readCappedBody, type BodyStream } from '../shared/body.js';
 import { MetricQueryError } from './errors.js';
 import type { ProviderDeps, ProviderSettings } from './provider.js';
 
@@ -138,19 +139,11 @@ export function jsonDepth(text: string): number {
 }
 
 /** The whole body as text, refusing answers over 16 MiB (a misdirected query can return a lot). */
-export async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_RESPONSE_BYTES) {
-      body.destroy();
-      throw new Error(`the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+export async function readCapped(body: BodyStream): Promise<string> {
+  const read = await readCappedBody(body, MAX_RESPONSE_BYTES);
+  if (read.error !== undefined) throw read.error;
+  if (read.truncated) throw new Error(`the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB`);
+  return read.bytes.toString('utf8');
 }
 
 /** Why a request got no answer, in words (timeout, connection refused…), without the URL. */

@@ -8,6 +8,8 @@
  * Error texts never carry the URL: a chat webhook URL is itself the credential.
  */
 import { ProxyAgent, request, type Dispatcher } from 'undici';
+import { backoffDelayMs } from '../shared/backoff.js';
+import { readCappedBody, type BodyStream } from '../shared/body.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
 export const DEFAULT_ATTEMPTS = 3;
@@ -74,7 +76,7 @@ export async function postJson(post: JsonPost, options: TransportOptions = {}): 
   try {
     let last: PostResult = notSent('no attempt made');
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
-      if (attempt > 1) await sleep(backoffMs * 2 ** (attempt - 2));
+      if (attempt > 1) await sleep(backoffDelayMs({ initialMs: backoffMs }, attempt - 2));
       last = { ...(await attemptOnce(url, body, headers, timeoutMs, proxy, hide)), attempts: attempt };
       if (!isRetriableStatus(last.status)) break;
     }
@@ -111,19 +113,10 @@ async function attemptOnce(
   }
 }
 
-async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    chunks.push(buffer);
-    size += buffer.length;
-    if (size >= MAX_RESPONSE_BODY_BYTES) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BODY_BYTES).toString('utf8');
+async function readLimited(body: BodyStream): Promise<string> {
+  const read = await readCappedBody(body, MAX_RESPONSE_BODY_BYTES);
+  if (read.error !== undefined) throw read.error;
+  return read.bytes.toString('utf8');
 }
 
 function parseHttpUrl(text: string): URL | undefined {

@@ -1,6 +1,7 @@
 /**
  * Base class for every error Vireo throws on purpose. `code` is stable (tests, JSON output
- * and docs refer to it); `message` says what happened and what to do about it.
+ * and docs refer to it); `message` says what happened and what to do about it. Every code has an
+ * entry in src/shared/error-catalog.ts, from which docs/errors.md is generated (a test checks both).
  */
 export class VireoError extends Error {
   readonly code: string;

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.js';
+import { createLogger, silentLogger, type LogWriter } from './logger.js';
 
 function capture() {
   const lines: string[] = [];
@@ -44,5 +44,27 @@ describe('createLogger', () => {
     expect(text).not.toContain('s3cr3t');
     expect(text).not.toContain('hooks.slack.com');
     expect(text).toContain('[redacted]');
+  });
+});
+
+describe('silentLogger', () => {
+  it('is a full logger, children included, that writes nothing', () => {
+    const logger = silentLogger();
+    expect(logger.isLevelEnabled('error')).toBe(false);
+    const child = logger.child({ workload: 'web' });
+    expect(child.isLevelEnabled('fatal')).toBe(false);
+  });
+});
+
+describe('LogWriter', () => {
+  it('is satisfied by the loggers createLogger builds', () => {
+    const { destination, lines } = capture();
+    const writer: LogWriter = createLogger({ destination, level: 'debug' });
+    writer.debug({ canary: 'podinfo.test' }, 'tick');
+    writer.error({ canary: 'podinfo.test' }, 'failed');
+    expect(lines().map((line) => [line['level'], line['msg']])).toEqual([
+      ['debug', 'tick'],
+      ['error', 'failed'],
+    ]);
   });
 });

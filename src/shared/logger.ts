@@ -28,6 +28,23 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/**
+ * What Vireo's modules log through: pino's Logger satisfies it, and so does a test's recorder.
+ * A module that needs only some levels asks for `Pick<LogWriter, 'warn'>` and the like, so a
+ * test hands it no more than it uses.
+ */
+export interface LogWriter {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** A logger that writes nothing: the default where a caller injects none (tests, library use). */
+export function silentLogger(): Logger {
+  return pino({ enabled: false });
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {

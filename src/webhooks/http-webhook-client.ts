@@ -8,6 +8,8 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { formatDuration, parseGoDuration } from '../api/duration.js';
 import type { CanaryWebhook } from '../api/schema/canary.js';
 import type { WebhookClient, WebhookPayload, WebhookResult } from '../engine/ports.js';
+import { backoffDelayMs } from '../shared/backoff.js';
+import { bodyText, readCappedBody, type BodyStream } from '../shared/body.js';
 import { VireoError } from '../shared/errors.js';
 import { VERSION } from '../shared/version.js';
 import { encodeWebhookPayload, headersFromSecret } from './payload.js';
@@ -105,7 +107,7 @@ export function parseRetryAfterMs(value: string | undefined, nowMs: number): num
  * `Retry-After` on 429 and 503 (capped at 30 s too, so one answer cannot park a canary).
  */
 export function retryDelayMs(retryIndex: number, retryAfterMs: number | undefined): number {
-  const exponential = RETRY_WAIT_MIN_MS * 2 ** retryIndex;
+  const exponential = backoffDelayMs({ initialMs: RETRY_WAIT_MIN_MS, maxMs: RETRY_WAIT_MAX_MS }, retryIndex);
   return Math.min(retryAfterMs ?? exponential, RETRY_WAIT_MAX_MS);
 }
 
@@ -198,28 +200,10 @@ function transportErrorText(prepared: PreparedRequest, cause: string): string {
   return `Post "${prepared.shownUrl}": ${cause}`;
 }
 
-async function readLimitedBody(
-  body: Dispatcher.ResponseData['body'],
-): Promise<{ text: string; error?: unknown }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      const bytes = chunk as Buffer;
-      chunks.push(bytes.subarray(0, MAX_RESPONSE_BODY_BYTES - size));
-      size += bytes.length;
-      // Past the limit the rest is not worth the wait: leaving the loop destroys the stream, which
-      // closes that connection instead of leaking it.
-      if (size >= MAX_RESPONSE_BODY_BYTES) break;
-    }
-  } catch (error) {
-    return { text: decodeBody(chunks), error };
-  }
-  return { text: decodeBody(chunks) };
-}
-
-function decodeBody(chunks: readonly Buffer[]): string {
-  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(Buffer.concat(chunks));
+/** The answer's first 64 KiB as text; past that the rest is not worth the wait (see shared/body.ts). */
+async function readLimitedBody(body: BodyStream): Promise<{ text: string; error?: unknown }> {
+  const read = await readCappedBody(body, MAX_RESPONSE_BODY_BYTES);
+  return { text: bodyText(read), ...(read.error === undefined ? {} : { error: read.error }) };
 }
 
 /**

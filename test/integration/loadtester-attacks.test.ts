@@ -253,8 +253,8 @@ async function attempt(one: Attempt): Promise<Effects> {
   } catch {
     // No answer (status stays 0): the effects below still count.
   }
-  const until = clock.now() + 30_000;
-  while ((await runningTasks()) > 0 && clock.now() < until) await clock.sleep(50);
+  const until = clock.monotonic() + 30_000;
+  while ((await runningTasks()) > 0 && clock.monotonic() < until) await clock.sleep(50);
   const attackerNew = attackerSeen.slice(before.attacker);
   const atAttacker = attackerNew
     .map((seen) => `${JSON.stringify(seen.headers)}\n${seen.body}\n${seen.path}`)
@@ -551,9 +551,9 @@ describe('R5: attacks on vireo loadtester (default settings, no token)', () => {
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       try {
-        const until = clock.now() + 60_000;
+        const until = clock.monotonic() + 60_000;
         let port: string | undefined;
-        while (port === undefined && clock.now() < until) {
+        while (port === undefined && clock.monotonic() < until) {
           port = /"listening on http:\/\/127\.0\.0\.1:(\d+)"/.exec(stderr)?.[1];
           await clock.sleep(50);
         }

@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { findFreePort } from '../../src/shared/free-port.js';
 
 export interface TestPrometheus {
   readonly url: string;
@@ -29,17 +29,7 @@ export interface PrometheusOptions {
   readonly binary?: string;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = (): Promise<number> => findFreePort();
 
 export async function startPrometheus(options: PrometheusOptions): Promise<TestPrometheus> {
   const directory = await mkdtemp(join(tmpdir(), 'vireo-prometheus-'));

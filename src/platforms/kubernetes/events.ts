@@ -8,6 +8,7 @@
 import type { Canary } from '../../api/schema/canary.js';
 import type { EventSink, EventType } from '../../engine/ports.js';
 import { kubernetesTime } from '../../engine/status.js';
+import type { LogWriter } from '../../shared/logger.js';
 import type { KubeClient, KubeObject } from './client.js';
 import { RESOURCES } from './resources.js';
 
@@ -19,9 +20,7 @@ interface Recorded {
   count: number;
 }
 
-export interface EventLogger {
-  warn(fields: object, message: string): void;
-}
+export type EventLogger = Pick<LogWriter, 'warn'>;
 
 export class KubernetesEventSink implements EventSink {
   /** Recent events by canary uid + type + message; bounded so a long-running controller does not grow. */

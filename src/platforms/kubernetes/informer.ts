@@ -17,7 +17,9 @@
  * the latest object from the cache (cache.ts). Only the latest object per `namespace/name` is
  * kept. Timers go through the injected `sleep` and `now`, so tests drive time.
  */
+import { backoffDelayMs, withFullJitter, type Backoff } from '../../shared/backoff.js';
 import { VireoError } from '../../shared/errors.js';
+import type { LogWriter } from '../../shared/logger.js';
 import type { KubeClient, KubeObject, WatchEvent } from './client.js';
 import { KubeApiError } from './errors.js';
 import { resourceLabel, type InformerMetrics } from './informer-metrics.js';
@@ -28,19 +30,10 @@ export { InformerMetrics } from './informer-metrics.js';
 /** The part of KubeClient an informer uses, so tests can hand it a scripted fake. */
 export type ListWatchClient = Pick<KubeClient, 'list' | 'watch'>;
 
-/** pino's Logger satisfies this; so does a test's recorder. */
-export interface InformerLogger {
-  info(fields: Record<string, unknown>, msg: string): void;
-  warn(fields: Record<string, unknown>, msg: string): void;
-  error(fields: Record<string, unknown>, msg: string): void;
-}
+export type InformerLogger = Pick<LogWriter, 'info' | 'warn' | 'error'>;
 
-export interface BackoffOptions {
-  /** The ceiling of the first delay (default 1 s). */
-  readonly initialMs: number;
-  /** The ceiling never exceeds this (default 30 s). */
-  readonly maxMs: number;
-}
+/** The ceilings of the jittered waits: `initialMs` (default 1 s) doubling up to `maxMs` (default 30 s). */
+export type BackoffOptions = Backoff;
 
 export interface InformerOptions {
   readonly resource: ResourceType;
@@ -343,8 +336,7 @@ export class Informer<T extends KubeObject> {
 
   /** A full-jitter delay: uniform in [0, min(max, initial × 2^(failures-1))). */
   private backoffDelay(failures: number): number {
-    const ceiling = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.max(0, failures - 1));
-    return this.random() * ceiling;
+    return withFullJitter(backoffDelayMs(this.backoff, failures - 1), this.random);
   }
 
   /** Lists and makes the cache equal to the list, emitting the differences as events. */

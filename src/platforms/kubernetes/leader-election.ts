@@ -12,8 +12,9 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { VireoError } from '../../shared/errors.js';
+import type { LogWriter } from '../../shared/logger.js';
+import { createSystemClock, type Clock } from '../../shared/clock.js';
 import type { KubeClient, KubeObject } from './client.js';
 import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 import { RESOURCES } from './resources.js';
@@ -54,22 +55,10 @@ export interface Lease extends KubeObject {
   spec?: LeaseSpec;
 }
 
-export interface LeaderElectionClock {
-  /** Wall-clock time: the Lease's MicroTime fields, and reading the holder's renewTime. */
-  now(): Date;
-  /** Milliseconds on a monotonic scale, for our own deadlines (immune to wall-clock steps). */
-  monotonic(): number;
-  /** Waits `ms`; resolves early, without throwing, when `signal` aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
+/** Wall-clock `now` for the Lease's MicroTime fields; `monotonic` for our own deadlines. */
+export type LeaderElectionClock = Pick<Clock, 'now' | 'monotonic' | 'sleep'>;
 
-/** The subset of pino the elector logs through. */
-export interface LeaderElectionLogger {
-  debug(fields: object, message: string): void;
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
+export type LeaderElectionLogger = LogWriter;
 
 export interface LeaderElectorOptions {
   readonly client: LeaseClient;
@@ -129,16 +118,7 @@ export function parseMicroTime(value: string | undefined): number | undefined {
   return Number.isNaN(millis) ? undefined : millis;
 }
 
-export function systemLeaderElectionClock(): LeaderElectionClock {
-  return {
-    now: () => new Date(),
-    monotonic: () => performance.now(),
-    sleep: async (ms, signal) => {
-      if (ms <= 0 || signal?.aborted === true) return;
-      await delay(ms, undefined, signal === undefined ? undefined : { signal }).catch(() => undefined);
-    },
-  };
-}
+export const systemLeaderElectionClock = (): LeaderElectionClock => createSystemClock();
 
 const silentLogger: LeaderElectionLogger = {
   debug: () => undefined,

@@ -13,12 +13,10 @@
  * Timers and the clock are injectable so tests step time instead of sleeping.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { backoffDelayMs } from '../../shared/backoff.js';
+import { createSystemClock, type Clock } from '../../shared/clock.js';
 
-export interface WorkQueueClock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type WorkQueueClock = Pick<Clock, 'monotonic' | 'setTimeout' | 'clearTimeout'>;
 
 export interface WorkQueueOptions {
   /** Where the metrics go; queues sharing a registry share the metrics, told apart by `name`. */
@@ -38,13 +36,6 @@ export interface WorkQueueOptions {
 
 export type WorkHandler = (key: string) => Promise<void>;
 export type WorkErrorHandler = (key: string, error: unknown, retries: number) => void;
-
-const realClock: WorkQueueClock = {
-  now: () => Date.now(),
-  // Looked up at call time, so test fake timers that replace the globals apply.
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 /** Reconcile durations: sub-millisecond cache reads up to slow API writes and webhooks. */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -123,14 +114,14 @@ export class WorkQueue {
 
   constructor(options: WorkQueueOptions) {
     this.name = options.name ?? 'canaries';
-    this.clock = options.clock ?? realClock;
+    this.clock = options.clock ?? createSystemClock();
     this.metrics = queueMetrics(options.registry);
     this.baseDelayMs = options.baseDelayMs ?? 5;
     this.maxDelayMs = options.maxDelayMs ?? 5 * 60_000;
     this.qps = options.qps ?? 10;
     this.burst = options.burst ?? 100;
     this.tokens = this.burst;
-    this.tokensAt = this.clock.now();
+    this.tokensAt = this.clock.monotonic();
     this.metrics.depth.set({ name: this.name }, 0);
   }
 
@@ -152,7 +143,7 @@ export class WorkQueue {
   addAfter(key: string, ms: number): void {
     if (this.shuttingDown) return;
     if (ms <= 0) return this.add(key);
-    const at = this.clock.now() + ms;
+    const at = this.clock.monotonic() + ms;
     const pending = this.delayed.get(key);
     if (pending !== undefined) {
       if (pending.at <= at) return;
@@ -203,7 +194,7 @@ export class WorkQueue {
     for (;;) {
       const key = await this.next();
       if (key === undefined) return;
-      const started = this.clock.now();
+      const started = this.clock.monotonic();
       try {
         await handler(key);
         this.forget(key);
@@ -216,7 +207,7 @@ export class WorkQueue {
         }
         this.addRateLimited(key);
       } finally {
-        this.metrics.duration.observe({ name: this.name }, (this.clock.now() - started) / 1000);
+        this.metrics.duration.observe({ name: this.name }, (this.clock.monotonic() - started) / 1000);
         this.done(key);
       }
     }
@@ -253,13 +244,12 @@ export class WorkQueue {
   private itemDelay(key: string): number {
     const failures = this.failures.get(key) ?? 0;
     this.failures.set(key, failures + 1);
-    // Capped before exponentiation overflows to Infinity after ~1000 failures.
-    return Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(failures, 62));
+    return backoffDelayMs({ initialMs: this.baseDelayMs, maxMs: this.maxDelayMs }, failures);
   }
 
   /** Takes a token; when none is left, the wait until one will be (tokens may go negative). */
   private bucketDelay(): number {
-    const now = this.clock.now();
+    const now = this.clock.monotonic();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.tokensAt) * this.qps) / 1000);
     this.tokensAt = now;
     this.tokens -= 1;

@@ -8,6 +8,7 @@ import type { Canary } from '../../api/schema/canary.js';
 import { analysisIntervalMs, analysisOf } from '../../engine/settings.js';
 import { formatKey, keyOf, type EventSink, type StatusStore } from '../../engine/ports.js';
 import { withPhase } from '../../engine/status.js';
+import type { LogWriter } from '../../shared/logger.js';
 import { formatPath } from '../../validate/path.js';
 import { checkCanary } from '../../validate/semantics/canary.js';
 import type { KubeClient, KubeObject } from './client.js';
@@ -35,10 +36,7 @@ export interface SyncDependencies {
   readonly now: () => Date;
   /** The shortest interval a job ticks at (Flagger: 10 s; lower only on test clusters). */
   readonly minIntervalMs?: number;
-  readonly logger: {
-    info(fields: object, message: string): void;
-    warn(fields: object, message: string): void;
-  };
+  readonly logger: Pick<LogWriter, 'info' | 'warn'>;
 }
 
 export class CanarySync {

@@ -7,8 +7,9 @@
  * The files' texts are kept in `applied.json` (mode 0600: they may hold Secrets) so a restarted
  * daemon resumes all of them. See docs/adr/0013-local-daemon-ownership.md.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { writeFileAtomically } from '../../shared/atomic-file.js';
 import { LocalManifestError, parseLocalManifests, type LocalManifests } from './manifest.js';
 
 export const APPLIED_FILE = 'applied.json';
@@ -39,9 +40,7 @@ export async function writeAppliedSources(directory: string, sources: AppliedSou
     version: 1,
     files: [...sources].map(([name, text]) => ({ file: name, text })),
   };
-  const temporary = join(directory, `.${APPLIED_FILE}.${process.pid}.tmp`);
-  await writeFile(temporary, JSON.stringify(file), { mode: 0o600 });
-  await rename(temporary, join(directory, APPLIED_FILE));
+  await writeFileAtomically(join(directory, APPLIED_FILE), JSON.stringify(file), { mode: 0o600 });
 }
 
 /** Every file's objects together; refuses an object two files declare. */

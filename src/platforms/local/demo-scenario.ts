@@ -17,7 +17,7 @@ import { runLoad, type LoadReport } from '../../loadtester/load.js';
 import { VireoError } from '../../shared/errors.js';
 import type { LocalManifests, WorkloadManifest } from './manifest.js';
 import { LOCAL_WORKLOAD_API_VERSION } from './manifest.js';
-import { findFreePort } from './supervisor.js';
+import { findFreePort } from '../../shared/free-port.js';
 import { LocalRuntime, type LocalCanaryStatus, type LocalEvent } from './runtime.js';
 
 export interface DemoOptions {

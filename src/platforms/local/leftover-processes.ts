@@ -11,6 +11,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { stopProcess } from '../../shared/process.js';
 import { isSignalableGroup, processAlive, readProcStat, stopProcessGroup } from './process-group.js';
 
 /** The environment variable that marks a process as started by the daemon of a state directory. */
@@ -88,32 +89,16 @@ export async function stopLeftoverProcesses(
   }
   const results = await Promise.all([
     ...[...groups].map((pgid) => stopProcessGroup(pgid, { graceMs })),
-    ...[...single].filter((pid) => !groups.has(pid)).map((pid) => stopProcess(pid, graceMs)),
+    ...[...single]
+      .filter((pid) => !groups.has(pid))
+      .map((pid) =>
+        stopProcess(pid, [
+          ['SIGTERM', graceMs],
+          ['SIGKILL', 2_000],
+        ]),
+      ),
   ]);
   return results.filter((result) => result !== 'gone').length;
-}
-
-async function stopProcess(pid: number, graceMs: number): Promise<'gone' | 'terminated' | 'killed'> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return 'gone';
-  }
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!(await processAlive(pid))) return 'terminated';
-    await new Promise((wait) => setTimeout(wait, 25));
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return 'terminated';
-  }
-  const killDeadline = Date.now() + 2_000;
-  while (Date.now() < killDeadline && (await processAlive(pid))) {
-    await new Promise((wait) => setTimeout(wait, 25));
-  }
-  return 'killed';
 }
 
 /** The replica pids the last daemon recorded (off Linux, the only trace of its processes). */

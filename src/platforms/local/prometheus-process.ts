@@ -16,16 +16,18 @@
  * `--web.enable-lifecycle`); calls are serialised and an unchanged config is not reloaded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino, type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { parseGoDuration } from '../../api/duration.js';
 import type { Canary } from '../../api/schema/canary.js';
 import type { BuiltinMetrics } from '../../engine/checks.js';
 import { PrometheusBuiltinMetrics } from '../../metrics/builtin-metrics.js';
 import { VireoError } from '../../shared/errors.js';
-import { freePort } from './routing/nginx/nginx.js';
+import { writeFileAtomically } from '../../shared/atomic-file.js';
+import { findFreePort } from '../../shared/free-port.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
+import { exitOf, livePidFromFile, spawnOutcome, stopBySignals, stopProcess } from '../../shared/process.js';
 import type { ReplicaStatus } from './supervisor.js';
 
 /** Codes: E_PROMETHEUS_START, E_PROMETHEUS_RELOAD, E_PROMETHEUS_STOPPED. */
@@ -113,7 +115,7 @@ export class PrometheusProcess {
   /** Starts Prometheus with no targets; resolves once it answers `/-/ready`. */
   static async start(options: PrometheusProcessOptions): Promise<PrometheusProcess> {
     const binary = options.binary ?? 'prometheus';
-    const logger = options.logger ?? pino({ level: 'silent' });
+    const logger = options.logger ?? silentLogger();
     const scrapeIntervalSeconds = options.scrapeIntervalSeconds ?? 1;
     const paths = {
       config: join(options.directory, 'prometheus.yml'),
@@ -124,7 +126,7 @@ export class PrometheusProcess {
     await stopStale(paths.pid, logger);
     const config = renderPrometheusConfig([], scrapeIntervalSeconds);
     await writeFile(paths.config, config);
-    const port = await freePort('127.0.0.1');
+    const port = await findFreePort('127.0.0.1');
     const child = spawn(
       binary,
       [
@@ -141,10 +143,7 @@ export class PrometheusProcess {
       output.push(...chunk.toString().split('\n').filter(Boolean));
       output.splice(0, Math.max(0, output.length - OUTPUT_LINES_KEPT));
     });
-    const spawned = await new Promise<Error | undefined>((resolve) => {
-      child.once('spawn', () => resolve(undefined));
-      child.once('error', resolve);
-    });
+    const spawned = await spawnOutcome(child);
     if (spawned !== undefined) {
       throw new PrometheusProcessError(
         'E_PROMETHEUS_START',
@@ -186,19 +185,20 @@ export class PrometheusProcess {
   async stop(): Promise<void> {
     this.stopping = true;
     if (!this.running) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    await exited;
-    clearTimeout(timer);
+    await stopBySignals(
+      { signal: (signal) => this.child.kill(signal), alive: () => this.running, exited: exitOf(this.child) },
+      [
+        ['SIGTERM', STOP_TIMEOUT_MS],
+        ['SIGKILL', STOP_TIMEOUT_MS],
+      ],
+    );
   }
 
   private async reload(targets: readonly ScrapeTarget[]): Promise<void> {
     const config = renderPrometheusConfig(targets, this.scrapeIntervalSeconds);
     if (config === this.config || this.stopping) return;
-    // Renamed into place so Prometheus never reads half a file.
-    await writeFile(`${this.paths.config}.next`, config);
-    await rename(`${this.paths.config}.next`, this.paths.config);
+    // Written atomically so Prometheus never reads half a file.
+    await writeFileAtomically(this.paths.config, config);
     const answer = await fetch(`${this.url}/-/reload`, { method: 'POST' }).catch((error: unknown) => error);
     if (!(answer instanceof Response) || !answer.ok) {
       const reason = answer instanceof Response ? await answer.text() : String(answer);
@@ -235,15 +235,10 @@ export class PrometheusProcess {
 
 /** A Prometheus a crashed Vireo left running on this directory would hold its data lock. */
 async function stopStale(pidFile: string, logger: Logger): Promise<void> {
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!command.includes('prometheus')) return;
+  const pid = await livePidFromFile(pidFile, (commandLine) => commandLine.includes('prometheus'));
+  if (pid === undefined) return;
   logger.warn({ pid }, 'stopping a prometheus left running for this directory');
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (Date.now() < deadline && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')) !== '')
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+  await stopProcess(pid, [['SIGTERM', STOP_TIMEOUT_MS]], { pollMs: POLL_INTERVAL_MS });
 }
 
 /**

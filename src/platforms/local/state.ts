@@ -4,11 +4,12 @@
  * a Vireo killed at any moment restarts from the last complete state: canary statuses, the
  * routes in force, the spec the primary runs and whether the canary side is scaled to zero.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CanaryStatus } from '../../api/schema/canary.js';
 import type { Routes } from '../../engine/progression.js';
 import type { AffinityCookies, CanaryKey, StatusStore } from '../../engine/ports.js';
+import { writeFileAtomically } from '../../shared/atomic-file.js';
 import { VireoError } from '../../shared/errors.js';
 import type { WorkloadSpec } from './workload-spec.js';
 
@@ -125,20 +126,8 @@ export class LocalStateStore implements StatusStore {
   /** Writes are serialized: each waits for the previous rename, so the file never goes back in time. */
   private persist(): Promise<void> {
     const snapshot = JSON.stringify(this.state, null, 2);
-    const next = this.writing.then(() => writeAtomically(this.file, snapshot));
+    const next = this.writing.then(() => writeFileAtomically(this.file, snapshot, { mode: 0o600 }));
     this.writing = next.catch(() => undefined);
     return next;
   }
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const temporary = join(dirname(file), `.state.${process.pid}.tmp`);
-  const handle = await open(temporary, 'w', 0o600);
-  try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
 }

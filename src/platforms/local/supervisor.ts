@@ -22,11 +22,13 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import { once } from 'node:events';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { backoffDelayMs, type Backoff } from '../../shared/backoff.js';
 import { VireoError } from '../../shared/errors.js';
-import type { Logger } from '../../shared/logger.js';
+import { findFreePort } from '../../shared/free-port.js';
+import { spawnOutcome } from '../../shared/process.js';
+import { silentLogger, type Logger } from '../../shared/logger.js';
 import { signalProcessGroup, stopProcessGroup } from './process-group.js';
 import {
   InvalidWorkloadSpecError,
@@ -45,6 +47,9 @@ export {
 
 /** Where replicas listen and probes go: loopback only, local mode never exposes workloads. */
 export const REPLICA_HOST = '127.0.0.1';
+
+/** Re-exported for the callers that pick a replica's port (tests, the demo). */
+export { findFreePort };
 export const DEFAULT_STOP_GRACE_MS = 5_000;
 /** Without a readiness probe, a replica that stays up this long counts as ready. */
 export const DEFAULT_ALIVE_READY_MS = 1_000;
@@ -52,10 +57,8 @@ export const DEFAULT_PROBE_PERIOD_MS = 500;
 export const DEFAULT_PROBE_TIMEOUT_MS = 1_000;
 export const DEFAULT_DRAIN_MS = 100;
 
-export interface BackoffPolicy {
-  /** Wait before the first restart; doubled for each further consecutive crash. */
-  readonly initialMs: number;
-  readonly maxMs: number;
+/** Wait `initialMs` before the first restart, doubled for each further consecutive crash, up to `maxMs`. */
+export interface BackoffPolicy extends Backoff {
   /** A replica that ran this long before crashing starts again from `initialMs`. */
   readonly resetAfterMs: number;
 }
@@ -64,8 +67,7 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 30_000,
 
 /** The wait before restarting after the n-th consecutive crash (n ≥ 1): 1 s, 2 s, 4 s … capped. */
 export function restartDelayMs(policy: BackoffPolicy, consecutiveCrashes: number): number {
-  const exponent = Math.min(Math.max(consecutiveCrashes - 1, 0), 52);
-  return Math.min(policy.maxMs, policy.initialMs * 2 ** exponent);
+  return backoffDelayMs(policy, consecutiveCrashes - 1);
 }
 
 export type SpawnFunction = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
@@ -251,18 +253,6 @@ const defaultSchedule: Scheduler = (callback, ms) => {
 const launchKey = (spec: WorkloadSpec): string => `${workloadSpecHash(spec)}:${spec.port ?? 0}`;
 
 /** Picks a free loopback port by binding port 0 and releasing it. */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, REPLICA_HOST, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** One readiness probe: true for a 2xx answer within the timeout. */
 export async function probeHttp(port: number, path: string, timeoutMs: number): Promise<boolean> {
   return (await probeHttpOutcome(port, path, timeoutMs)) === undefined;
@@ -325,7 +315,7 @@ export class ProcessSupervisor {
   private readonly exitHook = (): void => this.killAllNow();
 
   constructor(private readonly deps: SupervisorDeps = {}) {
-    this.logger = deps.logger ?? pino({ enabled: false });
+    this.logger = deps.logger ?? silentLogger();
     this.now = deps.now ?? Date.now;
     this.schedule = deps.schedule ?? defaultSchedule;
     this.spawn = deps.spawn ?? nodeSpawn;
@@ -664,14 +654,7 @@ export class ProcessSupervisor {
     child.on('error', (error) =>
       set.logger.warn({ err: error, replica: replica.index }, 'replica process error'),
     );
-    // A failed spawn emits 'error' instead of 'spawn' (which then rejects): both become the error.
-    const outcome = Promise.race([
-      once(child, 'spawn').then(
-        () => undefined,
-        (error: unknown) => error,
-      ),
-      once(child, 'error').then(([error]) => error as unknown),
-    ]);
+    const outcome = spawnOutcome(child);
     // The child holds its own copy of the descriptor now.
     await log?.close();
     const started = await outcome;

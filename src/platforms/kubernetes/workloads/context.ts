@@ -1,20 +1,18 @@
 /** What every kind's implementation is given by KubernetesWorkloads. */
+import type { Backoff } from '../../../shared/backoff.js';
+import type { LogWriter } from '../../../shared/logger.js';
 import type { KubeClient } from '../client.js';
 import type { KubernetesPlatformOptions } from '../options.js';
 import type { ObjectReader } from '../reader.js';
 
-export interface WorkloadLogger {
-  warn(fields: object, msg: string): void;
-}
+export type WorkloadLogger = Pick<LogWriter, 'warn'>;
 
 /** revertOnDeletion's wait for the restored target: `steps` checks, `initialMs` apart, ×`factor`. */
-export interface Backoff {
-  readonly initialMs: number;
-  readonly factor: number;
+export interface RestoreBackoff extends Backoff {
   readonly steps: number;
 }
 
-export const RESTORE_BACKOFF: Backoff = { initialMs: 3_000, factor: 2, steps: 4 };
+export const RESTORE_BACKOFF: RestoreBackoff = { initialMs: 3_000, factor: 2, steps: 4 };
 
 export interface WorkloadContext {
   readonly client: KubeClient;
@@ -23,5 +21,5 @@ export interface WorkloadContext {
   readonly logger: WorkloadLogger | undefined;
   readonly now: () => Date;
   readonly sleep: (ms: number) => Promise<void>;
-  readonly restoreBackoff: Backoff;
+  readonly restoreBackoff: RestoreBackoff;
 }

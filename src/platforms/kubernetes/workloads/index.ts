@@ -10,7 +10,12 @@ import type { Readiness, TargetRevision, Workloads } from '../../../engine/ports
 import type { KubeClient } from '../client.js';
 import type { KubernetesPlatformOptions } from '../options.js';
 import type { ObjectReader } from '../reader.js';
-import { RESTORE_BACKOFF, type Backoff, type WorkloadContext, type WorkloadLogger } from './context.js';
+import {
+  RESTORE_BACKOFF,
+  type RestoreBackoff,
+  type WorkloadContext,
+  type WorkloadLogger,
+} from './context.js';
 import { createWorkloads, targetKindOf, type TargetKind } from './factory.js';
 
 export { UnsupportedTargetError, WorkloadNotFoundError, ConfigNotFoundError } from './errors.js';
@@ -22,7 +27,7 @@ export interface KubernetesWorkloadsDependencies {
   readonly options: KubernetesPlatformOptions;
   readonly logger?: WorkloadLogger;
   /** revertOnDeletion's wait for the target (default 3 s ×2, 4 checks); tests shorten it. */
-  readonly restoreBackoff?: Backoff;
+  readonly restoreBackoff?: RestoreBackoff;
 }
 
 export class KubernetesWorkloads implements Workloads {

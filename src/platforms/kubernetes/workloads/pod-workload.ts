@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Canary } from '../../../api/schema/canary.js';
 import type { Readiness, TargetRevision, Workloads } from '../../../engine/ports.js';
+import { backoffDelayMs } from '../../../shared/backoff.js';
 import { isFlaggerRevision } from '../../../engine/takeover.js';
 import { isAlreadyExists } from '../errors.js';
 import { canaryOwnerReference, labelsWithPrefix, selectorLabelOf } from '../options.js';
@@ -238,8 +239,8 @@ export abstract class PodWorkload<T extends PodWorkloadObject> implements Worklo
    * (a cache that has not seen our write yet) count as not ready, never as ready.
    */
   protected async waitUntilReady(canary: Canary, minGeneration: number): Promise<void> {
-    const { initialMs, factor, steps } = this.context.restoreBackoff;
-    let delay = initialMs;
+    const backoff = this.context.restoreBackoff;
+    const { steps } = backoff;
     let last = 'the target was not read';
     for (let step = 1; step <= steps; step++) {
       const target = await this.readTarget(canary);
@@ -254,8 +255,7 @@ export abstract class PodWorkload<T extends PodWorkloadObject> implements Worklo
         if (!readiness.retriable) break;
       }
       if (step < steps) {
-        await this.context.sleep(delay);
-        delay *= factor;
+        await this.context.sleep(backoffDelayMs(backoff, step - 1));
       }
     }
     throw new TargetNotRestoredError(

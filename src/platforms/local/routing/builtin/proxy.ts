@@ -27,9 +27,9 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
 import { Agent as UndiciAgent, type Dispatcher } from 'undici';
 import { VireoError } from '../../../../shared/errors.js';
+import { silentLogger, type Logger } from '../../../../shared/logger.js';
 import { hostForUrl, listenOn, type TrafficRecorder } from './recorder.js';
 import type { LocalRoute } from '../route.js';
 import { InvalidRouteError } from '../route-check.js';
@@ -109,7 +109,7 @@ export class ProxyRouter {
   private constructor(table: RoutingTable, deps: ProxyRouterDeps) {
     this.table = table;
     this.recorder = deps.recorder;
-    this.logger = (deps.logger ?? pino({ enabled: false })).child({
+    this.logger = (deps.logger ?? silentLogger()).child({
       router: `${table.route.namespace}/${table.route.service}`,
     });
     this.now = deps.now ?? (() => performance.timeOrigin + performance.now());

@@ -1,6 +1,5 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePort, nginxMessage } from './nginx.js';
+import { nginxMessage } from './nginx.js';
 
 describe('nginxMessage', () => {
   it('keeps nginx’s [emerg] lines without the program prefix', () => {
@@ -17,18 +16,5 @@ describe('nginxMessage', () => {
   it('falls back to all output, or says there was none', () => {
     expect(nginxMessage('nginx: something odd\n')).toBe('something odd');
     expect(nginxMessage('')).toBe('no message');
-  });
-});
-
-describe('freePort', () => {
-  it('returns a port that can be bound right away', async () => {
-    const port = await freePort('127.0.0.1');
-    expect(port).toBeGreaterThan(0);
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', resolve);
-    });
-    await new Promise((resolve) => server.close(resolve));
   });
 });

@@ -25,10 +25,18 @@ import {
   type FileHandle,
 } from 'node:fs/promises';
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { userInfo } from 'node:os';
-import { pino, type Logger } from 'pino';
 import { VireoError } from '../../../../shared/errors.js';
+import { findFreePort } from '../../../../shared/free-port.js';
+import { silentLogger, type Logger } from '../../../../shared/logger.js';
+import {
+  exitOf,
+  livePidFromFile,
+  signalProcess,
+  stopBySignals,
+  stopProcess,
+} from '../../../../shared/process.js';
 import { GENERATION_PATH, nginxPaths, renderNginxConfig, type NginxConfigOptions } from './nginx-config.js';
 import type { LocalRoute } from '../route.js';
 
@@ -117,10 +125,7 @@ export class NginxRouter {
     this.current = routes;
     this.currentConfig = config;
     this.currentGeneration = 1;
-    this.exit =
-      child.exitCode !== null || child.signalCode !== null
-        ? Promise.resolve()
-        : new Promise((resolve) => child.once('exit', () => resolve()));
+    this.exit = exitOf(child);
   }
 
   /**
@@ -130,13 +135,13 @@ export class NginxRouter {
    */
   static async start(routes: readonly LocalRoute[], options: NginxRouterOptions): Promise<NginxRouter> {
     const binary = options.binary ?? 'nginx';
-    const logger = options.logger ?? pino({ level: 'silent' });
+    const logger = options.logger ?? silentLogger();
     const directory = options.directory.replace(/\/+$/, '');
     const paths = nginxPaths(directory);
     await mkdir(paths.logs, { recursive: true });
     await mkdir(paths.temp, { recursive: true });
     const build = await inspectBuild(binary, directory);
-    const pickPort = options.pickPort ?? freePort;
+    const pickPort = options.pickPort ?? findFreePort;
     await stopStaleNginx(paths, logger, options.stopTimeoutMs ?? 10_000);
 
     const settings: Settings = {
@@ -292,17 +297,27 @@ export class NginxRouter {
       return;
     }
     const workers = [...new Set([...this.knownWorkers, ...(await this.workerPids())])];
-    const steps: [NodeJS.Signals, number][] = [
-      ['SIGQUIT', this.settings.stopTimeoutMs],
-      ['SIGTERM', 2_000],
-      ['SIGKILL', 2_000],
-    ];
-    for (const [signal, waitMs] of steps) {
-      signalProcess(this.pid, signal);
-      if (signal === 'SIGKILL') for (const worker of workers) signalProcess(worker, signal);
-      if (await within(this.exit, waitMs)) break;
-      this.settings.logger.warn({ pid: this.pid, signal }, 'nginx did not exit in time; escalating');
-    }
+    const outcome = await stopBySignals(
+      {
+        signal: (signal) => {
+          if (signal === 'SIGKILL') for (const worker of workers) signalProcess(worker, signal);
+          return signalProcess(this.pid, signal);
+        },
+        alive: () => this.running,
+        exited: this.exit,
+      },
+      [
+        ['SIGQUIT', this.settings.stopTimeoutMs],
+        ['SIGTERM', 2_000],
+        ['SIGKILL', 2_000],
+      ],
+      {
+        onEscalate: (signal) =>
+          this.settings.logger.warn({ pid: this.pid, signal }, 'nginx did not exit in time; escalating'),
+      },
+    );
+    if (outcome === 'survived')
+      this.settings.logger.warn({ pid: this.pid }, 'nginx did not exit after SIGKILL');
     // A master killed hard leaves its workers behind: end them by pid.
     await endOrphans(workers);
     this.settings.logger.info({ pid: this.pid }, 'nginx router stopped');
@@ -504,15 +519,20 @@ async function stopStaleNginx(
   logger: Logger,
   timeoutMs: number,
 ): Promise<void> {
-  const pid = Number((await readText(paths.pid)).trim());
-  if (!Number.isSafeInteger(pid) || pid <= 0) return;
-  const commandLine = await readText(`/proc/${pid}/cmdline`);
-  if (!commandLine.includes('nginx') || !commandLine.includes(paths.config)) return;
+  const pid = await livePidFromFile(
+    paths.pid,
+    (commandLine) => commandLine.includes('nginx') && commandLine.includes(paths.config),
+  );
+  if (pid === undefined) return;
   logger.warn({ pid }, 'stopping an nginx left running for this directory');
-  signalProcess(pid, 'SIGQUIT');
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && isAlive(pid)) await sleep(POLL_INTERVAL_MS);
-  if (isAlive(pid)) signalProcess(pid, 'SIGKILL');
+  await stopProcess(
+    pid,
+    [
+      ['SIGQUIT', timeoutMs],
+      ['SIGKILL', 0],
+    ],
+    { pollMs: POLL_INTERVAL_MS },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -541,19 +561,6 @@ async function resolvePorts(
     resolved.push({ ...route, listen: { host: route.listen.host, port } });
   }
   return resolved;
-}
-
-/** A port the kernel just handed out on `host`; free until someone else binds it. */
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The generation the admin server answers on a new connection, or undefined. */
@@ -654,23 +661,6 @@ async function isNginx(pid: number): Promise<boolean> {
   return (await readText(`/proc/${pid}/cmdline`)).startsWith('nginx');
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function signalProcess(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
 async function readText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
@@ -702,16 +692,6 @@ async function fileSize(path: string): Promise<number> {
   } catch {
     return 0;
   }
-}
-
-function within(promise: Promise<void>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    void promise.then(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
 
 function sleep(ms: number): Promise<void> {
