@@ -148,7 +148,7 @@ describe("the controller with the chart's ServiceAccount, arguments and Secret",
   });
 
   it('completes a canary with no forbidden request, alerts the Teams URL of the Secret, and feeds the flagger_* metrics', async () => {
-    teams = await startRecordingServer({ status: 200, body: '1' });
+    teams = await startRecordingServer(() => ({ status: 200, body: '1' }));
     // The Teams URL points at a recording server here; the proxy is dropped (it is not reachable).
     await helmIn(
       'upgrade',
