@@ -190,8 +190,11 @@ describe('docs/migrating-from-flagger.md', () => {
       FLAGGER_NAMESPACE,
       '-f',
       valuesFile,
-      // Step 3 applied the CRDs; helm 4 would apply crds/ again and conflict with kubectl's fields.
+      // Step 3 did the CRDs: Helm must neither apply crds/ again (Helm 4 would conflict with
+      // kubectl's fields) nor template them (Flagger's release still owns them with crd.create=true).
       '--skip-crds',
+      '--set',
+      'crd.create=false',
     );
     expect(output).toContain('STATUS: deployed');
     const vireo = await eventually(
