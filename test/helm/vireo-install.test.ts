@@ -8,7 +8,7 @@
  * is enough), sends the global Teams alert, and a real Prometheus scraping it answers Flagger's
  * documented queries on the flagger_* metrics (docs/dashboards.md).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/res
 import { canary, podinfoDeployment } from '../support/canary-fixtures.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
-import { helm, VIREO_CHART } from '../support/helm.js';
+import { helm, REPOSITORY, VIREO_CHART } from '../support/helm.js';
 import { adminClient, adminKubeConfig, CRDS, ensureNamespace, eventually } from '../support/kube.js';
 import { kubeConfigWithToken } from '../support/kubeconfig.js';
 import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
@@ -178,23 +178,42 @@ describe("the controller with the chart's ServiceAccount, arguments and Secret",
       mode: 0o600,
     });
 
-    const namespace = 'apps';
-    await ensureNamespace(client, namespace);
-    await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
-    await client.apply(
-      RESOURCES.canaries,
-      canary({
-        namespace,
-        provider: 'kubernetes',
-        analysis: { interval: '2s', threshold: 2, iterations: 2 },
-      }),
-    );
     // The installed arguments, but on loopback and a free port (the process runs on this machine).
     const installedArgs = (container.args as string[]).filter(
       (arg) => arg !== 'controller' && !arg.startsWith('--port=') && !arg.startsWith('--log-level='),
     );
     controller = await startControllerProcess(kubeconfigPath, installedArgs, environment);
     prometheus = await startPrometheus({ targets: [`127.0.0.1:${controller.port}`] });
+
+    // A canary with one metric check (a MetricTemplate on that Prometheus: 100 while the
+    // controller is scraped), so that the check's value and threshold series exist.
+    const namespace = 'apps';
+    await ensureNamespace(client, namespace);
+    await client.apply(RESOURCES.metricTemplates, {
+      metadata: { name: 'controller-scraped', namespace },
+      spec: { provider: { type: 'prometheus', address: prometheus.url }, query: 'sum(up) * 100' },
+    });
+    await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
+    await client.apply(
+      RESOURCES.canaries,
+      canary({
+        namespace,
+        provider: 'kubernetes',
+        analysis: {
+          interval: '2s',
+          threshold: 2,
+          iterations: 2,
+          metrics: [
+            {
+              name: 'controller-scraped',
+              templateRef: { name: 'controller-scraped' },
+              thresholdRange: { min: 99 },
+              interval: '1m',
+            },
+          ],
+        },
+      }),
+    );
 
     await eventually(
       () =>
@@ -263,6 +282,38 @@ describe("the controller with the chart's ServiceAccount, arguments and Secret",
       );
       expect(answer, query).toBeDefined();
     }
+
+    // Every query of Vireo's dashboard, with its variables set as Grafana would for this canary.
+    const dashboard = JSON.parse(readFileSync(join(REPOSITORY, 'dashboards', 'vireo.json'), 'utf8')) as {
+      panels: { targets?: { expr?: string }[] }[];
+    };
+    const dashboardQueries = dashboard.panels
+      .flatMap((panel) => panel.targets ?? [])
+      .flatMap((target) => (target.expr === undefined ? [] : [target.expr]))
+      .map((expr) =>
+        expr
+          .replaceAll('$namespace', namespace)
+          .replaceAll('$canary', 'podinfo')
+          .replaceAll('$__rate_interval', '1m'),
+      );
+    expect(dashboardQueries.length).toBeGreaterThan(15);
+    // Series that only exist once their event happened: no rollback and no dropped alert here.
+    const eventOnly = ['flagger_canary_failures_total', 'vireo_alerts_dropped_total'];
+    const empty: string[] = [];
+    for (const expr of dashboardQueries) {
+      const data = await eventually(
+        () => prometheus!.query(expr),
+        (answer) => (answer.result as unknown[]).length > 0 || eventOnly.some((name) => expr.includes(name)),
+        30_000,
+        `${expr} answered`,
+      ).catch(() => undefined);
+      if (data === undefined || (data.result as unknown[]).length === 0) empty.push(expr);
+    }
+    expect(empty.filter((expr) => !eventOnly.some((name) => expr.includes(name)))).toEqual([]);
+    const threshold = await prometheus.query(
+      `vireo_canary_metric_threshold{namespace="${namespace}",name="podinfo",metric="controller-scraped",bound="min"}`,
+    );
+    expect((threshold.result as { value: [number, string] }[])[0]?.value[1]).toBe('99');
   });
 });
 
@@ -281,5 +332,29 @@ describe('helm uninstall', () => {
     expect(await client.get(RESOURCES.deployments, NAMESPACE, 'flagger-prometheus')).toBeUndefined();
     expect(await client.get(CRDS, undefined, 'canaries.flagger.app')).toBeDefined();
     expect(await client.get(RESOURCES.canaries, 'apps', 'podinfo')).toBeDefined();
+  });
+});
+
+describe("the README's Install command", () => {
+  it('installs Vireo in vireo-system, taken literally from README.md', async () => {
+    const readme = readFileSync(join(REPOSITORY, 'README.md'), 'utf8');
+    const command = /^helm upgrade -i vireo charts\/vireo .*$/m.exec(readme)?.[0];
+    expect(command).toBe(
+      'helm upgrade -i vireo charts/vireo --namespace vireo-system --create-namespace --set meshProvider=nginx',
+    );
+    const args = command!.split(' ').slice(1);
+    const output = await helm([
+      ...args.map((arg) => (arg === 'charts/vireo' ? VIREO_CHART : arg)),
+      '--kubeconfig',
+      cluster.kubeconfigPath,
+    ]);
+    expect(output).toContain('STATUS: deployed');
+    const controller = await eventually(
+      () => client.get<Deployment>(RESOURCES.deployments, 'vireo-system', 'vireo'),
+      (deployment) => deployment?.status?.availableReplicas === 1,
+      90_000,
+      'the vireo Deployment available',
+    );
+    expect(controller!.spec.template.spec.containers[0].args).toContain('--mesh-provider=nginx');
   });
 });
