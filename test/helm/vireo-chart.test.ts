@@ -151,11 +151,14 @@ describe("Flagger's values", () => {
     expect(prometheus.spec.template.spec.containers[0].args).toContain('--storage.tsdb.retention.time=2h');
     expect(find(objects, 'Service', 'flagger-prometheus').spec.ports[0].port).toBe(9090);
     expect(find(objects, 'ServiceAccount', 'flagger-prometheus')).toBeDefined();
-    expect(find(objects, 'ClusterRole', 'flagger-prometheus-ingress-nginx')['rules'][0].verbs).toEqual([
-      'get',
-      'list',
-      'watch',
-    ]);
+    const rules = find(objects, 'ClusterRole', 'flagger-prometheus-ingress-nginx')['rules'] as {
+      resources: string[];
+      verbs: string[];
+    }[];
+    // Read-only, and the kubelets' metrics without nodes/proxy (which reaches every kubelet endpoint).
+    expect(rules.flatMap((rule) => rule.verbs).sort()).toEqual(['get', 'list', 'watch']);
+    expect(rules.flatMap((rule) => rule.resources)).toContain('nodes/metrics');
+    expect(rules.flatMap((rule) => rule.resources)).not.toContain('nodes/proxy');
   });
 
   it("the bundled Prometheus's configuration passes promtool check config", async () => {

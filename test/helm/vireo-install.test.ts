@@ -297,8 +297,13 @@ describe("the controller with the chart's ServiceAccount, arguments and Secret",
           .replaceAll('$__rate_interval', '1m'),
       );
     expect(dashboardQueries.length).toBeGreaterThan(15);
-    // Series that only exist once their event happened: no rollback and no dropped alert here.
-    const eventOnly = ['flagger_canary_failures_total', 'vireo_alerts_dropped_total'];
+    // Series that only exist once their event happened: no rollback, no dropped alert and no
+    // work-queue retry here.
+    const eventOnly = [
+      'flagger_canary_failures_total',
+      'vireo_alerts_dropped_total',
+      'vireo_workqueue_retries_total',
+    ];
     const empty: string[] = [];
     for (const expr of dashboardQueries) {
       const data = await eventually(
