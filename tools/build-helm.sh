@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds helm, for the chart tests (test/helm/), into .cache/helm/bin/helm from the
-# helm.sh/helm/v4 module pinned by tools/helm/go.mod and go.sum (see docs/testing-cluster.md).
+# Builds helm for the chart tests (test/helm/) into .cache/helm/bin/:
+#   helm    helm 4, from helm.sh/helm/v4 pinned by tools/helm/go.mod and go.sum
+#   helm3   helm 3, from helm.sh/helm/v3 pinned by tools/helm3/go.mod and go.sum
+# (see docs/testing-cluster.md).
 #
-# Skipped when a stamp file shows that the binary was built from the same go.mod/go.sum, the
+# Skipped when a stamp file shows that the binaries were built from the same go.mod/go.sum, the
 # same script and the same Go toolchain; the same scheme as tools/build-control-plane.sh.
 #
 # Environment:
@@ -15,7 +17,7 @@ readonly REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly BIN_DIR="${VIREO_HELM_BIN_DIR:-$REPO_ROOT/.cache/helm/bin}"
 readonly STAMP_FILE="$BIN_DIR/.build-stamp"
 readonly JOBS="${VIREO_BUILD_JOBS:-2}"
-readonly MODULE_DIR="$REPO_ROOT/tools/helm"
+readonly MODULE_DIRS=("$REPO_ROOT/tools/helm" "$REPO_ROOT/tools/helm3")
 readonly MIN_GO_MINOR=26
 
 START_SECONDS=$SECONDS
@@ -30,44 +32,56 @@ check_go() {
   local version minor
   version=$(go env GOVERSION)
   minor=$(sed -E 's/^go1\.([0-9]+).*/\1/' <<<"$version")
-  [[ $minor =~ ^[0-9]+$ && $minor -ge $MIN_GO_MINOR ]] || fail "Go $version is too old: tools/helm/go.mod needs Go 1.${MIN_GO_MINOR}+"
+  [[ $minor =~ ^[0-9]+$ && $minor -ge $MIN_GO_MINOR ]] || fail "Go $version is too old: tools/helm*/go.mod need Go 1.${MIN_GO_MINOR}+"
 }
 
 compute_stamp() {
-  { go env GOVERSION GOOS GOARCH; cat "$MODULE_DIR/go.mod" "$MODULE_DIR/go.sum" "${BASH_SOURCE[0]}"; } | sha256sum | cut -d' ' -f1
+  {
+    go env GOVERSION GOOS GOARCH
+    local dir
+    for dir in "${MODULE_DIRS[@]}"; do cat "$dir/go.mod" "$dir/go.sum"; done
+    cat "${BASH_SOURCE[0]}"
+  } | sha256sum | cut -d' ' -f1
 }
 
-# The helm.sh/helm/v4 version pinned in tools/helm/go.mod, for `helm version`.
-pinned_helm_version() {
-  awk '$1 == "helm.sh/helm/v4" { print $2 }' "$MODULE_DIR/go.mod" | head -1
+# The version of module $2 pinned in $1/go.mod, for `helm version`.
+pinned_version() {
+  awk -v module="$2" '$1 == module { print $2 }' "$1/go.mod" | head -1
+}
+
+# build_helm MODULE_DIR MAJOR OUTPUT: one helm, with its version stamped in.
+build_helm() {
+  local module_dir=$1 major=$2 output=$3 version started
+  version=$(pinned_version "$module_dir" "helm.sh/helm/$major")
+  [[ $version =~ ^$major\. ]] || fail "cannot read the helm.sh/helm/$major version from $module_dir/go.mod"
+  started=$SECONDS
+  log "building helm $version into $output with $(go env GOVERSION), $JOBS jobs"
+  # -mod=readonly: the committed go.sum must be complete; GOTOOLCHAIN=local: never download a
+  # toolchain; CGO_ENABLED=0: a static binary, no C compiler needed.
+  (
+    cd "$module_dir"
+    GOFLAGS="-mod=readonly -buildvcs=false ${GOFLAGS:-}" GOTOOLCHAIN=local CGO_ENABLED=0 \
+      go build -p "$JOBS" -trimpath \
+      -ldflags="-s -w -X helm.sh/helm/$major/internal/version.version=$version" \
+      -o "$output" "helm.sh/helm/$major/cmd/helm"
+  ) || fail "go build failed in $module_dir (see the compiler output above)"
+  "$output" version --short >/dev/null || fail "the built $output does not run"
+  log "built $("$output" version --short) in $((SECONDS - started))s"
 }
 
 main() {
   check_go
-  local stamp version started
+  local stamp
   stamp=$(compute_stamp)
-  if [[ ${VIREO_FORCE_BUILD:-0} != 1 && -f $STAMP_FILE && $(cat "$STAMP_FILE") == "$stamp" && -x $BIN_DIR/helm ]]; then
+  if [[ ${VIREO_FORCE_BUILD:-0} != 1 && -f $STAMP_FILE && $(cat "$STAMP_FILE") == "$stamp" && -x $BIN_DIR/helm && -x $BIN_DIR/helm3 ]]; then
     log "up to date in $BIN_DIR (set VIREO_FORCE_BUILD=1 to rebuild)"
     return 0
   fi
-  version=$(pinned_helm_version)
-  [[ $version =~ ^v4\. ]] || fail "cannot read the helm.sh/helm/v4 version from tools/helm/go.mod"
   mkdir -p "$BIN_DIR"
   rm -f "$STAMP_FILE"
-  started=$SECONDS
-  log "building helm $version into $BIN_DIR with $(go env GOVERSION), $JOBS jobs"
-  # -mod=readonly: the committed go.sum must be complete; GOTOOLCHAIN=local: never download a
-  # toolchain; CGO_ENABLED=0: a static binary, no C compiler needed.
-  (
-    cd "$MODULE_DIR"
-    GOFLAGS="-mod=readonly -buildvcs=false ${GOFLAGS:-}" GOTOOLCHAIN=local CGO_ENABLED=0 \
-      go build -p "$JOBS" -trimpath \
-      -ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=$version" \
-      -o "$BIN_DIR/helm" helm.sh/helm/v4/cmd/helm
-  ) || fail "go build failed in tools/helm (see the compiler output above)"
-  "$BIN_DIR/helm" version --short >/dev/null || fail "the built helm does not run"
+  build_helm "$REPO_ROOT/tools/helm" v4 "$BIN_DIR/helm"
+  build_helm "$REPO_ROOT/tools/helm3" v3 "$BIN_DIR/helm3"
   printf '%s\n' "$stamp" >"$STAMP_FILE"
-  log "built $("$BIN_DIR/helm" version --short) in $((SECONDS - started))s"
 }
 
 main "$@"

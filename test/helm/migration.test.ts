@@ -18,7 +18,7 @@ import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
 import { canary, podinfoDeployment } from '../support/canary-fixtures.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
-import { helm, REPOSITORY, VIREO_CHART } from '../support/helm.js';
+import { helm, LOADTESTER_CHART, REPOSITORY, VIREO_CHART } from '../support/helm.js';
 import { adminClient, adminKubeConfig, CRDS, ensureNamespace, eventually } from '../support/kube.js';
 import { kubeConfigWithToken } from '../support/kubeconfig.js';
 import { startRecordingServer, type RecordingServer } from '../support/recording-server.js';
@@ -259,7 +259,7 @@ describe('docs/migrating-from-flagger.md', () => {
     expect(controller.logs.filter((line) => /forbidden/i.test(JSON.stringify(line)))).toEqual([]);
   });
 
-  it('step 6: a new revision after the switch is analysed and promoted by Vireo', async () => {
+  it('step 5, continued: a new revision after the switch is analysed and promoted by Vireo', async () => {
     await client.mergePatch(RESOURCES.deployments, APPS, 'podinfo', {
       spec: { template: { metadata: { annotations: { 'example.com/revision': 'after-migration' } } } },
     });
@@ -272,6 +272,54 @@ describe('docs/migrating-from-flagger.md', () => {
     await eventually(readCanary, (current) => current?.status?.phase === 'Succeeded', 120_000, 'promoted');
     const primary = await client.get<Deployment>(RESOURCES.deployments, APPS, 'podinfo-primary');
     expect(primary?.spec.template.metadata.annotations?.['example.com/revision']).toBe('after-migration');
+  });
+
+  it('step 6: moves the loadtester; the webhook URL stays, the token Secret holds the header for secretRef', async () => {
+    const output = await helmHere(
+      'upgrade',
+      '-i',
+      'flagger-loadtester',
+      LOADTESTER_CHART,
+      '--namespace',
+      'test',
+      '--create-namespace',
+    );
+    expect(output).toContain('STATUS: deployed');
+    const service = await client.get<KubeObject & { spec: any }>(
+      RESOURCES.services,
+      'test',
+      'flagger-loadtester',
+    );
+    expect(service?.spec.ports[0].port).toBe(80);
+    const secret = await client.get<KubeObject & { data: Record<string, string> }>(
+      RESOURCES.secrets,
+      'test',
+      'flagger-loadtester-token',
+    );
+    const token = Buffer.from(secret!.data['token']!, 'base64').toString();
+    expect(Buffer.from(secret!.data['Authorization']!, 'base64').toString()).toBe(`Bearer ${token}`);
+    await eventually(
+      () => client.get<Deployment>(RESOURCES.deployments, 'test', 'flagger-loadtester'),
+      (deployment) => deployment?.status?.availableReplicas === 1,
+      90_000,
+      'the loadtester available',
+    );
+    // An upgrade keeps the token, so webhooks keep working.
+    await helmHere(
+      'upgrade',
+      'flagger-loadtester',
+      LOADTESTER_CHART,
+      '--namespace',
+      'test',
+      '--set',
+      'logLevel=debug',
+    );
+    const after = await client.get<KubeObject & { data: Record<string, string> }>(
+      RESOURCES.secrets,
+      'test',
+      'flagger-loadtester-token',
+    );
+    expect(after!.data['token']).toBe(secret!.data['token']);
   });
 
   it("step 7: uninstalls Flagger's release; the CRDs, the Canary and its primary stay", async () => {

@@ -14,6 +14,7 @@ import {
   controllerContainer,
   find,
   helm,
+  HELM3,
   HelmError,
   REPOSITORY,
   template,
@@ -458,5 +459,41 @@ describe("Flagger's values", () => {
     const failure = await template(VIREO_CHART, ['--set', value]).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(HelmError);
     expect((failure as HelmError).stderr).toContain(reason);
+  });
+});
+
+describe('helm 3', () => {
+  const seed004 = [
+    '--set',
+    'prometheus.install=true',
+    '--set',
+    'meshProvider=nginx',
+    '--set',
+    `msteams.url=${seed004Teams}`,
+    '--set',
+    'msteams.proxy.url=sarah.onthewifi.com',
+    '--set',
+    'crd.create=true',
+  ];
+
+  it('lints the chart and renders the same objects as helm 4, with seed 004 values', async () => {
+    await helm(['lint', '--strict', VIREO_CHART, ...seed004], {}, HELM3);
+    const withHelm3 = await template(VIREO_CHART, seed004, 'flagger', 'ingress-nginx', HELM3);
+    const withHelm4 = await template(VIREO_CHART, seed004, 'flagger', 'ingress-nginx');
+    expect(withHelm3.length).toBeGreaterThan(10);
+    expect(withHelm3).toEqual(withHelm4);
+  });
+
+  it('fails on the values Vireo refuses, with the same reason', async () => {
+    const failure = await template(
+      VIREO_CHART,
+      ['--set', 'noCrossNamespaceRefs=true'],
+      'vireo',
+      'vireo-system',
+      HELM3,
+    ).catch((error: unknown) => error);
+    expect((failure as HelmError).stderr).toContain(
+      'noCrossNamespaceRefs=true: Vireo does not refuse cross-namespace',
+    );
   });
 });

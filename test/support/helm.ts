@@ -14,6 +14,11 @@ export const REPOSITORY = join(import.meta.dirname, '..', '..');
 export const HELM =
   process.env['VIREO_HELM_BIN'] ??
   join(process.env['VIREO_HELM_BIN_DIR'] ?? join(REPOSITORY, '.cache', 'helm', 'bin'), 'helm');
+/** helm 3, built beside helm 4 by tools/build-helm.sh: Flagger users run either. */
+export const HELM3 = join(
+  process.env['VIREO_HELM_BIN_DIR'] ?? join(REPOSITORY, '.cache', 'helm', 'bin'),
+  'helm3',
+);
 export const VIREO_CHART = join(REPOSITORY, 'charts', 'vireo');
 export const LOADTESTER_CHART = join(REPOSITORY, 'charts', 'loadtester');
 
@@ -76,8 +81,9 @@ export async function template(
   args: readonly string[] = [],
   release = 'vireo',
   namespace = 'vireo-system',
+  binary = HELM,
 ): Promise<RenderedObject[]> {
-  const output = await helm(['template', release, chart, '--namespace', namespace, ...args]);
+  const output = await helm(['template', release, chart, '--namespace', namespace, ...args], {}, binary);
   return parseAllDocuments(output)
     .map((document) => {
       if (document.errors.length > 0)
