@@ -54,6 +54,17 @@ build_helm() {
   local module_dir=$1 major=$2 output=$3 version started
   version=$(pinned_version "$module_dir" "helm.sh/helm/$major")
   [[ $version =~ ^$major\. ]] || fail "cannot read the helm.sh/helm/$major version from $module_dir/go.mod"
+  # helm 3 defaults `helm template` and `helm lint` to Kubernetes 1.20 unless told the version of
+  # its client-go at link time (as helm's own release build does); helm 4 reads it at run time.
+  local ldflags="-X helm.sh/helm/$major/internal/version.version=$version" client_go minor package
+  if [[ $major == v3 ]]; then
+    client_go=$(pinned_version "$module_dir" k8s.io/client-go)
+    [[ $client_go =~ ^v0\.([0-9]+)\. ]] || fail "cannot read the k8s.io/client-go version from $module_dir/go.mod"
+    minor=${BASH_REMATCH[1]}
+    for package in pkg/chartutil pkg/lint/rules; do
+      ldflags+=" -X helm.sh/helm/v3/$package.k8sVersionMajor=1 -X helm.sh/helm/v3/$package.k8sVersionMinor=$minor"
+    done
+  fi
   started=$SECONDS
   log "building helm $version into $output with $(go env GOVERSION), $JOBS jobs"
   # -mod=readonly: the committed go.sum must be complete; GOTOOLCHAIN=local: never download a
@@ -62,7 +73,7 @@ build_helm() {
     cd "$module_dir"
     GOFLAGS="-mod=readonly -buildvcs=false ${GOFLAGS:-}" GOTOOLCHAIN=local CGO_ENABLED=0 \
       go build -p "$JOBS" -trimpath \
-      -ldflags="-s -w -X helm.sh/helm/$major/internal/version.version=$version" \
+      -ldflags="-s -w $ldflags" \
       -o "$output" "helm.sh/helm/$major/cmd/helm"
   ) || fail "go build failed in $module_dir (see the compiler output above)"
   "$output" version --short >/dev/null || fail "the built $output does not run"

@@ -14,6 +14,7 @@ import { parse } from 'yaml';
 import {
   find,
   helm,
+  HELM3,
   HelmError,
   LOADTESTER_CHART,
   REPOSITORY,
@@ -39,6 +40,7 @@ const decoded = (secret: RenderedObject): Record<string, string> =>
 describe('charts/loadtester', () => {
   it('passes helm lint --strict and carries the package version', async () => {
     await helm(['lint', '--strict', LOADTESTER_CHART]);
+    await helm(['lint', '--strict', LOADTESTER_CHART], {}, HELM3);
     const chart = parse(readFileSync(join(LOADTESTER_CHART, 'Chart.yaml'), 'utf8')) as Record<string, string>;
     expect([chart['version'], chart['appVersion']]).toEqual([packageVersion, packageVersion]);
   });

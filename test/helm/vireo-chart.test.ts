@@ -452,6 +452,56 @@ describe("Flagger's values", () => {
   });
 
   it.each([
+    ['image.pullPolicy=Always', (o: RenderedObject[]) => controllerContainer(o).imagePullPolicy, 'Always'],
+    [
+      'serviceAccount.annotations.team=ops',
+      (o: RenderedObject[]) => find(o, 'ServiceAccount').metadata.annotations,
+      { team: 'ops' },
+    ],
+    [
+      'affinity.nodeAffinity.x=y',
+      (o: RenderedObject[]) => deployment(o).spec.template.spec.affinity,
+      { nodeAffinity: { x: 'y' } },
+    ],
+    ['fullnameOverride=delivery', (o: RenderedObject[]) => deployment(o).metadata.name, 'delivery'],
+    ['nameOverride=canaries', (o: RenderedObject[]) => deployment(o).metadata.name, 'vireo-canaries'],
+    [
+      'serviceMonitor.enabled=true,serviceMonitor.interval=10s,serviceMonitor.honorLabels=true',
+      (o: RenderedObject[]) => find(o, 'ServiceMonitor').spec.endpoints[0],
+      { path: '/metrics', port: 'http', interval: '10s', honorLabels: true },
+    ],
+    [
+      'podMonitor.enabled=true,podMonitor.podLabels.team=ops',
+      (o: RenderedObject[]) => find(o, 'PodMonitor').spec.selector.matchLabels.team,
+      'ops',
+    ],
+    [
+      'prometheus.install=true,prometheus.retention=6h,prometheus.image=registry.example.com/prometheus:v3',
+      (o: RenderedObject[]) => {
+        const container = find(o, 'Deployment', 'vireo-prometheus').spec.template.spec.containers[0];
+        return [container.image, container.args.includes('--storage.tsdb.retention.time=6h')];
+      },
+      ['registry.example.com/prometheus:v3', true],
+    ],
+    [
+      'prometheus.install=true,prometheus.scrapeInterval=15s',
+      (o: RenderedObject[]) =>
+        (parse(find(o, 'ConfigMap', 'vireo-prometheus')['data']['prometheus.yml'])).global,
+      { scrape_interval: '15s', evaluation_interval: '15s' },
+    ],
+    [
+      'dashboards.labels.grafana_folder=Delivery,dashboards.annotations.note=x',
+      (o: RenderedObject[]) => {
+        const configMap = find(o, 'ConfigMap', 'vireo-dashboards');
+        return [configMap.metadata.labels!['grafana_folder'], configMap.metadata.annotations];
+      },
+      ['Delivery', { note: 'x' }],
+    ],
+  ] as const)('%s reaches the rendered objects', async (values, read, expected) => {
+    expect(read(await template(VIREO_CHART, ['--set', values]))).toEqual(expected);
+  });
+
+  it.each([
     ['noCrossNamespaceRefs=true', 'noCrossNamespaceRefs=true: Vireo does not refuse cross-namespace'],
     ['istio.kubeconfig.secretName=remote', 'istio.kubeconfig.secretName: Vireo has no Istio router'],
     ['threadiness=many', 'threadiness: "many" must be a whole number from 1 to 64'],
@@ -477,6 +527,7 @@ describe('helm 3', () => {
   ];
 
   it('lints the chart and renders the same objects as helm 4, with seed 004 values', async () => {
+    expect(await helm(['version', '--short'], {}, HELM3)).toMatch(/^v3\.21\./);
     await helm(['lint', '--strict', VIREO_CHART, ...seed004], {}, HELM3);
     const withHelm3 = await template(VIREO_CHART, seed004, 'flagger', 'ingress-nginx', HELM3);
     const withHelm4 = await template(VIREO_CHART, seed004, 'flagger', 'ingress-nginx');

@@ -35,17 +35,21 @@ export class HelmError extends Error {
   }
 }
 
-export function assertHelmBuilt(): void {
-  if (!existsSync(HELM))
+export function assertHelmBuilt(binary = HELM): void {
+  if (!existsSync(binary))
     throw new Error(
-      `${HELM} is missing: build it with "bash tools/build-helm.sh" (scripts/test-all.sh does)`,
+      `${binary} is missing: build it with "bash tools/build-helm.sh" (scripts/test-all.sh does)`,
     );
 }
 
-export async function helm(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-  assertHelmBuilt();
+export async function helm(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  binary = HELM,
+): Promise<string> {
+  assertHelmBuilt(binary);
   try {
-    const { stdout } = await promisify(execFile)(HELM, [...args], {
+    const { stdout } = await promisify(execFile)(binary, [...args], {
       cwd: REPOSITORY,
       maxBuffer: 64 * 1024 * 1024,
       env: {
