@@ -66,6 +66,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // The Helm charts (charts/) with the helm built by tools/build-helm.sh: lint and template
+        // on their own, install, upgrade and uninstall on a test cluster (one per file).
+        extends: true,
+        test: {
+          name: 'helm',
+          include: ['test/helm/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

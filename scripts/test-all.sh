@@ -25,6 +25,12 @@ fi
 step "Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd, kwok)"
 bash tools/build-control-plane.sh
 
+step "helm, for the chart tests (built from its Go module into .cache/helm/bin)"
+bash tools/build-helm.sh
+
+step "dashboard-check, the strict Grafana dashboard validator (grafana-foundation-sdk's Go module)"
+bash tools/build-dashboard-check.sh
+
 step "npm dependencies"
 # npm install, not npm ci: npm 11.19 (on these machines) writes lockfiles without other platforms'
 # optional packages and then refuses them in `npm ci`. install still takes the lockfile's pinned
@@ -37,7 +43,7 @@ npm run build
 step "lint and format check"
 npm run lint
 
-step "tests: unit, property, integration, e2e, cluster"
+step "tests: unit, property, integration, e2e, cluster, helm"
 npm test
 
 printf '\nall done in %ss\n' "$((SECONDS - started))"

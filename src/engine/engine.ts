@@ -59,6 +59,8 @@ export interface EngineMetrics {
   setStatus(canary: Canary, phase: CanaryPhase): void;
   setWeights(canary: Canary, primaryWeight: number, canaryWeight: number): void;
   setMetricValue(canary: Canary, metric: string, value: number): void;
+  /** The accepted range of a check, in the unit of setMetricValue (for dashboards). */
+  setMetricThreshold?(canary: Canary, metric: string, threshold: { min?: number; max?: number }): void;
   observeTickDuration(canary: Canary, seconds: number): void;
   countSuccess(canary: Canary, strategy: DeploymentStrategy, status: 'completed' | 'skipped'): void;
   countFailure(canary: Canary, strategy: DeploymentStrategy, status: 'completed' | 'skipped'): void;
@@ -497,11 +499,15 @@ export class CanaryEngine {
         outcomes.push(outcome);
         if (outcome.value !== undefined) {
           // Flagger records durations in seconds.
-          this.deps.metrics.setMetricValue(
-            canary,
-            outcome.check,
-            outcome.unit === 'ms' ? outcome.value / 1000 : outcome.value,
-          );
+          const scale = outcome.unit === 'ms' ? 1 / 1000 : 1;
+          this.deps.metrics.setMetricValue(canary, outcome.check, outcome.value * scale);
+          if (outcome.threshold !== undefined) {
+            const { min, max } = outcome.threshold;
+            this.deps.metrics.setMetricThreshold?.(canary, outcome.check, {
+              ...(min === undefined ? {} : { min: min * scale }),
+              ...(max === undefined ? {} : { max: max * scale }),
+            });
+          }
         }
         if (outcome.verdict === 'fail') {
           await this.countFailedCheck(tick, outcome.message, { checks: outcomes });

@@ -80,6 +80,21 @@ describe('ControllerMetrics: Flagger series for its Grafana dashboard', () => {
     ]);
   });
 
+  it('vireo_canary_metric_threshold: the bounds of each check, a bound that went away removed', async () => {
+    const { metrics } = setup();
+    metrics.setMetricThreshold(podinfo, 'request-success-rate', { min: 99 });
+    metrics.setMetricThreshold(podinfo, 'request-duration', { min: 0, max: 0.5 });
+    expect(await samples(metrics, 'vireo_canary_metric_threshold')).toEqual([
+      'vireo_canary_metric_threshold{name="podinfo",namespace="test",metric="request-success-rate",bound="min"} 99',
+      'vireo_canary_metric_threshold{name="podinfo",namespace="test",metric="request-duration",bound="min"} 0',
+      'vireo_canary_metric_threshold{name="podinfo",namespace="test",metric="request-duration",bound="max"} 0.5',
+    ]);
+    metrics.setMetricThreshold(podinfo, 'request-duration', { max: 0.5 });
+    expect(await samples(metrics, 'vireo_canary_metric_threshold')).not.toContain(
+      'vireo_canary_metric_threshold{name="podinfo",namespace="test",metric="request-duration",bound="min"} 0',
+    );
+  });
+
   it("flagger_canary_duration_seconds with Go's default buckets", async () => {
     const { metrics } = setup();
     metrics.observeTickDuration(podinfo, 0.3);

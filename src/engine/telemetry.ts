@@ -50,6 +50,7 @@ export class ControllerMetrics implements AlertDeliveryRecorder, AlertOutboxReco
   private readonly status: Gauge<'name' | 'namespace'>;
   private readonly weight: Gauge<'workload' | 'namespace'>;
   private readonly analysis: Gauge<'name' | 'namespace' | 'metric'>;
+  private readonly analysisThreshold: Gauge<'name' | 'namespace' | 'metric' | 'bound'>;
   private readonly successes: Counter<'name' | 'namespace' | 'deployment_strategy' | 'analysis_status'>;
   private readonly failures: Counter<'name' | 'namespace' | 'deployment_strategy' | 'analysis_status'>;
   private readonly webhookCalls: Counter<'type' | 'result'>;
@@ -98,6 +99,14 @@ export class ControllerMetrics implements AlertDeliveryRecorder, AlertOutboxReco
       name: 'flagger_canary_metric_analysis',
       help: 'Last canary analysis result per metric',
       labelNames: ['name', 'namespace', 'metric'],
+      registers,
+    });
+    // Vireo's: the bounds each check's value is judged against, beside flagger_canary_metric_analysis
+    // (docs/dashboards.md plots the two together).
+    this.analysisThreshold = new Gauge({
+      name: 'vireo_canary_metric_threshold',
+      help: 'Accepted range of each metric check, in the unit of flagger_canary_metric_analysis (bound: min or max)',
+      labelNames: ['name', 'namespace', 'metric', 'bound'],
       registers,
     });
     this.successes = new Counter({
@@ -177,6 +186,16 @@ export class ControllerMetrics implements AlertDeliveryRecorder, AlertOutboxReco
   /** The last value of a metric check, as measured (request-duration: use `setRequestDuration`). */
   setMetricValue(canary: Canary, metric: string, value: number): void {
     this.analysis.set({ ...canaryLabels(canary), metric }, value);
+  }
+
+  /** The accepted range of a check; a bound the check does not have is removed. */
+  setMetricThreshold(canary: Canary, metric: string, threshold: { min?: number; max?: number }): void {
+    for (const bound of ['min', 'max'] as const) {
+      const labels = { ...canaryLabels(canary), metric, bound };
+      const value = threshold[bound];
+      if (value === undefined) this.analysisThreshold.remove(labels);
+      else this.analysisThreshold.set(labels, value);
+    }
   }
 
   /** The built-in request-duration check measures milliseconds; Flagger records seconds (§4.1). */

@@ -70,5 +70,10 @@ describe('engine wired to AlertRouter and ControllerMetrics', () => {
     expect(exposition).toContain(
       'flagger_canary_metric_analysis{name="podinfo",namespace="test",metric="request-success-rate"} 80',
     );
+    // The bound the value was judged against, for Vireo's dashboard.
+    expect(exposition).toContain(
+      'vireo_canary_metric_threshold{name="podinfo",namespace="test",metric="request-success-rate",bound="min"} 99',
+    );
+    expect(exposition).not.toContain('bound="max"');
   });
 });
