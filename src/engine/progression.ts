@@ -1,5 +1,5 @@
 /**
- * The progression rules of reference §2.3, as pure functions of the analysis settings and the
+ * The progression rules of docs/flagger-compatibility.md#23-progression-per-strategy, as pure functions of the analysis settings and the
  * current routes. The analysis engine calls them on every tick and `vireo simulate` replays them
  * to draw a timeline, so there is exactly one copy of the rules.
  */
@@ -33,7 +33,7 @@ export interface Routes {
   readonly mirrored: boolean;
 }
 
-/** Reference §1.3: `match` plus iterations is A/B, iterations alone blue/green, anything else canary. */
+/** docs/flagger-compatibility.md#13-canary-analysis: `match` plus iterations is A/B, iterations alone blue/green, anything else canary. */
 export function deploymentStrategy(analysis: {
   iterations?: number | undefined;
   match?: readonly unknown[] | undefined;
@@ -114,7 +114,7 @@ export interface ProgressionState {
 const NO_ROUTE_CHANGE = undefined;
 
 /**
- * Reference §2.1 step 25 and §2.3 a–d: what the Progressing (or WaitingPromotion) tick does after
+ * docs/flagger-compatibility.md#21-one-tick step 25 and docs/flagger-compatibility.md#23-progression-per-strategy a–d: what the Progressing (or WaitingPromotion) tick does after
  * its checks passed. `name` is `<canary>.<namespace>`, used in the event messages.
  */
 export function nextProgressionStep(
@@ -204,7 +204,7 @@ function nextBlueGreenStep(
   return { kind: 'promote', confirmTrafficIncrease: false };
 }
 
-/** One tick of the Promoting phase (reference §2.3e). */
+/** One tick of the Promoting phase (docs/flagger-compatibility.md#23e-promotion-shift). */
 export type PromotionStep =
   | { readonly kind: 'shift'; readonly routes: Routes; readonly message: string; readonly done: boolean }
   | { readonly kind: 'finalise' };
@@ -233,7 +233,7 @@ export function nextPromotionStep(
   };
 }
 
-/** The first analysis step runs the pre-rollout hooks and no metrics (reference §2.1 step 23). */
+/** The first analysis step runs the pre-rollout hooks and no metrics (docs/flagger-compatibility.md#21-one-tick step 23). */
 export function isFirstAnalysisStep(
   settings: Pick<ProgressionSettings, 'mirror'>,
   state: ProgressionState,
@@ -247,13 +247,13 @@ export function isKubernetesProvider(provider: string): boolean {
   return provider === 'kubernetes';
 }
 
-/** Mirroring during the canary strategy's first step is an Istio feature (reference §2.3d). */
+/** Mirroring during the canary strategy's first step is an Istio feature (docs/flagger-compatibility.md#23d-mirroring-in-the-canary-strategy). */
 export function mirrorsInCanaryStrategy(provider: string): boolean {
   return provider === 'istio';
 }
 
 /**
- * Blue/green mirroring: Istio and Gateway API (reference §2.3c and §3.2), and local mode's
+ * Blue/green mirroring: Istio and Gateway API (docs/flagger-compatibility.md#23c-blue-green and docs/flagger-compatibility.md#32-routers), and local mode's
  * routers, which mirror too (docs/local/router.md): without it a local blue/green canary would
  * get no traffic to measure before all of it.
  */

@@ -1,5 +1,5 @@
 /**
- * The built-in checks `request-success-rate` and `request-duration` (reference §4.1): one pair of
+ * The built-in checks `request-success-rate` and `request-duration` (docs/flagger-compatibility.md#41-built-in-checks): one pair of
  * PromQL templates per router ("observer"), rendered with the canary's template functions and
  * sent, unauthenticated, to the Prometheus at `metricsServer`.
  *
@@ -132,7 +132,7 @@ export const BUILTIN_QUERIES: Readonly<Record<Observer, BuiltinQueries>> = {
 };
 
 /**
- * Which router's queries answer a canary's built-in checks (reference §4.1): the global mesh
+ * Which router's queries answer a canary's built-in checks (docs/flagger-compatibility.md#41-built-in-checks): the global mesh
  * provider, unless the canary names its own (and the global one is not Linkerd, whose metrics
  * cover every router behind it). Unlike Flagger, `<provider>:service` keeps its router's queries
  * instead of falling back to Istio's, which return nothing outside Istio.

@@ -128,7 +128,7 @@ export function simulateCanary(canary: Canary, options: SimulateOptions = {}): T
       step.webhooks.push(...hooksOf('post-rollout'));
       step.events.push(`Promotion completed! Canary analysis was skipped for ${target}`);
     } else if (phase === 'Progressing' && failedChecks >= settings.threshold) {
-      // Reference §2.8: the threshold is checked before the analysis step of the next tick.
+      // docs/flagger-compatibility.md#28-rollback-and-failed-promotion: the threshold is checked before the analysis step of the next tick.
       step.events.push(
         `Rolling back ${name} failed checks threshold reached ${failedChecks}`,
         `Canary failed! Scaling down ${target}`,

@@ -1,5 +1,5 @@
 /**
- * One job per canary (reference §0 "Scheduler"): it ticks at once, then every analysis interval,
+ * One job per canary (docs/flagger-compatibility.md#0-process-model "Scheduler"): it ticks at once, then every analysis interval,
  * and is recreated when the interval changes. A job never overlaps itself: the next tick is
  * scheduled when the previous one has finished, so a slow metric backend delays one canary
  * instead of piling ticks up.

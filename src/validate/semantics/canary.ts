@@ -1,6 +1,6 @@
 /**
  * Canary checks beyond the schema: the analysis shape, weights, durations, webhooks, metrics and
- * what each router provider can and cannot do (reference §1–§5).
+ * what each router provider can and cannot do (docs/flagger-compatibility.md#1-resources to docs/flagger-compatibility.md#5-webhooks).
  */
 import { isPrometheusDuration, parseGoDuration, formatDuration } from '../../api/duration.js';
 import { LOCAL_WORKLOAD_API_VERSION } from '../../api/schema/workload.js';
@@ -557,7 +557,7 @@ function checkTarget(spec: Fields, provider: string | undefined): Finding[] {
   return findings;
 }
 
-/** Reference §3.2: what each router can express. */
+/** docs/flagger-compatibility.md#32-routers: what each router can express. */
 function checkProvider(
   spec: Fields,
   analysis: Fields,

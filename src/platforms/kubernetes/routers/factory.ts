@@ -1,5 +1,5 @@
 /**
- * Builds the engine's Router for a provider name: the generated Services (reference §3.1) first,
+ * Builds the engine's Router for a provider name: the generated Services (docs/flagger-compatibility.md#31-services) first,
  * then the provider's routing objects. An unknown or not-yet-supported name is an error, never a
  * silent fallback: Flagger routes unknown names through Istio, which only shows up as a canary
  * that never receives traffic.

@@ -1,7 +1,7 @@
 /**
  * The built-in router's decisions, free of sockets: a LocalRoute is checked and compiled once
  * (regexes built, URLs parsed, cookies formatted), then `decide` picks the arm of each request
- * in Flagger's rule order (reference §2.3 "Session affinity"): sticky canary cookie, sticky
+ * in Flagger's rule order (docs/flagger-compatibility.md#23-progression-per-strategy "Session affinity"): sticky canary cookie, sticky
  * primary cookie, expired cookie of a previous run, A/B `match`, then the weighted split.
  *
  * Kept apart from proxy.ts so the rules can be read and tested without a network, and so the
