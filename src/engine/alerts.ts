@@ -1,5 +1,5 @@
 /**
- * Alerts (reference §7): what a chat message says, which fields it carries, and which
+ * Alerts (docs/flagger-compatibility.md#7-alerts): what a chat message says, which fields it carries, and which
  * AlertProviders receive it. Pure routing behind the ports: the notifiers that speak Slack, Teams
  * and the rest come from the `NotifierFactory`, the providers and Secrets from the `CanarySource`.
  *
@@ -20,11 +20,11 @@ import {
 import { effectiveMaxWeight, type ProgressionSettings } from './progression.js';
 import { analysisOf, progressionSettings } from './settings.js';
 
-/** Flagger's `progressDeadlineSeconds` default (reference §1.1). */
+/** Flagger's `progressDeadlineSeconds` default (docs/flagger-compatibility.md#11-canary). */
 export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
 
 /**
- * The message texts of reference §7, word for word: users filter and search their chat history
+ * The message texts of docs/flagger-compatibility.md#7-alerts, word for word: users filter and search their chat history
  * on them, so they must not drift from Flagger's.
  */
 export const ALERT_TEXT = {
@@ -39,13 +39,13 @@ export const ALERT_TEXT = {
   rollbackWebhookInvoked: 'Rolling back manual webhook invoked',
   failedChecksThreshold: (failedChecks: number) => `Failed checks threshold reached ${failedChecks}`,
   promotionFailed: (reason: string) => `Promotion failed, primary not ready: ${reason}`,
-  /** Flagger defines it but never reaches it (reference §2.4); Vireo sends it. */
+  /** Flagger defines it but never reaches it (docs/flagger-compatibility.md#24-skipping-the-analysis); Vireo sends it. */
   progressDeadlineExceeded: (reason: string) => `Progress deadline exceeded ${reason}`,
 } as const;
 
 export type AlertKind = keyof typeof ALERT_TEXT;
 
-/** The severity each message is sent with (reference §7). */
+/** The severity each message is sent with (docs/flagger-compatibility.md#7-alerts). */
 export const ALERT_SEVERITY: Readonly<Record<AlertKind, AlertSeverity>> = {
   initialized: 'info',
   newRevision: 'info',
@@ -95,7 +95,7 @@ export function alertTarget(canary: Canary): string {
   return `${kind}/${name}.${keyOf(canary).namespace}`;
 }
 
-/** The fields of reference §7, in Flagger's order. */
+/** The fields of docs/flagger-compatibility.md#7-alerts, in Flagger's order. */
 export function alertFields(canary: Canary, options: AlertFieldOptions = {}): [string, string][] {
   const fields: [string, string][] = [];
   if (options.clusterName) fields.push(['Cluster', options.clusterName]);

@@ -78,7 +78,7 @@ async function evaluate(
   return check!.evaluate(contextOf(subject, dependencies(values)));
 }
 
-describe('built-in checks (reference §4.1 pass rules)', () => {
+describe('built-in checks (docs/flagger-compatibility.md#41-built-in-checks pass rules)', () => {
   it.each([
     [
       { thresholdRange: { min: 99 } },
@@ -122,7 +122,7 @@ describe('built-in checks (reference §4.1 pass rules)', () => {
   });
 });
 
-describe('template and inline checks (reference §4.2)', () => {
+describe('template and inline checks (docs/flagger-compatibility.md#42-metric-templates-and-providers)', () => {
   const template: MetricTemplate = {
     apiVersion: 'flagger.app/v1beta1',
     kind: 'MetricTemplate',

@@ -1,5 +1,5 @@
 /**
- * Checks run on every analysis step (reference §4). A check returns a verdict with its evidence;
+ * Checks run on every analysis step (docs/flagger-compatibility.md#4-metrics). A check returns a verdict with its evidence;
  * the engine counts failures and explains them. Today's checks compare one value with a range,
  * as Flagger's do; a comparison judge (canary against primary, per-arm counts and histograms,
  * decided sequentially) implements the same interface and reads the `observations` port of its
@@ -363,7 +363,7 @@ export function queryContext(canary: Canary, metric: CanaryMetric): QueryContext
   return templateContext(canary, metric.interval ?? DEFAULT_METRIC_INTERVAL, metric.templateVariables ?? {});
 }
 
-/** Flagger's template functions for a canary (reference §4.2 "Rendering"). */
+/** Flagger's template functions for a canary (docs/flagger-compatibility.md#42-metric-templates-and-providers "Rendering"). */
 export function templateContext(
   canary: Canary,
   interval: string,
@@ -438,7 +438,7 @@ class InlineQueryCheck extends MetricCheck {
   }
 }
 
-/** Reference §4.1: another name without templateRef or query is an error and a failure. */
+/** docs/flagger-compatibility.md#41-built-in-checks: another name without templateRef or query is an error and a failure. */
 class UnknownMetricCheck extends MetricCheck {
   evaluate(): Promise<CheckOutcome> {
     return Promise.resolve({

@@ -1,6 +1,6 @@
 /**
  * The engine against an in-memory world (test/support/engine-world.ts): every transition of
- * reference §2.2, every strategy's sequence checked against `vireo simulate`, restarts and crashes
+ * docs/flagger-compatibility.md#22-phase-transitions, every strategy's sequence checked against `vireo simulate`, restarts and crashes
  * at every port call, webhooks, checks and explained decisions.
  */
 import { describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ async function runUntil(world: World, phases: string[], limit = 40): Promise<voi
   throw new Error(`still ${world.phase} after ${limit} ticks`);
 }
 
-describe('engine: transitions of reference §2.2', () => {
+describe('engine: transitions of docs/flagger-compatibility.md#22-phase-transitions', () => {
   it('initializes: primary created and ready, target scaled to zero, Initialized, alert', async () => {
     const world = new World(newTestCanary());
     await world.tick();

@@ -1,5 +1,5 @@
 /**
- * The analysis engine: one `advance` call is one tick of reference §2.1 for one canary. It reads
+ * The analysis engine: one `advance` call is one tick of docs/flagger-compatibility.md#21-one-tick for one canary. It reads
  * everything it needs through ports on every tick (status, routes, readiness), so a restart of the
  * process resumes from what is persisted, and each step is safe to repeat:
  * - traffic always leaves a workload before it is scaled to zero (routes first, then scale);
@@ -291,7 +291,7 @@ export class CanaryEngine {
     await this.deps.alerts.send(canary, 'info', ALERT_TEXT.initialized(tick.kind));
   }
 
-  /** Reference §2.1 step 15: a new revision waits for confirm-rollout, then progresses. */
+  /** docs/flagger-compatibility.md#21-one-tick step 15: a new revision waits for confirm-rollout, then progresses. */
   private async startRevision(tick: Tick, revision: TargetRevision): Promise<void> {
     const { canary } = tick;
     const gate = await this.runHooks(tick, ['confirm-rollout'], tick.phase);
@@ -411,7 +411,7 @@ export class CanaryEngine {
     await this.deps.alerts.send(canary, 'info', ALERT_TEXT.promotionFinished);
   }
 
-  /** Reference §2.8: all traffic to the primary, the canary scaled down, phase Failed. */
+  /** docs/flagger-compatibility.md#28-rollback-and-failed-promotion: all traffic to the primary, the canary scaled down, phase Failed. */
   private async rollback(
     tick: Tick,
     revision: TargetRevision,
@@ -447,7 +447,7 @@ export class CanaryEngine {
     await this.runHooks(tick, ['post-rollout'], 'Failed');
   }
 
-  /** Reference §2.8 (#1591): the primary broke during promotion, so the canary keeps the traffic. */
+  /** docs/flagger-compatibility.md#28-rollback-and-failed-promotion (#1591): the primary broke during promotion, so the canary keeps the traffic. */
   private async failPromotion(tick: Tick, reason: string): Promise<void> {
     const { canary } = tick;
     const message = ALERT_TEXT.promotionFailed(reason);
@@ -524,7 +524,7 @@ export class CanaryEngine {
     await this.dispatch(tick);
   }
 
-  /** Reference §2.1 step 25: once every check passed and its gates are open, move one step further. */
+  /** docs/flagger-compatibility.md#21-one-tick step 25: once every check passed and its gates are open, move one step further. */
   private async dispatch(tick: Tick): Promise<void> {
     const { canary } = tick;
     const step = nextProgressionStep(
@@ -650,7 +650,7 @@ export class CanaryEngine {
     return (analysisOf(tick.canary.spec)?.webhooks ?? []).filter((hook) => types.includes(hook.type ?? ''));
   }
 
-  /** Runs hooks in list order and stops at the first failure (reference §5). */
+  /** Runs hooks in list order and stops at the first failure (docs/flagger-compatibility.md#5-webhooks). */
   private async runHooks(tick: Tick, types: readonly string[], phase: CanaryPhase): Promise<HookRun> {
     for (const hook of this.hooksOf(tick, types)) {
       const result = await this.callHook(tick, hook, phase);
@@ -767,7 +767,7 @@ export class CanaryEngine {
   }
 
   /**
-   * Every route change goes through here, with the session-affinity cookies of reference §2.3: a
+   * Every route change goes through here, with the session-affinity cookies of docs/flagger-compatibility.md#23-progression-per-strategy: a
    * canary cookie per run while the canary takes traffic (and a primary cookie, generated once);
    * at weight 0 the canary cookie is retired to `previousSessionAffinityCookie`, which routers
    * expire.
@@ -803,7 +803,7 @@ export class CanaryEngine {
   }
 
   /**
-   * revertOnDeletion (reference §2.10): the canary is being deleted; give the target back its
+   * revertOnDeletion (docs/flagger-compatibility.md#210-revert-on-deletion): the canary is being deleted; give the target back its
    * replicas and the routing its original shape. The platform removes the finalizer afterwards.
    */
   async finalizeDeletion(key: CanaryKey): Promise<void> {
@@ -862,7 +862,7 @@ function randomLetters(count: number): string {
   return Array.from({ length: count }, () => letters[Math.floor(Math.random() * letters.length)]).join('');
 }
 
-/** Reference §2.6: a new revision, unless the target went back to the promoted spec. */
+/** docs/flagger-compatibility.md#26-change-detection: a new revision, unless the target went back to the promoted spec. */
 export function hasChanged(status: CanaryStatus, revision: TargetRevision): boolean {
   if (status.lastAppliedSpec === undefined || status.lastAppliedSpec === '') return true;
   const specChanged =

@@ -44,7 +44,7 @@ export type Readiness =
    */
   | { readonly ready: false; readonly retriable: boolean; readonly reason: string };
 
-/** What the target looks like now, to detect a new revision (reference §2.6). */
+/** What the target looks like now, to detect a new revision (docs/flagger-compatibility.md#26-change-detection). */
 export interface TargetRevision {
   /** A hash of the target's pod template (Flagger's `lastAppliedSpec` format is not required). */
   readonly specHash: string;
@@ -81,7 +81,7 @@ export interface Workloads {
   restoreTarget(canary: Canary): Promise<void>;
 }
 
-/** Session-affinity cookies in force, from status (reference §2.3). */
+/** Session-affinity cookies in force, from status (docs/flagger-compatibility.md#23-progression-per-strategy). */
 export interface AffinityCookies {
   readonly canary?: string;
   readonly primary?: string;
@@ -128,7 +128,7 @@ export interface AlertMessage {
   readonly target: string;
   readonly severity: AlertSeverity;
   readonly text: string;
-  /** Title → value, in order (reference §7 "Fields"). */
+  /** Title → value, in order (docs/flagger-compatibility.md#7-alerts "Fields"). */
   readonly fields: readonly (readonly [string, string])[];
 }
 
@@ -146,7 +146,7 @@ export interface NotifierFactory {
   forProvider(provider: AlertProvider, secret: Record<string, string> | undefined): Notifier;
 }
 
-/** The payload Flagger POSTs to webhooks (reference §5), in Flagger's key order. */
+/** The payload Flagger POSTs to webhooks (docs/flagger-compatibility.md#5-webhooks), in Flagger's key order. */
 export interface WebhookPayload {
   readonly name: string;
   readonly namespace: string;

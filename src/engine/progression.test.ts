@@ -25,7 +25,7 @@ const base: ProgressionSettings = {
 };
 
 describe('deploymentStrategy', () => {
-  it('follows reference §1.3', () => {
+  it('follows docs/flagger-compatibility.md#13-canary-analysis', () => {
     expect(deploymentStrategy({ iterations: 10, match: [{}] })).toBe('ab-testing');
     expect(deploymentStrategy({ iterations: 10 })).toBe('blue-green');
     expect(deploymentStrategy({ match: [{}] })).toBe('canary');

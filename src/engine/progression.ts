@@ -1,5 +1,5 @@
 /**
- * The progression rules of reference §2.3, as pure functions of the analysis settings and the
+ * The progression rules of docs/flagger-compatibility.md#23-progression-per-strategy, as pure functions of the analysis settings and the
  * current routes: what each step does and which gates it waits for. The analysis engine calls
  * them on every tick; `vireo simulate` runs the engine itself (docs/adr/0018-simulate-runs-the-engine.md),
  * so there is exactly one copy of the rules and of their dispatch.
@@ -38,7 +38,7 @@ export interface Routes {
   readonly mirrored: boolean;
 }
 
-/** Reference §1.3: `match` plus iterations is A/B, iterations alone blue/green, anything else canary. */
+/** docs/flagger-compatibility.md#13-canary-analysis: `match` plus iterations is A/B, iterations alone blue/green, anything else canary. */
 export function deploymentStrategy(analysis: {
   iterations?: number | undefined;
   match?: readonly unknown[] | undefined;
@@ -83,7 +83,7 @@ function clampWeight(weight: number): number {
 }
 
 /**
- * A gate a step waits for before it takes effect: the confirm webhooks (reference §5). The engine
+ * A gate a step waits for before it takes effect: the confirm webhooks (docs/flagger-compatibility.md#5-webhooks). The engine
  * asks each in order and stops at the first that is closed; `vireo simulate` shows them through
  * the engine, so a step's gates are decided here and nowhere else.
  */
@@ -130,7 +130,7 @@ export interface ProgressionState {
 const NO_ROUTE_CHANGE = undefined;
 
 /**
- * Reference §2.1 step 25 and §2.3 a–d: what the Progressing (or WaitingPromotion) tick does after
+ * docs/flagger-compatibility.md#21-one-tick step 25 and docs/flagger-compatibility.md#23-progression-per-strategy a–d: what the Progressing (or WaitingPromotion) tick does after
  * its checks passed. `name` is `<canary>.<namespace>`, used in the event messages.
  */
 export function nextProgressionStep(
@@ -227,7 +227,7 @@ function nextBlueGreenStep(
   return { kind: 'promote', gates: ['confirm-promotion'] };
 }
 
-/** One tick of the Promoting phase (reference §2.3e). */
+/** One tick of the Promoting phase (docs/flagger-compatibility.md#23e-promotion-shift). */
 export type PromotionStep =
   | { readonly kind: 'shift'; readonly routes: Routes; readonly message: string; readonly done: boolean }
   | { readonly kind: 'finalise' };
@@ -257,7 +257,7 @@ export function nextPromotionStep(
   };
 }
 
-/** The first analysis step runs the pre-rollout hooks and no metrics (reference §2.1 step 23). */
+/** The first analysis step runs the pre-rollout hooks and no metrics (docs/flagger-compatibility.md#21-one-tick step 23). */
 export function isFirstAnalysisStep(
   settings: Pick<ProgressionSettings, 'mirror'>,
   state: Pick<ProgressionState, 'routes' | 'iterations'>,

@@ -1,4 +1,4 @@
-/** Flagger's defaults applied to `spec.analysis` (reference §0, §1.3, §2.1 step 24). */
+/** Flagger's defaults applied to `spec.analysis` (docs/flagger-compatibility.md#0-process-model, docs/flagger-compatibility.md#13-canary-analysis, docs/flagger-compatibility.md#21-one-tick step 24). */
 import { parseGoDuration } from '../api/duration.js';
 import type { CanarySpec } from '../api/schema/canary.js';
 import { DEFAULT_MESH_PROVIDER, routerForCanary } from '../routers/traits.js';

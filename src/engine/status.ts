@@ -1,4 +1,4 @@
-/** Status write rules (reference §1.4 and §2.1 "Status write rules"). */
+/** Status write rules (docs/flagger-compatibility.md#14-canary-status and docs/flagger-compatibility.md#21-one-tick "Status write rules"). */
 import type { CanaryPhase, CanaryStatus } from '../api/schema/canary.js';
 
 type Condition = NonNullable<CanaryStatus['conditions']>[number];

@@ -1,5 +1,5 @@
 /**
- * The controller's Prometheus metrics (reference §8). Names, labels and help texts are Flagger's
+ * The controller's Prometheus metrics (docs/flagger-compatibility.md#8-telemetry). Names, labels and help texts are Flagger's
  * (`pkg/metrics/recorder.go`), so its Grafana dashboards and users' alerting rules keep working;
  * Vireo's own additions are prefixed `vireo_`.
  *
@@ -198,12 +198,12 @@ export class ControllerMetrics implements AlertDeliveryRecorder, AlertOutboxReco
     }
   }
 
-  /** The built-in request-duration check measures milliseconds; Flagger records seconds (§4.1). */
+  /** The built-in request-duration check measures milliseconds; Flagger records seconds (docs/flagger-compatibility.md#41-built-in-checks). */
   setRequestDuration(canary: Canary, metric: string, milliseconds: number): void {
     this.setMetricValue(canary, metric, milliseconds / 1000);
   }
 
-  /** Time spent in one analysis step (reference §2.1 step 23 onwards). */
+  /** Time spent in one analysis step (docs/flagger-compatibility.md#21-one-tick step 23 onwards). */
   observeTickDuration(canary: Canary, seconds: number): void {
     this.duration.observe(canaryLabels(canary), seconds);
   }
@@ -218,7 +218,7 @@ export class ControllerMetrics implements AlertDeliveryRecorder, AlertOutboxReco
 
   /**
    * One webhook call, named to match the engine's `EngineMetrics.countWebhook`. An empty hook type
-   * means rollout (reference §5), and an empty label value would read as no label at all.
+   * means rollout (docs/flagger-compatibility.md#5-webhooks), and an empty label value would read as no label at all.
    */
   countWebhook(type: string | undefined, ok: boolean): void {
     const result: WebhookCallResult = ok ? 'success' : 'failure';
@@ -243,7 +243,7 @@ export class ControllerMetrics implements AlertDeliveryRecorder, AlertOutboxReco
   }
 }
 
-/** Flagger labels canary series with the target's name, not the Canary's (reference §8). */
+/** Flagger labels canary series with the target's name, not the Canary's (docs/flagger-compatibility.md#8-telemetry). */
 function canaryLabels(canary: Canary): CanaryLabels {
   return { name: canary.spec.targetRef.name, namespace: keyOf(canary).namespace };
 }

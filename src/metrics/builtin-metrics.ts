@@ -1,5 +1,5 @@
 /**
- * The engine's BuiltinMetrics port answered by Prometheus (reference §4.1): the router's query,
+ * The engine's BuiltinMetrics port answered by Prometheus (docs/flagger-compatibility.md#41-built-in-checks): the router's query,
  * rendered for the canary, sent without credentials to the canary's `metricsServer` or the
  * controller's `--metrics-server`.
  */

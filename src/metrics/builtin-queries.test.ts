@@ -17,7 +17,7 @@ function canary(spec: Partial<Canary['spec']> = {}): Canary {
   };
 }
 
-describe('observerFor (reference §4.1 observer choice)', () => {
+describe('observerFor (docs/flagger-compatibility.md#41-built-in-checks observer choice)', () => {
   it.each([
     ['istio', undefined, 'istio'],
     ['linkerd', undefined, 'linkerd'],

@@ -1,5 +1,5 @@
 /**
- * The built-in checks `request-success-rate` and `request-duration` (reference §4.1): one pair of
+ * The built-in checks `request-success-rate` and `request-duration` (docs/flagger-compatibility.md#41-built-in-checks): one pair of
  * PromQL templates per router ("observer"), rendered with the canary's template functions and
  * sent, unauthenticated, to the Prometheus at `metricsServer`.
  *
@@ -120,7 +120,7 @@ export const BUILTIN_QUERIES: Readonly<Record<QueryFamily, BuiltinQueries>> = {
 export const OBSERVERS = Object.keys(BUILTIN_QUERIES) as Observer[];
 
 /**
- * Which router's queries answer a canary's built-in checks (reference §4.1): the global mesh
+ * Which router's queries answer a canary's built-in checks (docs/flagger-compatibility.md#41-built-in-checks): the global mesh
  * provider's, unless the canary names its own (and the global router does not observe all
  * traffic, as Linkerd's proxies do whichever router moved it). A name the router table does not
  * know is refused with UnknownRouterError, never answered with Istio's queries, which return

@@ -1,5 +1,5 @@
 /**
- * The metric provider contract (reference §4.2): one implementation per MetricTemplate
+ * The metric provider contract (docs/flagger-compatibility.md#42-metric-templates-and-providers): one implementation per MetricTemplate
  * `spec.provider.type`, built by `createMetricsProvider` in ./factory.ts.
  *
  * A provider turns one rendered query into one number. Everything that can go wrong becomes a

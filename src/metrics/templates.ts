@@ -1,6 +1,6 @@
 /**
  * The engine's MetricTemplates port: finds a canary's MetricTemplate, reads the Secret its
- * provider names (from the template's namespace, reference §4.2) and builds the provider. A
+ * provider names (from the template's namespace, docs/flagger-compatibility.md#42-metric-templates-and-providers) and builds the provider. A
  * provider is built per check, as Flagger does, so a rotated Secret takes effect at the next
  * check without a restart.
  */

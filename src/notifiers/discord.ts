@@ -1,6 +1,6 @@
 /**
  * Discord, through its Slack-compatible endpoint: the Slack body POSTed to the webhook URL plus
- * `/slack` (reference §7), which Discord renders as an embed. A URL already ending in `/slack`
+ * `/slack` (docs/flagger-compatibility.md#7-alerts), which Discord renders as an embed. A URL already ending in `/slack`
  * is left alone, as Flagger does, so either form of the URL works.
  */
 import { HttpChatNotifier, type ChatNotifier, type NotifierDeps, type ProviderSettings } from './notifier.js';

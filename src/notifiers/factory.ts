@@ -1,5 +1,5 @@
 /**
- * Builds chat notifiers from AlertProviders (reference §1.6, §7): resolves the address (the
+ * Builds chat notifiers from AlertProviders (docs/flagger-compatibility.md#16-metrictemplate-and-alertprovider, docs/flagger-compatibility.md#7-alerts): resolves the address (the
  * Secret's `address` wins over `spec.address`), Flagger's defaults for channel and username,
  * and picks the implementation by `spec.type`.
  *

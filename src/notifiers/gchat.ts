@@ -1,5 +1,5 @@
 /**
- * Google Chat incoming webhooks, with Flagger's cards v1 body (reference §7): a header naming
+ * Google Chat incoming webhooks, with Flagger's cards v1 body (docs/flagger-compatibility.md#7-alerts): a header naming
  * the sender and the canary, then one text paragraph for the message and one per field. The
  * header says "Vireo" where Flagger says "Flagger" (the shape is unchanged); the image is
  * Flagger's icon, which renders in Chat and which users of Flagger's alerts will recognise.

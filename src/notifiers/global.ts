@@ -1,5 +1,5 @@
 /**
- * Flagger's global notifier (reference §7): one Slack or Microsoft Teams webhook from flags or
+ * Flagger's global notifier (docs/flagger-compatibility.md#7-alerts): one Slack or Microsoft Teams webhook from flags or
  * environment, used for canaries whose `analysis.alerts` is empty. Teams wins when both are set;
  * Slack needs a channel (Flagger refuses to build it without one, and so do we, saying why).
  */

@@ -2,7 +2,7 @@
  * Microsoft Teams, in two dialects chosen by the address:
  *
  * - Office 365 connector URLs (`*.webhook.office.com/webhookb2/…`) get Flagger's `MessageCard`
- *   (reference §7), blue `0076D7` or red `FF0000` for errors.
+ *   (docs/flagger-compatibility.md#7-alerts), blue `0076D7` or red `FF0000` for errors.
  * - Microsoft retired those connectors; their replacement, a Workflows (Power Automate) flow
  *   "when a Teams webhook request is received", accepts Adaptive Cards only. Its URLs live on
  *   `*.logic.azure.com` or `*.powerplatform.com`, or have `/workflows/` in the path; they get the

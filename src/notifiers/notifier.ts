@@ -62,7 +62,7 @@ export interface ChatRequest {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** `<name>.<namespace>`, the subject of every chat message (reference §7). */
+/** `<name>.<namespace>`, the subject of every chat message (docs/flagger-compatibility.md#7-alerts). */
 export const subjectOf = (message: AlertMessage): string =>
   `${message.canary.name}.${message.canary.namespace}`;
 

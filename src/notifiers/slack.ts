@@ -1,5 +1,5 @@
 /**
- * Slack incoming webhooks and `chat.postMessage` (reference §7): one attachment coloured `good`,
+ * Slack incoming webhooks and `chat.postMessage` (docs/flagger-compatibility.md#7-alerts): one attachment coloured `good`,
  * or `danger` for error messages only (Flagger's rule: warnings stay green), the fields as
  * long (`short: false`) attachment fields. With a Secret `token`, the address is usually
  * `https://slack.com/api/chat.postMessage` and the token goes in `Authorization: Bearer`.

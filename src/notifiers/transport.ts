@@ -1,5 +1,5 @@
 /**
- * The one HTTP POST every notifier uses (reference §7 "Transport"): JSON, a 5 s timeout per
+ * The one HTTP POST every notifier uses (docs/flagger-compatibility.md#7-alerts "Transport"): JSON, a 5 s timeout per
  * attempt, an optional proxy. Flagger tries once; Vireo retries network errors, 429 and 5xx twice
  * with exponential backoff, because chat services shed load with exactly those answers and a lost
  * rollback alert is worse than a late one.

@@ -1,5 +1,5 @@
 /**
- * Calls webhooks the way Flagger does (reference §5): a JSON POST through go-retryablehttp with
+ * Calls webhooks the way Flagger does (docs/flagger-compatibility.md#5-webhooks): a JSON POST through go-retryablehttp with
  * `RetryMax = retries`, a per-attempt timeout, and success meaning status ≤ 202. Hooks written for
  * Flagger (the loadtester, gates, custom checks) see the same requests and get the same verdicts.
  */

@@ -1,5 +1,5 @@
 /**
- * What Vireo POSTs to webhooks (reference §5), byte for byte what Flagger sends: hooks such as the
+ * What Vireo POSTs to webhooks (docs/flagger-compatibility.md#5-webhooks), byte for byte what Flagger sends: hooks such as the
  * loadtester hash or log the raw body, so the encoding matters as much as the fields.
  */
 import type { Canary, CanaryWebhook } from '../api/schema/canary.js';

@@ -295,7 +295,7 @@ describe.concurrent('vireo controller on a real cluster', () => {
       },
       async () => (await phaseOf(namespace)) === 'Succeeded',
     );
-    // nginx cannot combine a weight with a header match: the header alone decides (reference §3.2).
+    // nginx cannot combine a weight with a header match: the header alone decides (docs/flagger-compatibility.md#32-routers).
     expect(seen.some((sample) => sample.header === 'x-canary' && sample.value === 'insider')).toBe(true);
     expect(seen.at(-1)).toEqual({ header: undefined, value: undefined, weight: '0' });
     expect(

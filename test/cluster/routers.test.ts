@@ -1,5 +1,5 @@
 /**
- * The generated Services (reference §3.1) and the kubernetes and nginx routers (§3.2) on a real
+ * The generated Services (docs/flagger-compatibility.md#31-services) and the kubernetes and nginx routers (docs/flagger-compatibility.md#32-routers) on a real
  * kube-apiserver: what they create, what they leave alone, what they restore, and that a
  * reconcile with nothing to change sends no write.
  */
@@ -115,7 +115,7 @@ describe('generated Services with the kubernetes router', () => {
     });
   });
 
-  it('given a Deployment selected by app=podinfo, when the router reconciles, then apex, primary and canary Services select, label and belong as §3.1 says', async () => {
+  it('given a Deployment selected by app=podinfo, when the router reconciles, then apex, primary and canary Services select, label and belong as docs/flagger-compatibility.md#31-services says', async () => {
     await createRouter('kubernetes', deps).reconcile(canary);
     const apex = await getService(namespace, 'podinfo');
     const primary = await getService(namespace, 'podinfo-primary');

@@ -1,6 +1,6 @@
 /**
  * KubernetesWorkloads on a real kube-apiserver, kube-controller-manager and kwok: the primary and
- * its configs as §2.7 describes them, scaling, content-idempotent promotion, readiness from real
+ * its configs as docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers describes them, scaling, content-idempotent promotion, readiness from real
  * rollouts, HPAs, DaemonSets, Service targets and revertOnDeletion's restore.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,7 +96,7 @@ const ready = (deploymentObject: Deployment | undefined, replicas: number): bool
   deploymentObject.status.updatedReplicas === replicas;
 
 describe('KubernetesWorkloads on a Deployment', () => {
-  it('given a Deployment using a ConfigMap and a Secret, when ensurePrimary runs, then the primary has the §2.7 metadata, selector and flagger-id, the configs are copied to -primary and the pod spec points at them', async () => {
+  it('given a Deployment using a ConfigMap and a Secret, when ensurePrimary runs, then the primary has the docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers metadata, selector and flagger-id, the configs are copied to -primary and the pod spec points at them', async () => {
     await client.apply(RESOURCES.configMaps, {
       metadata: {
         name: 'app-config',

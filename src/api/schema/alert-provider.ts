@@ -1,4 +1,4 @@
-/** The AlertProvider kind (reference §1.6, §7). */
+/** The AlertProvider kind (docs/flagger-compatibility.md#16-metrictemplate-and-alertprovider, docs/flagger-compatibility.md#7-alerts). */
 import { Type, type Static } from '@sinclair/typebox';
 import { CLOSED, Enum, LocalObjectReference, ObjectMeta } from './common.js';
 

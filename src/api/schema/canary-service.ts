@@ -1,4 +1,4 @@
-/** `spec.service` of a Canary (reference §1.2): the Services and routing objects Vireo generates. */
+/** `spec.service` of a Canary (docs/flagger-compatibility.md#12-canary-service): the Services and routing objects Vireo generates. */
 import { Type } from '@sinclair/typebox';
 import { CLOSED, Enum, IntOrString, IntegerNumber, IstioStringMatch, MapOf, StringMap } from './common.js';
 

@@ -1,4 +1,4 @@
-/** The Canary kind (reference §1.1, §1.3, §1.4). */
+/** The Canary kind (docs/flagger-compatibility.md#11-canary, docs/flagger-compatibility.md#13-canary-analysis, docs/flagger-compatibility.md#14-canary-status). */
 import { Type, type Static } from '@sinclair/typebox';
 import { SPEC_PROVIDER_NAMES } from '../../routers/traits.js';
 import { CanaryService } from './canary-service.js';

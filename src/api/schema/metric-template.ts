@@ -1,4 +1,4 @@
-/** The MetricTemplate kind (reference §1.6, §4.2). */
+/** The MetricTemplate kind (docs/flagger-compatibility.md#16-metrictemplate-and-alertprovider, docs/flagger-compatibility.md#42-metric-templates-and-providers). */
 import { Type, type Static } from '@sinclair/typebox';
 import { CLOSED, Enum, LocalObjectReference, MapOf, ObjectMeta } from './common.js';
 

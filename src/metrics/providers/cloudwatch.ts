@@ -1,5 +1,5 @@
 /**
- * Amazon CloudWatch (reference §4.2): the template's query is a JSON array of MetricDataQuery
+ * Amazon CloudWatch (docs/flagger-compatibility.md#42-metric-templates-and-providers): the template's query is a JSON array of MetricDataQuery
  * objects, sent with the official `@aws-sdk/client-cloudwatch` as one `GetMetricData` call over
  * the window [now − 10×interval, now] with `MaxDatapoints: 20` and 3 attempts. `spec.provider.region`
  * is required; credentials come from the SDK's ambient chain (environment, IRSA web identity, EKS Pod

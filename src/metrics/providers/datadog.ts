@@ -1,5 +1,5 @@
 /**
- * Datadog (reference §4.2), through the official client `@datadog/datadog-api-client`:
+ * Datadog (docs/flagger-compatibility.md#42-metric-templates-and-providers), through the official client `@datadog/datadog-api-client`:
  * `MetricsApi.queryMetrics`, i.e. `GET {address or https://api.datadoghq.com}/api/v1/query` with
  * `from` = now − 10 × interval and `to` = now in Unix seconds, the Secret's `datadog_api_key` in
  * `DD-API-KEY` and `datadog_application_key` in `DD-APPLICATION-KEY`. `isOnline` is

@@ -1,5 +1,5 @@
 /**
- * Dynatrace (reference §4.2), through Metrics API v2:
+ * Dynatrace (docs/flagger-compatibility.md#42-metric-templates-and-providers), through Metrics API v2:
  * `GET {address}/api/v2/metrics/query?metricSelector=<query>&resolution=Inf&from=<ms>&to=<ms>` over
  * the last 10 intervals, with `Authorization: Api-Token <dynatrace_token>` (scope `metrics.read`).
  * `from` and `to` are UTC epoch milliseconds, one of the formats Dynatrace documents. 5 s timeout.

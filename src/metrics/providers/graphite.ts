@@ -1,5 +1,5 @@
 /**
- * Graphite (reference §4.2): `GET {address}/render?<query>&format=json`, where the template's query
+ * Graphite (docs/flagger-compatibility.md#42-metric-templates-and-providers): `GET {address}/render?<query>&format=json`, where the template's query
  * is already a render query string such as `target=summarize(…)&from=-1min`. Whitespace runs in the
  * query's parameters are collapsed to one space (templates are written over several lines), `format` is always
  * `json`, and the Secret's `username` and `password` become basic auth. 5 s timeout.

@@ -1,5 +1,5 @@
 /**
- * InfluxDB 2.x (reference §4.2): the template's query is Flux, sent with the official client
+ * InfluxDB 2.x (docs/flagger-compatibility.md#42-metric-templates-and-providers): the template's query is Flux, sent with the official client
  * `@influxdata/influxdb-client` as `POST {address}/api/v2/query?org=<org>` (`Authorization: Token …`,
  * JSON body with the annotated-CSV dialect) under a 15 s deadline. The Secret gives `token` and `org`.
  *

@@ -1,5 +1,5 @@
 /**
- * New Relic (reference §4.2), through the Insights query API:
+ * New Relic (docs/flagger-compatibility.md#42-metric-templates-and-providers), through the Insights query API:
  * `GET {address or https://insights-api.newrelic.com}/v1/accounts/{newrelic_account_id}/query` with
  * `nrql=<query> SINCE <interval in seconds> seconds ago` and the Secret's `newrelic_query_key` in
  * `X-Query-Key`. As in Flagger, the window is appended here, so templates must not have their own

@@ -1,5 +1,5 @@
 /**
- * Prometheus (reference §4.2): `GET {address}/api/v1/query?query=…` with the query's whitespace
+ * Prometheus (docs/flagger-compatibility.md#42-metric-templates-and-providers): `GET {address}/api/v1/query?query=…` with the query's whitespace
  * collapsed, a 5 s timeout, Bearer token or basic auth from the Secret, `spec.provider.headers`
  * replacing request headers of the same name, and insecureSkipVerify for self-signed endpoints.
  *

@@ -1,5 +1,5 @@
 /**
- * Google Cloud Monitoring, formerly Stackdriver (reference §4.2): the template's query is MQL, sent as
+ * Google Cloud Monitoring, formerly Stackdriver (docs/flagger-compatibility.md#42-metric-templates-and-providers): the template's query is MQL, sent as
  * `POST https://monitoring.googleapis.com/v3/projects/{project}/timeSeries:query` with the JSON body
  * `{"query": …}` and an OAuth2 access token for the `monitoring.read` scope.
  *

@@ -1,5 +1,5 @@
 /**
- * `vireo controller`: the engine driven by the Kubernetes API (reference §0). Supervised watches
+ * `vireo controller`: the engine driven by the Kubernetes API (docs/flagger-compatibility.md#0-process-model). Supervised watches
  * fill caches and feed a deduplicating, rate-limited queue of canary keys; the sync handler keeps
  * each canary's job in the scheduler; each job runs one engine tick per analysis interval,
  * reading from the caches. With leader election, nothing runs until the Lease is ours, and the

@@ -1,5 +1,5 @@
 /**
- * Kubernetes Events on the Canary, as Flagger records them (reference §8): reason `Synced`,
+ * Kubernetes Events on the Canary, as Flagger records them (docs/flagger-compatibility.md#8-telemetry): reason `Synced`,
  * component `flagger` (kubectl field selectors and runbooks written for Flagger keep working),
  * type Normal or Warning. A message repeated for the same canary bumps the count of the existing
  * Event instead of creating another, as client-go's event correlator does; the same text also

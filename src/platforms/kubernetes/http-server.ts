@@ -1,5 +1,5 @@
 /**
- * The controller's HTTP endpoint on --port (reference §0): GET /metrics (Flagger's flagger_*
+ * The controller's HTTP endpoint on --port (docs/flagger-compatibility.md#0-process-model): GET /metrics (Flagger's flagger_*
  * series plus Vireo's watch, queue and cache metrics) and GET /healthz (`OK` as Flagger's, or the
  * details as JSON with `Accept: application/json`). Nothing else is served,
  * and nothing here changes state, so the port needs no authentication.

@@ -36,7 +36,7 @@ export interface SelectorLabel {
   readonly value: string;
 }
 
-/** The target's selector label and value (reference §2.7, §3.1), or an error naming what to add. */
+/** The target's selector label and value (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers, docs/flagger-compatibility.md#31-services), or an error naming what to add. */
 export function selectorLabelOf(
   kind: string,
   name: string,

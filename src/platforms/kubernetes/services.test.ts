@@ -34,7 +34,7 @@ function asServed(service: Service): Service {
   };
 }
 
-describe('desiredServices (reference §3.1)', () => {
+describe('desiredServices (docs/flagger-compatibility.md#31-services)', () => {
   it('given a Deployment selected by app=podinfo, when building, then apex and primary select the primary pods and the canary the target pods', () => {
     const services = desiredServices(newTestCanary(), newTestDeployment(), options);
     expect(services.map((service) => [service.role, service.name, service.selector])).toEqual([

@@ -1,6 +1,6 @@
 /**
- * The apex, primary and canary Services of a canary (reference §3.1), and the apex's selector
- * restored on deletion (§2.10 step 5). The builders are pure; `KubernetesServices` reads through
+ * The apex, primary and canary Services of a canary (docs/flagger-compatibility.md#31-services), and the apex's selector
+ * restored on deletion (docs/flagger-compatibility.md#210-revert-on-deletion step 5). The builders are pure; `KubernetesServices` reads through
  * the injected reader (a watch cache in the controller) and writes only what differs.
  */
 import type { Canary } from '../../api/schema/canary.js';
@@ -100,7 +100,7 @@ export function discoverPorts(template: PodTemplate | undefined, main: ServicePo
   return discovered;
 }
 
-/** Reference §3.1: the three Services, canary and primary first (the apex needs the primary). */
+/** docs/flagger-compatibility.md#31-services: the three Services, canary and primary first (the apex needs the primary). */
 export function desiredServices(
   canary: Canary,
   target: Workload,
@@ -272,7 +272,7 @@ export class KubernetesServices {
   }
 
   /**
-   * revertOnDeletion (reference §2.10 step 5): a user-created apex selects the target's pods again,
+   * revertOnDeletion (docs/flagger-compatibility.md#210-revert-on-deletion step 5): a user-created apex selects the target's pods again,
    * with the selector the user last applied, or `<label>: <value>`. An apex the Canary owns goes
    * away with it (garbage collection), so it is left alone. Idempotent.
    */
@@ -318,7 +318,7 @@ export class KubernetesServices {
   private async readTarget(canary: Canary): Promise<Workload> {
     const { kind, name } = canary.spec.targetRef;
     const namespace = namespaceOf(canary);
-    // Unknown kinds are treated as Deployments, as the workload side does (reference §2.9).
+    // Unknown kinds are treated as Deployments, as the workload side does (docs/flagger-compatibility.md#29-target-kinds).
     const resource = kind === 'DaemonSet' ? RESOURCES.daemonSets : RESOURCES.deployments;
     const target = await this.deps.reader.get<Workload>(resource, namespace, name);
     if (target === undefined) {

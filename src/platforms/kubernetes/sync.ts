@@ -1,5 +1,5 @@
 /**
- * The sync handler (reference §0, §1.5, §2.10): what happens when a Canary is added, its spec
+ * The sync handler (docs/flagger-compatibility.md#0-process-model, docs/flagger-compatibility.md#15-validation-when-a-canary-is-synced, docs/flagger-compatibility.md#210-revert-on-deletion): what happens when a Canary is added, its spec
  * changes, or it is being deleted. It validates, keeps the revertOnDeletion finalizer in step
  * with the spec, runs the finalization on deletion, marks a new canary Initializing, and tells
  * the scheduler whether the canary should tick.
@@ -103,7 +103,7 @@ export class CanarySync {
     return `invalid: ${text}`;
   }
 
-  /** revertOnDeletion adds the finalizer; removing the field removes it (§2.10). */
+  /** revertOnDeletion adds the finalizer; removing the field removes it (docs/flagger-compatibility.md#210-revert-on-deletion). */
   private async keepFinalizer(canary: CanaryObject): Promise<void> {
     const finalizers = canary.metadata.finalizers ?? [];
     const wanted = canary.spec.revertOnDeletion === true;

@@ -1,4 +1,4 @@
-/** AlertProvider checks (reference §7). */
+/** AlertProvider checks (docs/flagger-compatibility.md#7-alerts). */
 import { error, warning, type Finding } from '../finding.js';
 import { asFields, asText, isSet, type Fields } from './read.js';
 

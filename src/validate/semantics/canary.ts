@@ -1,6 +1,6 @@
 /**
  * Canary checks beyond the schema: the analysis shape, weights, durations, webhooks, metrics and
- * what each router provider can and cannot do (reference §1–§5).
+ * what each router provider can and cannot do (docs/flagger-compatibility.md#1-resources to docs/flagger-compatibility.md#5-webhooks).
  */
 import { isPrometheusDuration, parseGoDuration, formatDuration } from '../../api/duration.js';
 import { LOCAL_WORKLOAD_API_VERSION } from '../../api/schema/workload.js';

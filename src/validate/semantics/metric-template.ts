@@ -1,8 +1,8 @@
-/** MetricTemplate checks: what each provider needs (reference §4.2) and the query's template fields. */
+/** MetricTemplate checks: what each provider needs (docs/flagger-compatibility.md#42-metric-templates-and-providers) and the query's template fields. */
 import { error, warning, type Finding } from '../finding.js';
 import { asFields, asText, isSet, type Fields } from './read.js';
 
-/** The fields a query may use (reference §4.2 "Rendering"); `variables.KEY` comes from the Canary. */
+/** The fields a query may use (docs/flagger-compatibility.md#42-metric-templates-and-providers "Rendering"); `variables.KEY` comes from the Canary. */
 export const TEMPLATE_FIELDS = [
   'name',
   'namespace',

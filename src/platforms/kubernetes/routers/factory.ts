@@ -1,5 +1,5 @@
 /**
- * Builds the engine's Router for a provider name: the generated Services (reference §3.1) first,
+ * Builds the engine's Router for a provider name: the generated Services (docs/flagger-compatibility.md#31-services) first,
  * then the provider's routing objects. Names come from the router table (src/routers/traits.ts):
  * an unknown name is UnknownRouterError and a Flagger router not built yet is
  * RouterNotImplementedError, never a silent fallback (Flagger routes unknown names through Istio,

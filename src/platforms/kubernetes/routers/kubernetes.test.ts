@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { newTestCanary } from './fixtures.test-helper.js';
 import { KubernetesRouter } from './kubernetes.js';
 
-describe('the kubernetes router (reference §3.2)', () => {
+describe('the kubernetes router (docs/flagger-compatibility.md#32-routers)', () => {
   const router = new KubernetesRouter();
 
   it('given no iteration yet, when reading routes, then all traffic is on the primary', async () => {

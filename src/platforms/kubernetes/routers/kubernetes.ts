@@ -1,5 +1,5 @@
 /**
- * The `kubernetes` provider (reference §3.2): no routing objects at all. The apex Service always
+ * The `kubernetes` provider (docs/flagger-compatibility.md#32-routers): no routing objects at all. The apex Service always
  * selects the primary pods, so traffic moves when the primary's rollout replaces them: the only
  * strategy is blue/green, and the engine's settings force iterations for this provider
  * (progressionSettings). This is the null router: every write is a no-op.

@@ -17,7 +17,7 @@ const abCanary = (headers: Record<string, Record<string, string>>) =>
     analysis: { interval: '10s', threshold: 2, iterations: 5, match: [{ headers }] },
   });
 
-describe('the canary Ingress (reference §3.2, NGINX)', () => {
+describe('the canary Ingress (docs/flagger-compatibility.md#32-routers, NGINX)', () => {
   it('given an Ingress routing / to podinfo, when cloning, then that backend goes to podinfo-canary and others stay', () => {
     const spec = canaryIngressSpec(newTestIngress(), 'podinfo');
     const paths = spec.rules?.[0]?.http?.paths ?? [];

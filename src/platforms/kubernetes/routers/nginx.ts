@@ -1,5 +1,5 @@
 /**
- * The `nginx` provider (reference §3.2, "NGINX canary Ingress"): ingress-nginx's canary Ingress.
+ * The `nginx` provider (docs/flagger-compatibility.md#32-routers, "NGINX canary Ingress"): ingress-nginx's canary Ingress.
  * A copy of the user's Ingress, `<ingressRef>-canary`, sends to `<svc>-canary`; its annotations
  * tell ingress-nginx how much traffic (`canary-weight`) or which requests (`canary-by-header*`,
  * `canary-by-cookie`) go there. The user's Ingress is only read.

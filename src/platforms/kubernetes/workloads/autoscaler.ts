@@ -1,5 +1,5 @@
 /**
- * The primary's HorizontalPodAutoscaler (reference §2.7 "HPA"). Pausing and resuming the target's
+ * The primary's HorizontalPodAutoscaler (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers "HPA"). Pausing and resuming the target's
  * HPA are no-ops: an HPA leaves a workload at 0 replicas alone. KEDA is not supported yet.
  */
 import type { Canary } from '../../../api/schema/canary.js';

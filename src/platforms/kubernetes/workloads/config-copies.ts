@@ -1,4 +1,4 @@
-/** The `<name>-primary` copies of tracked configs (reference §2.7 "Create", first step). */
+/** The `<name>-primary` copies of tracked configs (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers "Create", first step). */
 import { SecretTypeChangedError } from './errors.js';
 import type { Canary } from '../../../api/schema/canary.js';
 import type { KubeClient } from '../client.js';

@@ -1,5 +1,5 @@
 /**
- * Config tracking (reference §2.6): the ConfigMaps and Secrets a pod template uses, read and
+ * Config tracking (docs/flagger-compatibility.md#26-change-detection): the ConfigMaps and Secrets a pod template uses, read and
  * checksummed so that a change of their data counts as a new revision, and copied to
  * `<name>-primary` so the primary keeps running the promoted data while the canary tries new data.
  */

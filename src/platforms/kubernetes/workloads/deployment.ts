@@ -1,4 +1,4 @@
-/** Deployment targets (reference §2.7): replicas scale the target, an HPA may scale the primary. */
+/** Deployment targets (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers): replicas scale the target, an HPA may scale the primary. */
 import type { Canary } from '../../../api/schema/canary.js';
 import type { Readiness } from '../../../engine/ports.js';
 import { RESOURCES } from '../resources.js';
@@ -77,7 +77,7 @@ export class DeploymentWorkload extends PodWorkload<Deployment> {
     await this.waitUntilReady(canary, generation);
   }
 
-  /** Reference §2.7 ScaleFromZero, for a target at zero. */
+  /** docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers ScaleFromZero, for a target at zero. */
   private async replicasFromZero(canary: Canary): Promise<number> {
     const hpaName = hpaNameOf(canary);
     if (hpaName === undefined) {

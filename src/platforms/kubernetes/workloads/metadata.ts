@@ -1,4 +1,4 @@
-/** Names, annotation keys and metadata filters every generated object shares (reference §2.7, §2.9). */
+/** Names, annotation keys and metadata filters every generated object shares (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers, docs/flagger-compatibility.md#29-target-kinds). */
 import type { Canary } from '../../../api/schema/canary.js';
 import type { OwnerReference } from '../client.js';
 

@@ -1,5 +1,5 @@
 /**
- * The primary's pod template (reference §2.7): the target's, with tracked configs pointing at
+ * The primary's pod template (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers): the target's, with tracked configs pointing at
  * their `-primary` copies and every selector that picks the target's pods picking the primary's.
  */
 import type { SelectorLabel } from '../options.js';

@@ -1,5 +1,5 @@
 /**
- * What Deployments and DaemonSets share (reference §2.7): the `-primary` copy with its tracked
+ * What Deployments and DaemonSets share (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers): the `-primary` copy with its tracked
  * configs, content-idempotent promotion, readiness, the revision hash and revertOnDeletion's wait.
  * The kind-specific parts (scaling, copied spec fields, readiness rules) are the subclasses'.
  */

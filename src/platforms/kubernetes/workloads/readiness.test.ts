@@ -88,7 +88,7 @@ describe('deploymentReadiness', () => {
     });
   });
 
-  it('given replicas not yet updated, then the §2.5 message, retriable while within the canary deadline', () => {
+  it('given replicas not yet updated, then the docs/flagger-compatibility.md#25-readiness-and-progress-deadline message, retriable while within the canary deadline', () => {
     const status = {
       replicas: 3,
       updatedReplicas: 1,
@@ -115,7 +115,7 @@ describe('deploymentReadiness', () => {
     });
   });
 
-  it('given old replicas pending termination, then the §2.5 message', () => {
+  it('given old replicas pending termination, then the docs/flagger-compatibility.md#25-readiness-and-progress-deadline message', () => {
     expect(deploymentReadiness(deployment(2, { replicas: 3, updatedReplicas: 2 }), settings)).toMatchObject({
       reason: 'waiting for rollout to finish: 1 old replicas are pending termination',
       retriable: true,

@@ -1,5 +1,5 @@
 /**
- * Readiness decisions of reference §2.5, from status objects alone (pure, so they are tested on
+ * Readiness decisions of docs/flagger-compatibility.md#25-readiness-and-progress-deadline, from status objects alone (pure, so they are tested on
  * hand-written statuses): when waiting helps (retriable) and when the deadline says give up.
  */
 import type { Canary } from '../../../api/schema/canary.js';

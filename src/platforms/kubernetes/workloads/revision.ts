@@ -1,5 +1,5 @@
 /**
- * The spec hash of reference §2.6: FNV-32a over a key-sorted dump, so the same spec always gives
+ * The spec hash of docs/flagger-compatibility.md#26-change-detection: FNV-32a over a key-sorted dump, so the same spec always gives
  * the same hash whatever order the API server or a GitOps tool wrote the keys in.
  */
 import { clone, stableDump } from './compare.js';

@@ -1,5 +1,5 @@
 /**
- * Plain Service targets (reference §2.9): no pods of their own, so "primary" and "canary" are
+ * Plain Service targets (docs/flagger-compatibility.md#29-target-kinds): no pods of their own, so "primary" and "canary" are
  * copies of the Service for routers to point at. `<t>-canary` follows `<t>` on every reconcile;
  * `<t>-primary` changes only at promotion. Always ready, nothing to scale.
  */
