@@ -486,7 +486,7 @@ describe("Flagger's values", () => {
     [
       'prometheus.install=true,prometheus.scrapeInterval=15s',
       (o: RenderedObject[]) =>
-        (parse(find(o, 'ConfigMap', 'vireo-prometheus')['data']['prometheus.yml'])).global,
+        parse(find(o, 'ConfigMap', 'vireo-prometheus')['data']['prometheus.yml']).global,
       { scrape_interval: '15s', evaluation_interval: '15s' },
     ],
     [

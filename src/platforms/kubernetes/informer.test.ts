@@ -217,7 +217,7 @@ describe('Informer', () => {
     (listed.metadata as unknown as Record<string, unknown>)['managedFields'] = managedFields;
     const { informer } = await started();
     const watched = { ...server.put('b'), metadata: { ...server.put('b').metadata, managedFields } };
-    server.lastWatch.send('ADDED', watched as KubeObject);
+    server.lastWatch.send('ADDED', watched);
     for (const name of ['a', 'b']) {
       expect(informer.get('default', name)).toBeDefined();
       expect(informer.get('default', name)?.metadata).not.toHaveProperty('managedFields');

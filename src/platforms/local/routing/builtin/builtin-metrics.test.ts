@@ -3,7 +3,11 @@ import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { newTestCanary } from '../../../../../test/support/engine-world.js';
 import { cleanups, eventually, startUpstream } from '../../../../../test/support/router-upstreams.js';
-import { DEFAULT_CHECK_REGISTRY, NoValuesFoundError, type MetricTemplates } from '../../../../engine/checks.js';
+import {
+  DEFAULT_CHECK_REGISTRY,
+  NoValuesFoundError,
+  type MetricTemplates,
+} from '../../../../engine/checks.js';
 import { LocalBuiltinMetrics } from './builtin-metrics.js';
 import { ProxyRouter } from './proxy.js';
 import { TrafficRecorder } from './recorder.js';
