@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VireoError } from '../shared/errors.js';
 import { printableLines } from '../shared/printable.js';
-import { VERSION } from '../shared/version.js';
+import { formatVersion, readBuildInfo } from '../shared/build-info.js';
 import type { AlertTestOptions } from './alert-command.js';
 import type { ControllerFlags } from './controller-command.js';
 import type { MetricsQueryOptions } from './metrics-command.js';
@@ -26,7 +26,11 @@ export const processIo: CliIo = {
 export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   const program = new Command('vireo')
     .description('Progressive delivery: canary, A/B, blue/green and mirroring, compatible with Flagger')
-    .version(VERSION, '-v, --version')
+    .version(
+      formatVersion(readBuildInfo()),
+      '-v, --version',
+      'print the version, the git commit of the build and the Node.js version',
+    )
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
