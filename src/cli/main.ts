@@ -175,6 +175,17 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     });
 
   program
+    .command('demo-service')
+    .description(
+      'the demo web service (V1/V2/V3 of the demo), configured by PORT, HOST, VERSION, ERROR_RATE, LATENCY, …',
+    )
+    .addHelpText('after', '\nSee docs/local/demo-service.md for the variables and the endpoints.')
+    .action(async () => {
+      const { runDemoServiceCommand } = await import('./demo-service-command.js');
+      setExitCode(await runDemoServiceCommand(io));
+    });
+
+  program
     .command('controller')
     .description('the Kubernetes operator: runs Canaries in a cluster, a drop-in for Flagger')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
