@@ -34,6 +34,13 @@ npm install --no-audit --no-fund
 step "build"
 npm run build
 
+step "container image: hadolint, the local base, buildah build (skipped when up to date; docs/install.md)"
+if [ "$(id -u)" -eq 0 ]; then
+  bash tools/build-image.sh
+else
+  echo "not root: the image is not built and test/image is skipped (buildah with vfs storage needs root)"
+fi
+
 step "lint and format check"
 npm run lint
 
