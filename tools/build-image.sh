@@ -89,10 +89,12 @@ podman_() { podman "${STORAGE[@]}" "$@"; }
 image_exists() { buildah_ inspect --type image "$1" >/dev/null 2>&1; }
 
 # The CA bundle Node.js should trust in the build: this machine reaches the registries through
-# an intercepting proxy whose CA only the host trusts (NODE_EXTRA_CA_CERTS). Empty when unset.
+# an intercepting proxy whose CA only the host trusts, through NODE_EXTRA_CA_CERTS or npm's
+# `cafile` setting (/etc/npmrc). Empty when neither is set.
 extra_ca_file() {
   local file=${NODE_EXTRA_CA_CERTS:-}
-  [[ -n $file && -r $file ]] && printf '%s' "$file"
+  [[ -n $file ]] || file=$(npm config get cafile 2>/dev/null || true)
+  [[ -n $file && $file != null && $file != undefined && -r $file ]] && printf '%s' "$file"
 }
 
 base_key() {
