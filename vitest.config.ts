@@ -57,6 +57,18 @@ export default defineConfig({
         },
       },
       {
+        // The container image: built from the Dockerfile with buildah (minutes when cold, a no-op
+        // when up to date) and run with podman, its controller against a test cluster.
+        extends: true,
+        test: {
+          name: 'image',
+          include: ['test/image/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 1_800_000,
+          fileParallelism: false,
+        },
+      },
+      {
         extends: true,
         test: {
           name: 'cluster',

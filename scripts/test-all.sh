@@ -40,10 +40,17 @@ npm install --no-audit --no-fund
 step "build"
 npm run build
 
+step "container image: hadolint, the local base, buildah build (skipped when up to date; docs/install.md)"
+if [ "$(id -u)" -eq 0 ]; then
+  bash tools/build-image.sh
+else
+  echo "not root: the image is not built and test/image is skipped (buildah with vfs storage needs root)"
+fi
+
 step "lint and format check"
 npm run lint
 
-step "tests: unit, property, integration, e2e, cluster, helm"
+step "tests: unit, property, integration, e2e, image, cluster, helm, traffic"
 npm test
 
 printf '\nall done in %ss\n' "$((SECONDS - started))"

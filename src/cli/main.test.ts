@@ -138,13 +138,13 @@ describe('vireo validate', () => {
 });
 
 describe('vireo --version', () => {
-  it('prints the package version', async () => {
+  it('prints the package version, the commit (unknown when run from the sources) and the Node version', async () => {
     const { io, stdout } = fakeIo();
     expect(await runCli(['node', 'vireo', '--version'], io)).toBe(0);
     const manifest = JSON.parse(readFileSync(join(repository, 'package.json'), 'utf8')) as {
       version: string;
     };
-    expect(stdout().trim()).toBe(manifest.version);
+    expect(stdout().trim()).toBe(`vireo ${manifest.version} (commit unknown, node ${process.version})`);
     expect(VERSION).toBe(manifest.version);
   });
 });

@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_MESH_PROVIDER, implementedRouters } from '../routers/traits.js';
 import { VireoError } from '../shared/errors.js';
 import { printableLines } from '../shared/printable.js';
-import { VERSION } from '../shared/version.js';
+import { formatVersion, readBuildInfo } from '../shared/build-info.js';
 import type { AlertTestOptions } from './alert-command.js';
 import type { ControllerFlags } from './controller-command.js';
 import type { MetricsQueryOptions } from './metrics-command.js';
@@ -27,7 +27,11 @@ export const processIo: CliIo = {
 export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   const program = new Command('vireo')
     .description('Progressive delivery: canary, A/B, blue/green and mirroring, compatible with Flagger')
-    .version(VERSION, '-v, --version')
+    .version(
+      formatVersion(readBuildInfo()),
+      '-v, --version',
+      'print the version, the git commit of the build and the Node.js version',
+    )
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -173,6 +177,17 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .action(async (options: { json?: boolean; interval?: string; router?: string }) => {
       const { runDemo } = await import('./demo-command.js');
       setExitCode(await runDemo(options, io));
+    });
+
+  program
+    .command('demo-service')
+    .description(
+      'the demo web service (V1/V2/V3 of the demo), configured by PORT, HOST, VERSION, ERROR_RATE, LATENCY, …',
+    )
+    .addHelpText('after', '\nSee docs/local/demo-service.md for the variables and the endpoints.')
+    .action(async () => {
+      const { runDemoServiceCommand } = await import('./demo-service-command.js');
+      setExitCode(await runDemoServiceCommand(io));
     });
 
   program

@@ -31,6 +31,13 @@ export const ERROR_CATALOG = {
     action:
       'Read the message: it names the flag and the accepted values. `vireo <command> --help` lists them.',
   },
+  E_BUILD_INFO: {
+    area: 'Command line and input',
+    meaning:
+      '`npm run build` (or the image build) was given a `VIREO_COMMIT` that is not a git commit (hex) or `unknown`, or a `VIREO_VERSION` other than package.json’s.',
+    action:
+      'Set `VIREO_COMMIT` to `git rev-parse HEAD` (or leave it unset in a checkout) and leave the version to package.json.',
+  },
   E_UNREADABLE_INPUT: {
     area: 'Command line and input',
     meaning:
