@@ -70,19 +70,23 @@ function demoDeployment(version: string, env: Record<string, string> = {}): Kube
 }
 
 /**
- * The canary's success rate as Traefik measured it: Traefik names the service of an Ingress
- * backend `<namespace>-<ingress>-<service>-<port>@kubernetesingressnginx`, and the built-in nginx
- * check reads ingress-nginx's own metric names, which Traefik does not export.
+ * The canary's success rate as its Pods measured it: the demo service's own request counter,
+ * scraped by Prometheus from each canary Pod (`<target>-<hash>-<suffix>`; the primary's Pods are
+ * `<target>-primary-...` and do not match). The built-in nginx check reads ingress-nginx's metric
+ * names, which Traefik does not export.
  */
-const successRateTemplate: KubeObject = {
-  metadata: { name: 'traefik-success-rate', namespace: NAMESPACE },
-  spec: {
-    provider: { type: 'prometheus', address: '' },
-    query:
-      'sum(rate(traefik_service_requests_total{service=~"{{ namespace }}-{{ ingress }}-canary-{{ service }}-canary-[0-9]+@kubernetesingressnginx", code!~"5.."}[{{ interval }}])) / ' +
-      'sum(rate(traefik_service_requests_total{service=~"{{ namespace }}-{{ ingress }}-canary-{{ service }}-canary-[0-9]+@kubernetesingressnginx"}[{{ interval }}])) * 100',
-  },
-};
+function successRateTemplate(prometheusUrl: string): KubeObject {
+  const canaryPods = 'namespace="{{ namespace }}", pod=~"{{ target }}-[a-z0-9]+-[a-z0-9]+", path="/"';
+  return {
+    metadata: { name: 'pod-success-rate', namespace: NAMESPACE },
+    spec: {
+      provider: { type: 'prometheus', address: prometheusUrl },
+      query:
+        `sum(rate(http_requests_total{${canaryPods}, status!~"5.."}[{{ interval }}])) / ` +
+        `sum(rate(http_requests_total{${canaryPods}}[{{ interval }}])) * 100`,
+    },
+  };
+}
 
 beforeAll(async () => {
   traffic = await startTrafficCluster({ log });
@@ -98,6 +102,21 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  if (traffic !== undefined) {
+    const services = await traffic.prometheus.query(
+      'sum by (service, code) (traefik_service_requests_total)',
+    );
+    log(`Traefik's request counts: ${JSON.stringify(services.result)}`);
+  }
+  if (controller !== undefined) {
+    const checks = controller.logs.filter((line) => JSON.stringify(line).includes('success-rate'));
+    log(
+      `controller lines about success-rate:\n${checks
+        .slice(-12)
+        .map((line) => JSON.stringify(line))
+        .join('\n')}`,
+    );
+  }
   await clients?.stop();
   if (clients !== undefined)
     log(`all answers: ${clients.answers.length} ${JSON.stringify(tally(clients.answers))}`);
@@ -187,7 +206,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
         ],
       },
     });
-    await client.create(RESOURCES.metricTemplates, successRateTemplate);
+    await client.create(RESOURCES.metricTemplates, successRateTemplate(traffic.prometheus.url));
     await client.apply(RESOURCES.canaries, {
       metadata: { name: 'podinfo', namespace: NAMESPACE },
       spec: {
@@ -204,7 +223,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
           metrics: [
             {
               name: 'success-rate',
-              templateRef: { name: 'traefik-success-rate' },
+              templateRef: { name: 'pod-success-rate' },
               interval: '30s',
               thresholdRange: { min: 95 },
             },
@@ -250,7 +269,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
     clients = startTrafficClients({ url: traffic.traefik.url, host: HOST });
     const start = Date.now();
     await eventually(
-      async () => answersIn(start, Date.now()).length,
+      () => Promise.resolve(answersIn(start, Date.now()).length),
       (count) => count >= 100,
       60_000,
       '100 answers',
@@ -260,7 +279,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
     expect(tally(v1)).toEqual({ [`200 1.0.0`]: v1.length });
   });
 
-  it('V2 answering 30% HTTP 500 is rolled back on the success rate Prometheus measured from Traefik, and the clients are back on V1', async () => {
+  it('V2 answering 30% HTTP 500 is rolled back on the success rate Prometheus measured, and the clients are back on V1', async () => {
     await release('2.0.0', { ERROR_RATE: '0.3' });
     const segments = await recordWeights((phase) => phase === 'Failed');
     log(
@@ -276,9 +295,25 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
     expect(Math.abs(errorShare - 0.3)).toBeLessThanOrEqual(4 * Math.sqrt((0.3 * 0.7) / fromV2.length) + 0.02);
     expect(segments.some((segment) => segment.phase === 'Progressing' && segment.weight > 0)).toBe(true);
 
+    // Rolled back on a measurement, not on a failed query.
+    const verdicts = controller.logs
+      .map(
+        (line) =>
+          (
+            line['decision'] as
+              { checks?: { check: string; verdict: string; value?: number; message?: string }[] } | undefined
+          )?.checks ?? [],
+      )
+      .flat()
+      .filter((check) => check.check === 'success-rate');
+    log(`success-rate checks: ${JSON.stringify(verdicts.map((check) => check.message))}`);
+    expect(
+      verdicts.some((check) => check.verdict === 'fail' && !/failed|no values/i.test(check.message ?? '')),
+    ).toBe(true);
+
     const failedAt = Date.now();
     await eventually(
-      async () => answersIn(failedAt + SETTLE_MS, Date.now()).length,
+      () => Promise.resolve(answersIn(failedAt + SETTLE_MS, Date.now()).length),
       (count) => count >= 100,
       60_000,
       '100 answers after the rollback',
@@ -289,6 +324,14 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
   });
 
   it('a healthy V3 is promoted, and at each step the share of answers from the canary follows its weight', async () => {
+    // V2's Pods are gone, but their last answers stay in the 30 s rate window of the next
+    // analysis: wait until Prometheus no longer sees them answer.
+    await eventually(
+      () => traffic.prometheus.query('sum(rate(http_requests_total{version="2.0.0", path="/"}[30s])) > 0'),
+      (data) => Array.isArray(data.result) && data.result.length === 0,
+      120_000,
+      "V2's answers out of Prometheus' 30 s window",
+    );
     await release('3.0.0');
     // The Canary still says Failed (V2) until the controller notices the new revision.
     await waitForPhase(['Progressing']);
@@ -327,7 +370,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
 
     const doneAt = Date.now();
     await eventually(
-      async () => answersIn(doneAt + SETTLE_MS, Date.now()).length,
+      () => Promise.resolve(answersIn(doneAt + SETTLE_MS, Date.now()).length),
       (count) => count >= 100,
       60_000,
       '100 answers after the promotion',
