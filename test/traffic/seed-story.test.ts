@@ -70,10 +70,9 @@ function demoDeployment(version: string, env: Record<string, string> = {}): Kube
 }
 
 /**
- * The canary's success rate as its Pods measured it: the demo service's own request counter,
- * scraped by Prometheus from each canary Pod (`<target>-<hash>-<suffix>`; the primary's Pods are
- * `<target>-primary-...` and do not match). The built-in nginx check reads ingress-nginx's metric
- * names, which Traefik does not export.
+ * The same as the canary's Pods counted it, a second opinion: the demo service's own request
+ * counter, scraped by Prometheus from each canary Pod (`<target>-<hash>-<suffix>`; the primary's
+ * Pods are `<target>-primary-...` and do not match).
  */
 function successRateTemplate(prometheusUrl: string): KubeObject {
   const canaryPods = 'namespace="{{ namespace }}", pod=~"{{ target }}-[a-z0-9]+-[a-z0-9]+", path="/"';
@@ -89,11 +88,9 @@ function successRateTemplate(prometheusUrl: string): KubeObject {
 }
 
 /**
- * The same as Traefik counts it: its ingress-NGINX emulation names the canary's service
- * `<namespace>-<ingress>-<service>-<port>-canary@kubernetesingressnginx`. The check proves the
- * name matches real series (without data it fails and V3 would not be promoted), but Traefik
- * 3.7.15 shows no code="500" series for that service although the clients got HTTP 500 from the
- * canary, so it cannot catch V2: the Pods' check above does (docs/testing-traffic.md).
+ * The canary's success rate as Traefik counted it, the analysis's first check: its ingress-NGINX
+ * emulation names the canary's service
+ * `<namespace>-<ingress>-<service>-<port>-canary@kubernetesingressnginx`.
  */
 function traefikSuccessRateTemplate(prometheusUrl: string): KubeObject {
   const canaryService =
@@ -244,14 +241,14 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
           maxWeight: 60,
           metrics: [
             {
-              name: 'success-rate',
-              templateRef: { name: 'pod-success-rate' },
+              name: 'traefik-success-rate',
+              templateRef: { name: 'traefik-success-rate' },
               interval: '30s',
               thresholdRange: { min: 95 },
             },
             {
-              name: 'traefik-success-rate',
-              templateRef: { name: 'traefik-success-rate' },
+              name: 'success-rate',
+              templateRef: { name: 'pod-success-rate' },
               interval: '30s',
               thresholdRange: { min: 95 },
             },
@@ -341,6 +338,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
       verdicts.some((check) => check.verdict === 'fail' && !/failed|no values/i.test(check.message ?? '')),
     ).toBe(true);
 
+    // Traefik's counter for the canary service, compared with what the clients got from V2.
     const traefikCounts = await traffic.prometheus.query(
       'sum by (code) (traefik_service_requests_total{service=~".*-canary@kubernetesingressnginx"})',
     );
