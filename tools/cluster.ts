@@ -4,13 +4,20 @@
  * (exit code 0). Progress goes to stderr, so `npm run -s cluster | head -1` yields just that line.
  *
  * The binaries are built first (a no-op taking well under a second when they are up to date).
+ *
+ * `npm run cluster -- --traffic` starts the cluster that carries real traffic instead
+ * (test/support/traffic-cluster.ts: pods that serve, Traefik, Prometheus) in a private network
+ * namespace, and also prints the gateway address and how to run a command inside the namespace
+ * (docs/testing-traffic.md). It needs root, Traefik (tools/install-traefik.sh) and `npm run build`.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { startTestCluster, type TestCluster } from '../test/support/cluster.js';
+import { enterNamespaceCommand, NETNS_MARKER_VARIABLE } from '../test/support/netns.js';
+import { startTrafficCluster } from '../test/support/traffic-cluster.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -99,7 +106,57 @@ function stopRequested(): Promise<string> {
   });
 }
 
+/** Runs this script again inside a private network namespace and exits with its exit code. */
+function reexecInPrivateNetns(): void {
+  // The child stops on the same Ctrl-C (same process group) or when this process goes away.
+  for (const signal of STOP_SIGNALS) process.on(signal, () => undefined);
+  const child = spawn(
+    'bash',
+    [
+      join(REPO_ROOT, 'scripts/in-private-netns.sh'),
+      process.execPath,
+      ...process.execArgv,
+      ...process.argv.slice(1),
+    ],
+    { stdio: 'inherit' },
+  );
+  child.once('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 0)));
+}
+
+async function traffic(): Promise<void> {
+  const stopReason = stopRequested();
+  buildBinaries();
+  let started: Awaited<ReturnType<typeof startTrafficCluster>>;
+  try {
+    started = await startTrafficCluster({ log: progress });
+  } catch (error) {
+    progress(
+      `could not start the traffic cluster: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    process.exit(1);
+  }
+  const enter = enterNamespaceCommand(process.pid);
+  process.stdout.write(
+    [
+      `KUBECONFIG=${started.kubeconfigPath}`,
+      `GATEWAY=${started.traefik.url}`,
+      `PROMETHEUS=${started.prometheus.url}`,
+      `# inside the namespace, e.g.: ${enter} curl -H 'Host: <your Ingress host>' ${started.traefik.url}/`,
+      '',
+    ].join('\n'),
+  );
+  progress(`logs in ${started.cluster.dir} and ${started.traefik.logPath}; Ctrl-C to stop`);
+  progress(`${await stopReason}: stopping`);
+  await started.stop();
+  process.exit(0);
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--traffic')) {
+    if (process.env[NETNS_MARKER_VARIABLE] === '1') await traffic();
+    else reexecInPrivateNetns();
+    return;
+  }
   const stopReason = stopRequested();
   buildBinaries();
 

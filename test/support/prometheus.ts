@@ -27,6 +27,8 @@ export interface PrometheusOptions {
   readonly targets: readonly string[];
   readonly scrapeIntervalSeconds?: number;
   readonly binary?: string;
+  /** More scrape_configs entries, as Prometheus' YAML takes them (e.g. kubernetes_sd_configs). */
+  readonly extraScrapeConfigs?: readonly object[];
 }
 
 export const freePort = (): Promise<number> => findFreePort();
@@ -43,6 +45,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<TestP
         honor_labels: true,
         static_configs: [{ targets: [...options.targets] }],
       },
+      ...(options.extraScrapeConfigs ?? []),
     ],
   };
   await writeFile(join(directory, 'prometheus.yml'), stringify(config));
