@@ -12,6 +12,7 @@ export function podinfoDeployment(
     replicas?: number;
     configMap?: string;
     annotations?: Record<string, string>;
+    progressDeadlineSeconds?: number;
   } = {},
 ): KubeObject {
   const name = options.name ?? 'podinfo';
@@ -19,7 +20,7 @@ export function podinfoDeployment(
     metadata: { name, namespace, labels: { app: name, 'app.kubernetes.io/name': name } },
     spec: {
       replicas: options.replicas ?? 2,
-      progressDeadlineSeconds: 60,
+      progressDeadlineSeconds: options.progressDeadlineSeconds ?? 60,
       selector: { matchLabels: { app: name } },
       template: {
         metadata: { labels: { app: name }, annotations: options.annotations ?? {} },
@@ -71,6 +72,7 @@ export interface CanaryFixture {
   readonly provider: 'nginx' | 'kubernetes';
   readonly analysis: Record<string, unknown>;
   readonly revertOnDeletion?: boolean;
+  readonly progressDeadlineSeconds?: number;
 }
 
 export function canary(fixture: CanaryFixture): KubeObject {
@@ -83,7 +85,7 @@ export function canary(fixture: CanaryFixture): KubeObject {
       ...(fixture.provider === 'nginx'
         ? { ingressRef: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name } }
         : {}),
-      progressDeadlineSeconds: 60,
+      progressDeadlineSeconds: fixture.progressDeadlineSeconds ?? 60,
       ...(fixture.revertOnDeletion === undefined ? {} : { revertOnDeletion: fixture.revertOnDeletion }),
       service: { port: 80, targetPort: 9898 },
       analysis: fixture.analysis,

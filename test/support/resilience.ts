@@ -34,6 +34,13 @@ export function seriesFor(scenarios: readonly Scenario[]): Series[] {
   );
 }
 
+/**
+ * The R-suites break the API server, the controller or the leader, not rollouts: on a loaded machine,
+ * repeated outages can hold a primary's rollout past Kubernetes' 60 s default, which would be a
+ * (correct) failed promotion, not what these suites measure. Their Deployments and Canaries get room.
+ */
+const RESILIENCE_PROGRESS_DEADLINE_SECONDS = 600;
+
 export function canaryFor(scenario: Scenario, interval = '1s'): KubeObject {
   const metrics = [
     {
@@ -43,23 +50,27 @@ export function canaryFor(scenario: Scenario, interval = '1s'): KubeObject {
     },
   ];
   const common = { interval, threshold: 2, metrics };
+  const progressDeadlineSeconds = RESILIENCE_PROGRESS_DEADLINE_SECONDS;
   switch (scenario.strategy) {
     case 'canary':
       return canary({
         namespace: scenario.namespace,
         provider: 'nginx',
+        progressDeadlineSeconds,
         analysis: { ...common, stepWeight: 20, maxWeight: 60 },
       });
     case 'A/B':
       return canary({
         namespace: scenario.namespace,
         provider: 'nginx',
+        progressDeadlineSeconds,
         analysis: { ...common, iterations: 3, match: [{ headers: { 'x-canary': { exact: 'insider' } } }] },
       });
     case 'blue/green':
       return canary({
         namespace: scenario.namespace,
         provider: 'kubernetes',
+        progressDeadlineSeconds,
         analysis: { ...common, iterations: 3 },
       });
   }
@@ -68,7 +79,10 @@ export function canaryFor(scenario: Scenario, interval = '1s'): KubeObject {
 /** The namespace, the podinfo Deployment (and Ingress for nginx) and the Canary. */
 export async function createScenario(client: KubeClient, scenario: Scenario, interval = '1s'): Promise<void> {
   await ensureNamespace(client, scenario.namespace);
-  await client.create(RESOURCES.deployments, podinfoDeployment(scenario.namespace));
+  await client.create(
+    RESOURCES.deployments,
+    podinfoDeployment(scenario.namespace, { progressDeadlineSeconds: RESILIENCE_PROGRESS_DEADLINE_SECONDS }),
+  );
   if (scenario.strategy !== 'blue/green')
     await client.create(RESOURCES.ingresses, podinfoIngress(scenario.namespace));
   await client.apply(RESOURCES.canaries, canaryFor(scenario, interval));

@@ -32,6 +32,8 @@ function world() {
   let stored = canaryAt(version, { phase: 'Progressing', canaryWeight: 60 });
   const watchCache = { object: stored, current: true };
   let gets = 0;
+  /** The next status write is applied, then its answer is lost (the API server killed mid-request). */
+  let loseNextAnswer = false;
   const client = {
     get: () => {
       gets += 1;
@@ -46,6 +48,10 @@ function world() {
         metadata: { ...stored.metadata, resourceVersion: String(version) },
         status: object.status,
       };
+      if (loseNextAnswer) {
+        loseNextAnswer = false;
+        return Promise.reject(new Error('socket hang up'));
+      }
       return Promise.resolve(structuredClone(stored));
     },
   };
@@ -78,6 +84,9 @@ function world() {
     },
     breakWatch: () => {
       watchCache.current = false;
+    },
+    loseNextAnswer: () => {
+      loseNextAnswer = true;
     },
     get gets() {
       return gets;
@@ -123,5 +132,19 @@ describe('the Canary a tick reads', () => {
     const next = await test.status.update(key, (current) => ({ ...current, phase: 'Finalising' }));
     expect(next.phase).toBe('Finalising');
     expect((await test.source.getCanary(key))?.status?.phase).toBe('Finalising');
+  });
+
+  it('comes from the API server after a status write whose answer was lost, even while the watch looks healthy', async () => {
+    const test = world();
+    await test.status.update(key, (current) => ({ ...current, phase: 'Promoting' }));
+    test.catchUp();
+    // The promotion fails; the write is applied, but the API server dies before answering.
+    test.loseNextAnswer();
+    await expect(
+      test.status.update(key, (current) => ({ ...current, phase: 'Failed', canaryWeight: 100 })),
+    ).rejects.toThrow('socket hang up');
+    // The cache still says Promoting: a tick deciding from it would finalise a failed promotion,
+    // and its conflict retry would overwrite Failed.
+    expect((await test.source.getCanary(key))?.status?.phase).toBe('Failed');
   });
 });
