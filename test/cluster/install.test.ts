@@ -14,11 +14,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { KubeClient, type KubeObject } from '../../src/platforms/kubernetes/client.js';
 import { LeaderElector, type Lease } from '../../src/platforms/kubernetes/leader-election.js';
-import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/resources.js';
+import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
 import { canary, podinfoDeployment } from '../support/canary-fixtures.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { startControllerProcess } from '../support/controller-process.js';
-import { adminClient, adminKubeConfig, CRDS, ensureNamespace, eventually } from '../support/kube.js';
+import {
+  adminClient,
+  adminKubeConfig,
+  CLUSTER_ROLES,
+  CRDS,
+  ensureNamespace,
+  eventually,
+  SERVICE_ACCOUNTS,
+  testResource,
+} from '../support/kube.js';
 import { kubeConfigWithToken } from '../support/kubeconfig.js';
 
 const REPOSITORY = join(import.meta.dirname, '..', '..');
@@ -28,39 +37,24 @@ const KUBECTL = join(
 );
 const SERVICE_ACCOUNT = 'system:serviceaccount:vireo-system:vireo';
 
-const api = (
-  group: string,
-  version: string,
-  plural: string,
-  kind: string,
-  namespaced: boolean,
-): ResourceType => ({
-  group,
-  version,
-  plural,
-  kind,
-  namespaced,
-});
 // Kinds only this test reads; resources.ts lists what the controller itself touches.
-const SUBJECT_ACCESS_REVIEWS = api(
+const SUBJECT_ACCESS_REVIEWS = testResource(
   'authorization.k8s.io',
   'v1',
   'subjectaccessreviews',
   'SubjectAccessReview',
   false,
 );
-const SERVICE_ACCOUNTS = api('', 'v1', 'serviceaccounts', 'ServiceAccount', true);
-const CLUSTER_ROLES = api('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false);
-const CLUSTER_ROLE_BINDINGS = api(
+const CLUSTER_ROLE_BINDINGS = testResource(
   'rbac.authorization.k8s.io',
   'v1',
   'clusterrolebindings',
   'ClusterRoleBinding',
   false,
 );
-const ROLES = api('rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true);
-const ROLE_BINDINGS = api('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true);
-const NODES = api('', 'v1', 'nodes', 'Node', false);
+const ROLES = testResource('rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true);
+const ROLE_BINDINGS = testResource('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true);
+const NODES = testResource('', 'v1', 'nodes', 'Node', false);
 
 let cluster: TestCluster;
 let client: KubeClient;

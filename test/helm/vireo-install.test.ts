@@ -13,12 +13,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, type KubeObject } from '../../src/platforms/kubernetes/client.js';
-import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/resources.js';
+import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
 import { canary, podinfoDeployment } from '../support/canary-fixtures.js';
 import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
 import { helm, REPOSITORY, VIREO_CHART } from '../support/helm.js';
-import { adminClient, adminKubeConfig, CRDS, ensureNamespace, eventually } from '../support/kube.js';
+import {
+  adminClient,
+  adminKubeConfig,
+  CLUSTER_ROLES,
+  CRDS,
+  ensureNamespace,
+  eventually,
+  SERVICE_ACCOUNTS,
+} from '../support/kube.js';
 import { kubeConfigWithToken } from '../support/kubeconfig.js';
 import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
 import { startRecordingServer, type RecordingServer } from '../support/recording-server.js';
@@ -29,21 +37,6 @@ const FULLNAME = 'flagger-vireo';
 const seed004Teams =
   'https://officetestify633.webhook.office.com/webhookb2/63a11652-d1bd-4447-ae9d-927dee285a25@eb8e7f5a-975d-46b9-af52-d98412275d2b/IncomingWebhook/74ca1e25f2714b25a24cd4ac54d848f8/0db59b53-d85f-46d5-8595-28388336a0bd';
 
-const type = (
-  group: string,
-  version: string,
-  plural: string,
-  kind: string,
-  namespaced: boolean,
-): ResourceType => ({
-  group,
-  version,
-  plural,
-  kind,
-  namespaced,
-});
-const SERVICE_ACCOUNTS = type('', 'v1', 'serviceaccounts', 'ServiceAccount', true);
-const CLUSTER_ROLES = type('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false);
 const CONFIG_MAPS = RESOURCES.configMaps;
 
 let cluster: TestCluster;

@@ -14,6 +14,24 @@ import { startTestCluster, type TestCluster } from './cluster.js';
 const repository = join(import.meta.dirname, '..', '..');
 
 /** CustomResourceDefinitions: only tests install them; the controller never writes one. */
+/** A resource type the controller itself does not touch (resources.ts lists those), for tests to read. */
+export const testResource = (
+  group: string,
+  version: string,
+  plural: string,
+  kind: string,
+  namespaced: boolean,
+): ResourceType => ({ group, version, plural, kind, namespaced });
+
+export const SERVICE_ACCOUNTS = testResource('', 'v1', 'serviceaccounts', 'ServiceAccount', true);
+export const CLUSTER_ROLES = testResource(
+  'rbac.authorization.k8s.io',
+  'v1',
+  'clusterroles',
+  'ClusterRole',
+  false,
+);
+
 export const CRDS: ResourceType = {
   group: 'apiextensions.k8s.io',
   version: 'v1',
