@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
-step "Debian packages the tests use (hey and curl for the loadtester, openssl for certificates, prometheus for the metric queries, nginx for local mode)"
+step "Debian packages the tests use (hey and curl for the loadtester, openssl for certificates, prometheus for the metric queries, nginx for local mode, iproute2 for the traffic suite's network namespace)"
 missing=()
-for pair in hey:hey curl:curl openssl:openssl prometheus:prometheus nginx:nginx; do
+for pair in hey:hey curl:curl openssl:openssl prometheus:prometheus nginx:nginx ip:iproute2; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
