@@ -40,10 +40,7 @@ export class CachedReader implements ObjectReader {
     registry: Registry,
   ) {
     // Arrays and maps both iterate their informers with values().
-    for (const informer of informers.values()) {
-      const key = resourceLabel(informer.resource);
-      this.informers.set(key, [...(this.informers.get(key) ?? []), informer]);
-    }
+    for (const informer of informers.values()) this.addInformer(informer);
     // Reused when the registry has it already (a second reader in the same process).
     this.reads =
       (registry.getSingleMetric(READS_METRIC) as Counter<'resource' | 'result'> | undefined) ??
@@ -53,6 +50,20 @@ export class CachedReader implements ObjectReader {
         labelNames: ['resource', 'result'],
         registers: [registry],
       });
+  }
+
+  /** Serves reads of the informer's resource from it once it is current (router watches start late). */
+  addInformer(informer: AnyInformer): void {
+    const key = resourceLabel(informer.resource);
+    this.informers.set(key, [...(this.informers.get(key) ?? []), informer]);
+  }
+
+  /** Stops serving reads from an informer (a watch that failed and is being replaced). */
+  removeInformer(informer: AnyInformer): void {
+    const key = resourceLabel(informer.resource);
+    const remaining = (this.informers.get(key) ?? []).filter((candidate) => candidate !== informer);
+    if (remaining.length === 0) this.informers.delete(key);
+    else this.informers.set(key, remaining);
   }
 
   /**

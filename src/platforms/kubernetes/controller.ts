@@ -21,11 +21,12 @@ import { KubernetesEventSink } from './events.js';
 import { Informer, InformerMetrics } from './informer.js';
 import type { KubernetesPlatformOptions } from './options.js';
 import { WorkQueue } from './queue.js';
-import { anyRouterWritesServices, kindsWrittenBy } from '../../routers/traits.js';
+import { anyRouterWritesServices } from '../../routers/traits.js';
 import { RESOURCES, type ResourceType } from './resources.js';
 import { createCanaryRouter, createRouter } from './routers/factory.js';
 import { CachedCanarySource } from './source.js';
 import { kubernetesStatusStore, OwnStatusWrites } from './status-store.js';
+import { RouterWatches } from './router-watches.js';
 import { CanarySync, type CanaryObject } from './sync.js';
 import { KubernetesWorkloads } from './workloads/index.js';
 
@@ -65,14 +66,13 @@ const WORKLOAD_RESOURCES: readonly ResourceType[] = [
 ];
 
 /**
- * Resources the workloads and routers read, each watched into a cache: the routers' come from
- * the router table (every router implemented on Kubernetes, since any canary may name any of
- * them), so a new router's objects are watched by adding its row.
+ * Resources watched into a cache from the start: what the workloads read, and the generated
+ * Services. The routers' own kinds (from the router table) are watched only once a router is in
+ * use (router-watches.ts), so a cluster needs only the CRDs of the meshes its canaries route through.
  */
 export const WATCHED: readonly ResourceType[] = [
   ...WORKLOAD_RESOURCES,
   ...(anyRouterWritesServices('kubernetes') ? [RESOURCES.services] : []),
-  ...kindsWrittenBy('kubernetes'),
 ];
 
 export class KubernetesController {
@@ -82,6 +82,8 @@ export class KubernetesController {
   private readonly templates: Informer<MetricTemplate & KubeObject>;
   private readonly providers: Informer<AlertProvider & KubeObject>;
   private readonly workloadInformers: Informer<KubeObject>[];
+  /** The watches of the routers' own objects, started per router in use. */
+  private readonly routerWatches: RouterWatches;
   private readonly queue: WorkQueue;
   /** The engine, its scheduler and what surrounds them, assembled as in local mode. */
   private readonly assembly: EngineAssembly;
@@ -113,6 +115,12 @@ export class KubernetesController {
       registry,
     );
     client.onWrite((resource, object) => reader.recordWrite(resource, object));
+    this.routerWatches = new RouterWatches({
+      makeInformer: (resource) => informer<KubeObject>(resource),
+      reader,
+      logger,
+      clock: { monotonic: () => performance.now() },
+    });
 
     const ownWrites = new OwnStatusWrites();
     const source = new CachedCanarySource({
@@ -128,7 +136,9 @@ export class KubernetesController {
     const routerDeps = { client, reader, options: settings.platform };
     // A --mesh-provider no router implements is a start-up error, not a per-canary one.
     createRouter(settings.meshProvider, routerDeps, { flag: '--mesh-provider', command: 'vireo controller' });
-    const router = createCanaryRouter(settings.meshProvider, routerDeps);
+    const router = createCanaryRouter(settings.meshProvider, routerDeps, (provider) =>
+      this.routerWatches.ensure(provider),
+    );
     const ticks = new Counter({
       name: 'vireo_canary_ticks_total',
       help: 'Analysis ticks run (one engine advance of one canary)',
@@ -214,6 +224,7 @@ export class KubernetesController {
       this.providers.start(),
       ...this.workloadInformers.map((informer) => informer.start()),
     ]);
+    this.routerWatches.ensure(this.settings.meshProvider);
     this.running = true;
     this.queue.run(
       this.settings.threadiness,
@@ -246,6 +257,7 @@ export class KubernetesController {
       this.templates.stop(),
       this.providers.stop(),
       ...this.workloadInformers.map((informer) => informer.stop()),
+      this.routerWatches.stop(),
     ]);
     await this.assembly.close();
   }

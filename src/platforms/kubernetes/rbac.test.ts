@@ -29,11 +29,8 @@ function grantedVerbs(group: string, plural: string): Set<string> {
 
 describe('controller RBAC and watches follow the router table', () => {
   it.each(kindsWrittenBy('kubernetes').map((kind) => [`${kind.plural}.${kind.group}`, kind] as const))(
-    'watches %s, which an implemented router writes, and may read, watch and write it',
+    'may read, watch and write %s, which an implemented router writes (and watches once in use)',
     (_name, kind) => {
-      expect(WATCHED.map((resource) => `${resource.group}/${resource.plural}`)).toContain(
-        `${kind.group}/${kind.plural}`,
-      );
       expect([...grantedVerbs(kind.group, kind.plural)].sort()).toEqual(
         expect.arrayContaining(['create', 'get', 'list', 'patch', 'update', 'watch']),
       );

@@ -57,10 +57,16 @@ export function createRouter(
  * or of `meshProvider` (--mesh-provider) when unset. Routers are built once per provider. An
  * unsupported name fails that canary's calls (the engine reports it each tick), not the others.
  */
-export function createCanaryRouter(meshProvider: string, deps: RouterDeps): Router {
+export function createCanaryRouter(
+  meshProvider: string,
+  deps: RouterDeps,
+  /** Told the provider of every call, before it runs (the controller starts that router's watches). */
+  onProviderUsed: (provider: string) => void = () => undefined,
+): Router {
   const routers = new Map<string, Router>();
   const routerOf = (canary: Canary): Router => {
     const provider = canary.spec.provider ?? meshProvider;
+    onProviderUsed(provider);
     let router = routers.get(provider);
     if (router === undefined) {
       const origin: ProviderOrigin =
