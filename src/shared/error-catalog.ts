@@ -320,7 +320,8 @@ export const ERROR_CATALOG = {
   E_UNSUPPORTED_AUTOSCALER: {
     area: 'Kubernetes controller',
     meaning: 'The `autoscalerRef` kind is not one the controller manages.',
-    action: 'Use a HorizontalPodAutoscaler (autoscaling/v2), or remove `autoscalerRef`.',
+    action:
+      'Use a HorizontalPodAutoscaler (autoscaling/v2) or a KEDA ScaledObject (keda.sh/v1alpha1), or remove `autoscalerRef`.',
   },
   E_WORKLOAD_NOT_FOUND: {
     area: 'Kubernetes controller',

@@ -39,6 +39,14 @@ export const RESOURCES = {
     kind: 'HorizontalPodAutoscaler',
     namespaced: true,
   },
+  /** KEDA's; read with GETs (not watched), so a cluster without KEDA needs none of its CRDs. */
+  scaledObjects: {
+    group: 'keda.sh',
+    version: 'v1alpha1',
+    plural: 'scaledobjects',
+    kind: 'ScaledObject',
+    namespaced: true,
+  },
   ingresses: {
     group: 'networking.k8s.io',
     version: 'v1',

@@ -1,6 +1,8 @@
 /**
- * The primary's HorizontalPodAutoscaler (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers "HPA"). Pausing and resuming the target's
- * HPA are no-ops: an HPA leaves a workload at 0 replicas alone. KEDA is not supported yet.
+ * The contract of a target's autoscaler, and its HorizontalPodAutoscaler member: the primary's
+ * `<hpa>-primary` (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers "HPA").
+ * Pausing and resuming the target's HPA are no-ops: an HPA leaves a workload at 0 replicas alone.
+ * The KEDA member is keda.ts; autoscalers.ts picks one by `autoscalerRef.kind`.
  */
 import type { Canary } from '../../../api/schema/canary.js';
 import type { KubeClient } from '../client.js';
@@ -9,7 +11,7 @@ import { canaryOwnerReference, labelsWithPrefix } from '../options.js';
 import type { ObjectReader } from '../reader.js';
 import { RESOURCES } from '../resources.js';
 import { containsDesired } from './compare.js';
-import { UnsupportedAutoscalerError, WorkloadNotFoundError } from './errors.js';
+import { WorkloadNotFoundError } from './errors.js';
 import { copiedAnnotations, namespaceOf, primaryName } from './metadata.js';
 import type { HorizontalPodAutoscaler } from './types.js';
 
@@ -19,16 +21,26 @@ export interface AutoscalerDeps {
   readonly options: KubernetesPlatformOptions;
 }
 
-/** The HPA the canary names, or undefined without an autoscalerRef; refuses KEDA. */
+/** What a Deployment target's autoscaler does around the canary's life. */
+export interface TargetAutoscaler {
+  readonly kind: string;
+  /**
+   * Creates the primary's copy when absent; with `update`, also brings an existing one in line
+   * with the target's (from promotion onwards, so the analysis runs under the promoted scaling).
+   */
+  reconcilePrimary(deps: AutoscalerDeps, canary: Canary, mode: { update: boolean }): Promise<void>;
+  /** Stops the target's autoscaler from scaling the target back up (before it is scaled to zero). */
+  pauseTarget(deps: AutoscalerDeps, canary: Canary): Promise<void>;
+  /** Lets the target's autoscaler scale it again (before it is scaled up for an analysis). */
+  resumeTarget(deps: AutoscalerDeps, canary: Canary): Promise<void>;
+  /** The target autoscaler's minimum replicas, for ScaleFromZero. */
+  minReplicas(deps: AutoscalerDeps, canary: Canary): Promise<number | undefined>;
+}
+
+/** The HPA the canary names, or undefined without an autoscalerRef or with another kind. */
 export function hpaNameOf(canary: Canary): string | undefined {
   const ref = canary.spec.autoscalerRef;
-  if (ref === undefined) return undefined;
-  if (ref.kind !== 'HorizontalPodAutoscaler') {
-    throw new UnsupportedAutoscalerError(
-      `Canary ${canary.metadata.name}.${namespaceOf(canary)}: autoscalerRef.kind ${ref.kind} is not supported yet; use a HorizontalPodAutoscaler (autoscaling/v2), or remove autoscalerRef`,
-    );
-  }
-  return ref.name;
+  return ref?.kind === 'HorizontalPodAutoscaler' ? ref.name : undefined;
 }
 
 export async function readTargetHpa(
@@ -83,10 +95,7 @@ function upToDate(live: HorizontalPodAutoscaler, desired: HorizontalPodAutoscale
   );
 }
 
-/**
- * Creates `<hpa>-primary` when absent; with `update`, also brings an existing one in line with
- * the target's HPA (from promotion onwards, so the analysis runs under the promoted scaling).
- */
+/** Creates `<hpa>-primary` when absent; with `update`, brings it in line with the target's HPA. */
 export async function reconcilePrimaryHpa(
   deps: AutoscalerDeps,
   canary: Canary,
@@ -104,3 +113,15 @@ export async function reconcilePrimaryHpa(
   if (live !== undefined && (!mode.update || upToDate(live, desired))) return;
   await deps.client.apply(RESOURCES.horizontalPodAutoscalers, desired);
 }
+
+export const HPA_AUTOSCALER: TargetAutoscaler = {
+  kind: 'HorizontalPodAutoscaler',
+  reconcilePrimary: reconcilePrimaryHpa,
+  pauseTarget: () => Promise.resolve(),
+  resumeTarget: () => Promise.resolve(),
+  minReplicas: async (deps, canary) => {
+    const name = hpaNameOf(canary);
+    if (name === undefined) return undefined;
+    return (await readTargetHpa(deps.reader, canary, name)).spec.minReplicas;
+  },
+};

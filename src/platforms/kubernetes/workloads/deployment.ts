@@ -1,8 +1,8 @@
-/** Deployment targets (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers): replicas scale the target, an HPA may scale the primary. */
+/** Deployment targets (docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers): replicas scale the target, an HPA or a KEDA ScaledObject may scale the primary. */
 import type { Canary } from '../../../api/schema/canary.js';
 import type { Readiness } from '../../../engine/ports.js';
 import { RESOURCES } from '../resources.js';
-import { hpaNameOf, readTargetHpa, reconcilePrimaryHpa } from './autoscaler.js';
+import { autoscalerOf } from './autoscalers.js';
 import { namespaceOf } from './metadata.js';
 import { PodWorkload } from './pod-workload.js';
 import { deploymentReadiness, type ReadinessSettings } from './readiness.js';
@@ -28,8 +28,8 @@ export class DeploymentWorkload extends PodWorkload<Deployment> {
     const targetReplicas = target.spec.replicas ?? 1;
     if (primary === undefined) {
       copied.replicas = targetReplicas > 0 ? targetReplicas : 1;
-    } else if (hpaNameOf(canary) === undefined && targetReplicas > 0) {
-      // With an HPA the primary's replicas are the HPA's; a target at zero has nothing to give.
+    } else if (autoscalerOf(canary) === undefined && targetReplicas > 0) {
+      // With an autoscaler the primary's replicas are its own; a target at zero has nothing to give.
       copied.replicas = targetReplicas;
     }
     return Promise.resolve(copied);
@@ -47,25 +47,27 @@ export class DeploymentWorkload extends PodWorkload<Deployment> {
     return podTemplateHash(template);
   }
 
-  protected reconcileAutoscaler(canary: Canary, update: boolean): Promise<void> {
-    return reconcilePrimaryHpa(this.context, canary, { update });
+  protected async reconcileAutoscaler(canary: Canary, update: boolean): Promise<void> {
+    await autoscalerOf(canary)?.reconcilePrimary(this.context, canary, { update });
   }
 
-  /** Pausing the HPA is a no-op: an HPA leaves a Deployment at 0 replicas alone. */
+  /** The target's autoscaler is paused first, so it does not scale the target back up. */
   async scaleToZero(canary: Canary): Promise<void> {
-    hpaNameOf(canary);
+    await autoscalerOf(canary)?.pauseTarget(this.context, canary);
     const target = await this.readTargetFromServer(canary);
     if ((target.spec.replicas ?? 1) === 0) return;
     await this.setReplicas(canary, 0);
   }
 
   async scaleFromZero(canary: Canary): Promise<void> {
+    await autoscalerOf(canary)?.resumeTarget(this.context, canary);
     const target = await this.readTargetFromServer(canary);
     if ((target.spec.replicas ?? 1) > 0) return;
     await this.setReplicas(canary, await this.replicasFromZero(canary));
   }
 
   async restoreTarget(canary: Canary): Promise<void> {
+    await autoscalerOf(canary)?.resumeTarget(this.context, canary);
     const target = await this.readTarget(canary);
     const primary = await this.readPrimary(canary);
     const replicas = primary?.spec.replicas ?? (await this.replicasFromZero(canary));
@@ -79,14 +81,14 @@ export class DeploymentWorkload extends PodWorkload<Deployment> {
 
   /** docs/flagger-compatibility.md#27-primary-workload-promotion-and-autoscalers ScaleFromZero, for a target at zero. */
   private async replicasFromZero(canary: Canary): Promise<number> {
-    const hpaName = hpaNameOf(canary);
-    if (hpaName === undefined) {
+    const autoscaler = autoscalerOf(canary);
+    if (autoscaler === undefined) {
       const primary = await this.readPrimary(canary);
       const replicas = primary?.spec.replicas ?? 1;
       return replicas > 0 ? replicas : 1;
     }
-    const hpa = await readTargetHpa(this.context.reader, canary, hpaName);
-    return (hpa.spec.minReplicas ?? 1) > 1 ? (hpa.spec.minReplicas as number) : 1;
+    const minimum = (await autoscaler.minReplicas(this.context, canary)) ?? 1;
+    return minimum > 1 ? minimum : 1;
   }
 
   private setReplicas(canary: Canary, replicas: number): Promise<Deployment> {

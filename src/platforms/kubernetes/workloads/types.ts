@@ -183,3 +183,31 @@ export interface HorizontalPodAutoscaler extends KubeObject {
     behavior?: unknown;
   };
 }
+
+/** A KEDA trigger: the fields the primary copy rewrites; the rest passes through. */
+export interface ScaledObjectTrigger {
+  type: string;
+  name?: string;
+  metadata?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+/** A KEDA ScaledObject (keda.sh/v1alpha1), partial: unknown fields pass through. */
+export interface ScaledObject extends KubeObject {
+  spec: {
+    scaleTargetRef: { apiVersion?: string; kind?: string; name: string; envSourceContainerName?: string };
+    pollingInterval?: number;
+    cooldownPeriod?: number;
+    initialCooldownPeriod?: number;
+    idleReplicaCount?: number;
+    minReplicaCount?: number;
+    maxReplicaCount?: number;
+    fallback?: unknown;
+    advanced?: {
+      horizontalPodAutoscalerConfig?: { name?: string; [field: string]: unknown };
+      [field: string]: unknown;
+    };
+    triggers: ScaledObjectTrigger[];
+    [field: string]: unknown;
+  };
+}
