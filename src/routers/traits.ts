@@ -338,6 +338,7 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     writesServices: false,
     writes: [kind('serving.knative.dev', 'v1', 'services', 'Service')],
     queryFamily: 'knative',
+    implementedOn: ['kubernetes'],
     summary: 'traffic split of the Knative Service',
   },
   local: {

@@ -47,6 +47,22 @@ export const RESOURCES = {
     kind: 'ScaledObject',
     namespaced: true,
   },
+  /** Knative Serving's Service (a Knative target, and what the knative router splits). */
+  knativeServices: {
+    group: 'serving.knative.dev',
+    version: 'v1',
+    plural: 'services',
+    kind: 'Service',
+    namespaced: true,
+  },
+  /** Knative Serving's Revisions, read with GETs for their Ready condition. */
+  knativeRevisions: {
+    group: 'serving.knative.dev',
+    version: 'v1',
+    plural: 'revisions',
+    kind: 'Revision',
+    namespaced: true,
+  },
   ingresses: {
     group: 'networking.k8s.io',
     version: 'v1',

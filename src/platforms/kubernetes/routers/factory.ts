@@ -17,6 +17,7 @@ import {
   type RouterName,
 } from '../../../routers/traits.js';
 import { KubernetesServices } from '../services.js';
+import { KnativeRouter } from './knative.js';
 import { KubernetesRouter } from './kubernetes.js';
 import { NginxRouter } from './nginx.js';
 import { namespaceOf } from './objects.js';
@@ -31,6 +32,7 @@ export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/
 export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterDeps) => MeshRouter>>> = {
   kubernetes: () => new KubernetesRouter(),
   nginx: (deps) => new NginxRouter(deps),
+  knative: (deps) => new KnativeRouter(deps),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
@@ -49,7 +51,10 @@ export function createRouter(
   const build = ROUTER_BUILDERS[router.name];
   // Unreachable while factory.test.ts holds: every router the table implements has a builder.
   if (build === undefined) throw new RouterNotImplementedError(provider, 'kubernetes', origin);
-  return new ServicesThenProvider(new KubernetesServices(deps), build(deps));
+  // Routers that route to revisions (knative) get no generated Services (the router table says which).
+  return router.writesServices
+    ? new ServicesThenProvider(new KubernetesServices(deps), build(deps))
+    : build(deps);
 }
 
 /**

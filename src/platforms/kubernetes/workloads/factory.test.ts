@@ -15,6 +15,14 @@ describe('targetKindOf', () => {
       expect(targetKindOf(withKind(kind))).toBe(kind);
   });
 
+  it('given a Service of serving.knative.dev, then a Knative target; a core Service stays a Service', () => {
+    const knative = testCanary({
+      targetRef: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello' },
+    });
+    expect(targetKindOf(knative)).toBe('KnativeService');
+    expect(targetKindOf(withKind('Service'))).toBe('Service');
+  });
+
   it('given Workload, then an error pointing at local mode', () => {
     expect(() => targetKindOf(withKind('Workload'))).toThrow(
       expect.objectContaining({

@@ -211,3 +211,28 @@ export interface ScaledObject extends KubeObject {
     [field: string]: unknown;
   };
 }
+
+/** One entry of a Knative Service's traffic block (spec.traffic or status.traffic). */
+export interface KnativeTrafficTarget {
+  revisionName?: string;
+  latestRevision?: boolean;
+  percent?: number;
+  tag?: string;
+  [field: string]: unknown;
+}
+
+/** A Knative Service (serving.knative.dev/v1), partial: unknown fields pass through. */
+export interface KnativeService extends KubeObject {
+  spec?: { template?: unknown; traffic?: KnativeTrafficTarget[]; [field: string]: unknown };
+  status?: {
+    latestCreatedRevisionName?: string;
+    latestReadyRevisionName?: string;
+    traffic?: KnativeTrafficTarget[];
+    [field: string]: unknown;
+  };
+}
+
+/** A Knative Revision: only its conditions are read. */
+export interface KnativeRevision extends KubeObject {
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
