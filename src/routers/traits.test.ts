@@ -167,7 +167,7 @@ describe('router table: rows', () => {
   });
 
   it('says what today’s Kubernetes routers do, as docs/routers/kubernetes.md and nginx.md describe them', () => {
-    expect(implementedRouters('kubernetes')).toEqual(['kubernetes', 'nginx']);
+    expect(implementedRouters('kubernetes')).toEqual(['kubernetes', 'nginx', 'traefik']);
     expect(ROUTER_TRAITS.kubernetes).toMatchObject({
       weights: false,
       defaultIterations: 10,
@@ -186,6 +186,18 @@ describe('router table: rows', () => {
       requiredReferences: [{ path: ['spec', 'ingressRef'] }],
       writes: [{ group: 'networking.k8s.io', plural: 'ingresses', kind: 'Ingress' }],
       queryFamily: 'nginx',
+    });
+    // docs/routers/traefik.md: weights only, no A/B, no mirroring.
+    expect(ROUTER_TRAITS.traefik).toMatchObject({
+      weights: true,
+      headerMatch: [],
+      cookieMatch: false,
+      mirrorInCanary: false,
+      mirrorInBlueGreen: false,
+      sessionAffinity: false,
+      requiredReferences: [],
+      writes: [{ group: 'traefik.io', version: 'v1alpha1', plural: 'traefikservices', kind: 'TraefikService' }],
+      queryFamily: 'traefik',
     });
   });
 });

@@ -382,6 +382,18 @@ export const ERROR_CATALOG = {
     meaning: 'A canary weight outside what ingress-nginx accepts.',
     action: 'Keep weights between 0 and `maxWeight` (at most 100).',
   },
+  E_TRAEFIK_SERVICE: {
+    area: 'Kubernetes controller',
+    meaning:
+      'The TraefikService `<svc>` of the traefik router is missing, has no entry for `<svc>-primary`, or its saved original spec is unreadable.',
+    action:
+      'Wait a tick (the router creates and repairs it); if it persists, delete the TraefikService and Vireo creates it again.',
+  },
+  E_TRAEFIK_WEIGHT: {
+    area: 'Kubernetes controller',
+    meaning: 'A weight in the TraefikService `<svc>` is not a whole number from 0 to 100.',
+    action: 'Remove the weight from the entry; Vireo sets it again.',
+  },
 
   // Local mode
   E_LOCAL_MANIFEST: {

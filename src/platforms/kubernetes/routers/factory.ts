@@ -20,6 +20,7 @@ import { KubernetesServices } from '../services.js';
 import { KubernetesRouter } from './kubernetes.js';
 import { NginxRouter } from './nginx.js';
 import { namespaceOf } from './objects.js';
+import { TraefikRouter } from './traefik.js';
 import type { AffinityCookies, MeshRouter, Router, RouterDeps, Routes } from './router.js';
 
 export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/traits.js';
@@ -31,6 +32,7 @@ export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/
 export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterDeps) => MeshRouter>>> = {
   kubernetes: () => new KubernetesRouter(),
   nginx: (deps) => new NginxRouter(deps),
+  traefik: (deps) => new TraefikRouter(deps),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
