@@ -196,7 +196,9 @@ describe('router table: rows', () => {
       mirrorInBlueGreen: false,
       sessionAffinity: false,
       requiredReferences: [],
-      writes: [{ group: 'traefik.io', version: 'v1alpha1', plural: 'traefikservices', kind: 'TraefikService' }],
+      writes: [
+        { group: 'traefik.io', version: 'v1alpha1', plural: 'traefikservices', kind: 'TraefikService' },
+      ],
       queryFamily: 'traefik',
     });
   });
