@@ -52,6 +52,11 @@ export async function startTraefik(options: {
   readonly kubeconfigPath: string;
   readonly log?: (line: string) => void;
   readonly startTimeoutMs?: number;
+  /**
+   * Also serve IngressRoutes and TraefikServices (the `kubernetesCRD` provider), as the `traefik`
+   * router needs. Traefik's CRDs must be installed first (installMeshCrds(client, 'traefik')).
+   */
+  readonly kubernetesCRD?: boolean;
 }): Promise<TestTraefik> {
   const binary = traefikBinary();
   const dir = await mkdtemp(join(tmpdir(), 'vireo-traefik-'));
@@ -77,6 +82,9 @@ export async function startTraefik(options: {
     '--log.level=INFO',
     '--accesslog=false',
   ];
+  if (options.kubernetesCRD === true) {
+    args.push('--providers.kubernetescrd=true', '--providers.kubernetescrd.throttleduration=0s');
+  }
   // Traefik's Kubernetes providers read $KUBECONFIG when they run outside a cluster.
   const managed: ManagedProcess = registry.start('traefik', binary, args, {
     PATH: process.env['PATH'],
