@@ -4,7 +4,8 @@
  * test kubeconfig. Its ingress-NGINX emulation provider serves the Ingresses of IngressClass
  * `nginx` (controller `k8s.io/ingress-nginx`) including the canary Ingress that Vireo's `nginx`
  * router writes (canary-weight, canary-by-header), routing to the Pod IPs of the EndpointSlices.
- * Its Prometheus metrics are served on a separate entry point.
+ * Its Prometheus metrics are served on a separate entry point. With `kubernetesCRD`, its Kubernetes
+ * CRD provider also serves IngressRoutes and TraefikServices (Vireo's `traefik` router).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -115,7 +115,7 @@ function traefikSuccessRateTemplate(prometheusUrl: string): KubeObject {
 }
 
 beforeAll(async () => {
-  // traefikCRD: Traefik's CRDs, which the controller watches (the traefik router writes TraefikServices).
+  // traefikCRD: Traefik's CRDs served, for a controller that watches every router's kinds from its start.
   traffic = await startTrafficCluster({ log, traefikCRD: true });
   client = await adminClient(traffic.cluster);
   await installCrds(client);
@@ -317,7 +317,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
     expect(tally(v1)).toEqual({ [`200 1.0.0`]: v1.length });
   });
 
-  it('V2 answering 30% HTTP 500 is rolled back on the success rate Prometheus measured, and the clients are back on V1', async () => {
+  it('V2 answering 30% HTTP 500 is rolled back on the success rate Prometheus measured, the on-call channel gets the rollback alert, and the clients are back on V1', async () => {
     await release('2.0.0', { ERROR_RATE: '0.3' });
     const segments = await recordWeights((phase) => phase === 'Failed');
     log(
