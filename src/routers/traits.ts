@@ -312,7 +312,8 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     name: 'traefik',
     writes: [kind('traefik.io', 'v1alpha1', 'traefikservices', 'TraefikService')],
     queryFamily: 'traefik',
-    summary: 'weighted TraefikService',
+    implementedOn: ['kubernetes'],
+    summary: 'weighted TraefikService `<svc>` that the IngressRoute routes to',
   },
   kuma: {
     ...WEIGHTED,

@@ -383,6 +383,29 @@ export const ERROR_CATALOG = {
     meaning: 'A canary weight outside what ingress-nginx accepts.',
     action: 'Keep weights between 0 and `maxWeight` (at most 100).',
   },
+  E_KNATIVE_SERVICE_NOT_FOUND: {
+    area: 'Kubernetes controller',
+    meaning: 'The Knative Service named by `spec.targetRef` does not exist.',
+    action: 'Create it, or fix `spec.targetRef` (apiVersion serving.knative.dev/v1, kind Service).',
+  },
+  E_KNATIVE_TRAFFIC_UNKNOWN: {
+    area: 'Kubernetes controller',
+    meaning:
+      'The Knative Service reports no traffic split yet (`status.traffic`), or has no primary revision recorded.',
+    action: 'Check that Knative Serving runs and reconciles the Service; Vireo retries on the next tick.',
+  },
+  E_TRAEFIK_SERVICE: {
+    area: 'Kubernetes controller',
+    meaning:
+      'The TraefikService `<svc>` of the traefik router is missing, has no entry for `<svc>-primary`, or its saved original spec is unreadable.',
+    action:
+      'Wait a tick (the router creates and repairs it); if it persists, delete the TraefikService and Vireo creates it again.',
+  },
+  E_TRAEFIK_WEIGHT: {
+    area: 'Kubernetes controller',
+    meaning: 'A weight in the TraefikService `<svc>` is not a whole number from 0 to 100.',
+    action: 'Remove the weight from the entry; Vireo sets it again.',
+  },
 
   // Local mode
   E_LOCAL_MANIFEST: {

@@ -4,7 +4,8 @@
  * test kubeconfig. Its ingress-NGINX emulation provider serves the Ingresses of IngressClass
  * `nginx` (controller `k8s.io/ingress-nginx`) including the canary Ingress that Vireo's `nginx`
  * router writes (canary-weight, canary-by-header), routing to the Pod IPs of the EndpointSlices.
- * Its Prometheus metrics are served on a separate entry point.
+ * Its Prometheus metrics are served on a separate entry point. With `kubernetesCRD`, its Kubernetes
+ * CRD provider also serves IngressRoutes and TraefikServices (Vireo's `traefik` router).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -52,6 +53,11 @@ export async function startTraefik(options: {
   readonly kubeconfigPath: string;
   readonly log?: (line: string) => void;
   readonly startTimeoutMs?: number;
+  /**
+   * Also serve IngressRoutes and TraefikServices (the `kubernetesCRD` provider), as the `traefik`
+   * router needs. Traefik's CRDs must be installed first (installMeshCrds(client, 'traefik')).
+   */
+  readonly kubernetesCRD?: boolean;
 }): Promise<TestTraefik> {
   const binary = traefikBinary();
   const dir = await mkdtemp(join(tmpdir(), 'vireo-traefik-'));
@@ -77,6 +83,9 @@ export async function startTraefik(options: {
     '--log.level=INFO',
     '--accesslog=false',
   ];
+  if (options.kubernetesCRD === true) {
+    args.push('--providers.kubernetescrd=true', '--providers.kubernetescrd.throttleduration=0s');
+  }
   // Traefik's Kubernetes providers read $KUBECONFIG when they run outside a cluster.
   const managed: ManagedProcess = registry.start('traefik', binary, args, {
     PATH: process.env['PATH'],

@@ -9,7 +9,8 @@ import { assertInPrivateNetworkNamespace } from './netns.js';
 import { startPodRunner, type PodRunner } from './pod-runner.js';
 import { startPrometheus, type TestPrometheus } from './prometheus.js';
 import { NGINX_INGRESS_CLASS, startTraefik, type TestTraefik } from './traefik.js';
-import { adminKubeConfig } from './kube.js';
+import { adminClient, adminKubeConfig } from './kube.js';
+import { installMeshCrds } from './mesh-crds.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -25,7 +26,11 @@ export interface TrafficCluster {
 }
 
 export async function startTrafficCluster(
-  options: { readonly log?: (line: string) => void } = {},
+  options: {
+    readonly log?: (line: string) => void;
+    /** Traefik also serves IngressRoutes and TraefikServices; installs Traefik's CRDs first. */
+    readonly traefikCRD?: boolean;
+  } = {},
 ): Promise<TrafficCluster> {
   assertInPrivateNetworkNamespace();
   const log = options.log ?? ((): void => undefined);
@@ -41,7 +46,19 @@ export async function startTrafficCluster(
     await writeFile(scrapeTargetsFile, '[]');
     const pods = await startPodRunner({ kubeconfigPath: cluster.kubeconfigPath, log, scrapeTargetsFile });
     stops.push(() => pods.stop());
-    const traefik = await startTraefik({ kubeconfigPath: cluster.kubeconfigPath, log });
+    if (options.traefikCRD === true) {
+      const client = await adminClient(cluster);
+      try {
+        await installMeshCrds(client, 'traefik');
+      } finally {
+        await client.close();
+      }
+    }
+    const traefik = await startTraefik({
+      kubeconfigPath: cluster.kubeconfigPath,
+      log,
+      kubernetesCRD: options.traefikCRD === true,
+    });
     stops.push(() => traefik.stop());
     const prometheus = await startPrometheus({
       targets: [traefik.metricsTarget],

@@ -6,7 +6,8 @@
  * `vireo controller` drives the Canary on Prometheus' measurements of Traefik's metrics.
  *
  * V1 initializes and serves; V2 answering 30% HTTP 500 is rolled back on the measured success
- * rate and the clients are back on V1; V3 is promoted, and at each step the share of answers from
+ * rate, the on-call Slack channel (a stand-in on loopback) gets the rollback alert, and the
+ * clients are back on V1; V3 is promoted, and at each step the share of answers from
  * the canary follows the canary-weight within sampling error. Run with `npm run test:traffic`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,12 @@ import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/res
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
 import { adminClient, ensureNamespace, eventually, installCrds } from '../support/kube.js';
 import { DEMO_SERVICE_IMAGE } from '../support/pod-runner.js';
+import {
+  ON_CALL_ERRORS,
+  slackAlertProvider,
+  startSlackInbox,
+  type SlackInbox,
+} from '../support/slack-inbox.js';
 import {
   startTrafficClients,
   sendOne,
@@ -43,6 +50,7 @@ let traffic: TrafficCluster;
 let client: KubeClient;
 let controller: ControllerProcess;
 let clients: TrafficClients | undefined;
+let slack: SlackInbox;
 const log = (line: string): void => console.log(`[traffic] ${line}`);
 
 function demoDeployment(version: string, env: Record<string, string> = {}): KubeObject {
@@ -107,10 +115,12 @@ function traefikSuccessRateTemplate(prometheusUrl: string): KubeObject {
 }
 
 beforeAll(async () => {
-  traffic = await startTrafficCluster({ log });
+  // traefikCRD: Traefik's CRDs served, for a controller that watches every router's kinds from its start.
+  traffic = await startTrafficCluster({ log, traefikCRD: true });
   client = await adminClient(traffic.cluster);
   await installCrds(client);
   await ensureNamespace(client, NAMESPACE);
+  slack = await startSlackInbox();
   controller = await startControllerProcess(
     traffic.kubeconfigPath,
     ['--metrics-server', traffic.prometheus.url],
@@ -139,6 +149,7 @@ afterAll(async () => {
   if (clients !== undefined)
     log(`all answers: ${clients.answers.length} ${JSON.stringify(tally(clients.answers))}`);
   if (controller !== undefined) await controller.stop('SIGTERM');
+  await slack?.close();
   await client?.close();
   await traffic?.stop();
 }, 120_000);
@@ -226,6 +237,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
     });
     await client.create(RESOURCES.metricTemplates, successRateTemplate(traffic.prometheus.url));
     await client.create(RESOURCES.metricTemplates, traefikSuccessRateTemplate(traffic.prometheus.url));
+    await client.create(RESOURCES.alertProviders, slackAlertProvider(NAMESPACE, slack));
     await client.apply(RESOURCES.canaries, {
       metadata: { name: 'podinfo', namespace: NAMESPACE },
       spec: {
@@ -253,6 +265,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
               thresholdRange: { min: 95 },
             },
           ],
+          alerts: [ON_CALL_ERRORS],
         },
       },
     });
@@ -304,7 +317,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
     expect(tally(v1)).toEqual({ [`200 1.0.0`]: v1.length });
   });
 
-  it('V2 answering 30% HTTP 500 is rolled back on the success rate Prometheus measured, and the clients are back on V1', async () => {
+  it('V2 answering 30% HTTP 500 is rolled back on the success rate Prometheus measured, the on-call channel gets the rollback alert, and the clients are back on V1', async () => {
     await release('2.0.0', { ERROR_RATE: '0.3' });
     const segments = await recordWeights((phase) => phase === 'Failed');
     log(
@@ -354,6 +367,24 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
     const after = answersIn(failedAt + SETTLE_MS, Date.now());
     log(`after the rollback: ${after.length} requests ${JSON.stringify(tally(after))}`);
     expect(tally(after)).toEqual({ [`200 1.0.0`]: after.length });
+
+    // The on-call channel got the rollback, naming the canary and why (threshold 2 failed checks).
+    const alerts = await eventually(
+      () => Promise.resolve(slack.messages()),
+      (messages) => messages.length > 0,
+      60_000,
+      'the rollback alert on Slack',
+    );
+    log(`Slack received: ${JSON.stringify(alerts)}`);
+    expect(alerts).toEqual([
+      expect.objectContaining({
+        subject: `podinfo.${NAMESPACE}`,
+        text: 'Failed checks threshold reached 2',
+        color: 'danger',
+        channel: 'deploys',
+      }),
+    ]);
+    expect(alerts[0]?.fields['Target']).toBe(`Deployment/podinfo.${NAMESPACE}`);
   });
 
   it('a healthy V3 is promoted, and at each step the share of answers from the canary follows its weight', async () => {
@@ -411,5 +442,7 @@ describe('the seed story with real traffic through Traefik (nginx provider)', ()
     const after = answersIn(doneAt + SETTLE_MS, Date.now());
     log(`after the promotion: ${after.length} requests ${JSON.stringify(tally(after))}`);
     expect(tally(after)).toEqual({ [`200 3.0.0`]: after.length });
+    // A promotion is no error: the on-call channel still holds only V2's rollback.
+    expect(slack.messages().map((message) => message.text)).toEqual(['Failed checks threshold reached 2']);
   });
 });

@@ -21,6 +21,7 @@ import { KnativeRouter } from './knative.js';
 import { KubernetesRouter } from './kubernetes.js';
 import { NginxRouter } from './nginx.js';
 import { namespaceOf } from './objects.js';
+import { TraefikRouter } from './traefik.js';
 import type { AffinityCookies, MeshRouter, Router, RouterDeps, Routes } from './router.js';
 
 export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/traits.js';
@@ -33,6 +34,7 @@ export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterD
   kubernetes: () => new KubernetesRouter(),
   nginx: (deps) => new NginxRouter(deps),
   knative: (deps) => new KnativeRouter(deps),
+  traefik: (deps) => new TraefikRouter(deps),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
