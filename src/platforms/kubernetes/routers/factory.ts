@@ -17,6 +17,7 @@ import {
   type RouterName,
 } from '../../../routers/traits.js';
 import { KubernetesServices } from '../services.js';
+import { GatewayApiRouter } from './gatewayapi.js';
 import { KubernetesRouter } from './kubernetes.js';
 import { NginxRouter } from './nginx.js';
 import { namespaceOf } from './objects.js';
@@ -31,6 +32,8 @@ export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/
 export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterDeps) => MeshRouter>>> = {
   kubernetes: () => new KubernetesRouter(),
   nginx: (deps) => new NginxRouter(deps),
+  'gatewayapi:v1': (deps) => new GatewayApiRouter(deps, 'v1'),
+  'gatewayapi:v1beta1': (deps) => new GatewayApiRouter(deps, 'v1beta1'),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
