@@ -48,10 +48,26 @@ export const NGINX_INGRESS_CLASS = {
   spec: { controller: 'k8s.io/ingress-nginx' },
 };
 
+/** The controllerName of a GatewayClass that the Gateway API provider serves. */
+export const TRAEFIK_GATEWAY_CONTROLLER = 'traefik.io/gateway-controller';
+
+const KUBERNETES_GATEWAY_ARGS = [
+  '--providers.kubernetesgateway=true',
+  // Route changes reach the routing table (and the route's status) at once.
+  '--providers.kubernetesgateway.throttleduration=0s',
+];
+
 export async function startTraefik(options: {
   readonly kubeconfigPath: string;
   readonly log?: (line: string) => void;
   readonly startTimeoutMs?: number;
+  /**
+   * Also run the Kubernetes Gateway API provider (GatewayClass controller
+   * `traefik.io/gateway-controller`, TRAEFIK_GATEWAY_CONTROLLER). The Gateway API CRDs must be
+   * installed first, or the provider does not start; a Gateway's listener port must be the port of
+   * `url` (the `web` entry point).
+   */
+  readonly kubernetesGateway?: boolean;
 }): Promise<TestTraefik> {
   const binary = traefikBinary();
   const dir = await mkdtemp(join(tmpdir(), 'vireo-traefik-'));
@@ -77,6 +93,7 @@ export async function startTraefik(options: {
     '--log.level=INFO',
     '--accesslog=false',
   ];
+  if (options.kubernetesGateway === true) args.push(...KUBERNETES_GATEWAY_ARGS);
   // Traefik's Kubernetes providers read $KUBECONFIG when they run outside a cluster.
   const managed: ManagedProcess = registry.start('traefik', binary, args, {
     PATH: process.env['PATH'],

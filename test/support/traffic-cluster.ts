@@ -9,7 +9,8 @@ import { assertInPrivateNetworkNamespace } from './netns.js';
 import { startPodRunner, type PodRunner } from './pod-runner.js';
 import { startPrometheus, type TestPrometheus } from './prometheus.js';
 import { NGINX_INGRESS_CLASS, startTraefik, type TestTraefik } from './traefik.js';
-import { adminKubeConfig } from './kube.js';
+import { adminClient, adminKubeConfig } from './kube.js';
+import { installMeshCrds } from './mesh-crds.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -25,7 +26,11 @@ export interface TrafficCluster {
 }
 
 export async function startTrafficCluster(
-  options: { readonly log?: (line: string) => void } = {},
+  options: {
+    readonly log?: (line: string) => void;
+    /** Install the Gateway API CRDs and run Traefik's Gateway API provider too. */
+    readonly gatewayApi?: boolean;
+  } = {},
 ): Promise<TrafficCluster> {
   assertInPrivateNetworkNamespace();
   const log = options.log ?? ((): void => undefined);
@@ -41,7 +46,19 @@ export async function startTrafficCluster(
     await writeFile(scrapeTargetsFile, '[]');
     const pods = await startPodRunner({ kubeconfigPath: cluster.kubeconfigPath, log, scrapeTargetsFile });
     stops.push(() => pods.stop());
-    const traefik = await startTraefik({ kubeconfigPath: cluster.kubeconfigPath, log });
+    if (options.gatewayApi === true) {
+      const client = await adminClient(cluster);
+      try {
+        await installMeshCrds(client, 'gatewayapi');
+      } finally {
+        await client.close();
+      }
+    }
+    const traefik = await startTraefik({
+      kubeconfigPath: cluster.kubeconfigPath,
+      log,
+      kubernetesGateway: options.gatewayApi === true,
+    });
     stops.push(() => traefik.stop());
     const prometheus = await startPrometheus({
       targets: [traefik.metricsTarget],
@@ -50,6 +67,12 @@ export async function startTrafficCluster(
           // The demo Pods' own /metrics, listed by the pod runner.
           job_name: 'pods',
           file_sd_configs: [{ files: [scrapeTargetsFile], refresh_interval: '1s' }],
+          // The pod labels of Flagger's bundled Prometheus too, which the built-in checks of the
+          // kubernetes and gatewayapi routers select on (docs/testing-traffic.md).
+          relabel_configs: [
+            { source_labels: ['namespace'], target_label: 'kubernetes_namespace' },
+            { source_labels: ['pod'], target_label: 'kubernetes_pod_name' },
+          ],
         },
       ],
     });
