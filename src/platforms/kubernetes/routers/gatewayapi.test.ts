@@ -472,6 +472,23 @@ describe('the HTTPRoute of the Gateway API routers (docs/routers/gatewayapi.md)'
       expect(cluster.writes).toEqual([]);
     });
 
+    it('given weights someone changed by hand, when reconciling, then they are not reverted (the next step sets them)', async () => {
+      const cluster = memoryCluster();
+      const router = new GatewayApiRouter(cluster.deps, 'v1');
+      const canary = canaryWith();
+      await router.reconcile(canary);
+      await router.setRoutes(canary, routes(20));
+      const edited = cluster.store.get('podinfo')!;
+      edited.spec!.rules[0]!.backendRefs[0]!.weight = 50;
+      edited.spec!.rules[0]!.backendRefs[1]!.weight = 50;
+      cluster.writes.length = 0;
+      await router.reconcile(canary);
+      expect(cluster.writes).toEqual([]);
+      expect(await router.getRoutes(canary)).toEqual(routes(50));
+      await router.setRoutes(canary, routes(40));
+      expect(await router.getRoutes(canary)).toEqual(routes(40));
+    });
+
     it('given session-affinity cookies in status, when reconciling mid-run, then the cookie rules stay', async () => {
       const cluster = memoryCluster();
       const router = new GatewayApiRouter(cluster.deps, 'v1');
