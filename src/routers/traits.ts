@@ -192,6 +192,7 @@ const gatewayApi = (name: RouterName, version: string, primaryCookie: boolean): 
   ],
   writes: [httpRoute(version)],
   queryFamily: 'http',
+  implementedOn: ['kubernetes'],
   summary: `HTTPRoute (${version})`,
 });
 

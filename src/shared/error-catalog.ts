@@ -406,6 +406,38 @@ export const ERROR_CATALOG = {
     meaning: 'A weight in the TraefikService `<svc>` is not a whole number from 0 to 100.',
     action: 'Remove the weight from the entry; Vireo sets it again.',
   },
+  E_HTTPROUTE_GATEWAY_REFS: {
+    area: 'Kubernetes controller',
+    meaning: 'The Gateway API router needs `spec.service.gatewayRefs` and the canary has none.',
+    action:
+      'List the Gateway (or, for mesh routing, the Service) the HTTPRoute attaches to in `spec.service.gatewayRefs`.',
+  },
+  E_HTTPROUTE_MATCH: {
+    area: 'Kubernetes controller',
+    meaning:
+      'A `spec.service.match`, `analysis.match` or `corsPolicy` condition cannot be expressed in an HTTPRoute (for example a prefix header match or a source label).',
+    action:
+      'Use the conditions docs/routers/gatewayapi.md lists (exact or regex headers and query parameters).',
+  },
+  E_HTTPROUTE_NOT_FOUND: {
+    area: 'Kubernetes controller',
+    meaning: 'The HTTPRoute `<svc>` is not there yet: the router creates it on its first reconcile.',
+    action:
+      'Nothing: the next tick retries. If it persists, check the controller may create HTTPRoutes (RBAC).',
+  },
+  E_HTTPROUTE_NOT_ACCEPTED: {
+    area: 'Kubernetes controller',
+    meaning:
+      'A Gateway has not accepted the current generation of the HTTPRoute (its `Accepted` condition is not True, or older), so the analysis halts rather than judge traffic that did not move.',
+    action:
+      'Read the condition in `kubectl get httproute <svc> -o yaml` (status.parents) and fix the route or the Gateway; the analysis resumes once it is accepted.',
+  },
+  E_HTTPROUTE_SHAPE: {
+    area: 'Kubernetes controller',
+    meaning:
+      'The HTTPRoute `<svc>` has no rule sending to both `<svc>-primary` and `<svc>-canary` (it was edited, or is a route Vireo has not taken over yet).',
+    action: 'Nothing: the router’s reconcile rewrites the route on the next tick.',
+  },
 
   // Local mode
   E_LOCAL_MANIFEST: {

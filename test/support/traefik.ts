@@ -49,6 +49,15 @@ export const NGINX_INGRESS_CLASS = {
   spec: { controller: 'k8s.io/ingress-nginx' },
 };
 
+/** The controllerName of a GatewayClass that the Gateway API provider serves. */
+export const TRAEFIK_GATEWAY_CONTROLLER = 'traefik.io/gateway-controller';
+
+const KUBERNETES_GATEWAY_ARGS = [
+  '--providers.kubernetesgateway=true',
+  // Route changes reach the routing table (and the route's status) at once.
+  '--providers.kubernetesgateway.throttleduration=0s',
+];
+
 export async function startTraefik(options: {
   readonly kubeconfigPath: string;
   readonly log?: (line: string) => void;
@@ -58,6 +67,13 @@ export async function startTraefik(options: {
    * router needs. Traefik's CRDs must be installed first (installMeshCrds(client, 'traefik')).
    */
   readonly kubernetesCRD?: boolean;
+  /**
+   * Also run the Kubernetes Gateway API provider (GatewayClass controller
+   * `traefik.io/gateway-controller`, TRAEFIK_GATEWAY_CONTROLLER). The Gateway API CRDs must be
+   * installed first, or the provider does not start; a Gateway's listener port must be the port of
+   * `url` (the `web` entry point).
+   */
+  readonly kubernetesGateway?: boolean;
 }): Promise<TestTraefik> {
   const binary = traefikBinary();
   const dir = await mkdtemp(join(tmpdir(), 'vireo-traefik-'));
@@ -86,6 +102,7 @@ export async function startTraefik(options: {
   if (options.kubernetesCRD === true) {
     args.push('--providers.kubernetescrd=true', '--providers.kubernetescrd.throttleduration=0s');
   }
+  if (options.kubernetesGateway === true) args.push(...KUBERNETES_GATEWAY_ARGS);
   // Traefik's Kubernetes providers read $KUBECONFIG when they run outside a cluster.
   const managed: ManagedProcess = registry.start('traefik', binary, args, {
     PATH: process.env['PATH'],

@@ -30,6 +30,8 @@ export async function startTrafficCluster(
     readonly log?: (line: string) => void;
     /** Traefik also serves IngressRoutes and TraefikServices; installs Traefik's CRDs first. */
     readonly traefikCRD?: boolean;
+    /** Install the Gateway API CRDs and run Traefik's Gateway API provider too. */
+    readonly gatewayApi?: boolean;
   } = {},
 ): Promise<TrafficCluster> {
   assertInPrivateNetworkNamespace();
@@ -46,10 +48,11 @@ export async function startTrafficCluster(
     await writeFile(scrapeTargetsFile, '[]');
     const pods = await startPodRunner({ kubeconfigPath: cluster.kubeconfigPath, log, scrapeTargetsFile });
     stops.push(() => pods.stop());
-    if (options.traefikCRD === true) {
+    if (options.traefikCRD === true || options.gatewayApi === true) {
       const client = await adminClient(cluster);
       try {
-        await installMeshCrds(client, 'traefik');
+        if (options.traefikCRD === true) await installMeshCrds(client, 'traefik');
+        if (options.gatewayApi === true) await installMeshCrds(client, 'gatewayapi');
       } finally {
         await client.close();
       }
@@ -58,6 +61,7 @@ export async function startTrafficCluster(
       kubeconfigPath: cluster.kubeconfigPath,
       log,
       kubernetesCRD: options.traefikCRD === true,
+      kubernetesGateway: options.gatewayApi === true,
     });
     stops.push(() => traefik.stop());
     const prometheus = await startPrometheus({
@@ -67,6 +71,12 @@ export async function startTrafficCluster(
           // The demo Pods' own /metrics, listed by the pod runner.
           job_name: 'pods',
           file_sd_configs: [{ files: [scrapeTargetsFile], refresh_interval: '1s' }],
+          // The pod labels of Flagger's bundled Prometheus too, which the built-in checks of the
+          // kubernetes and gatewayapi routers select on (docs/testing-traffic.md).
+          relabel_configs: [
+            { source_labels: ['namespace'], target_label: 'kubernetes_namespace' },
+            { source_labels: ['pod'], target_label: 'kubernetes_pod_name' },
+          ],
         },
       ],
     });

@@ -18,6 +18,7 @@ import {
 } from '../../../routers/traits.js';
 import { KubernetesServices } from '../services.js';
 import { KnativeRouter } from './knative.js';
+import { GatewayApiRouter } from './gatewayapi.js';
 import { KubernetesRouter } from './kubernetes.js';
 import { NginxRouter } from './nginx.js';
 import { namespaceOf } from './objects.js';
@@ -35,6 +36,8 @@ export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterD
   nginx: (deps) => new NginxRouter(deps),
   knative: (deps) => new KnativeRouter(deps),
   traefik: (deps) => new TraefikRouter(deps),
+  'gatewayapi:v1': (deps) => new GatewayApiRouter(deps, 'v1'),
+  'gatewayapi:v1beta1': (deps) => new GatewayApiRouter(deps, 'v1beta1'),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
