@@ -43,8 +43,11 @@ function fakeDeps(objects: KubeObject[] = []): RouterDeps & { writes: string[] }
 }
 
 describe('createRouter', () => {
-  it('given the supported providers, when listing, then they are kubernetes and nginx', () => {
-    expect(SUPPORTED_ROUTER_PROVIDERS).toEqual(['kubernetes', 'nginx']);
+  it('given the supported providers, when listing, then they are the routers the table implements on Kubernetes', () => {
+    expect(SUPPORTED_ROUTER_PROVIDERS).toEqual(implementedRouters('kubernetes'));
+    expect(SUPPORTED_ROUTER_PROVIDERS).toEqual(
+      expect.arrayContaining(['kubernetes', 'nginx', 'linkerd', 'osm', 'smi:v1alpha3', 'contour']),
+    );
   });
 
   it('given the router table, when comparing, then every router it implements on Kubernetes has a builder and no other does', () => {
@@ -60,7 +63,7 @@ describe('createRouter', () => {
           code: 'E_ROUTER_NOT_IMPLEMENTED',
           provider,
           message: expect.stringContaining(
-            `"${provider}" from spec.provider is not implemented yet on kubernetes; implemented: kubernetes, nginx`,
+            `"${provider}" from spec.provider is not implemented yet on kubernetes; implemented: ${implementedRouters('kubernetes').join(', ')}`,
           ),
         }),
       );
@@ -127,8 +130,8 @@ describe('createCanaryRouter', () => {
     await expect(router.getRoutes(newTestCanary())).rejects.toThrow(
       /"istio" from the flag --mesh-provider of vireo controller is not implemented yet/,
     );
-    await expect(router.getRoutes(newTestCanary({ provider: 'linkerd' }))).rejects.toThrow(
-      /"linkerd" from spec\.provider of Canary podinfo\.test is not implemented yet/,
+    await expect(router.getRoutes(newTestCanary({ provider: 'knative' }))).rejects.toThrow(
+      /"knative" from spec\.provider of Canary podinfo\.test is not implemented yet/,
     );
   });
 });

@@ -17,10 +17,12 @@ import {
   type RouterName,
 } from '../../../routers/traits.js';
 import { KubernetesServices } from '../services.js';
+import { ContourRouter } from './contour.js';
 import { KubernetesRouter } from './kubernetes.js';
 import { NginxRouter } from './nginx.js';
 import { namespaceOf } from './objects.js';
 import type { AffinityCookies, MeshRouter, Router, RouterDeps, Routes } from './router.js';
+import { SmiRouter } from './smi.js';
 
 export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/traits.js';
 
@@ -31,6 +33,13 @@ export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/
 export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterDeps) => MeshRouter>>> = {
   kubernetes: () => new KubernetesRouter(),
   nginx: (deps) => new NginxRouter(deps),
+  linkerd: (deps) => new SmiRouter(deps, 'linkerd'),
+  osm: (deps) => new SmiRouter(deps, 'osm'),
+  'smi:v1alpha1': (deps) => new SmiRouter(deps, 'smi:v1alpha1'),
+  'smi:v1alpha2': (deps) => new SmiRouter(deps, 'smi:v1alpha2'),
+  'smi:v1alpha3': (deps) => new SmiRouter(deps, 'smi:v1alpha3'),
+  'smi:crossover': (deps) => new SmiRouter(deps, 'smi:crossover'),
+  contour: (deps) => new ContourRouter(deps),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
