@@ -14,8 +14,17 @@ import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/res
 import { createRouter } from '../../src/platforms/kubernetes/routers/factory.js';
 import type { RouterDeps } from '../../src/platforms/kubernetes/routers/router.js';
 import type { TrafficSplit } from '../../src/platforms/kubernetes/routers/smi.js';
+import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
 import { installMeshCrds } from '../support/mesh-crds.js';
 import { ensureNamespace, startKubeTest, type KubeTest } from '../support/kube.js';
+import { startRecordingServer, type RecordingServer } from '../support/recording-server.js';
+import {
+  givenInitializedCanary,
+  primaryImage,
+  rollOut,
+  type RolloutCase,
+  type RolloutWorld,
+} from '../support/router-rollouts.js';
 
 let client: KubeClient;
 let kube: KubeTest;
@@ -185,4 +194,61 @@ describe('linkerd with hosts', () => {
     const split = await client.get<TrafficSplit>(splitAt('v1alpha1'), namespace, 'podinfo');
     expect(split?.spec?.service).toBe('podinfo.smi-linkerd-hosts.svc.cluster.local');
   });
+});
+
+describe('vireo controller with the linkerd router', () => {
+  let controller: ControllerProcess | undefined;
+  let passing: RecordingServer;
+  let failing: RecordingServer;
+  let world: RolloutWorld;
+
+  beforeAll(async () => {
+    // The controller watches the kinds of every router it implements, Contour's among them.
+    await installMeshCrds(client, 'contour');
+    [passing, failing] = await Promise.all([
+      startRecordingServer(),
+      startRecordingServer(() => ({ status: 500, body: 'acceptance tests failed' })),
+    ]);
+    controller = await startControllerProcess(kube.cluster.kubeconfigPath);
+    world = { client, controller };
+  }, 600_000);
+
+  afterAll(async () => {
+    if (controller !== undefined) {
+      const code = await controller.stop('SIGTERM');
+      if (code !== 0) console.error(`controller exited ${code}:\n${controller.tail()}`);
+    }
+    await Promise.allSettled([passing?.close(), failing?.close()]);
+  }, 60_000);
+
+  const linkerdCase = (namespace: string, webhookUrl: () => string): RolloutCase => ({
+    namespace,
+    provider: 'linkerd',
+    get webhookUrl() {
+      return webhookUrl();
+    },
+    canaryWeight: async () => {
+      const split = await client.get<TrafficSplit>(splitAt('v1alpha1'), namespace, 'podinfo');
+      const weight = split?.spec?.backends?.find((backend) => backend.service === 'podinfo-canary')?.weight;
+      return weight === undefined ? undefined : Number(weight);
+    },
+  });
+
+  it('given a linkerd Canary, when the image changes, then the TrafficSplit moves 20, 40, 60 % to the canary at each step, and the canary is promoted with the split back at 0', async () => {
+    const rollout = linkerdCase('smi-controller-promote', () => passing.url);
+    await givenInitializedCanary(world, rollout);
+    expect(await rollout.canaryWeight()).toBe(0);
+    const weights = await rollOut(world, rollout, 'ghcr.io/stefanprodan/podinfo:6.0.1', ['Succeeded']);
+    expect(weights.filter((weight) => weight !== 0)).toEqual([20, 40, 60]);
+    expect(weights.at(-1)).toBe(0);
+    expect(await primaryImage(client, rollout.namespace)).toBe('ghcr.io/stefanprodan/podinfo:6.0.1');
+  }, 400_000);
+
+  it('given a linkerd Canary whose acceptance webhook fails, when the image changes, then it rolls back: the split is at 0 again and the primary keeps the old image', async () => {
+    const rollout = linkerdCase('smi-controller-rollback', () => failing.url);
+    await givenInitializedCanary(world, rollout);
+    const weights = await rollOut(world, rollout, 'ghcr.io/stefanprodan/podinfo:6.0.1', ['Failed']);
+    expect(weights.at(-1)).toBe(0);
+    expect(await primaryImage(client, rollout.namespace)).toBe('ghcr.io/stefanprodan/podinfo:6.0.0');
+  }, 400_000);
 });
