@@ -14,8 +14,17 @@ import { HTTPPROXIES, type HTTPProxy } from '../../src/platforms/kubernetes/rout
 import { createRouter } from '../../src/platforms/kubernetes/routers/factory.js';
 import type { RouterDeps } from '../../src/platforms/kubernetes/routers/router.js';
 import { startContour, type TestContour } from '../support/contour.js';
+import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
 import { installMeshCrds } from '../support/mesh-crds.js';
 import { ensureNamespace, eventually, startKubeTest, type KubeTest } from '../support/kube.js';
+import { startRecordingServer, type RecordingServer } from '../support/recording-server.js';
+import {
+  givenInitializedCanary,
+  primaryImage,
+  rollOut,
+  type RolloutCase,
+  type RolloutWorld,
+} from '../support/router-rollouts.js';
 
 let client: KubeClient;
 let kube: KubeTest;
@@ -252,4 +261,72 @@ describe("Contour's verdict can fail", () => {
     });
     expect(await contourVerdict(namespace, 'broken')).toMatchObject({ currentStatus: 'invalid' });
   });
+});
+
+describe('vireo controller with the contour router', () => {
+  let controller: ControllerProcess | undefined;
+  let passing: RecordingServer;
+  let failing: RecordingServer;
+  let world: RolloutWorld;
+
+  beforeAll(async () => {
+    // The controller watches the kinds of every router it implements, SMI's TrafficSplit among them.
+    await installMeshCrds(client, 'smi');
+    [passing, failing] = await Promise.all([
+      startRecordingServer(),
+      startRecordingServer(() => ({ status: 500, body: 'acceptance tests failed' })),
+    ]);
+    controller = await startControllerProcess(kube.cluster.kubeconfigPath, ['--ingress-class', 'contour']);
+    world = { client, controller };
+  }, 600_000);
+
+  afterAll(async () => {
+    if (controller !== undefined) {
+      const code = await controller.stop('SIGTERM');
+      if (code !== 0) console.error(`controller exited ${code}:\n${controller.tail()}`);
+    }
+    await Promise.allSettled([passing?.close(), failing?.close()]);
+  }, 60_000);
+
+  const contourCase = (namespace: string, webhookUrl: () => string): RolloutCase => ({
+    namespace,
+    provider: 'contour',
+    get webhookUrl() {
+      return webhookUrl();
+    },
+    before: async () => {
+      await client.apply(HTTPPROXIES, {
+        metadata: { name: 'podinfo-root', namespace },
+        spec: {
+          ingressClassName: 'contour',
+          virtualhost: { fqdn: `${namespace}.example.com` },
+          includes: [{ name: 'podinfo', namespace }],
+        },
+      });
+    },
+    canaryWeight: async () => {
+      const proxy = await client.get<HTTPProxy>(HTTPPROXIES, namespace, 'podinfo');
+      return proxy?.spec?.routes?.[0]?.services.find((service) => service.name === 'podinfo-canary')?.weight;
+    },
+  });
+
+  it('given a contour Canary, when the image changes, then the HTTPProxy moves 20, 40, 60 % to the canary at each step, Contour finds it valid, and the canary is promoted with the canary at 0', async () => {
+    const rollout = contourCase('contour-controller-promote', () => passing.url);
+    await givenInitializedCanary(world, rollout);
+    expect(await rollout.canaryWeight()).toBe(0);
+    expect((await getProxy(rollout.namespace)).spec?.ingressClassName).toBe('contour');
+    const weights = await rollOut(world, rollout, 'ghcr.io/stefanprodan/podinfo:6.0.1', ['Succeeded']);
+    expect(weights.filter((weight) => weight !== 0)).toEqual([20, 40, 60]);
+    expect(weights.at(-1)).toBe(0);
+    expect(await primaryImage(client, rollout.namespace)).toBe('ghcr.io/stefanprodan/podinfo:6.0.1');
+    expect(await contourVerdict(rollout.namespace)).toMatchObject({ currentStatus: 'valid' });
+  }, 400_000);
+
+  it('given a contour Canary whose acceptance webhook fails, when the image changes, then it rolls back: the canary is at 0 again and the primary keeps the old image', async () => {
+    const rollout = contourCase('contour-controller-rollback', () => failing.url);
+    await givenInitializedCanary(world, rollout);
+    const weights = await rollOut(world, rollout, 'ghcr.io/stefanprodan/podinfo:6.0.1', ['Failed']);
+    expect(weights.at(-1)).toBe(0);
+    expect(await primaryImage(client, rollout.namespace)).toBe('ghcr.io/stefanprodan/podinfo:6.0.0');
+  }, 400_000);
 });
