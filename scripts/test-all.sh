@@ -28,6 +28,9 @@ bash tools/build-control-plane.sh
 step "helm, for the chart tests (built from its Go module into .cache/helm/bin)"
 bash tools/build-helm.sh
 
+step "contour, Contour's control plane for the contour router's cluster test (its Go module into .cache/contour/bin)"
+bash tools/build-contour.sh
+
 step "dashboard-check, the strict Grafana dashboard validator (grafana-foundation-sdk's Go module)"
 bash tools/build-dashboard-check.sh
 

@@ -22,6 +22,7 @@ export interface ControllerFlags {
   includeLabelPrefix?: string;
   enableConfigTracking?: boolean;
   ingressAnnotationsPrefix?: string;
+  ingressClass?: string;
   slackUrl?: string;
   slackUser?: string;
   slackChannel?: string;
@@ -227,6 +228,9 @@ export async function runController(
         enableConfigTracking: flags.enableConfigTracking ?? true,
         ingressAnnotationsPrefix:
           flags.ingressAnnotationsPrefix ?? DEFAULT_PLATFORM_OPTIONS.ingressAnnotationsPrefix,
+        ...(flags.ingressClass === undefined || flags.ingressClass === ''
+          ? {}
+          : { ingressClass: flags.ingressClass }),
       },
       ...(flags.namespace === undefined ? {} : { namespace: flags.namespace }),
       meshProvider,

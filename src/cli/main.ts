@@ -214,6 +214,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '--ingress-annotations-prefix <prefix>',
       'annotation prefix of the nginx canary Ingress (default: nginx.ingress.kubernetes.io)',
     )
+    .option('--ingress-class <class>', "ingressClassName of the contour router's HTTPProxy (default: none)")
     .option('--slack-url <url>', 'global Slack webhook for canaries without alerts (default: $SLACK_URL)')
     .option('--slack-user <name>', 'Slack user name (default: $SLACK_USER or flagger)')
     .option('--slack-channel <channel>', 'Slack channel (default: $SLACK_CHANNEL)')

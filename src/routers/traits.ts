@@ -173,6 +173,7 @@ const smi = (name: RouterName, version: string, summary: string): RouterTraits =
   name,
   writes: [trafficSplit(version)],
   queryFamily: 'istio',
+  implementedOn: ['kubernetes'],
   summary,
 });
 
@@ -231,6 +232,7 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     writes: [trafficSplit('v1alpha1')],
     queryFamily: 'linkerd',
     observesAllTraffic: true,
+    implementedOn: ['kubernetes'],
     summary: 'SMI TrafficSplit (v1alpha1)',
   },
   appmesh: {
@@ -275,7 +277,8 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     cookieMatch: true,
     writes: [kind('projectcontour.io', 'v1', 'httpproxies', 'HTTPProxy')],
     queryFamily: 'contour',
-    summary: 'HTTPProxy',
+    implementedOn: ['kubernetes'],
+    summary: 'HTTPProxy included by your root HTTPProxy',
   },
   gloo: {
     ...WEIGHTED,

@@ -378,6 +378,41 @@ export const ERROR_CATALOG = {
     meaning: 'An `analysis.match` condition cannot be expressed with ingress-nginx canary annotations.',
     action: 'Use one header (exact or regex) or one cookie, as docs/routers explains.',
   },
+  E_TRAFFICSPLIT_NOT_FOUND: {
+    area: 'Kubernetes controller',
+    meaning: 'The SMI TrafficSplit `<svc>` is not there yet (linkerd, osm, smi:* routers).',
+    action:
+      'Nothing: the router creates it on the next reconcile. If it persists, check the TrafficSplit CRD serves the version the router writes (docs/routers/smi.md).',
+  },
+  E_TRAFFICSPLIT_BACKENDS: {
+    area: 'Kubernetes controller',
+    meaning:
+      'The TrafficSplit has no `<svc>-primary` or `<svc>-canary` backend, so its weights cannot be read.',
+    action: 'Leave the generated TrafficSplit to Vireo; its reconcile writes both backends again.',
+  },
+  E_TRAFFICSPLIT_WEIGHT: {
+    area: 'Kubernetes controller',
+    meaning: 'A TrafficSplit backend weight is neither a number nor a Kubernetes quantity.',
+    action: 'Remove the edit; Vireo writes whole-number weights.',
+  },
+  E_HTTPPROXY_NOT_FOUND: {
+    area: 'Kubernetes controller',
+    meaning: 'The contour router’s HTTPProxy `<svc>` is not there yet.',
+    action:
+      'Nothing: the router creates it on the next reconcile. If it persists, check the HTTPProxy CRD is installed.',
+  },
+  E_HTTPPROXY_ROUTES: {
+    area: 'Kubernetes controller',
+    meaning:
+      'The HTTPProxy’s first route has no weighted `<svc>-primary` service, so its weights cannot be read.',
+    action: 'Leave the generated HTTPProxy to Vireo; its reconcile writes the routes again.',
+  },
+  E_HTTPPROXY_SPEC: {
+    area: 'Kubernetes controller',
+    meaning:
+      'A Canary field cannot be expressed in a Contour HTTPProxy (a duration, a retryOn condition, an empty match).',
+    action: 'Change the field the message names as it says (docs/routers/contour.md).',
+  },
   E_INGRESS_WEIGHT: {
     area: 'Kubernetes controller',
     meaning: 'A canary weight outside what ingress-nginx accepts.',

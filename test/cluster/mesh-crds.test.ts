@@ -20,6 +20,8 @@ it.each([
   ['istio', 'virtualservices.networking.istio.io'],
   ['gatewayapi', 'httproutes.gateway.networking.k8s.io'],
   ['traefik', 'traefikservices.traefik.io'],
+  ['smi', 'trafficsplits.split.smi-spec.io'],
+  ['contour', 'httpproxies.projectcontour.io'],
 ])(
   'installs the %s CRDs from their Go module, %s among them',
   async (set, expected) => {

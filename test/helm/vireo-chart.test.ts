@@ -435,20 +435,18 @@ describe("Flagger's values", () => {
     expect(off.some((object) => object.kind === 'ConfigMap')).toBe(false);
   });
 
-  it('ingressClass and the client rate limits are accepted without changing the controller', async () => {
+  it('the client rate limits are accepted without changing the controller', async () => {
     const plain = args(await template(VIREO_CHART));
     expect(
-      args(
-        await template(VIREO_CHART, [
-          '--set',
-          'ingressClass=contour',
-          '--set',
-          'kubeconfigQPS=100',
-          '--set',
-          'kubeconfigBurst=250',
-        ]),
-      ),
+      args(await template(VIREO_CHART, ['--set', 'kubeconfigQPS=100', '--set', 'kubeconfigBurst=250'])),
     ).toEqual(plain);
+  });
+
+  it('ingressClass becomes --ingress-class, the class of the contour router HTTPProxy', async () => {
+    expect(args(await template(VIREO_CHART, ['--set', 'ingressClass=contour']))).toContain(
+      '--ingress-class=contour',
+    );
+    expect(args(await template(VIREO_CHART)).some((arg) => arg.startsWith('--ingress-class'))).toBe(false);
   });
 
   it.each([

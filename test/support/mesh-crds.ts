@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { KubeClient, KubeObject } from '../../src/platforms/kubernetes/client.js';
+import { crdToV1 } from './crd-v1beta1.js';
 import { CRDS, eventually } from './kube.js';
 
 const repository = join(import.meta.dirname, '..', '..');
@@ -29,13 +30,16 @@ export async function meshCrdDirectory(set: string): Promise<string> {
   return stdout.trim().split('\n').at(-1) ?? '';
 }
 
-/** Every CustomResourceDefinition in the YAML files of `directory` (other kinds are skipped). */
+/**
+ * Every CustomResourceDefinition in the YAML files (other kinds are skipped), in
+ * `apiextensions.k8s.io/v1`: a v1beta1 one (SMI's) is converted with every version served.
+ */
 export function readCrds(files: readonly string[]): CrdObject[] {
   const crds: CrdObject[] = [];
   for (const file of files) {
     for (const document of parseAllDocuments(readFileSync(file, 'utf8'))) {
       const object = document.toJS() as CrdObject | null;
-      if (object?.kind === 'CustomResourceDefinition') crds.push(object);
+      if (object?.kind === 'CustomResourceDefinition') crds.push(crdToV1(object) as CrdObject);
     }
   }
   return crds;

@@ -16,6 +16,8 @@ export interface KubernetesPlatformOptions {
   readonly enableConfigTracking: boolean;
   /** --ingress-annotations-prefix for the nginx router. */
   readonly ingressAnnotationsPrefix: string;
+  /** --ingress-class: `spec.ingressClassName` of the contour router's HTTPProxy; unset writes none. */
+  readonly ingressClass?: string;
 }
 
 export const DEFAULT_PLATFORM_OPTIONS: KubernetesPlatformOptions = {

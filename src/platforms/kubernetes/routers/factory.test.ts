@@ -124,14 +124,15 @@ describe('createRouter', () => {
 
 describe('createCanaryRouter', () => {
   it('given canaries with and without spec.provider, when routing, then each uses its own provider or the mesh one', async () => {
-    const router = createCanaryRouter('istio', fakeDeps());
-    const onKubernetes = newTestCanary({ provider: 'kubernetes' }, { iterations: 2 });
-    expect(await router.getRoutes(onKubernetes)).toMatchObject({ canaryWeight: 100 });
-    await expect(router.getRoutes(newTestCanary())).rejects.toThrow(
-      /"istio" from the flag --mesh-provider of vireo controller is not implemented yet/,
-    );
-    await expect(router.getRoutes(newTestCanary({ provider: 'linkerd' }))).rejects.toThrow(
-      /"linkerd" from spec\.provider of Canary podinfo\.test is not implemented yet/,
+    const router = createCanaryRouter('kubernetes', fakeDeps());
+    // Without spec.provider: the mesh provider, kubernetes (blue/green routes follow the iterations).
+    expect(await router.getRoutes(newTestCanary({}, { iterations: 2 }))).toMatchObject({ canaryWeight: 100 });
+    // With its own: nginx, which needs the canary's ingressRef.
+    await expect(router.getRoutes(newTestCanary({ provider: 'nginx' }))).rejects.toMatchObject({
+      code: 'E_INGRESS_REF',
+    });
+    await expect(router.getRoutes(newTestCanary({ provider: 'nope' }))).rejects.toThrow(
+      /"nope" from spec\.provider of Canary podinfo\.test is not a provider name/,
     );
   });
 });

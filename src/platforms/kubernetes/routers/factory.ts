@@ -19,11 +19,13 @@ import {
 import { KubernetesServices } from '../services.js';
 import { KnativeRouter } from './knative.js';
 import { GatewayApiRouter } from './gatewayapi.js';
+import { ContourRouter } from './contour.js';
 import { KubernetesRouter } from './kubernetes.js';
 import { NginxRouter } from './nginx.js';
 import { namespaceOf } from './objects.js';
 import { TraefikRouter } from './traefik.js';
 import type { AffinityCookies, MeshRouter, Router, RouterDeps, Routes } from './router.js';
+import { SmiRouter } from './smi.js';
 
 export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/traits.js';
 
@@ -38,6 +40,13 @@ export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterD
   traefik: (deps) => new TraefikRouter(deps),
   'gatewayapi:v1': (deps) => new GatewayApiRouter(deps, 'v1'),
   'gatewayapi:v1beta1': (deps) => new GatewayApiRouter(deps, 'v1beta1'),
+  linkerd: (deps) => new SmiRouter(deps, 'linkerd'),
+  osm: (deps) => new SmiRouter(deps, 'osm'),
+  'smi:v1alpha1': (deps) => new SmiRouter(deps, 'smi:v1alpha1'),
+  'smi:v1alpha2': (deps) => new SmiRouter(deps, 'smi:v1alpha2'),
+  'smi:v1alpha3': (deps) => new SmiRouter(deps, 'smi:v1alpha3'),
+  'smi:crossover': (deps) => new SmiRouter(deps, 'smi:crossover'),
+  contour: (deps) => new ContourRouter(deps),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
