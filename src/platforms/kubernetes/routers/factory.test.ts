@@ -43,8 +43,19 @@ function fakeDeps(objects: KubeObject[] = []): RouterDeps & { writes: string[] }
 }
 
 describe('createRouter', () => {
-  it('given the supported providers, when listing, then they are kubernetes and nginx', () => {
-    expect(SUPPORTED_ROUTER_PROVIDERS).toEqual(['kubernetes', 'nginx']);
+  it('given the supported providers, when listing, then they include kubernetes, nginx and the mesh routers', () => {
+    expect(SUPPORTED_ROUTER_PROVIDERS).toEqual(
+      expect.arrayContaining([
+        'kubernetes',
+        'nginx',
+        'gloo',
+        'kuma',
+        'apisix',
+        'appmesh',
+        'appmesh:v1beta2',
+        'skipper',
+      ]),
+    );
   });
 
   it('given the router table, when comparing, then every router it implements on Kubernetes has a builder and no other does', () => {
@@ -60,7 +71,7 @@ describe('createRouter', () => {
           code: 'E_ROUTER_NOT_IMPLEMENTED',
           provider,
           message: expect.stringContaining(
-            `"${provider}" from spec.provider is not implemented yet on kubernetes; implemented: kubernetes, nginx`,
+            `"${provider}" from spec.provider is not implemented yet on kubernetes; implemented: ${implementedRouters('kubernetes').join(', ')}.`,
           ),
         }),
       );

@@ -17,8 +17,14 @@ import {
   type RouterName,
 } from '../../../routers/traits.js';
 import { KubernetesServices } from '../services.js';
+import { ApisixRouter } from './apisix.js';
+import { AppMeshRouter } from './appmesh.js';
+import { AppMeshV1beta2Router } from './appmesh-v1beta2.js';
+import { GlooRouter } from './gloo.js';
 import { KubernetesRouter } from './kubernetes.js';
+import { KumaRouter } from './kuma.js';
 import { NginxRouter } from './nginx.js';
+import { SkipperRouter } from './skipper.js';
 import { namespaceOf } from './objects.js';
 import type { AffinityCookies, MeshRouter, Router, RouterDeps, Routes } from './router.js';
 
@@ -31,6 +37,12 @@ export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/
 export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterDeps) => MeshRouter>>> = {
   kubernetes: () => new KubernetesRouter(),
   nginx: (deps) => new NginxRouter(deps),
+  gloo: (deps) => new GlooRouter(deps),
+  kuma: (deps) => new KumaRouter(deps),
+  apisix: (deps) => new ApisixRouter(deps),
+  appmesh: (deps) => new AppMeshRouter(deps),
+  'appmesh:v1beta2': (deps) => new AppMeshV1beta2Router(deps),
+  skipper: (deps) => new SkipperRouter(deps),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
