@@ -20,6 +20,7 @@ it.each([
   ['istio', 'virtualservices.networking.istio.io'],
   ['gatewayapi', 'httproutes.gateway.networking.k8s.io'],
   ['traefik', 'traefikservices.traefik.io'],
+  ['apisix', 'apisixroutes.apisix.apache.org'],
 ])(
   'installs the %s CRDs from their Go module, %s among them',
   async (set, expected) => {
