@@ -32,8 +32,11 @@ export const APPMESH_V1BETA2_SERVICES = writtenResource('appmesh:v1beta2', 'Virt
 
 /** App Mesh's HTTP retry events; anything else in `retries.retryOn` has no App Mesh equivalent. */
 const HTTP_RETRY_EVENTS = ['server-error', 'gateway-error', 'client-error', 'stream-error'] as const;
-/** App Mesh's own default per-retry timeout. */
-const DEFAULT_PER_RETRY_MS = 15_000;
+/**
+ * What `retries` means when a field is left out, as Flagger fills it in: one attempt, 250 ms per
+ * attempt, on gateway errors.
+ */
+const RETRY_DEFAULTS = { attempts: 1, perRetryMs: 250, events: ['gateway-error'] } as const;
 /** Priorities of the A/B routes: the header route first, then everything else. */
 export const AB_PRIORITIES = { headers: 10, rest: 20 } as const;
 
@@ -62,22 +65,27 @@ const durationMs = (value: string, field: string, canary: Canary): number => {
   return Math.round(ms);
 };
 
-/** `spec.service.retries` as an App Mesh retry policy, or undefined without retries. */
+/**
+ * `spec.service.retries` as an App Mesh retry policy, or undefined without retries. `retryOn`
+ * keeps the events App Mesh knows (the CRD refuses others); `connection-error` becomes its TCP
+ * retry event.
+ */
 export function appMeshRetryPolicy(canary: Canary): Record<string, unknown> | undefined {
   const retries = canary.spec.service?.retries;
-  if (retries?.attempts === undefined) return undefined;
+  if (retries === undefined) return undefined;
   const asked = (retries.retryOn ?? '').split(',').map((event) => event.trim());
   const httpEvents = HTTP_RETRY_EVENTS.filter((event) => asked.includes(event));
   return {
-    maxRetries: retries.attempts,
+    maxRetries:
+      retries.attempts !== undefined && retries.attempts > 0 ? retries.attempts : RETRY_DEFAULTS.attempts,
     perRetryTimeout: {
       unit: 'ms',
       value:
         retries.perTryTimeout === undefined
-          ? DEFAULT_PER_RETRY_MS
+          ? RETRY_DEFAULTS.perRetryMs
           : durationMs(retries.perTryTimeout, 'spec.service.retries.perTryTimeout', canary),
     },
-    httpRetryEvents: httpEvents.length > 0 ? httpEvents : [...HTTP_RETRY_EVENTS],
+    httpRetryEvents: httpEvents.length > 0 ? httpEvents : [...RETRY_DEFAULTS.events],
     ...(asked.includes('connection-error') ? { tcpRetryEvents: ['connection-error'] } : {}),
   };
 }

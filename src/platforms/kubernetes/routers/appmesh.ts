@@ -141,7 +141,7 @@ export function appMeshV1beta1Service(
     metadata: metadataOf(canary, appMeshV1beta1ServiceName(canary, name)),
     spec: {
       meshName: meshNameOf(canary),
-      virtualRouter: { name: `${name}-router`, listeners: [{ portMapping: portMappingOf(canary) }] },
+      virtualRouter: { name: `${name}-router` },
       routes,
     },
   };
