@@ -237,6 +237,9 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     name: 'appmesh',
     headerMatch: ['exact', 'prefix', 'suffix', 'regex'],
     cookieMatch: true,
+    requiredReferences: [
+      { path: ['spec', 'service', 'meshName'], names: 'the App Mesh mesh (v1beta1 objects name it)' },
+    ],
     writes: [
       kind('appmesh.k8s.aws', 'v1beta1', 'virtualnodes', 'VirtualNode'),
       kind('appmesh.k8s.aws', 'v1beta1', 'virtualservices', 'VirtualService'),
