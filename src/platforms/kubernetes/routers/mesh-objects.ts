@@ -23,7 +23,7 @@ export class MeshRouterError extends VireoError {
   }
 }
 
-/** The resource of the `index`-th kind the router's table row writes. */
+/** The resource of `kind` as the router table row of `router` lists it (so what is written is what is watched). */
 export function writtenResource(router: RouterName, kind: string): ResourceType {
   const found = ROUTER_TRAITS[router].writes.find((written) => written.kind === kind);
   // Unreachable while the table lists what each router writes (traits.test.ts, the router tests).
