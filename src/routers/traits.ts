@@ -240,11 +240,15 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     name: 'appmesh',
     headerMatch: ['exact', 'prefix', 'suffix', 'regex'],
     cookieMatch: true,
+    requiredReferences: [
+      { path: ['spec', 'service', 'meshName'], names: 'the App Mesh mesh (v1beta1 objects name it)' },
+    ],
     writes: [
       kind('appmesh.k8s.aws', 'v1beta1', 'virtualnodes', 'VirtualNode'),
       kind('appmesh.k8s.aws', 'v1beta1', 'virtualservices', 'VirtualService'),
     ],
     queryFamily: 'appmesh',
+    implementedOn: ['kubernetes'],
     summary: 'App Mesh v1beta1 VirtualNodes and VirtualService',
   },
   'appmesh:v1beta2': {
@@ -258,6 +262,7 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
       kind('appmesh.k8s.aws', 'v1beta2', 'virtualservices', 'VirtualService'),
     ],
     queryFamily: 'appmesh',
+    implementedOn: ['kubernetes'],
     summary: 'App Mesh v1beta2 VirtualNodes, VirtualRouter and VirtualServices',
   },
   'smi:v1alpha1': smi('smi:v1alpha1', 'v1alpha1', 'SMI TrafficSplit (v1alpha1)'),
@@ -290,6 +295,7 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
       kind('gateway.solo.io', 'v1', 'routetables', 'RouteTable'),
     ],
     queryFamily: 'gloo',
+    implementedOn: ['kubernetes'],
     summary: 'Upstreams and RouteTable',
   },
   nginx: {
@@ -309,6 +315,7 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     requiredReferences: [INGRESS_REF],
     writes: [INGRESS],
     queryFamily: 'skipper',
+    implementedOn: ['kubernetes'],
     summary: 'canary Ingress with backend weights',
   },
   traefik: {
@@ -324,6 +331,7 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     name: 'kuma',
     writes: [kind('kuma.io', 'v1alpha1', 'trafficroutes', 'TrafficRoute', false)],
     queryFamily: 'kuma',
+    implementedOn: ['kubernetes'],
     summary: 'TrafficRoute (cluster-scoped)',
   },
   apisix: {
@@ -332,6 +340,7 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     requiredReferences: [{ path: ['spec', 'routeRef'], names: 'the ApisixRoute to route through' }],
     writes: [kind('apisix.apache.org', 'v2', 'apisixroutes', 'ApisixRoute')],
     queryFamily: 'apisix',
+    implementedOn: ['kubernetes'],
     summary: 'canary ApisixRoute',
   },
   'gatewayapi:v1': gatewayApi('gatewayapi:v1', 'v1', true),

@@ -360,7 +360,8 @@ export const ERROR_CATALOG = {
   },
   E_INGRESS_REF: {
     area: 'Kubernetes controller',
-    meaning: 'The nginx router needs `spec.ingressRef` and the canary has none, or it names another kind.',
+    meaning:
+      'The nginx or skipper router needs `spec.ingressRef` and the canary has none, or it names another kind.',
     action: 'Set `spec.ingressRef` to the Ingress (`networking.k8s.io/v1`) in front of the target.',
   },
   E_INGRESS_NOT_FOUND: {
@@ -375,7 +376,8 @@ export const ERROR_CATALOG = {
   },
   E_INGRESS_MATCH: {
     area: 'Kubernetes controller',
-    meaning: 'An `analysis.match` condition cannot be expressed with ingress-nginx canary annotations.',
+    meaning:
+      'An `analysis.match` condition cannot be expressed with ingress-nginx canary annotations, or is set for skipper, which has no A/B testing.',
     action: 'Use one header (exact or regex) or one cookie, as docs/routers explains.',
   },
   E_TRAFFICSPLIT_NOT_FOUND: {
@@ -472,6 +474,42 @@ export const ERROR_CATALOG = {
     meaning:
       'The HTTPRoute `<svc>` has no rule sending to both `<svc>-primary` and `<svc>-canary` (it was edited, or is a route Vireo has not taken over yet).',
     action: 'Nothing: the router’s reconcile rewrites the route on the next tick.',
+  },
+  E_MESH_REF: {
+    area: 'Kubernetes controller',
+    meaning:
+      'A mesh router lacks what it routes through: `spec.routeRef` (apisix), a rule of that route whose only backend is the apex Service, or `spec.service.meshName` (appmesh v1beta1).',
+    action: 'Set the field the message names (docs/routers/<provider>.md says what each router needs).',
+  },
+  E_MESH_NOT_FOUND: {
+    area: 'Kubernetes controller',
+    meaning:
+      'An object a mesh router reads does not exist: the referenced ApisixRoute or Upstream, a generated Service, or its own routing object before the first reconcile.',
+    action:
+      'Create the referenced object or fix the reference. Generated objects are created by the next reconcile.',
+  },
+  E_MESH_WEIGHTS: {
+    area: 'Kubernetes controller',
+    meaning:
+      'The weights in a routing object Vireo generated are not whole numbers from 0 to 100 (edited by hand).',
+    action: 'Fix the weights, or delete the object; Vireo writes it again at 100/0 on the next reconcile.',
+  },
+  E_MESH_MATCH: {
+    area: 'Kubernetes controller',
+    meaning: "An `analysis.match` condition that the provider's routing objects cannot express.",
+    action: 'Use the match operators docs/routers/<provider>.md lists for the provider.',
+  },
+  E_MESH_CONFLICT: {
+    area: 'Kubernetes controller',
+    meaning:
+      'The Kuma TrafficRoute the canary needs is cluster-scoped and already belongs to another Canary, or was not made by Vireo.',
+    action: 'Give the canary a `spec.service.name` no other canary uses, or delete the stray TrafficRoute.',
+  },
+  E_MESH_SPEC: {
+    area: 'Kubernetes controller',
+    meaning:
+      'A `spec.service` value (timeout, retries) that the mesh cannot take, such as a duration that does not parse.',
+    action: 'Write durations like `15s` or `500ms`.',
   },
 
   // Local mode

@@ -22,6 +22,7 @@ it.each([
   ['traefik', 'traefikservices.traefik.io'],
   ['smi', 'trafficsplits.split.smi-spec.io'],
   ['contour', 'httpproxies.projectcontour.io'],
+  ['apisix', 'apisixroutes.apisix.apache.org'],
 ])(
   'installs the %s CRDs from their Go module, %s among them',
   async (set, expected) => {

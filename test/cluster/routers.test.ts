@@ -379,7 +379,7 @@ describe('provider names', () => {
     await expect(createCanaryRouter('kubernetes', deps).reconcile(canary)).rejects.toMatchObject({
       code: 'E_ROUTER_NOT_IMPLEMENTED',
       message: expect.stringMatching(
-        /"linkerd" from spec\.provider of Canary podinfo\.routers-names is not implemented yet on kubernetes; implemented: .*kubernetes, nginx/,
+        /"linkerd" from spec\.provider of Canary podinfo\.routers-names is not implemented yet on kubernetes; implemented: .*kubernetes.*nginx/,
       ),
     });
     expect(await client.list(RESOURCES.services, 'routers-names')).toMatchObject({ items: [] });

@@ -63,7 +63,7 @@ describe('createRouter', () => {
           code: 'E_ROUTER_NOT_IMPLEMENTED',
           provider,
           message: expect.stringContaining(
-            `"${provider}" from spec.provider is not implemented yet on kubernetes; implemented: ${implementedRouters('kubernetes').join(', ')}`,
+            `"${provider}" from spec.provider is not implemented yet on kubernetes; implemented: ${implementedRouters('kubernetes').join(', ')}.`,
           ),
         }),
       );
@@ -131,7 +131,7 @@ describe('createCanaryRouter', () => {
     await expect(router.getRoutes(newTestCanary({ provider: 'nginx' }))).rejects.toMatchObject({
       code: 'E_INGRESS_REF',
     });
-    await expect(router.getRoutes(newTestCanary({ provider: 'nope' }))).rejects.toThrow(
+    await expect(router.getRoutes(newTestCanary({ provider: 'nope' as 'nginx' }))).rejects.toThrow(
       /"nope" from spec\.provider of Canary podinfo\.test is not a provider name/,
     );
   });

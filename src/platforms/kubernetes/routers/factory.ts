@@ -20,8 +20,14 @@ import { KubernetesServices } from '../services.js';
 import { KnativeRouter } from './knative.js';
 import { GatewayApiRouter } from './gatewayapi.js';
 import { ContourRouter } from './contour.js';
+import { ApisixRouter } from './apisix.js';
+import { AppMeshRouter } from './appmesh.js';
+import { AppMeshV1beta2Router } from './appmesh-v1beta2.js';
+import { GlooRouter } from './gloo.js';
 import { KubernetesRouter } from './kubernetes.js';
+import { KumaRouter } from './kuma.js';
 import { NginxRouter } from './nginx.js';
+import { SkipperRouter } from './skipper.js';
 import { namespaceOf } from './objects.js';
 import { TraefikRouter } from './traefik.js';
 import type { AffinityCookies, MeshRouter, Router, RouterDeps, Routes } from './router.js';
@@ -47,6 +53,12 @@ export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterD
   'smi:v1alpha3': (deps) => new SmiRouter(deps, 'smi:v1alpha3'),
   'smi:crossover': (deps) => new SmiRouter(deps, 'smi:crossover'),
   contour: (deps) => new ContourRouter(deps),
+  gloo: (deps) => new GlooRouter(deps),
+  kuma: (deps) => new KumaRouter(deps),
+  apisix: (deps) => new ApisixRouter(deps),
+  appmesh: (deps) => new AppMeshRouter(deps),
+  'appmesh:v1beta2': (deps) => new AppMeshV1beta2Router(deps),
+  skipper: (deps) => new SkipperRouter(deps),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
