@@ -166,8 +166,8 @@ describe('router table: rows', () => {
     for (const written of router.writes) expect(written.plural).toMatch(/^[a-z]+$/);
   });
 
-  it('says what today’s Kubernetes routers do, as docs/routers/kubernetes.md and nginx.md describe them', () => {
-    expect(implementedRouters('kubernetes')).toEqual(['kubernetes', 'nginx']);
+  it('says what today’s Kubernetes routers do, as docs/routers/kubernetes.md, nginx.md and istio.md describe them', () => {
+    expect(implementedRouters('kubernetes')).toEqual(expect.arrayContaining(['istio', 'kubernetes', 'nginx']));
     expect(ROUTER_TRAITS.kubernetes).toMatchObject({
       weights: false,
       defaultIterations: 10,
@@ -186,6 +186,24 @@ describe('router table: rows', () => {
       requiredReferences: [{ path: ['spec', 'ingressRef'] }],
       writes: [{ group: 'networking.k8s.io', plural: 'ingresses', kind: 'Ingress' }],
       queryFamily: 'nginx',
+    });
+    expect(ROUTER_TRAITS.istio).toMatchObject({
+      weights: true,
+      headerMatch: ['exact', 'prefix', 'regex'],
+      cookieMatch: true,
+      mirrorInCanary: true,
+      mirrorInBlueGreen: true,
+      weightedMirror: true,
+      sessionAffinity: true,
+      primarySessionAffinity: true,
+      requiredReferences: [],
+      writes: [
+        { group: 'networking.istio.io', plural: 'virtualservices', kind: 'VirtualService' },
+        { group: 'networking.istio.io', plural: 'destinationrules', kind: 'DestinationRule' },
+      ],
+      writesServices: true,
+      queryFamily: 'istio',
+      implementedOn: ['kubernetes'],
     });
   });
 });
@@ -288,9 +306,9 @@ describe('every consumer refuses an unknown provider name the same way', () => {
 
   it('vireo controller refuses a Flagger router it does not implement yet, before connecting', async () => {
     const { io, stderr } = fakeIo();
-    expect(await runCli(['node', 'vireo', 'controller', '--mesh-provider', 'istio'], io)).toBe(2);
+    expect(await runCli(['node', 'vireo', 'controller', '--mesh-provider', 'knative'], io)).toBe(2);
     expect(stderr()).toContain(
-      'router provider "istio" from the flag --mesh-provider of vireo controller is not implemented yet on kubernetes; implemented: kubernetes, nginx',
+      `router provider "knative" from the flag --mesh-provider of vireo controller is not implemented yet on kubernetes; implemented: ${implementedRouters('kubernetes').join(', ')}`,
     );
     expect(stderr()).toContain('[E_ROUTER_NOT_IMPLEMENTED]');
   });

@@ -217,11 +217,14 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     weightedMirror: true,
     sessionAffinity: true,
     primarySessionAffinity: true,
+    // Watched at v1beta1, which every Istio since 1.5 serves; written at v1 where the cluster
+    // serves it (docs/routers/istio.md "API versions").
     writes: [
       kind('networking.istio.io', 'v1beta1', 'virtualservices', 'VirtualService'),
       kind('networking.istio.io', 'v1beta1', 'destinationrules', 'DestinationRule'),
     ],
     queryFamily: 'istio',
+    implementedOn: ['kubernetes'],
     summary: 'VirtualService and DestinationRules',
   },
   linkerd: {

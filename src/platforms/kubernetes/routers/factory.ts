@@ -17,6 +17,7 @@ import {
   type RouterName,
 } from '../../../routers/traits.js';
 import { KubernetesServices } from '../services.js';
+import { IstioRouter } from './istio.js';
 import { KubernetesRouter } from './kubernetes.js';
 import { NginxRouter } from './nginx.js';
 import { namespaceOf } from './objects.js';
@@ -31,6 +32,7 @@ export { RouterNotImplementedError, UnknownRouterError } from '../../../routers/
 export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterDeps) => MeshRouter>>> = {
   kubernetes: () => new KubernetesRouter(),
   nginx: (deps) => new NginxRouter(deps),
+  istio: (deps) => new IstioRouter(deps),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
