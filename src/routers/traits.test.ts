@@ -167,7 +167,9 @@ describe('router table: rows', () => {
   });
 
   it('says what today’s Kubernetes routers do, as docs/routers/kubernetes.md, nginx.md and istio.md describe them', () => {
-    expect(implementedRouters('kubernetes')).toEqual(expect.arrayContaining(['istio', 'kubernetes', 'nginx']));
+    expect(implementedRouters('kubernetes')).toEqual(
+      expect.arrayContaining(['istio', 'kubernetes', 'nginx']),
+    );
     expect(ROUTER_TRAITS.kubernetes).toMatchObject({
       weights: false,
       defaultIterations: 10,

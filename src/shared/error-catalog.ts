@@ -404,7 +404,8 @@ export const ERROR_CATALOG = {
     area: 'Kubernetes controller',
     meaning:
       'With `revertOnDeletion`, the spec saved in `flagger.kubernetes.io/original-configuration` of an adopted VirtualService is not readable JSON, so it cannot be restored.',
-    action: 'Put the VirtualService spec you want back yourself and remove the annotation; deletion then completes.',
+    action:
+      'Put the VirtualService spec you want back yourself and remove the annotation; deletion then completes.',
   },
 
   // Local mode

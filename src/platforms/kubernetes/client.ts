@@ -356,7 +356,13 @@ export class KubeClient {
    */
   async servedVersions(group: string): Promise<string[]> {
     // Counted (and named in errors) as the resource `discovery`.
-    const resource: ResourceType = { group, version: '', plural: 'discovery', kind: 'APIGroup', namespaced: false };
+    const resource: ResourceType = {
+      group,
+      version: '',
+      plural: 'discovery',
+      kind: 'APIGroup',
+      namespaced: false,
+    };
     try {
       const answer = await this.send<{
         versions?: { version?: string }[];

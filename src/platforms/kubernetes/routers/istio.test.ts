@@ -475,7 +475,10 @@ function recordingDeps(objects: KubeObject[], versions: string[]) {
 }
 
 describe('IstioRouter', () => {
-  const liveVs = (spec: VirtualService['spec'], metadata: Partial<KubeObject['metadata']> = {}): VirtualService => ({
+  const liveVs = (
+    spec: VirtualService['spec'],
+    metadata: Partial<KubeObject['metadata']> = {},
+  ): VirtualService => ({
     apiVersion: 'networking.istio.io/v1beta1',
     kind: 'VirtualService',
     metadata: { name: 'podinfo', namespace: 'test', ...metadata },
