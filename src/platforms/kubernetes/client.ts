@@ -350,29 +350,28 @@ export class KubeClient {
   }
 
   /**
-   * Discovery of one API group (`GET /apis/<group>`): the versions the cluster serves, preferred
-   * first, or an empty list when it serves none (no CRD installed). Routers whose kinds exist in
-   * several versions pick the one to write with it (docs/routers/istio.md "API versions").
+   * Discovery of one group version (`GET /apis/<group>/<version>`): the resources it serves
+   * (plural names, subresources as `<plural>/<sub>`), or none when the version is not served.
+   * Routers whose kinds exist in several versions pick the one to write with it
+   * (docs/routers/istio.md "API versions").
    */
-  async servedVersions(group: string): Promise<string[]> {
+  async servedResources(group: string, version: string): Promise<string[]> {
     // Counted (and named in errors) as the resource `discovery`.
     const resource: ResourceType = {
       group,
-      version: '',
+      version,
       plural: 'discovery',
-      kind: 'APIGroup',
+      kind: 'APIResourceList',
       namespaced: false,
     };
     try {
-      const answer = await this.send<{
-        versions?: { version?: string }[];
-        preferredVersion?: { version?: string };
-      }>('get', 'GET', `/apis/${encodeURIComponent(group)}`, resource);
-      const versions = (answer.versions ?? []).flatMap((entry) => (entry.version ? [entry.version] : []));
-      const preferred = answer.preferredVersion?.version;
-      return preferred !== undefined && versions.includes(preferred)
-        ? [preferred, ...versions.filter((version) => version !== preferred)]
-        : versions;
+      const answer = await this.send<{ resources?: { name?: string }[] }>(
+        'get',
+        'GET',
+        `/apis/${encodeURIComponent(group)}/${encodeURIComponent(version)}`,
+        resource,
+      );
+      return (answer.resources ?? []).flatMap((entry) => (entry.name ? [entry.name] : []));
     } catch (error) {
       if (error instanceof KubeApiError && error.code === 'E_KUBE_NOT_FOUND') return [];
       throw error;

@@ -416,16 +416,19 @@ describe('originalSpecOf', () => {
 });
 
 describe('API versions', () => {
-  it('writes v1 when served, else v1beta1, and names what is served otherwise', () => {
-    expect(istioWriteVersion(['v1', 'v1beta1', 'v1alpha3'])).toBe('v1');
-    expect(istioWriteVersion(['v1beta1', 'v1alpha3'])).toBe('v1beta1');
-    expect(() => istioWriteVersion(['v1alpha3'])).toThrow(
+  const both = ['virtualservices', 'virtualservices/status', 'destinationrules', 'destinationrules/status'];
+
+  it('writes v1 when it serves both kinds, else v1beta1, and names what is missing otherwise', () => {
+    expect(istioWriteVersion({ v1: both, v1beta1: both })).toBe('v1');
+    // v1 served for other kinds of the group only (an older Istio with a newer CRD beside it).
+    expect(istioWriteVersion({ v1: ['gateways'], v1beta1: both })).toBe('v1beta1');
+    expect(() => istioWriteVersion({ v1: [], v1beta1: ['virtualservices'] })).toThrow(
       expect.objectContaining({
         code: 'E_ISTIO_API',
-        message: expect.stringContaining('serves networking.istio.io v1alpha3 only'),
+        message: expect.stringContaining('serves VirtualService and DestinationRule at none of'),
       }),
     );
-    expect(() => istioWriteVersion([])).toThrow(
+    expect(() => istioWriteVersion({ v1: [], v1beta1: [] })).toThrow(
       expect.objectContaining({ code: 'E_ISTIO_API', message: expect.stringContaining('install Istio') }),
     );
   });
@@ -433,6 +436,7 @@ describe('API versions', () => {
 
 /** A reader over fixed objects and a client recording writes, serving `versions` by discovery. */
 function recordingDeps(objects: KubeObject[], versions: string[]) {
+  const kinds = ['virtualservices', 'destinationrules'];
   const writes: { verb: string; version: string; name: string; body: unknown }[] = [];
   const reader: ObjectReader = {
     get: <T extends KubeObject>(resource: ResourceType, namespace: string, name: string) =>
@@ -449,9 +453,9 @@ function recordingDeps(objects: KubeObject[], versions: string[]) {
   };
   let discoveries = 0;
   const client = {
-    servedVersions: () => {
+    servedResources: (_group: string, version: string) => {
       discoveries += 1;
-      return Promise.resolve(versions);
+      return Promise.resolve(versions.includes(version) ? kinds : []);
     },
     create: (resource: ResourceType, object: KubeObject) => {
       writes.push({
@@ -485,7 +489,7 @@ describe('IstioRouter', () => {
     spec,
   });
 
-  it('given an empty namespace on a cluster serving v1beta1 only, when reconciling twice, then both rules and the VirtualService are created at v1beta1 and discovery runs once', async () => {
+  it('given an empty namespace on a cluster serving v1beta1 only, when reconciling twice, then both rules and the VirtualService are created at v1beta1 and discovery runs once per version asked', async () => {
     const { deps, writes, discoveries } = recordingDeps([], ['v1beta1', 'v1alpha3']);
     const router = new IstioRouter(deps);
     await router.reconcile(newTestCanary());
@@ -500,7 +504,8 @@ describe('IstioRouter', () => {
       'v1beta1 DestinationRule podinfo-canary',
       'v1beta1 VirtualService podinfo',
     ]);
-    expect(discoveries()).toBe(1);
+    // v1 (not served), then v1beta1; never again.
+    expect(discoveries()).toBe(2);
   });
 
   it('given a live VirtualService at 60/40 mirrored and a changed timeout, when reconciling, then only the timeout changes', async () => {

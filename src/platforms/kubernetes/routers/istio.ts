@@ -66,15 +66,22 @@ export function istioResources(version: string): IstioResources {
   };
 }
 
-/** The version to write among those the cluster serves: v1, else v1beta1; an error naming them otherwise. */
-export function istioWriteVersion(served: readonly string[]): string {
-  const version = ISTIO_WRITE_VERSIONS.find((candidate) => served.includes(candidate));
+/**
+ * The version to write: the first of v1 and v1beta1 serving both kinds (discovery is per group
+ * version: other kinds of the group, such as EnvoyFilter, may be served at versions these are
+ * not). An error naming what is served otherwise.
+ */
+export function istioWriteVersion(servedResources: Readonly<Record<string, readonly string[]>>): string {
+  const serves = (version: string): boolean =>
+    ['virtualservices', 'destinationrules'].every((plural) => servedResources[version]?.includes(plural));
+  const version = ISTIO_WRITE_VERSIONS.find(serves);
   if (version !== undefined) return version;
+  const partly = Object.entries(servedResources).filter(([, names]) => names.length > 0);
   throw new IstioRouterError(
     'E_ISTIO_API',
-    served.length === 0
+    partly.length === 0
       ? `the cluster serves no ${ISTIO_GROUP} API: install Istio (or at least its CRDs) before running canaries with the istio provider`
-      : `the cluster serves ${ISTIO_GROUP} ${served.join(', ')} only; Vireo writes ${ISTIO_WRITE_VERSIONS.join(' or ')}: upgrade Istio's CRDs`,
+      : `the cluster serves VirtualService and DestinationRule at none of ${ISTIO_GROUP}/${ISTIO_WRITE_VERSIONS.join(', ')}; Vireo writes those versions: install or upgrade Istio's CRDs`,
   );
 }
 
@@ -286,7 +293,13 @@ export class IstioRouter implements MeshRouter {
   /** The resources at the version to write, discovered once (a failure is asked again next time). */
   private async resolve(): Promise<IstioResources> {
     if (this.resources === undefined) {
-      const served = await this.deps.client.servedVersions(ISTIO_GROUP);
+      const served: Record<string, string[]> = {};
+      for (const version of ISTIO_WRITE_VERSIONS) {
+        const names = await this.deps.client.servedResources(ISTIO_GROUP, version);
+        served[version] = names;
+        // The preferred version serves both kinds: the next one need not be asked about.
+        if (names.includes('virtualservices') && names.includes('destinationrules')) break;
+      }
       this.resources = istioResources(istioWriteVersion(served));
     }
     return this.resources;
