@@ -105,8 +105,8 @@ describe('router table: names', () => {
     expect(nearestRouterName(given)).toBe(suggestion);
   });
 
-  it('has one default, implemented on Kubernetes so the controller runs without --mesh-provider', () => {
-    expect(DEFAULT_MESH_PROVIDER).toBe('kubernetes');
+  it('has one default, Flagger’s istio, implemented on Kubernetes so the controller runs without --mesh-provider', () => {
+    expect(DEFAULT_MESH_PROVIDER).toBe('istio');
     expect(implementedRouters('kubernetes')).toContain(DEFAULT_MESH_PROVIDER);
   });
 });
@@ -130,6 +130,7 @@ describe('one default provider for every command', () => {
     );
     const { io, stdout } = fakeIo();
     expect(await runCli(['node', 'vireo', 'simulate', '--json', file], io)).toBe(0);
+    // Istio has weights: iterations without match are blue/green there too (kubernetes forced them).
     expect(JSON.parse(stdout())).toMatchObject({ provider: DEFAULT_MESH_PROVIDER, strategy: 'blue-green' });
   });
 
@@ -149,7 +150,7 @@ describe('one default provider for every command', () => {
     await runCli([...argv, '--metrics-server', 'http://127.0.0.1:9', '-o', 'json'], io);
     const report = JSON.parse(stdout()) as { subject: string; query: string };
     expect(report.subject).toBe(`built-in request-duration for ${DEFAULT_MESH_PROVIDER}`);
-    expect(report.query).toContain('http_request_duration_seconds_bucket');
+    expect(report.query).toContain('istio_request_duration_milliseconds_bucket');
   });
 });
 
