@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Canary } from '../../src/api/schema/canary.js';
-import type { KubeClient } from '../../src/platforms/kubernetes/client.js';
+import type { KubeClient, KubeObject } from '../../src/platforms/kubernetes/client.js';
 import { DEFAULT_PLATFORM_OPTIONS } from '../../src/platforms/kubernetes/options.js';
 import { DirectReader } from '../../src/platforms/kubernetes/reader.js';
 import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
@@ -20,8 +20,13 @@ import {
 } from '../../src/platforms/kubernetes/routers/istio-spec.js';
 import type { Router, RouterDeps, Routes } from '../../src/platforms/kubernetes/routers/router.js';
 import type { Service } from '../../src/platforms/kubernetes/routers/types.js';
+import { canary as canaryFixture, podinfoDeployment } from '../support/canary-fixtures.js';
+import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
 import { CRDS, ensureNamespace, eventually, startKubeTest, type KubeTest } from '../support/kube.js';
 import { installMeshCrds } from '../support/mesh-crds.js';
+import { startMeshExporter, type MeshExporter } from '../support/mesh-exporter.js';
+import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
+import { startRecordingServer, type RecordingServer } from '../support/recording-server.js';
 
 let kube: KubeTest;
 let client: KubeClient;
@@ -559,6 +564,153 @@ describe('an adopted VirtualService and revertOnDeletion', () => {
     await router.finalize(canary);
     expect((await readVs(namespace)).spec).toEqual(userSpec);
   });
+});
+
+describe('vireo controller (the built binary) with the istio router', () => {
+  let controller: ControllerProcess;
+  let exporter: MeshExporter;
+  let prometheus: TestPrometheus;
+  let slack: RecordingServer;
+
+  type LiveCanary = KubeObject & { status?: { phase?: string; canaryWeight?: number } };
+  type Deployment = KubeObject & {
+    spec: { replicas?: number; template: { spec: { containers: { image: string }[] } } };
+  };
+
+  beforeAll(async () => {
+    [exporter, slack] = await Promise.all([startMeshExporter(), startRecordingServer()]);
+    prometheus = await startPrometheus({ targets: [exporter.target] });
+    await prometheus.waitForScrapes(2);
+    controller = await startControllerProcess(kube.cluster.kubeconfigPath, [
+      '--metrics-server',
+      prometheus.url,
+    ]);
+  }, 240_000);
+
+  afterAll(async () => {
+    if (controller !== undefined) {
+      const code = await controller.stop('SIGTERM');
+      if (code !== 0) console.error(`controller exited ${code}:\n${controller.tail()}`);
+    }
+    await Promise.allSettled([prometheus?.stop(), exporter?.close(), slack?.close()]);
+  }, 60_000);
+
+  const phaseOf = async (namespace: string): Promise<string> =>
+    (await client.get<LiveCanary>(RESOURCES.canaries, namespace, 'podinfo'))?.status?.phase ?? '';
+
+  async function waitForPhase(namespace: string, phases: string[], timeoutMs = 120_000): Promise<LiveCanary> {
+    try {
+      return (await eventually(
+        () => client.get<LiveCanary>(RESOURCES.canaries, namespace, 'podinfo'),
+        (current) => phases.includes(current?.status?.phase ?? ''),
+        timeoutMs,
+        `canary podinfo.${namespace} in ${phases.join('|')}`,
+      ))!;
+    } catch (error) {
+      console.error(controller.tail(80));
+      throw error;
+    }
+  }
+
+  async function setImage(namespace: string, image: string): Promise<void> {
+    const current = (await client.get<Deployment>(RESOURCES.deployments, namespace, 'podinfo'))!;
+    const containers = current.spec.template.spec.containers.map((container) => ({ ...container, image }));
+    await client.mergePatch(RESOURCES.deployments, namespace, 'podinfo', {
+      spec: { template: { spec: { containers } } },
+    });
+  }
+
+  /** The VirtualService's canary weight, sampled until `done`: every distinct value in order. */
+  async function observeCanaryWeights(namespace: string, done: () => Promise<boolean>): Promise<number[]> {
+    const seen: number[] = [];
+    const deadline = Date.now() + 180_000;
+    while (Date.now() < deadline) {
+      const vs = await client.get<VirtualService>(V1.virtualServices, namespace, 'podinfo');
+      const weight = vs?.spec?.http?.[0]?.route?.[1]?.weight;
+      if (weight !== undefined && seen.at(-1) !== weight) seen.push(weight);
+      if (await done()) return seen;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`observation timed out; seen ${JSON.stringify(seen)}\n${controller.tail(40)}`);
+  }
+
+  /** podinfo's Canary with `spec.provider: istio`, or none (`undefined`): the controller's default, istio. */
+  function istioCanary(
+    namespace: string,
+    analysis: Record<string, unknown>,
+    provider: 'istio' | undefined = 'istio',
+  ): KubeObject {
+    const object = canaryFixture({ namespace, provider: 'kubernetes', analysis });
+    const spec = { ...(object['spec'] as Record<string, unknown>) };
+    delete spec['provider'];
+    return { ...object, spec: provider === undefined ? spec : { ...spec, provider } };
+  }
+
+  it('given a Deployment and a Canary without spec.provider on a controller without --mesh-provider (istio, the default), when the controller initializes it, then both DestinationRules, the VirtualService at 100/0 and the three Services exist; when the image changes, then the VirtualService weights step up at every step and the canary is promoted', async () => {
+    const namespace = 'istio-e2e';
+    await ensureNamespace(client, namespace);
+    await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
+    await client.apply(
+      RESOURCES.canaries,
+      istioCanary(namespace, { interval: '2s', threshold: 2, stepWeight: 20, maxWeight: 60 }, undefined),
+    );
+    await waitForPhase(namespace, ['Initialized']);
+    expect(await readDr(namespace, 'podinfo-primary')).toBeDefined();
+    expect(await readDr(namespace, 'podinfo-canary')).toBeDefined();
+    expect((await readVs(namespace)).spec?.http?.[0]?.route?.map((entry) => entry.weight)).toEqual([100, 0]);
+    const services = await client.list<Service>(RESOURCES.services, namespace);
+    expect(services.items.map((service) => service.metadata.name).sort()).toEqual([
+      'podinfo',
+      'podinfo-canary',
+      'podinfo-primary',
+    ]);
+
+    await setImage(namespace, 'ghcr.io/stefanprodan/podinfo:6.0.1');
+    const weights = await observeCanaryWeights(
+      namespace,
+      async () => (await phaseOf(namespace)) === 'Succeeded',
+    );
+    expect(weights.filter((weight) => weight !== 0)).toEqual([20, 40, 60]);
+    expect(weights.at(-1)).toBe(0);
+    const primary = (await client.get<Deployment>(RESOURCES.deployments, namespace, 'podinfo-primary'))!;
+    expect(primary.spec.template.spec.containers[0]?.image).toBe('ghcr.io/stefanprodan/podinfo:6.0.1');
+  }, 300_000);
+
+  it('given an istio Canary whose built-in success-rate check fails on a real Prometheus (Istio series at 95 %), when the image changes, then it rolls back to 100/0 and alerts Slack', async () => {
+    // The mesh exporter serves istio_requests_total for destination_workload podinfo in namespace test.
+    const namespace = 'test';
+    await ensureNamespace(client, namespace);
+    await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
+    await client.apply(RESOURCES.alertProviders, {
+      metadata: { name: 'on-call', namespace },
+      spec: { type: 'slack', channel: 'deploys', address: slack.url },
+    });
+    await client.apply(
+      RESOURCES.canaries,
+      istioCanary(namespace, {
+        interval: '2s',
+        threshold: 2,
+        stepWeight: 20,
+        maxWeight: 60,
+        metrics: [{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }],
+        alerts: [{ name: 'on-call', severity: 'info', providerRef: { name: 'on-call' } }],
+      }),
+    );
+    await waitForPhase(namespace, ['Initialized']);
+    await setImage(namespace, 'ghcr.io/stefanprodan/podinfo:6.0.1');
+    const failed = await waitForPhase(namespace, ['Failed', 'Succeeded']);
+    expect(failed.status?.phase).toBe('Failed');
+    expect((await readVs(namespace)).spec?.http?.[0]?.route?.map((entry) => entry.weight)).toEqual([100, 0]);
+    expect((await client.get<Deployment>(RESOURCES.deployments, namespace, 'podinfo'))?.spec.replicas).toBe(
+      0,
+    );
+    await eventually(
+      () => Promise.resolve(slack.requests.map((request) => request.body)),
+      (bodies) => bodies.some((body) => body.includes('Failed checks threshold reached 2')),
+      10_000,
+      'the rollback alert on Slack',
+    );
+  }, 300_000);
 });
 
 describe('API versions', () => {
