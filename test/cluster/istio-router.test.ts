@@ -676,6 +676,64 @@ describe('vireo controller (the built binary) with the istio router', () => {
     expect(primary.spec.template.spec.containers[0]?.image).toBe('ghcr.io/stefanprodan/podinfo:6.0.1');
   }, 300_000);
 
+  it('given an istio Canary with mirror and mirrorWeight (seed 002), when the image changes, then the first step only mirrors, and the mirror goes when the weights start', async () => {
+    const namespace = 'istio-e2e-mirror';
+    await ensureNamespace(client, namespace);
+    await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
+    await client.apply(
+      RESOURCES.canaries,
+      istioCanary(namespace, {
+        interval: '2s',
+        threshold: 2,
+        stepWeight: 20,
+        maxWeight: 40,
+        mirror: true,
+        mirrorWeight: 50,
+      }),
+    );
+    await waitForPhase(namespace, ['Initialized']);
+    await setImage(namespace, 'ghcr.io/stefanprodan/podinfo:6.0.1');
+    const seen: string[] = [];
+    const deadline = Date.now() + 180_000;
+    while ((await phaseOf(namespace)) !== 'Succeeded') {
+      if (Date.now() > deadline)
+        throw new Error(`not promoted; seen ${seen.join(', ')}\n${controller.tail(40)}`);
+      const route = (await readVs(namespace)).spec?.http?.[0];
+      const sample = `${route?.route?.[1]?.weight ?? '?'}${route?.mirror === undefined ? '' : `+mirror ${route.mirrorPercentage?.value ?? 100}%`}`;
+      if (seen.at(-1) !== sample) seen.push(sample);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // Weight 0 mirrored at 50 %, then 20 and 40 without the mirror, then back to the primary.
+    expect(seen.filter((sample) => sample !== '0')).toEqual(['0+mirror 50%', '20', '40']);
+  }, 300_000);
+
+  it('given a VirtualService the user made and an istio Canary with revertOnDeletion, when the Canary is deleted, then the controller puts the user spec back', async () => {
+    const namespace = 'istio-e2e-revert';
+    await ensureNamespace(client, namespace);
+    await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
+    const userSpec = { hosts: ['podinfo'], http: [{ route: [{ destination: { host: 'podinfo' } }] }] };
+    await client.create(V1.virtualServices, { metadata: { name: 'podinfo', namespace }, spec: userSpec });
+    const object = istioCanary(namespace, { interval: '2s', threshold: 2, stepWeight: 20, maxWeight: 40 });
+    await client.apply(RESOURCES.canaries, {
+      ...object,
+      spec: { ...(object['spec'] as object), revertOnDeletion: true },
+    });
+    await waitForPhase(namespace, ['Initialized']);
+    const adopted = await readVs(namespace);
+    expect(JSON.parse(adopted.metadata.annotations?.[ORIGINAL_CONFIGURATION] ?? '{}')).toEqual(userSpec);
+    expect(adopted.spec?.http?.[0]?.route?.[0]?.destination.host).toBe('podinfo-primary');
+    await client.delete(RESOURCES.canaries, namespace, 'podinfo');
+    await eventually(
+      () => client.get(RESOURCES.canaries, namespace, 'podinfo'),
+      (gone) => gone === undefined,
+      120_000,
+      'the Canary deleted after its finalizer',
+    );
+    const restored = await readVs(namespace);
+    expect(restored.spec).toEqual(userSpec);
+    expect(restored.metadata.annotations?.[ORIGINAL_CONFIGURATION]).toBeUndefined();
+  }, 300_000);
+
   it('given an istio Canary whose built-in success-rate check fails on a real Prometheus (Istio series at 95 %), when the image changes, then it rolls back to 100/0 and alerts Slack', async () => {
     // The mesh exporter serves istio_requests_total for destination_workload podinfo in namespace test.
     const namespace = 'test';
