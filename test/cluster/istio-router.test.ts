@@ -5,6 +5,10 @@
  * server kept every field as written (a pruned field would show up as drift). Envoy cannot run
  * here, so the data-plane semantics are tested as far as the objects go.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Canary } from '../../src/api/schema/canary.js';
 import type { KubeClient, KubeObject } from '../../src/platforms/kubernetes/client.js';
@@ -732,6 +736,92 @@ describe('vireo controller (the built binary) with the istio router', () => {
     const restored = await readVs(namespace);
     expect(restored.spec).toEqual(userSpec);
     expect(restored.metadata.annotations?.[ORIGINAL_CONFIGURATION]).toBeUndefined();
+  }, 300_000);
+
+  it('given seed 001’s A/B canary by header and cookie with a confirm-promotion gate on the loadtester, when the image changes, then matching requests go to the canary, promotion waits for the gate and goes on once it is opened', async () => {
+    const namespace = 'istio-e2e-ab';
+    const repository = join(import.meta.dirname, '..', '..');
+    const loadtester: ChildProcess = spawn(
+      process.execPath,
+      [
+        join(repository, 'bin', 'vireo.js'),
+        'loadtester',
+        '--port=0',
+        '--host=127.0.0.1',
+        `--state-file=${join(mkdtempSync(join(tmpdir(), 'vireo-istio-gates-')), 'gates.json')}`,
+      ],
+      {
+        cwd: repository,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, VIREO_LOADTESTER_TOKEN: '' },
+      },
+    );
+    let output = '';
+    loadtester.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    loadtester.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      const port = await eventually(
+        () => Promise.resolve(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]),
+        (found) => found !== undefined,
+        60_000,
+        'the loadtester listening',
+      );
+      const gates = `http://127.0.0.1:${port}`;
+      await ensureNamespace(client, namespace);
+      await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
+      await client.apply(
+        RESOURCES.canaries,
+        istioCanary(namespace, {
+          interval: '2s',
+          threshold: 2,
+          iterations: 3,
+          match: [
+            { headers: { 'x-canary': { exact: 'insider' } } },
+            { headers: { cookie: { regex: '^(.*?;)?(canary=always)(;.*)?$' } } },
+          ],
+          webhooks: [{ name: 'ask-for-promotion', type: 'confirm-promotion', url: `${gates}/gate/check` }],
+        }),
+      );
+      await waitForPhase(namespace, ['Initialized']);
+      await setImage(namespace, 'ghcr.io/stefanprodan/podinfo:6.0.1');
+      await waitForPhase(namespace, ['WaitingPromotion']);
+      const http = (await readVs(namespace)).spec?.http;
+      expect(http?.[0]?.match).toEqual([
+        { headers: { 'x-canary': { exact: 'insider' } } },
+        { headers: { cookie: { regex: '^(.*?;)?(canary=always)(;.*)?$' } } },
+      ]);
+      expect(http?.[0]?.route?.map((entry) => entry.weight)).toEqual([0, 100]);
+      expect(http?.[1]?.route).toEqual([{ destination: { host: 'podinfo-primary' }, weight: 100 }]);
+      // Held: three more analysis ticks ask the closed gate, and the canary still waits.
+      const ticks = async (): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${controller.port}/metrics`)).text();
+        const line = text
+          .split('\n')
+          .find((entry) =>
+            entry.startsWith(
+              `flagger_canary_duration_seconds_count{name="podinfo",namespace="${namespace}"}`,
+            ),
+          );
+        return Number(line?.split(' ').at(-1) ?? '0');
+      };
+      const waitingFrom = await ticks();
+      await eventually(ticks, (count) => count >= waitingFrom + 3, 60_000, 'three ticks at the closed gate');
+      expect(await phaseOf(namespace)).toBe('WaitingPromotion');
+      const opened = await fetch(`${gates}/gate/open`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'podinfo', namespace }),
+      });
+      expect(opened.status).toBe(202);
+      await waitForPhase(namespace, ['Succeeded']);
+      expect((await readVs(namespace)).spec?.http?.[0]?.route?.map((entry) => entry.weight)).toEqual([
+        100, 0,
+      ]);
+      const primary = (await client.get<Deployment>(RESOURCES.deployments, namespace, 'podinfo-primary'))!;
+      expect(primary.spec.template.spec.containers[0]?.image).toBe('ghcr.io/stefanprodan/podinfo:6.0.1');
+    } finally {
+      loadtester.kill('SIGTERM');
+    }
   }, 300_000);
 
   it('given an istio Canary whose built-in success-rate check fails on a real Prometheus (Istio series at 95 %), when the image changes, then it rolls back to 100/0 and alerts Slack', async () => {
