@@ -824,6 +824,76 @@ describe('vireo controller (the built binary) with the istio router', () => {
     }
   }, 300_000);
 
+  it('given blue/green with mirror on Istio, when the image changes, then the iterations are mirrored at weight 0 and the switch sends everything to the canary before promotion', async () => {
+    const namespace = 'istio-e2e-bg';
+    await ensureNamespace(client, namespace);
+    await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
+    await client.apply(
+      RESOURCES.canaries,
+      istioCanary(namespace, { interval: '2s', threshold: 2, iterations: 3, mirror: true }),
+    );
+    await waitForPhase(namespace, ['Initialized']);
+    await setImage(namespace, 'ghcr.io/stefanprodan/podinfo:6.0.1');
+    const seen: string[] = [];
+    const deadline = Date.now() + 180_000;
+    while ((await phaseOf(namespace)) !== 'Succeeded') {
+      if (Date.now() > deadline)
+        throw new Error(`not promoted; seen ${seen.join(', ')}\n${controller.tail(40)}`);
+      const route = (await readVs(namespace)).spec?.http?.[0];
+      const sample = `${route?.route?.[1]?.weight ?? '?'}${route?.mirror === undefined ? '' : '+mirror'}`;
+      if (seen.at(-1) !== sample) seen.push(sample);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(seen.filter((sample) => sample !== '0')).toEqual(['0+mirror', '100']);
+  }, 300_000);
+
+  it('given session affinity on Istio, when the canary takes traffic, then requests with the cookie in status stick to the canary and responses hand it out; after promotion the cookie is expired', async () => {
+    const namespace = 'istio-e2e-affinity';
+    await ensureNamespace(client, namespace);
+    await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
+    await client.apply(
+      RESOURCES.canaries,
+      istioCanary(namespace, {
+        interval: '2s',
+        threshold: 2,
+        stepWeight: 20,
+        maxWeight: 40,
+        sessionAffinity: { cookieName: 'flagger-cookie', maxAge: 21600 },
+      }),
+    );
+    await waitForPhase(namespace, ['Initialized']);
+    await setImage(namespace, 'ghcr.io/stefanprodan/podinfo:6.0.1');
+    type WithCookies = LiveCanary & {
+      status?: { sessionAffinityCookie?: string; previousSessionAffinityCookie?: string };
+    };
+    const running = (await eventually(
+      () => client.get<WithCookies>(RESOURCES.canaries, namespace, 'podinfo'),
+      (current) => current?.status?.sessionAffinityCookie !== undefined,
+      120_000,
+      'a session-affinity cookie in status',
+    ))!;
+    const cookie = running.status!.sessionAffinityCookie!;
+    expect(cookie).toMatch(/^flagger-cookie=[a-zA-Z]{10}$/);
+    const sticky = await eventually(
+      () => readVs(namespace),
+      (vs) => vs.spec?.http?.[0]?.name === 'canary-affinity',
+      60_000,
+      'the canary-affinity route',
+    );
+    expect(sticky.spec?.http?.[0]?.match).toEqual([{ headers: { cookie: { regex: `.*${cookie}.*` } } }]);
+    expect(sticky.spec?.http?.at(-1)?.route?.[1]?.headers).toEqual({
+      response: { add: { 'Set-Cookie': `${cookie}; Max-Age=21600` } },
+    });
+    await waitForPhase(namespace, ['Succeeded']);
+    const after = (await client.get<WithCookies>(RESOURCES.canaries, namespace, 'podinfo'))!;
+    expect(after.status?.previousSessionAffinityCookie).toBe(cookie);
+    const http = (await readVs(namespace)).spec?.http ?? [];
+    expect(http.map((route) => route.name ?? 'weighted')).toEqual(['expired-affinity', 'weighted']);
+    expect(http[0]?.route?.[0]?.headers).toEqual({
+      response: { add: { 'Set-Cookie': `${cookie}; Max-Age=-1` } },
+    });
+  }, 300_000);
+
   it('given an istio Canary whose built-in success-rate check fails on a real Prometheus (Istio series at 95 %), when the image changes, then it rolls back to 100/0 and alerts Slack', async () => {
     // The mesh exporter serves istio_requests_total for destination_workload podinfo in namespace test.
     const namespace = 'test';
