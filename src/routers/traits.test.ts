@@ -105,8 +105,8 @@ describe('router table: names', () => {
     expect(nearestRouterName(given)).toBe(suggestion);
   });
 
-  it('has one default, implemented on Kubernetes so the controller runs without --mesh-provider', () => {
-    expect(DEFAULT_MESH_PROVIDER).toBe('kubernetes');
+  it('has one default, Flagger’s istio, implemented on Kubernetes so the controller runs without --mesh-provider', () => {
+    expect(DEFAULT_MESH_PROVIDER).toBe('istio');
     expect(implementedRouters('kubernetes')).toContain(DEFAULT_MESH_PROVIDER);
   });
 });
@@ -130,6 +130,7 @@ describe('one default provider for every command', () => {
     );
     const { io, stdout } = fakeIo();
     expect(await runCli(['node', 'vireo', 'simulate', '--json', file], io)).toBe(0);
+    // Istio has weights: iterations without match are blue/green there too (kubernetes forced them).
     expect(JSON.parse(stdout())).toMatchObject({ provider: DEFAULT_MESH_PROVIDER, strategy: 'blue-green' });
   });
 
@@ -149,7 +150,7 @@ describe('one default provider for every command', () => {
     await runCli([...argv, '--metrics-server', 'http://127.0.0.1:9', '-o', 'json'], io);
     const report = JSON.parse(stdout()) as { subject: string; query: string };
     expect(report.subject).toBe(`built-in request-duration for ${DEFAULT_MESH_PROVIDER}`);
-    expect(report.query).toContain('http_request_duration_seconds_bucket');
+    expect(report.query).toContain('istio_request_duration_milliseconds_bucket');
   });
 });
 
@@ -200,6 +201,24 @@ describe('router table: rows', () => {
         { group: 'traefik.io', version: 'v1alpha1', plural: 'traefikservices', kind: 'TraefikService' },
       ],
       queryFamily: 'traefik',
+    });
+    expect(ROUTER_TRAITS.istio).toMatchObject({
+      weights: true,
+      headerMatch: ['exact', 'prefix', 'regex'],
+      cookieMatch: true,
+      mirrorInCanary: true,
+      mirrorInBlueGreen: true,
+      weightedMirror: true,
+      sessionAffinity: true,
+      primarySessionAffinity: true,
+      requiredReferences: [],
+      writes: [
+        { group: 'networking.istio.io', plural: 'virtualservices', kind: 'VirtualService' },
+        { group: 'networking.istio.io', plural: 'destinationrules', kind: 'DestinationRule' },
+      ],
+      writesServices: true,
+      queryFamily: 'istio',
+      implementedOn: ['kubernetes'],
     });
   });
 });
@@ -300,17 +319,12 @@ describe('every consumer refuses an unknown provider name the same way', () => {
     expect(stdout()).toBe('');
   });
 
-  // Vacuous once every Flagger router is built on Kubernetes; until then it takes the first that is not.
-  const notBuilt = ROUTER_NAMES.find((name) => !ROUTER_TRAITS[name].implementedOn.includes('kubernetes'));
-  it.runIf(notBuilt !== undefined)(
-    'vireo controller refuses a Flagger router it does not implement yet, before connecting',
-    async () => {
-      const { io, stderr } = fakeIo();
-      expect(await runCli(['node', 'vireo', 'controller', '--mesh-provider', notBuilt!], io)).toBe(2);
-      expect(stderr()).toContain(
-        `router provider "${notBuilt}" from the flag --mesh-provider of vireo controller is not implemented yet on kubernetes; implemented: ${implementedRouters('kubernetes').join(', ')}`,
-      );
-      expect(stderr()).toContain('[E_ROUTER_NOT_IMPLEMENTED]');
-    },
-  );
+  it("vireo controller refuses a router it does not implement on Kubernetes (local mode's), before connecting", async () => {
+    const { io, stderr } = fakeIo();
+    expect(await runCli(['node', 'vireo', 'controller', '--mesh-provider', 'local'], io)).toBe(2);
+    expect(stderr()).toContain(
+      `router provider "local" from the flag --mesh-provider of vireo controller is not implemented yet on kubernetes; implemented: ${implementedRouters('kubernetes').join(', ')}`,
+    );
+    expect(stderr()).toContain('[E_ROUTER_NOT_IMPLEMENTED]');
+  });
 });

@@ -13,11 +13,10 @@ import { closestMatch } from '../validate/suggest.js';
 
 /**
  * The provider used when neither `spec.provider` nor `--mesh-provider` names one: the same for
- * the controller, `vireo simulate`, `vireo metrics query` and the engine. Flagger's default is
- * `istio`; Vireo's stays `kubernetes`, the router that needs no mesh, until the Istio router
- * exists (docs/adr/0017-router-trait-table.md).
+ * the controller, `vireo validate`, `vireo simulate`, `vireo metrics query` and the engine.
+ * `istio`, as Flagger's (docs/adr/0026-istio-router-and-default-provider.md).
  */
-export const DEFAULT_MESH_PROVIDER = 'kubernetes' satisfies RouterName;
+export const DEFAULT_MESH_PROVIDER = 'istio' satisfies RouterName;
 
 /** Where a router runs: the Kubernetes controller, or `vireo local`. */
 export type RouterPlatform = 'kubernetes' | 'local';
@@ -219,11 +218,14 @@ export const ROUTER_TRAITS: Readonly<Record<RouterName, RouterTraits>> = {
     weightedMirror: true,
     sessionAffinity: true,
     primarySessionAffinity: true,
+    // Watched at v1beta1, which every Istio since 1.5 serves; written at v1 where the cluster
+    // serves it (docs/routers/istio.md "API versions").
     writes: [
       kind('networking.istio.io', 'v1beta1', 'virtualservices', 'VirtualService'),
       kind('networking.istio.io', 'v1beta1', 'destinationrules', 'DestinationRule'),
     ],
     queryFamily: 'istio',
+    implementedOn: ['kubernetes'],
     summary: 'VirtualService and DestinationRules',
   },
   linkerd: {

@@ -511,6 +511,31 @@ export const ERROR_CATALOG = {
       'A `spec.service` value (timeout, retries) that the mesh cannot take, such as a duration that does not parse.',
     action: 'Write durations like `15s` or `500ms`.',
   },
+  E_ISTIO_API: {
+    area: 'Kubernetes controller',
+    meaning:
+      'The cluster serves no `networking.istio.io` API, or only a version Vireo does not write (it writes v1, else v1beta1).',
+    action: 'Install Istio (at least its CRDs), or upgrade them; Vireo asks again on the next tick.',
+  },
+  E_ISTIO_NOT_FOUND: {
+    area: 'Kubernetes controller',
+    meaning:
+      'The canary’s VirtualService does not exist yet, or has no route to both `<svc>-primary` and `<svc>-canary`.',
+    action: 'Nothing: the router’s reconcile creates or rewrites it on the next tick.',
+  },
+  E_ISTIO_SPEC: {
+    area: 'Kubernetes controller',
+    meaning:
+      'A canary field cannot be written as Istio routing: hosts or gateways with `delegation`, a match operator Istio lacks (suffix), or a cookie setting unfit for a Set-Cookie header.',
+    action: 'Fix the field the message names (docs/routers/istio.md).',
+  },
+  E_ISTIO_ORIGINAL: {
+    area: 'Kubernetes controller',
+    meaning:
+      'With `revertOnDeletion`, the spec saved in `flagger.kubernetes.io/original-configuration` of an adopted VirtualService is not readable JSON, so it cannot be restored.',
+    action:
+      'Put the VirtualService spec you want back yourself and remove the annotation; deletion then completes.',
+  },
 
   // Local mode
   E_LOCAL_MANIFEST: {

@@ -349,6 +349,35 @@ export class KubeClient {
     }
   }
 
+  /**
+   * Discovery of one group version (`GET /apis/<group>/<version>`): the resources it serves
+   * (plural names, subresources as `<plural>/<sub>`), or none when the version is not served.
+   * Routers whose kinds exist in several versions pick the one to write with it
+   * (docs/routers/istio.md "API versions").
+   */
+  async servedResources(group: string, version: string): Promise<string[]> {
+    // Counted (and named in errors) as the resource `discovery`.
+    const resource: ResourceType = {
+      group,
+      version,
+      plural: 'discovery',
+      kind: 'APIResourceList',
+      namespaced: false,
+    };
+    try {
+      const answer = await this.send<{ resources?: { name?: string }[] }>(
+        'get',
+        'GET',
+        `/apis/${encodeURIComponent(group)}/${encodeURIComponent(version)}`,
+        resource,
+      );
+      return (answer.resources ?? []).flatMap((entry) => (entry.name ? [entry.name] : []));
+    } catch (error) {
+      if (error instanceof KubeApiError && error.code === 'E_KUBE_NOT_FOUND') return [];
+      throw error;
+    }
+  }
+
   async close(): Promise<void> {
     await this.dispatcher.close();
   }

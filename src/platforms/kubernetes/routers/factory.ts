@@ -24,6 +24,7 @@ import { ApisixRouter } from './apisix.js';
 import { AppMeshRouter } from './appmesh.js';
 import { AppMeshV1beta2Router } from './appmesh-v1beta2.js';
 import { GlooRouter } from './gloo.js';
+import { IstioRouter } from './istio.js';
 import { KubernetesRouter } from './kubernetes.js';
 import { KumaRouter } from './kuma.js';
 import { NginxRouter } from './nginx.js';
@@ -59,6 +60,7 @@ export const ROUTER_BUILDERS: Partial<Readonly<Record<RouterName, (deps: RouterD
   appmesh: (deps) => new AppMeshRouter(deps),
   'appmesh:v1beta2': (deps) => new AppMeshV1beta2Router(deps),
   skipper: (deps) => new SkipperRouter(deps),
+  istio: (deps) => new IstioRouter(deps),
 };
 
 /** The provider names createRouter accepts, in the order error messages list them. */
