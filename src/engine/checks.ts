@@ -26,6 +26,11 @@ export interface CheckOutcome {
   readonly threshold?: { readonly min?: number; readonly max?: number };
   /** Flagger's event text for a failure ("Halt … advancement success rate 95.00% < 99%"). */
   readonly message: string;
+  /**
+   * A failure that rolls back at once instead of counting towards `threshold`: a judge whose
+   * evidence crossed its bound (docs/judge.md).
+   */
+  readonly decisive?: boolean;
   /** Anything else the check wants to show (a judge's counts, evidence and interval). */
   readonly evidence?: Readonly<Record<string, unknown>>;
 }

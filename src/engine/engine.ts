@@ -510,7 +510,7 @@ export class CanaryEngine {
           }
         }
         if (outcome.verdict === 'fail') {
-          await this.countFailedCheck(tick, outcome.message, { checks: outcomes });
+          await this.countFailedCheck(tick, outcome.message, { checks: outcomes }, outcome.decisive === true);
           return;
         }
         if (outcome.verdict === 'inconclusive') {
@@ -636,10 +636,16 @@ export class CanaryEngine {
     return false;
   }
 
-  private async countFailedCheck(tick: Tick, message: string, details: DecisionDetails): Promise<void> {
+  /** A decisive failure (a judge's) reaches the threshold at once: the next tick rolls back. */
+  private async countFailedCheck(
+    tick: Tick,
+    message: string,
+    details: DecisionDetails,
+    decisive = false,
+  ): Promise<void> {
     const status = await this.writeStatus(tick, tick.phase, (current) => ({
       ...current,
-      failedChecks: (current.failedChecks ?? 0) + 1,
+      failedChecks: Math.max((current.failedChecks ?? 0) + 1, decisive ? tick.settings.threshold : 0),
     }));
     await this.decide(tick, status, 'halt', message, { ...details, eventType: 'Warning' });
   }

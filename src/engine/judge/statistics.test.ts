@@ -67,8 +67,14 @@ describe('judge statistics', () => {
       [30, 200, 0.1],
       [5, 400, 0.02],
     ] as const) {
-      expect(Math.exp(lnEvidenceAbove(k, n, theta0))).toBeCloseTo(mixtureByIntegration(k, n, theta0, theta0, 1), 4);
-      expect(Math.exp(lnEvidenceBelow(k, n, theta0))).toBeCloseTo(mixtureByIntegration(k, n, theta0, 0, theta0), 4);
+      expect(Math.exp(lnEvidenceAbove(k, n, theta0))).toBeCloseTo(
+        mixtureByIntegration(k, n, theta0, theta0, 1),
+        4,
+      );
+      expect(Math.exp(lnEvidenceBelow(k, n, theta0))).toBeCloseTo(
+        mixtureByIntegration(k, n, theta0, 0, theta0),
+        4,
+      );
     }
   });
 

@@ -94,7 +94,8 @@ function lnLikelihood(k: number, n: number, theta: number): number {
 export function lnEvidenceAbove(k: number, n: number, theta0: number): number {
   if (n <= 0 || theta0 <= 0 || theta0 >= 1) return 0;
   // ∫_{θ₀}^1 θ^k (1−θ)^(n−k) dθ = B(k+1, n−k+1) · I_{1−θ₀}(n−k+1, k+1)
-  const mixture = lnBeta(k + 1, n - k + 1) + lnRegularizedBeta(1 - theta0, n - k + 1, k + 1) - Math.log1p(-theta0);
+  const mixture =
+    lnBeta(k + 1, n - k + 1) + lnRegularizedBeta(1 - theta0, n - k + 1, k + 1) - Math.log1p(-theta0);
   return mixture - lnLikelihood(k, n, theta0);
 }
 
@@ -132,14 +133,22 @@ export function trafficShare(counts: ShareCounts): number {
 export function lnEvidenceWorse(counts: ShareCounts, margin: number): number {
   const rho = trafficShare(counts);
   if (rho <= 0 || rho >= 1) return 0;
-  return lnEvidenceAbove(counts.canaryEvents, counts.canaryEvents + counts.primaryEvents, shareUnderRatio(rho, margin));
+  return lnEvidenceAbove(
+    counts.canaryEvents,
+    counts.canaryEvents + counts.primaryEvents,
+    shareUnderRatio(rho, margin),
+  );
 }
 
 /** ln of the evidence that the canary's event rate is less than `margin` times the primary's. */
 export function lnEvidenceNotWorse(counts: ShareCounts, margin: number): number {
   const rho = trafficShare(counts);
   if (rho <= 0 || rho >= 1) return 0;
-  return lnEvidenceBelow(counts.canaryEvents, counts.canaryEvents + counts.primaryEvents, shareUnderRatio(rho, margin));
+  return lnEvidenceBelow(
+    counts.canaryEvents,
+    counts.canaryEvents + counts.primaryEvents,
+    shareUnderRatio(rho, margin),
+  );
 }
 
 /**
@@ -154,7 +163,8 @@ export function ratioInterval(counts: ShareCounts, alpha: number): RatioInterval
   const above = (ratio: number) => lnEvidenceAbove(counts.canaryEvents, events, shareUnderRatio(rho, ratio));
   const below = (ratio: number) => lnEvidenceBelow(counts.canaryEvents, events, shareUnderRatio(rho, ratio));
   // The evidence above r falls as r grows; the evidence below r rises.
-  const lower = above(RATIO_FLOOR) < limit ? 0 : bisectLog(RATIO_FLOOR, RATIO_CEILING, (r) => above(r) < limit);
+  const lower =
+    above(RATIO_FLOOR) < limit ? 0 : bisectLog(RATIO_FLOOR, RATIO_CEILING, (r) => above(r) < limit);
   const upper =
     below(RATIO_CEILING) < limit ? Infinity : bisectLog(RATIO_FLOOR, RATIO_CEILING, (r) => below(r) >= limit);
   return { lower, upper };
