@@ -62,6 +62,8 @@ export function judgeTraffic(
   settings: JudgeSettings,
   traffic: ArmTraffic,
   plannedShare: number,
+  /** `intervals: false` leaves the intervals unbounded (simulations, which need only the verdict). */
+  options: { readonly intervals?: boolean } = {},
 ): JudgeDecision {
   const metricCount = (settings.errors === undefined ? 0 : 1) + settings.latency.length;
   const limit = metricCount / settings.bound;
@@ -80,7 +82,7 @@ export function judgeTraffic(
       counts,
       events,
       estimate: primaryRate === 0 ? (canaryRate === 0 ? 1 : Infinity) : canaryRate / primaryRate,
-      interval: ratioInterval(counts, alpha),
+      interval: options.intervals === false ? { lower: 0, upper: Infinity } : ratioInterval(counts, alpha),
       evidence,
       limit,
       finding: evidence >= limit ? 'worse' : notWorse >= limit ? 'not-worse' : 'undecided',
