@@ -494,6 +494,7 @@ export class CanaryEngine {
         ports: this.deps.checks,
       };
       const checks = (this.deps.checkKinds ?? DEFAULT_CHECK_REGISTRY).checksFor(canary);
+      let held: CheckOutcome | undefined;
       for (const check of checks) {
         const outcome = await check.evaluate(context);
         outcomes.push(outcome);
@@ -513,11 +514,13 @@ export class CanaryEngine {
           await this.countFailedCheck(tick, outcome.message, { checks: outcomes }, outcome.decisive === true);
           return;
         }
-        if (outcome.verdict === 'inconclusive') {
-          const status = await this.writeStatus(tick, tick.phase, (current) => current);
-          await this.decide(tick, status, 'hold', outcome.message, { checks: outcomes, eventType: 'Normal' });
-          return;
-        }
+        // A hold still lets the later checks fail (a judge waiting for data hides no failure).
+        if (outcome.verdict === 'inconclusive') held ??= outcome;
+      }
+      if (held !== undefined) {
+        const status = await this.writeStatus(tick, tick.phase, (current) => current);
+        await this.decide(tick, status, 'hold', held.message, { checks: outcomes, eventType: 'Normal' });
+        return;
       }
       tick.checks = outcomes;
     }

@@ -192,6 +192,30 @@ describe('sequential judge in the engine', () => {
     );
   });
 
+  it("a judge's hold does not hide a failing Flagger check, and its failure is not hidden behind one", async () => {
+    const canary = judgedCanary('{}', {
+      metrics: [{ name: 'request-success-rate', interval: '1m', thresholdRange: { min: 99 } }],
+    });
+    const world = await initializedWorld(canary);
+    const traffic = new TrafficLedger(world);
+    const options = {
+      checkKinds: DEFAULT_CHECK_REGISTRY.with(JUDGE_CHECKS),
+      checks: { builtin: world.builtin, templates: world.metricTemplates, observations: traffic },
+    };
+    await world.tick(options);
+    traffic.serve([10, 0], [190, 0]);
+    await world.tick(options);
+    world.successRate = 90; // Flagger's check fails while the judge still waits for data
+    traffic.serve([10, 0], [190, 0]);
+    await world.tick(options);
+    expect(world.decisionHistory.at(-1)).toMatchObject({ action: 'halt', failedChecks: 1 });
+    expect(world.decisionHistory.at(-1)?.message).toContain('success rate 90.00% < 99%');
+    traffic.serve([10, 3], [190, 0]);
+    await world.tick(options);
+    expect(world.decisionHistory.at(-1)).toMatchObject({ action: 'halt', failedChecks: 5 });
+    expect(world.decisionHistory.at(-1)?.message).toContain('judge: canary error-rate shown worse');
+  });
+
   it('a canary without the annotation has no judge check', async () => {
     const world = await initializedWorld(newTestCanary());
     const options = { checkKinds: DEFAULT_CHECK_REGISTRY.with(JUDGE_CHECKS) };
