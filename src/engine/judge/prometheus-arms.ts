@@ -23,7 +23,10 @@ type Arm = 'canary' | 'primary';
 interface ArmQueries {
   /** The series selector of one arm, with Flagger's template functions. */
   readonly selector: (arm: Arm) => string;
+  /** The request counter (a histogram's bucket series where the router has no counter). */
   readonly counter: string;
+  /** Added to the selector of the counter (`le="+Inf"` when it is a histogram's bucket). */
+  readonly counterOnly?: string;
   /** Added to the selector to count the failed answers. */
   readonly failed: string;
   readonly histogram: string;
@@ -33,7 +36,17 @@ interface ArmQueries {
 
 const suffix = (arm: Arm): string => (arm === 'primary' ? '-primary' : '');
 
-/** The query families whose series name the destination workload; others have no per-arm counts yet. */
+function envoy(selector: (arm: Arm) => string): ArmQueries {
+  return {
+    selector,
+    counter: 'envoy_cluster_upstream_rq',
+    failed: 'envoy_response_code=~"5.*"',
+    histogram: 'envoy_cluster_upstream_rq_time_bucket',
+    unit: 'ms',
+  };
+}
+
+/** The query families whose series tell the arms apart; others have no per-arm counts yet. */
 export const ARM_QUERIES: Readonly<Partial<Record<QueryFamily, ArmQueries>>> = {
   istio: {
     selector: (arm) =>
@@ -58,6 +71,19 @@ export const ARM_QUERIES: Readonly<Partial<Record<QueryFamily, ArmQueries>>> = {
     failed: 'response_code=~"5.*"',
     histogram: 'osm_request_duration_ms_bucket',
     unit: 'ms',
+  },
+  contour: envoy((arm) => `envoy_cluster_name=~"{{ namespace }}_{{ service }}-${arm}_[0-9a-zA-Z-]+"`),
+  gloo: envoy(
+    (arm) => `envoy_cluster_name=~"{{ namespace }}-{{ target }}-${arm}upstream-[0-9a-zA-Z-]+_[0-9a-zA-Z-]+"`,
+  ),
+  kuma: envoy((arm) => `service=~"{{ target }}-${arm}_{{ namespace }}_svc_[0-9a-zA-Z-]+"`),
+  traefik: {
+    selector: (arm) => `service=~"{{ namespace }}-{{ target }}-${arm}-[0-9a-zA-Z-]+@kubernetescrd"`,
+    counter: 'traefik_service_request_duration_seconds_bucket',
+    counterOnly: 'le="+Inf"',
+    failed: 'code=~"5.."',
+    histogram: 'traefik_service_request_duration_seconds_bucket',
+    unit: 's',
   },
   local: {
     selector: (arm) => `namespace="{{ namespace }}", service="{{ target }}", backend="${arm}"`,
@@ -91,9 +117,10 @@ export function armQueries(canary: Canary, family: QueryFamily, arm: Arm, window
     throw new NoPrometheusArmsError(`router family ${family} has no per-arm queries`);
   const selector = renderQuery(queries.selector(arm), templateContext(canary, `${windowSeconds}s`));
   const window = `[${windowSeconds}s]`;
+  const counted = queries.counterOnly === undefined ? selector : `${selector}, ${queries.counterOnly}`;
   return [
-    `sum(increase(${queries.counter}{${selector}}${window}))`,
-    `sum(increase(${queries.counter}{${selector}, ${queries.failed}}${window}))`,
+    `sum(increase(${queries.counter}{${counted}}${window}))`,
+    `sum(increase(${queries.counter}{${counted}, ${queries.failed}}${window}))`,
     `sum by (le) (increase(${queries.histogram}{${selector}}${window}))`,
   ];
 }
