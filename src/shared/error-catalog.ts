@@ -96,7 +96,8 @@ export const ERROR_CATALOG = {
     area: 'Canary analysis',
     meaning:
       'The `vireo.dev/judge` annotation of a Canary is not JSON, or a field of it is unknown or out of range; the judge check fails and says which field.',
-    action: 'Fix the field the message names (docs/judge.md "Settings"); `{}` enables the judge with its defaults.',
+    action:
+      'Fix the field the message names (docs/judge.md "Settings"); `{}` enables the judge with its defaults.',
   },
   E_SIMULATION: {
     area: 'Canary analysis',
