@@ -33,7 +33,7 @@ export interface MetricJudgement {
   readonly counts: ShareCounts;
   /** What an event is here: "errors", or "requests slower than 0.25s". */
   readonly events: string;
-  /** The canary's rate over the primary's (Infinity when the primary has no event yet). */
+  /** The canary's rate over the primary's (Infinity when only the canary has events, NaN when neither has). */
   readonly estimate: number;
   readonly interval: RatioInterval;
   /** The e-value against "not worse than the margin". */
@@ -81,7 +81,7 @@ export function judgeTraffic(
       margin,
       counts,
       events,
-      estimate: primaryRate === 0 ? (canaryRate === 0 ? 1 : Infinity) : canaryRate / primaryRate,
+      estimate: primaryRate === 0 ? (canaryRate === 0 ? Number.NaN : Infinity) : canaryRate / primaryRate,
       interval: options.intervals === false ? { lower: 0, upper: Infinity } : ratioInterval(counts, alpha),
       evidence,
       limit,
@@ -305,7 +305,8 @@ function slowerThan(arm: ArmObservations, bound: number): number {
 
 const trimNumber = (value: number): string => String(Number(value.toPrecision(4)));
 const percent = (share: number): string => `${trimNumber(share * 100)}%`;
-const ratio = (value: number): string => (Number.isFinite(value) ? trimNumber(value) : '∞');
+const ratio = (value: number): string =>
+  Number.isNaN(value) ? 'unknown' : Number.isFinite(value) ? trimNumber(value) : '∞';
 const evidenceText = (value: number): string =>
   !Number.isFinite(value) ? '∞' : value >= 1e6 ? value.toExponential(2) : trimNumber(value);
 const jsonNumber = (value: number): number | string => (Number.isFinite(value) ? value : String(value));
