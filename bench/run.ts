@@ -3,7 +3,8 @@
  * - schema compilation with and without ajv's strict mode (why the CLI compiles non-strict);
  * - validating every documentation example in-process, per object;
  * - the whole `vireo validate` process on the same directory (what a user waits for);
- * - simulating a canary.
+ * - simulating a canary;
+ * - the sequential judge against Flagger's rule (bench/judge.ts, seeded simulations).
  * Numbers are medians of repeated runs on this machine; compare rows, not absolute values.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -136,6 +137,9 @@ row(
   'simulate a 100-step ladder',
   `${((await measureAsync(50, () => simulateCanary(ladder))) * 1000).toFixed(0)} µs`,
 );
+
+const { benchJudge } = await import('./judge.js');
+benchJudge({ runs: Number(process.env['VIREO_BENCH_JUDGE_RUNS'] ?? 1000) });
 
 const { benchProxy } = await import('./proxy.js');
 const { nginxTarget } = await import('./nginx-target.js');

@@ -19,9 +19,15 @@ import { VERSION } from '../shared/version.js';
 import { HttpWebhookClient } from '../webhooks/http-webhook-client.js';
 import { AlertOutbox } from './alert-outbox.js';
 import { AlertRouter } from './alerts.js';
-import type { BuiltinMetrics, CheckRegistry, TrafficObservations } from './checks.js';
+import {
+  DEFAULT_CHECK_REGISTRY,
+  type BuiltinMetrics,
+  type CheckRegistry,
+  type TrafficObservations,
+} from './checks.js';
 import { InMemoryDecisionLog, type DecisionLog } from './decisions.js';
 import { CanaryEngine } from './engine.js';
+import { JUDGE_CHECKS } from './judge/judge.js';
 import {
   type AlertSeverity,
   type CanaryKey,
@@ -77,7 +83,10 @@ export interface AssemblyOptions {
   readonly notifierTransport?: TransportOptions;
   /** Adds prom-client's process and Node.js metrics (the controller does, as Flagger exposes Go's). */
   readonly processMetrics?: boolean;
-  /** The check kinds (default: Flagger's built-in, template and inline-query checks). */
+  /**
+   * The check kinds (default: Flagger's built-in, template and inline-query checks, and the
+   * sequential judge for canaries that enable it, docs/judge.md).
+   */
   readonly checkKinds?: CheckRegistry;
   /** Sees each alert as the engine sends it, before it is queued for delivery; must not throw. */
   readonly onAlert?: (canary: Canary, severity: AlertSeverity, text: string) => void;
@@ -174,7 +183,7 @@ export function assembleEngine(ports: PlatformPorts, options: AssemblyOptions): 
     clock: ports.clock,
     meshProvider: options.meshProvider,
     ...(options.eventWebhook === undefined ? {} : { eventWebhook: options.eventWebhook }),
-    ...(options.checkKinds === undefined ? {} : { checkKinds: options.checkKinds }),
+    checkKinds: options.checkKinds ?? DEFAULT_CHECK_REGISTRY.with(JUDGE_CHECKS),
   });
   const scheduler = new CanaryScheduler(async (id) => {
     const key = keyOfScheduleId(id);

@@ -223,7 +223,7 @@ describe('check kinds come from a registry', () => {
     expect(DEFAULT_CHECK_REGISTRY.kindNames).toEqual(['template', 'builtin', 'inline-query']);
   });
 
-  it("a registered kind adds its checks after the metrics', and gets the step's context", async () => {
+  it("a registered kind adds its checks before the metrics', and gets the step's context", async () => {
     const seen: CheckContext[] = [];
     const registry = DEFAULT_CHECK_REGISTRY.with({
       name: 'judge',
@@ -231,9 +231,9 @@ describe('check kinds come from a registry', () => {
     });
     const subject = withMetrics({ name: 'request-success-rate', thresholdRange: { min: 99 } });
     const checks = registry.checksFor(subject);
-    expect(checks.map((check) => check.name)).toEqual(['request-success-rate', 'compare-arms']);
+    expect(checks.map((check) => check.name)).toEqual(['compare-arms', 'request-success-rate']);
     const context = contextOf(subject, dependencies({}));
-    await checks[1]!.evaluate(context);
+    await checks[0]!.evaluate(context);
     expect(seen).toEqual([context]);
     expect(registry.checksFor({ ...subject, metadata: { name: 'other', namespace: 'test' } })).toHaveLength(
       1,

@@ -26,6 +26,11 @@ export interface CheckOutcome {
   readonly threshold?: { readonly min?: number; readonly max?: number };
   /** Flagger's event text for a failure ("Halt … advancement success rate 95.00% < 99%"). */
   readonly message: string;
+  /**
+   * A failure that rolls back at once instead of counting towards `threshold`: a judge whose
+   * evidence crossed its bound (docs/judge.md).
+   */
+  readonly decisive?: boolean;
   /** Anything else the check wants to show (a judge's counts, evidence and interval). */
   readonly evidence?: Readonly<Record<string, unknown>>;
 }
@@ -167,8 +172,10 @@ export class CheckRegistry {
   }
 
   /**
-   * The checks of `analysis.metrics`, in their order (an entry no kind claims is a failing
-   * check that says so), then the checks each kind adds for the whole canary.
+   * The checks each kind adds for the whole canary (a judge), then those of `analysis.metrics`
+   * in their order (an entry no kind claims is a failing check that says so). A judge goes
+   * first because the engine stops at the first failed check: a judge's decisive failure must
+   * not wait behind a failing threshold check (docs/judge.md).
    */
   checksFor(canary: Canary): Check[] {
     const perMetric = (analysisOf(canary.spec)?.metrics ?? []).map(
@@ -176,7 +183,7 @@ export class CheckRegistry {
         this.kinds.reduce<Check | undefined>((found, kind) => found ?? kind.forMetric?.(metric), undefined) ??
         new UnknownMetricCheck(metric),
     );
-    return [...perMetric, ...this.kinds.flatMap((kind) => kind.forCanary?.(canary) ?? [])];
+    return [...this.kinds.flatMap((kind) => kind.forCanary?.(canary) ?? []), ...perMetric];
   }
 }
 

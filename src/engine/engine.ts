@@ -494,6 +494,7 @@ export class CanaryEngine {
         ports: this.deps.checks,
       };
       const checks = (this.deps.checkKinds ?? DEFAULT_CHECK_REGISTRY).checksFor(canary);
+      let held: CheckOutcome | undefined;
       for (const check of checks) {
         const outcome = await check.evaluate(context);
         outcomes.push(outcome);
@@ -510,14 +511,16 @@ export class CanaryEngine {
           }
         }
         if (outcome.verdict === 'fail') {
-          await this.countFailedCheck(tick, outcome.message, { checks: outcomes });
+          await this.countFailedCheck(tick, outcome.message, { checks: outcomes }, outcome.decisive === true);
           return;
         }
-        if (outcome.verdict === 'inconclusive') {
-          const status = await this.writeStatus(tick, tick.phase, (current) => current);
-          await this.decide(tick, status, 'hold', outcome.message, { checks: outcomes, eventType: 'Normal' });
-          return;
-        }
+        // A hold still lets the later checks fail (a judge waiting for data hides no failure).
+        if (outcome.verdict === 'inconclusive') held ??= outcome;
+      }
+      if (held !== undefined) {
+        const status = await this.writeStatus(tick, tick.phase, (current) => current);
+        await this.decide(tick, status, 'hold', held.message, { checks: outcomes, eventType: 'Normal' });
+        return;
       }
       tick.checks = outcomes;
     }
@@ -636,10 +639,16 @@ export class CanaryEngine {
     return false;
   }
 
-  private async countFailedCheck(tick: Tick, message: string, details: DecisionDetails): Promise<void> {
+  /** A decisive failure (a judge's) reaches the threshold at once: the next tick rolls back. */
+  private async countFailedCheck(
+    tick: Tick,
+    message: string,
+    details: DecisionDetails,
+    decisive = false,
+  ): Promise<void> {
     const status = await this.writeStatus(tick, tick.phase, (current) => ({
       ...current,
-      failedChecks: (current.failedChecks ?? 0) + 1,
+      failedChecks: Math.max((current.failedChecks ?? 0) + 1, decisive ? tick.settings.threshold : 0),
     }));
     await this.decide(tick, status, 'halt', message, { ...details, eventType: 'Warning' });
   }

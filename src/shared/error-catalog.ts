@@ -92,6 +92,13 @@ export const ERROR_CATALOG = {
       'Two check kinds with the same name were registered with the engine (a programming error in an embedding of the engine).',
     action: 'Give each check kind its own name when extending the check registry (docs/engine.md).',
   },
+  E_JUDGE_SETTINGS: {
+    area: 'Canary analysis',
+    meaning:
+      'The `vireo.dev/judge` annotation of a Canary is not JSON, or a field of it is unknown or out of range; the judge check fails and says which field.',
+    action:
+      'Fix the field the message names (docs/judge.md "Settings"); `{}` enables the judge with its defaults.',
+  },
   E_SIMULATION: {
     area: 'Canary analysis',
     meaning:

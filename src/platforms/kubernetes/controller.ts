@@ -15,6 +15,7 @@ import { PrometheusBuiltinMetrics } from '../../metrics/builtin-metrics.js';
 import { createGlobalNotifier, type GlobalNotifierFlags } from '../../notifiers/global.js';
 import type { Logger } from '../../shared/logger.js';
 import { Counter, type Registry } from 'prom-client';
+import { PrometheusArmObservations } from '../../engine/judge/prometheus-arms.js';
 import { CachedReader } from './cache.js';
 import type { KubeClient, KubeObject } from './client.js';
 import { KubernetesEventSink } from './events.js';
@@ -157,6 +158,16 @@ export class KubernetesController {
           ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
           deps: { logger: logger.child({ component: 'metrics' }) },
         }),
+        // Per-arm counts for the sequential judge (docs/judge.md), from the same Prometheus.
+        ...(settings.metricsServer === undefined
+          ? {}
+          : {
+              observations: new PrometheusArmObservations({
+                metricsServer: settings.metricsServer,
+                meshProvider: settings.meshProvider,
+                now,
+              }),
+            }),
         clock: { now },
         logger,
         registry,
