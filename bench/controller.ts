@@ -8,6 +8,7 @@
  * Each size runs on its own fresh cluster; analysis interval 10 s, Flagger's minimum.
  */
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import type { KubeClient } from '../src/platforms/kubernetes/client.js';
 import { RESOURCES } from '../src/platforms/kubernetes/resources.js';
 import { canary, podinfoDeployment } from '../test/support/canary-fixtures.js';
@@ -164,7 +165,13 @@ export async function benchController(
         'warn',
       );
       const pid = await controllerPid(controller);
+      const startedAt = Date.now();
       await waitForAll(client, size, 'Initialized', log);
+      // The first reconcile of every canary at once is where the peak used to be (docs/controller.md "Memory").
+      row(
+        `controller, ${size} canaries initialising at once: memory`,
+        `peak RSS ${rssMiB(pid, 'VmHWM').toFixed(0)} MiB, RSS once all are Initialized ${rssMiB(pid, 'VmRSS').toFixed(0)} MiB, in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
+      );
       const idle = await measureWindow(controller, pid);
       report(row, `${size} idle canaries`, idle);
 
@@ -201,4 +208,10 @@ function report(row: (name: string, value: string) => void, label: string, figur
     `controller, ${label}: memory`,
     `peak RSS ${figures.peakRssMiB.toFixed(0)} MiB, RSS at the end ${figures.rssMiB.toFixed(0)} MiB, JS heap used ${figures.heapUsedMiB.toFixed(0)} MiB`,
   );
+}
+
+// `npm run bench:controller` (or `tsx bench/controller.ts`): this part alone, sizes from VIREO_BENCH_SIZES (default 100).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const sizes = (process.env['VIREO_BENCH_SIZES'] ?? '100').split(',').map(Number);
+  await benchController(sizes, (name, value) => process.stdout.write(`${name}: ${value}\n`));
 }

@@ -147,7 +147,8 @@ export function parseLeaderElectionTimings(flags: ControllerFlags): LeaderElecti
 }
 
 async function loadKubeConfig(flags: ControllerFlags): Promise<KubeConfig> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { kubeConfigClass } = await import('../platforms/kubernetes/kube-config.js');
+  const KubeConfig = await kubeConfigClass();
   const kubeConfig = new KubeConfig();
   try {
     if (flags.kubeconfig !== undefined) kubeConfig.loadFromFile(flags.kubeconfig);

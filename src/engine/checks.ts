@@ -53,6 +53,11 @@ export class MultipleValuesError extends VireoError {
 export interface MetricsProvider {
   /** Throws NoValuesFoundError, MultipleValuesError, or another VireoError for backend failures. */
   queryValue(query: string): Promise<number>;
+  /**
+   * Whether the backend answers (asked on each tick of an initializing canary, as Flagger does):
+   * true, or false / a thrown Error saying why not. Absent: the provider has no such probe.
+   */
+  isOnline?(): Promise<boolean>;
 }
 
 /** The values of a canary's template variables and Flagger's template functions. */
@@ -73,6 +78,12 @@ export interface BuiltinMetrics {
   requestSuccessRate(canary: Canary, interval: string): Promise<number>;
   /** P99 latency of canary responses over `interval`, in milliseconds. */
   requestDurationMs(canary: Canary, interval: string): Promise<number>;
+  /**
+   * Whether the metrics server the built-in checks of `canary` query answers (Prometheus:
+   * `vector(1)` is 1): true, or false / a thrown Error saying why not. Absent where the platform
+   * measures the checks itself (local mode).
+   */
+  isOnline?(canary: Canary): Promise<boolean>;
 }
 
 /** Per-arm traffic counts, for comparison judges (canary against primary). */

@@ -45,7 +45,10 @@ describe('engine: transitions of docs/flagger-compatibility.md#22-phase-transiti
         message: 'Deployment initialization completed.',
       }),
     ]);
-    expect(world.messages()).toEqual(['Initialization done! podinfo.test']);
+    expect(world.messages()).toEqual([
+      'all the metrics providers are available!',
+      'Initialization done! podinfo.test',
+    ]);
     expect(world.alerts).toEqual([
       { severity: 'info', text: 'New Deployment detected, initialization completed.' },
     ]);
@@ -100,7 +103,10 @@ describe('engine: transitions of docs/flagger-compatibility.md#22-phase-transiti
     expect(world.hookCalls.map((call) => [call.hook.name, call.payload.phase])).toEqual([
       ['gate', 'Initialized'],
     ]);
-    expect(world.messages()).toEqual(['New revision detected! Scaling up podinfo.test']);
+    expect(world.messages()).toEqual([
+      'Confirm-rollout check gate passed',
+      'New revision detected! Scaling up podinfo.test',
+    ]);
     expect(world.alerts).toEqual([
       { severity: 'info', text: 'New revision detected, progressing canary analysis.' },
     ]);
@@ -282,9 +288,10 @@ describe('engine: transitions of docs/flagger-compatibility.md#22-phase-transiti
       reason: 'Failed',
       message: 'Canary analysis failed, Deployment scaled to zero.',
     });
-    expect(world.messages().slice(-2)).toEqual([
+    expect(world.messages().slice(-3)).toEqual([
       'Rolling back podinfo.test failed checks threshold reached 2',
       'Canary failed! Scaling down podinfo.test',
+      'Post-rollout check after passed',
     ]);
     expect(world.alerts.at(-1)).toEqual({ severity: 'error', text: 'Failed checks threshold reached 2' });
     expect(world.hookCalls.at(-1)).toMatchObject({ hook: { name: 'after' }, payload: { phase: 'Failed' } });

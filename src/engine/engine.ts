@@ -46,6 +46,11 @@ import {
   type WebhookResult,
   type Workloads,
 } from './ports.js';
+import {
+  PROVIDERS_AVAILABLE,
+  PROVIDERS_CHECK_FAILED,
+  unavailableMetricProvider,
+} from './provider-availability.js';
 import { analysisOf, progressionSettings } from './settings.js';
 import { analysisStarted, analysisStartedAt, kubernetesTime, withPhase } from './status.js';
 
@@ -110,6 +115,12 @@ interface Tick {
   settings: ProgressionSettings;
   status: CanaryStatus;
   phase: CanaryPhase;
+  /**
+   * The phase this tick's events carry (the event webhook's `phase`): the phase the tick started
+   * in, as Flagger reports it (docs/flagger-compatibility.md#5-webhooks "event"); a canary not
+   * marked yet is Initializing, as Flagger marks every canary before its first tick.
+   */
+  eventPhase: CanaryPhase;
   routes: Routes;
   /** The outcomes of this tick's checks, once they all passed. */
   checks?: CheckOutcome[];
@@ -146,6 +157,7 @@ export class CanaryEngine {
       settings: progressionSettings(canary.spec, this.deps.meshProvider),
       status,
       phase: status.phase ?? '',
+      eventPhase: status.phase === undefined || status.phase === '' ? 'Initializing' : status.phase,
       routes: ALL_TO_PRIMARY,
     };
   }
@@ -161,11 +173,12 @@ export class CanaryEngine {
     const skip = canary.spec.skipAnalysis === true || analysisOf(canary.spec) === undefined;
     const initializing = tick.phase === '' || tick.phase === 'Initializing';
 
+    if (initializing && !skip) await this.checkMetricProviders(tick);
     await this.deps.workloads.ensurePrimary(canary);
     if (initializing && !skip) {
       const primary = await this.deps.workloads.primaryReadiness(canary);
       if (!primary.ready) {
-        await this.emit(canary, 'Warning', primary.reason);
+        await this.emitFor(tick, 'Warning', primary.reason);
         if (!primary.retriable) {
           // Flagger rolls back silently here; a primary that never came up deserves an alert.
           await this.deps.alerts.send(canary, 'error', ALERT_TEXT.progressDeadlineExceeded(primary.reason));
@@ -189,7 +202,7 @@ export class CanaryEngine {
     if (!skip) {
       const primary = await this.deps.workloads.primaryReadiness(canary);
       if (!primary.ready) {
-        await this.emit(canary, 'Warning', primary.reason);
+        await this.emitFor(tick, 'Warning', primary.reason);
         if (!primary.retriable) {
           if (tick.phase === 'Promoting' || tick.phase === 'Finalising')
             await this.failPromotion(tick, primary.reason);
@@ -224,7 +237,7 @@ export class CanaryEngine {
       // Once promoting, the primary already runs the new revision: a canary that will not get
       // ready no longer decides anything (as Flagger, only an analysis rolls back on it). Rolling
       // back here would report Failed for a revision the primary serves.
-      await this.emit(canary, 'Warning', readiness.reason);
+      await this.emitFor(tick, 'Warning', readiness.reason);
     }
     if (skip) {
       await this.skipAnalysis(tick);
@@ -234,7 +247,7 @@ export class CanaryEngine {
       const rollback = await this.runRollbackHooks(tick);
       if (rollback !== undefined) {
         const message = `Rolling back ${name} manual webhook invoked`;
-        await this.emit(canary, 'Warning', message);
+        await this.emitFor(tick, 'Warning', message);
         await this.deps.alerts.send(canary, 'warn', ALERT_TEXT.rollbackWebhookInvoked);
         await this.rollback(tick, revision, rollback);
         return;
@@ -258,6 +271,20 @@ export class CanaryEngine {
   }
 
   // ---- phases ---------------------------------------------------------------------------------
+
+  /**
+   * docs/flagger-compatibility.md#21-one-tick step 4: while initializing, say whether the metric
+   * providers answer. Only an event: a provider that is down does not hold the initialization.
+   */
+  private async checkMetricProviders(tick: Tick): Promise<void> {
+    const problem = await unavailableMetricProvider(tick.canary, this.deps.checks);
+    if (problem === undefined) {
+      await this.emitFor(tick, 'Normal', PROVIDERS_AVAILABLE);
+      return;
+    }
+    this.deps.logger.warn({ canary: tick.name, reason: problem }, 'a metric provider does not answer');
+    await this.emitFor(tick, 'Warning', `${PROVIDERS_CHECK_FAILED}: ${problem}`);
+  }
 
   /**
    * A status Flagger wrote is taken over without acting (takeover.ts): no event, hook, alert,
@@ -287,7 +314,10 @@ export class CanaryEngine {
     await this.deps.workloads.scaleToZero(canary);
     const revision = await this.deps.workloads.revision(canary);
     const status = await this.writeStatus(tick, 'Initialized', syncRevision(revision));
-    await this.decide(tick, status, 'initialize', `Initialization done! ${tick.name}`);
+    // Flagger reports this event with the status it just wrote (phase and revision).
+    await this.decide(tick, status, 'initialize', `Initialization done! ${tick.name}`, {
+      eventStatus: status,
+    });
     await this.deps.alerts.send(canary, 'info', ALERT_TEXT.initialized(tick.kind));
   }
 
@@ -312,7 +342,9 @@ export class CanaryEngine {
     }
     await this.deps.workloads.scaleFromZero(canary);
     const status = await this.writeStatus(tick, 'Progressing', this.startAnalysis(revision));
-    await this.decide(tick, status, 'start', `New revision detected! Scaling up ${tick.target}`);
+    await this.decide(tick, status, 'start', `New revision detected! Scaling up ${tick.target}`, {
+      eventPhase: 'Progressing',
+    });
     await this.deps.alerts.send(canary, 'info', ALERT_TEXT.newRevision);
   }
 
@@ -353,7 +385,7 @@ export class CanaryEngine {
     readiness: Readiness & { ready: false },
     revision: TargetRevision,
   ): Promise<void> {
-    await this.emit(tick.canary, 'Warning', readiness.reason);
+    await this.emitFor(tick, 'Warning', readiness.reason);
     if (readiness.retriable) return;
     // Flagger rolls back silently here (#1817); we say why.
     await this.deps.alerts.send(tick.canary, 'error', ALERT_TEXT.progressDeadlineExceeded(readiness.reason));
@@ -420,8 +452,8 @@ export class CanaryEngine {
     const { canary } = tick;
     const failedChecks = tick.status.failedChecks ?? 0;
     if (failedChecks >= tick.settings.threshold) {
-      await this.emit(
-        canary,
+      await this.emitFor(
+        tick,
         'Warning',
         `Rolling back ${tick.name} failed checks threshold reached ${failedChecks}`,
       );
@@ -433,6 +465,7 @@ export class CanaryEngine {
     this.deps.metrics.countFailure(canary, tick.settings.strategy, 'completed');
     await this.decide(tick, status, 'rollback', `Canary failed! Scaling down ${tick.name}`, {
       failedChecks,
+      eventPhase: 'Failed',
       ...(manual === undefined
         ? {}
         : {
@@ -465,7 +498,7 @@ export class CanaryEngine {
     const { canary, settings } = tick;
     const iterations = tick.status.iterations ?? 0;
     if (isFirstAnalysisStep(settings, { routes: tick.routes, iterations })) {
-      await this.emit(canary, 'Normal', `Starting canary analysis for ${tick.target}`);
+      await this.emitFor(tick, 'Normal', `Starting canary analysis for ${tick.target}`);
       const pre = await this.runHooks(tick, ['pre-rollout'], 'Progressing');
       if (!pre.ok) {
         await this.countFailedCheck(
@@ -571,11 +604,10 @@ export class CanaryEngine {
         return;
       }
       case 'promote': {
-        // Phase first: a crash after it repeats the (idempotent) promote on the next tick.
-        const status = await this.writeStatus(tick, 'Promoting', (current) => ({
-          ...current,
-          canaryWeight: tick.routes.canaryWeight,
-        }));
+        // Phase first: a crash after it repeats the (idempotent) promote on the next tick. The
+        // status weight stays what the analysis wrote: an A/B or blue/green canary's routes send
+        // it all traffic, but its status weight is 0, as Flagger shows it.
+        const status = await this.writeStatus(tick, 'Promoting', (current) => current);
         await this.deps.workloads.promote(canary);
         await this.decide(
           tick,
@@ -659,22 +691,40 @@ export class CanaryEngine {
     return (analysisOf(tick.canary.spec)?.webhooks ?? []).filter((hook) => types.includes(hook.type ?? ''));
   }
 
-  /** Runs hooks in list order and stops at the first failure (docs/flagger-compatibility.md#5-webhooks). */
+  /**
+   * Runs hooks in list order and stops at the first failure (docs/flagger-compatibility.md#5-webhooks).
+   * Each hook that passes says so in an event, as Flagger's do (alert rules and scripts wait for
+   * "Pre-rollout check NAME passed"); rollout hooks pass silently, as in Flagger. A failing
+   * post-rollout hook is reported here: nothing else looks at its result.
+   */
   private async runHooks(tick: Tick, types: readonly string[], phase: CanaryPhase): Promise<HookRun> {
     for (const hook of this.hooksOf(tick, types)) {
       const result = await this.callHook(tick, hook, phase);
-      if (!result.ok) return { ok: false, hook, result };
+      const label = HOOK_EVENT_LABELS[hook.type ?? ''];
+      if (!result.ok) {
+        if (hook.type === 'post-rollout')
+          await this.emitFor(tick, 'Warning', `Post-rollout hook ${hook.name} failed ${result.body}`);
+        return { ok: false, hook, result };
+      }
+      if (label !== undefined) await this.emitFor(tick, 'Normal', `${label} check ${hook.name} passed`);
     }
     return { ok: true };
   }
 
-  /** Rollback hooks: the first that answers ≤ 202 asks for a rollback. */
+  /**
+   * Rollback hooks: the first that answers ≤ 202 asks for a rollback. Flagger's events: each
+   * hook that does not ask says so (Normal), the one that does "passed" (Warning).
+   */
   private async runRollbackHooks(
     tick: Tick,
   ): Promise<(HookRun & { ok: true; hook: CanaryWebhook; result: WebhookResult }) | undefined> {
     for (const hook of this.hooksOf(tick, ['rollback'])) {
       const result = await this.callHook(tick, hook, tick.phase);
-      if (result.ok) return { ok: true, hook, result };
+      if (result.ok) {
+        await this.emitFor(tick, 'Warning', `Rollback check ${hook.name} passed`);
+        return { ok: true, hook, result };
+      }
+      await this.emitFor(tick, 'Normal', `Rollback hook ${hook.name} not signaling a rollback`);
     }
     return undefined;
   }
@@ -726,6 +776,11 @@ export class CanaryEngine {
     return status;
   }
 
+  /** An event of this tick: the canary as the tick found it, with the phase the event reports. */
+  private async emitFor(tick: Tick, type: EventType, message: string): Promise<void> {
+    await this.emit(eventCanary(tick), type, message);
+  }
+
   /** Emits a Kubernetes-style event and calls the event hooks (or the global event webhook). */
   private async emit(canary: Canary, type: EventType, message: string): Promise<void> {
     await this.deps.events.emit(canary, type, message);
@@ -772,7 +827,7 @@ export class CanaryEngine {
       details.eventType ?? (action === 'rollback' || action === 'fail-promotion' ? 'Warning' : 'Normal');
     this.deps.logger.info({ canary: tick.name, decision }, message);
     await this.deps.decisions.record(tick.key, decision);
-    await this.emit({ ...tick.canary, status }, eventType, message);
+    await this.emit(eventCanary(tick, details.eventPhase, details.eventStatus), eventType, message);
   }
 
   /**
@@ -831,6 +886,28 @@ interface DecisionDetails {
   webhook?: WebhookEvidence;
   eventType?: EventType;
   failedChecks?: number;
+  /** The phase the event reports, when Flagger reports the phase being entered (default: the tick's). */
+  eventPhase?: CanaryPhase;
+  /** The status the event reports, when Flagger reports the one just written (default: the tick's). */
+  eventStatus?: CanaryStatus;
+}
+
+/** The events Flagger emits when a hook of these types passes: "<label> check <name> passed". */
+const HOOK_EVENT_LABELS: Readonly<Record<string, string>> = {
+  'confirm-rollout': 'Confirm-rollout',
+  'pre-rollout': 'Pre-rollout',
+  'confirm-traffic-increase': 'Confirm-traffic-increase',
+  'confirm-promotion': 'Confirm-promotion',
+  'post-rollout': 'Post-rollout',
+};
+
+/**
+ * The canary an event of `tick` reports (its event webhook payload's `phase` and `checksum`): as
+ * the tick found it, in the phase it started in, unless the event reports a phase it enters.
+ */
+function eventCanary(tick: Tick, phase?: CanaryPhase, status?: CanaryStatus): Canary {
+  const base = status ?? tick.canary.status ?? {};
+  return { ...tick.canary, status: { ...base, phase: phase ?? status?.phase ?? tick.eventPhase } };
 }
 
 /** Flagger's SyncStatus: a revision's first write zeroes the counters and records what it is. */

@@ -112,4 +112,42 @@ describe('CanaryScheduler', () => {
     scheduler.ensure('a/c', 1_000);
     expect(scheduler.size).toBe(0);
   });
+
+  it('runs at most maxFirstTicks first ticks at once, the others in order as slots free; later ticks are not limited', async () => {
+    let running = 0;
+    let runningFirst = 0;
+    let most = 0;
+    let mostFirst = 0;
+    const started: string[] = [];
+    const scheduler = new CanaryScheduler(
+      async (id) => {
+        started.push(id);
+        // First ticks take 1 s, later ones 20 s (so they overlap if nothing limits them).
+        const first = started.filter((other) => other === id).length === 1;
+        running += 1;
+        if (first) runningFirst += 1;
+        most = Math.max(most, running);
+        mostFirst = Math.max(mostFirst, runningFirst);
+        await new Promise((resolve) => setTimeout(resolve, first ? 1_000 : 20_000));
+        running -= 1;
+        if (first) runningFirst -= 1;
+      },
+      undefined,
+      { maxFirstTicks: 3 },
+    );
+    const ids = Array.from({ length: 7 }, (_, index) => `test/app-${index}`);
+    for (const id of ids) scheduler.ensure(id, 2_000);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(started).toEqual(ids.slice(0, 3));
+    await vi.advanceTimersByTimeAsync(3_000);
+    // Every first tick ran, three at a time, in the order the jobs came.
+    expect(started.slice(0, 7)).toEqual(ids);
+    expect(mostFirst).toBe(3);
+    // Later ticks are not limited: all seven second ticks are in flight together.
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(most).toBe(7);
+    const stopping = scheduler.stop();
+    await vi.advanceTimersByTimeAsync(30_000);
+    await stopping;
+  });
 });

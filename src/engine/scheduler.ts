@@ -7,6 +7,11 @@
  * The Kubernetes controller recreates a job when its interval changes (Flagger's ticker is
  * recreated, and ticks at once); local mode keeps the job and lets the new interval apply from
  * the next wait (`restartOnChange: false`).
+ *
+ * A new job's first tick is the heavy one (it creates the primary, the Services and the routes,
+ * and on a controller start every canary has one at once), so at most `maxFirstTicks` of them
+ * run together; the others wait their turn, in order (docs/controller.md "Memory"). Later ticks
+ * are not limited: a slow one delays only its own canary.
  */
 
 /** Where the scheduler's time comes from: Node's timers, or a test's fake ones. */
@@ -32,16 +37,32 @@ interface Job {
   timer: unknown;
   running: Promise<void> | undefined;
   stopped: boolean;
+  /** True until the job's first tick has started (only for jobs new to the scheduler). */
+  firstTickPending: boolean;
 }
+
+export interface SchedulerOptions {
+  /** How many new jobs may run their first tick at once (default 10). */
+  readonly maxFirstTicks?: number;
+}
+
+export const DEFAULT_MAX_FIRST_TICKS = 10;
 
 export class CanaryScheduler {
   private readonly jobs = new Map<string, Job>();
   private stopped = false;
+  private firstTicksRunning = 0;
+  /** New jobs waiting for a first-tick slot, oldest first. */
+  private readonly waitingFirst: [string, Job][] = [];
+  private readonly maxFirstTicks: number;
 
   constructor(
     private readonly tick: (id: string) => Promise<void>,
     private readonly timers: SchedulerTimers = NODE_TIMERS,
-  ) {}
+    options: SchedulerOptions = {},
+  ) {
+    this.maxFirstTicks = Math.max(1, options.maxFirstTicks ?? DEFAULT_MAX_FIRST_TICKS);
+  }
 
   /** Starts a job for `id`, or changes its interval (see EnsureOptions); otherwise leaves it alone. */
   ensure(id: string, intervalMs: number, options: EnsureOptions = {}): void {
@@ -53,7 +74,13 @@ export class CanaryScheduler {
       return;
     }
     if (existing !== undefined) this.stopJob(existing);
-    const job: Job = { intervalMs, timer: undefined, running: undefined, stopped: false };
+    const job: Job = {
+      intervalMs,
+      timer: undefined,
+      running: undefined,
+      stopped: false,
+      firstTickPending: existing === undefined,
+    };
     this.jobs.set(id, job);
     const delay = existing === undefined ? (options.firstTickInMs ?? 0) : 0;
     if (delay > 0) job.timer = this.timers.setTimeout(() => this.run(id, job), delay);
@@ -114,11 +141,33 @@ export class CanaryScheduler {
 
   private run(id: string, job: Job): void {
     job.timer = undefined;
+    const first = job.firstTickPending;
+    if (first) {
+      if (this.firstTicksRunning >= this.maxFirstTicks) {
+        if (!this.waitingFirst.some(([, waiting]) => waiting === job)) this.waitingFirst.push([id, job]);
+        return;
+      }
+      job.firstTickPending = false;
+      this.firstTicksRunning += 1;
+    }
     job.running = this.tick(id)
       .catch(() => undefined)
       .finally(() => {
         job.running = undefined;
+        if (first) {
+          this.firstTicksRunning -= 1;
+          this.startWaitingFirstTick();
+        }
         if (!job.stopped) job.timer = this.timers.setTimeout(() => this.run(id, job), job.intervalMs);
       });
+  }
+
+  private startWaitingFirstTick(): void {
+    while (this.firstTicksRunning < this.maxFirstTicks) {
+      const next = this.waitingFirst.shift();
+      if (next === undefined) return;
+      const [id, job] = next;
+      if (!job.stopped && job.running === undefined) this.run(id, job);
+    }
   }
 }

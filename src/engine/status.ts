@@ -138,6 +138,8 @@ export function withPhase(status: CanaryStatus, change: PhaseChange): CanaryStat
   const next: CanaryStatus = {
     ...status,
     phase: change.phase,
+    // Flagger's status always carries the counter (a plain int), 0 from the first write on.
+    failedChecks: status.failedChecks ?? 0,
     lastTransitionTime: kubernetesTime(change.now),
   };
   if (change.phase === 'WaitingPromotion') {

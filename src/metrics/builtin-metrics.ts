@@ -32,6 +32,20 @@ export class PrometheusBuiltinMetrics implements BuiltinMetrics {
     return this.run(canary, 'request-duration', interval);
   }
 
+  /** Whether the canary's metrics server answers `vector(1)` with 1 (Flagger's IsOnline); throws saying why not. */
+  isOnline(canary: Canary): Promise<boolean> {
+    const server = canary.spec.metricsServer ?? this.options.metricsServer ?? DEFAULT_METRICS_SERVER;
+    const provider = new PrometheusProvider(
+      {
+        source: `metrics server ${server} of canary ${formatKey(keyOf(canary))}`,
+        address: server,
+        interval: '1m',
+      },
+      this.options.deps,
+    );
+    return provider.isOnline();
+  }
+
   /** The query a check would run, for `vireo metrics query --builtin` and decision logs. */
   queryFor(canary: Canary, check: BuiltinCheck, interval: string): { server: string; query: string } {
     const observer = observerFor(canary, this.options.meshProvider);

@@ -237,6 +237,12 @@ export const ERROR_CATALOG = {
     meaning: 'A watch of the cluster was started again after it stopped: a bug in Vireo.',
     action: 'Report it with the log lines before it.',
   },
+  E_KUBE_API_CLIENT: {
+    area: 'Kubernetes controller',
+    meaning:
+      'Code in the controller asked client-node for one of its generated API clients, which the controller does not load (docs/controller.md "Memory"): a bug in Vireo.',
+    action: 'Report it with the log lines before it.',
+  },
   E_KUBE_NOT_FOUND: {
     area: 'Kubernetes controller',
     meaning: 'The API server answered 404: the object (or its namespace) does not exist.',

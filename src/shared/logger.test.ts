@@ -14,7 +14,7 @@ function capture() {
 }
 
 describe('createLogger', () => {
-  it('writes one JSON object per line with level names, ISO time and the canary key', () => {
+  it("writes one JSON object per line keyed as Flagger's zap logs: level, ts (ISO 8601), msg, canary", () => {
     const { destination, lines } = capture();
     const logger = createLogger({ destination });
     logger
@@ -23,12 +23,28 @@ describe('createLogger', () => {
     expect(lines()).toEqual([
       {
         level: 'info',
-        time: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+        ts: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
         canary: 'podinfo.test',
         phase: 'Progressing',
         msg: 'Advance podinfo.test canary weight 20',
       },
     ]);
+  });
+
+  it("writes an error under zap's key, error, with its message", () => {
+    const { destination, lines } = capture();
+    createLogger({ destination }).error(
+      { canary: 'podinfo.test', err: new Error('connection refused') },
+      'tick failed',
+    );
+    const [line] = lines();
+    expect(line).toMatchObject({
+      level: 'error',
+      msg: 'tick failed',
+      error: { message: 'connection refused' },
+    });
+    expect(line).not.toHaveProperty('time');
+    expect(line).not.toHaveProperty('err');
   });
 
   it('never writes credentials', () => {

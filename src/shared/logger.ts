@@ -1,6 +1,7 @@
 /**
- * Structured JSON logs with pino, built and injected (no module-level logger). Flagger's keys are
- * kept where they exist (`level`, `msg`, `canary` as "name.namespace") so log queries carry over.
+ * Structured JSON logs with pino, built and injected (no module-level logger), keyed as Flagger's
+ * zap JSON logs are (`level`, `ts` in ISO 8601, `msg`, `canary` as "name.namespace", `error`), so
+ * log queries and pipelines written for Flagger carry over (docs/flagger-compatibility.md#8-telemetry).
  * Anything that can hold a credential is redacted before it is written.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
@@ -50,10 +51,20 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       level: options.level ?? 'info',
       base: undefined,
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      // zap's ISO 8601 encoder writes the same text: 2026-12-06T21:00:00.000Z.
+      timestamp: () => `,"ts":"${new Date().toISOString()}"`,
+      errorKey: 'error',
+      formatters: { level: (label) => ({ level: label }), log: zapErrorKey },
+      serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     },
     options.destination ?? pino.destination(2),
   );
+}
+
+/** Code logs an error as `err` (pino's habit) or `error`; the line says `error`, as zap's do. */
+function zapErrorKey(fields: Record<string, unknown>): Record<string, unknown> {
+  if (!('err' in fields) || 'error' in fields) return fields;
+  const { err, ...rest } = fields;
+  return { ...rest, error: err };
 }

@@ -101,6 +101,10 @@ export class InMemoryWorld {
   templates = new Map<string, MetricTemplate>();
   successRate = 100;
   durationMs = 10;
+  /** What the metrics server of the built-in checks answers when asked whether it is up. */
+  metricsServerOnline: boolean | Error = true;
+  /** The same per MetricTemplate name (absent: up). */
+  templateOnline = new Map<string, boolean | Error>();
   /** Values of template queries by template name (`inline` for inline queries); an Error is thrown. */
   templateValues = new Map<string, number | Error>();
   /** The engine's metric calls, without the canary argument. */
@@ -280,6 +284,7 @@ export class InMemoryWorld {
   readonly builtin: BuiltinMetrics = {
     requestSuccessRate: () => this.query('successRate', { kind: 'request-success-rate' }),
     requestDurationMs: () => this.query('durationMs', { kind: 'request-duration' }),
+    isOnline: () => answerOnline(this.metricsServerOnline),
   };
 
   readonly metricTemplates: MetricTemplates = {
@@ -291,6 +296,7 @@ export class InMemoryWorld {
             kind: 'template',
             template: template.metadata.name,
           }),
+        isOnline: () => answerOnline(this.templateOnline.get(template.metadata.name) ?? true),
       }),
     inlineProvider: (): Promise<MetricsProvider> =>
       Promise.resolve({ queryValue: () => this.query('inlineQuery', { kind: 'inline' }) }),
@@ -334,4 +340,8 @@ export class InMemoryWorld {
       ...options,
     });
   }
+}
+
+function answerOnline(answer: boolean | Error): Promise<boolean> {
+  return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
 }

@@ -210,6 +210,8 @@ describe('simulate: failing checks', () => {
         'Progressing',
         ['stop', 'smoke'],
         [
+          // Flagger says so each time a rollback hook does not ask for one.
+          'Rollback hook stop not signaling a rollback',
           'Starting canary analysis for podinfo.test',
           'Halt podinfo.test advancement pre-rollout check smoke failed simulated failure',
         ],
@@ -219,6 +221,7 @@ describe('simulate: failing checks', () => {
         'Failed',
         ['stop'],
         [
+          'Rollback hook stop not signaling a rollback',
           'Rolling back podinfo.test failed checks threshold reached 1',
           'Canary failed! Scaling down podinfo.test',
         ],

@@ -216,7 +216,7 @@ describe('R2: the API server restarted under the controller', () => {
             (line['level'] !== undefined && Number(line['level']) >= 40) || line['decision'] !== undefined,
         )
         .slice(-15)
-        .map((line) => `${String(line['time'])} ${String(line['msg'])}`);
+        .map((line) => `${String(line['ts'])} ${String(line['msg'])}`);
       console.error(
         `R2: ${wrong.scenario.namespace} ${wrong.image} ended ${wrong.verdict?.phase}:\n${lines.join('\n')}`,
       );

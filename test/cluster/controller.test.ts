@@ -258,6 +258,9 @@ describe.concurrent('vireo controller on a real cluster', () => {
       ).length,
     ).toBeGreaterThanOrEqual(1);
     expect(messages).toContain('Rolling back podinfo.test failed checks threshold reached 2');
+    // Flagger's provider check while initializing, against the real Prometheus (issue 22 item 4).
+    expect(messages).toContain('all the metrics providers are available!');
+    expect(messages.filter((message) => message.startsWith('Error checking metric providers'))).toEqual([]);
     await eventually(
       () => Promise.resolve(slack.requests.map((request) => request.body)),
       (bodies) => bodies.some((body) => body.includes('Failed checks threshold reached 2')),

@@ -58,3 +58,28 @@ describe('CanarySync validation with the controller mesh provider', () => {
     expect(await sync.sync(canary)).toMatchObject({ schedule: true });
   });
 });
+
+describe('CanarySync marks a new canary Initializing', () => {
+  it('given a canary without status, when syncing, then its status has every counter Flagger writes, failedChecks 0 included', async () => {
+    const written: unknown[] = [];
+    const sync = new CanarySync({
+      client: { mergePatch: () => Promise.resolve({}) } as unknown as KubeClient,
+      status: {
+        update: (_key, change) => {
+          const status = change({});
+          written.push(status);
+          return Promise.resolve(status);
+        },
+      },
+      events: { emit: () => Promise.resolve() },
+      finalize: () => Promise.resolve(),
+      now: () => new Date('2026-12-06T21:00:00Z'),
+      logger: { info: () => undefined, warn: () => undefined },
+      meshProvider: 'kubernetes',
+    });
+    await sync.sync(canaryWithoutProvider());
+    expect(written).toEqual([
+      expect.objectContaining({ phase: 'Initializing', failedChecks: 0, canaryWeight: 0, iterations: 0 }),
+    ]);
+  });
+});

@@ -52,6 +52,36 @@ describe('KubernetesWorkloads', () => {
     await expect(workloads.scaleToZero(canary)).resolves.toBeUndefined();
   });
 
+  it("given a primary and a target mid-rollout, then the readiness reasons name them as Flagger's events do", async () => {
+    const rollingOut = (name: string) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: 'test', generation: 2 },
+      spec: { replicas: 1, template: { spec: { containers: [] } } },
+      status: { observedGeneration: 1 },
+    });
+    const reader = new MapReader()
+      .put(RESOURCES.deployments, rollingOut('podinfo'))
+      .put(RESOURCES.deployments, rollingOut('podinfo-primary'));
+    const workloads = new KubernetesWorkloads({
+      client: {} as KubeClient,
+      reader,
+      options: DEFAULT_PLATFORM_OPTIONS,
+    });
+    const waiting =
+      'waiting for rollout to finish: observed deployment generation less than desired generation';
+    await expect(workloads.primaryReadiness(testCanary())).resolves.toEqual({
+      ready: false,
+      retriable: true,
+      reason: `podinfo-primary.test not ready: ${waiting}`,
+    });
+    await expect(workloads.canaryReadiness(testCanary())).resolves.toEqual({
+      ready: false,
+      retriable: true,
+      reason: `canary deployment podinfo.test not ready: ${waiting}`,
+    });
+  });
+
   it('given a missing Deployment target, then E_WORKLOAD_NOT_FOUND naming it and spec.targetRef', async () => {
     const workloads = new KubernetesWorkloads({
       client: {} as KubeClient,

@@ -75,15 +75,27 @@ export abstract class PodWorkload<T extends PodWorkloadObject> implements Worklo
     await this.reconcileAutoscaler(canary, true);
   }
 
+  /** Says which workload is not ready as Flagger's events do: "podinfo-primary.test not ready: …". */
   async primaryReadiness(canary: Canary): Promise<Readiness> {
+    const name = primaryName(canary.spec.targetRef.name);
     const primary = await this.readPrimary(canary);
-    if (primary === undefined) throw this.notFound(canary, primaryName(canary.spec.targetRef.name));
-    return this.readiness(canary, primary, readinessSettings(canary, 'primary', this.context.now()));
+    if (primary === undefined) throw this.notFound(canary, name);
+    const readiness = this.readiness(
+      canary,
+      primary,
+      readinessSettings(canary, 'primary', this.context.now()),
+    );
+    return prefixed(readiness, `${name}.${namespaceOf(canary)} not ready: `);
   }
 
+  /** "canary deployment podinfo.test not ready: …", as Flagger's events say it. */
   async canaryReadiness(canary: Canary): Promise<Readiness> {
     const target = await this.readTarget(canary);
-    return this.readiness(canary, target, readinessSettings(canary, 'canary', this.context.now()));
+    const readiness = this.readiness(canary, target, readinessSettings(canary, 'canary', this.context.now()));
+    return prefixed(
+      readiness,
+      `canary ${this.kind.toLowerCase()} ${canary.spec.targetRef.name}.${namespaceOf(canary)} not ready: `,
+    );
   }
 
   async revision(canary: Canary): Promise<TargetRevision> {
@@ -262,4 +274,8 @@ export abstract class PodWorkload<T extends PodWorkloadObject> implements Worklo
       `${this.kind} ${namespaceOf(canary)}/${canary.spec.targetRef.name} was scaled back for the deletion of Canary ${canary.metadata.name} but is not ready (${last}); retrying`,
     );
   }
+}
+
+function prefixed(readiness: Readiness, prefix: string): Readiness {
+  return readiness.ready ? readiness : { ...readiness, reason: `${prefix}${readiness.reason}` };
 }

@@ -1,0 +1,69 @@
+/**
+ * The built controller reads kubeconfigs with client-node's KubeConfig but without client-node's
+ * generated API, which it never uses and which was a third of its memory
+ * (src/platforms/kubernetes/kube-config.ts, docs/controller.md "Memory"). Runs the built
+ * JavaScript (dist/), as `vireo controller` does.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const repository = join(import.meta.dirname, '..', '..');
+const kubeConfigModule = pathToFileURL(
+  join(repository, 'dist', 'platforms', 'kubernetes', 'kube-config.js'),
+).href;
+
+function run(script: string): Record<string, unknown> {
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: repository,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout) as Record<string, unknown>;
+}
+
+const kubeconfig = JSON.stringify({
+  apiVersion: 'v1',
+  clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:6443' } }],
+  users: [{ name: 'u', user: { token: 'a-token' } }],
+  contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+  'current-context': 'x',
+});
+
+describe('the controller loads KubeConfig without the generated API', () => {
+  it('reads a kubeconfig and applies its credentials; makeApiClient refuses, saying why, even for importers of the full package', () => {
+    const answer = run(`
+      const { kubeConfigClass } = await import(${JSON.stringify(kubeConfigModule)});
+      const KubeConfig = await kubeConfigClass();
+      const config = new KubeConfig();
+      config.loadFromString(${JSON.stringify(kubeconfig)});
+      const options = { headers: {} };
+      await config.applyToHTTPSOptions(options);
+      let refusal;
+      try { config.makeApiClient(class {}); } catch (error) { refusal = error.code; }
+      // The package's own entry shares config.js: its KubeConfig refuses too (nothing in the
+      // controller asks it), while its API classes load as usual.
+      const full = await import('@kubernetes/client-node');
+      let fullRefusal;
+      const other = new full.KubeConfig();
+      other.loadFromString(${JSON.stringify(kubeconfig)});
+      try { other.makeApiClient(full.CoreV1Api); } catch (error) { fullRefusal = error.code; }
+      console.log(JSON.stringify({
+        server: config.getCurrentCluster()?.server,
+        authorization: options.headers.Authorization,
+        refusal,
+        fullRefusal,
+        apiClass: typeof full.CoreV1Api,
+      }));
+    `);
+    expect(answer).toEqual({
+      server: 'https://127.0.0.1:6443',
+      authorization: 'Bearer a-token',
+      refusal: 'E_KUBE_API_CLIENT',
+      fullRefusal: 'E_KUBE_API_CLIENT',
+      apiClass: 'function',
+    });
+  });
+});
