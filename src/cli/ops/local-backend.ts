@@ -57,8 +57,8 @@ export class LocalBackend implements OperationsBackend {
       const status: CanaryStatus | undefined = states[`${namespace}/${canary.metadata.name}`]?.status;
       return {
         ...canary,
-        apiVersion: 'flagger.app/v1beta1',
-        kind: 'Canary',
+        apiVersion: 'flagger.app/v1beta1' as const,
+        kind: 'Canary' as const,
         metadata: { ...canary.metadata, namespace },
         ...(status === undefined ? {} : { status }),
       };

@@ -116,7 +116,7 @@ function formatObject(value: unknown, format: 'json' | 'yaml'): string {
 function withoutManagedFields(canary: CanaryObject): CanaryObject {
   const metadata: Record<string, unknown> = { ...canary.metadata };
   delete metadata['managedFields'];
-  return { ...canary, metadata: metadata as CanaryObject['metadata'] };
+  return { ...canary, metadata: metadata as unknown as CanaryObject['metadata'] };
 }
 
 function sortKeys(value: unknown): unknown {
