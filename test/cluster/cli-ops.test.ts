@@ -61,7 +61,11 @@ function run(command: string, args: readonly string[], config = kubeconfig): Pro
       [...args],
       { cwd: repository, env: { ...process.env, KUBECONFIG: config }, timeout: 120_000 },
       (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }),
+        resolve({
+          code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1,
+          stdout,
+          stderr,
+        }),
     );
   });
 }
@@ -175,7 +179,7 @@ describe('vireo get, status and explain on a real cluster', () => {
     expect(explain.code).toBe(0);
     expect(explain.stdout).toMatch(/ halt: Halt podinfo\.test advancement success rate 95\.00% < 99%/);
     expect(explain.stdout).toMatch(/request-success-rate 95(\.00)?% < 99 \(min 99\) failed/);
-    expect(explain.stdout).toMatch(/ rollback: Rolling back podinfo\.test failed checks threshold reached 2/);
+    expect(explain.stdout).toMatch(/ rollback: Canary failed! Scaling down podinfo\.test\n/);
     expect(explain.stdout).toMatch(/2 of 2 failed checks/);
 
     const json = await vireo(['explain', 'podinfo', '-n', NAMESPACE, '-o', 'json']);
@@ -193,7 +197,9 @@ describe('vireo get, status and explain on a real cluster', () => {
   });
 
   it('given the history, when the controller restarts and the canary runs again, then the history continues from what the ConfigMap kept', async () => {
-    const before = JSON.parse((await vireo(['explain', 'podinfo', '-n', NAMESPACE, '-o', 'json'])).stdout) as {
+    const before = JSON.parse(
+      (await vireo(['explain', 'podinfo', '-n', NAMESPACE, '-o', 'json'])).stdout,
+    ) as {
       time: string;
       action: string;
     }[];

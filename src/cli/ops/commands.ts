@@ -86,7 +86,7 @@ export interface GetFlags extends TargetFlags {
   readonly watch?: boolean;
 }
 
-export function runGet(
+export async function runGet(
   resource: string | undefined,
   name: string | undefined,
   flags: GetFlags,
@@ -95,7 +95,7 @@ export function runGet(
   if (resource !== undefined && !CANARY_RESOURCES.has(resource))
     throw new UsageError(`get: unknown resource "${printable(resource)}": vireo gets canaries (canary, cn)`);
   const format = outputFormatOf(flags.output, ['wide', 'json', 'yaml', 'name']);
-  return withBackend(deps, flags, async (backend) => {
+  return await withBackend(deps, flags, async (backend) => {
     const scope = scopeOf(flags, backend);
     const wide = format === 'wide';
     const print = (canaries: CanaryObject[], header: boolean): void => {
@@ -137,9 +137,9 @@ export interface StatusFlags extends TargetFlags {
   readonly watch?: boolean;
 }
 
-export function runStatus(name: string, flags: StatusFlags, deps: OpsDeps): Promise<number> {
+export async function runStatus(name: string, flags: StatusFlags, deps: OpsDeps): Promise<number> {
   const format = outputFormatOf(flags.output, ['json']);
-  return withBackend(deps, flags, async (backend) => {
+  return await withBackend(deps, flags, async (backend) => {
     const namespace =
       scopeOf({ ...flags, allNamespaces: false }, backend).namespace ?? backend.defaultNamespace;
     const show = async (redraw: boolean): Promise<void> => {
@@ -184,10 +184,10 @@ export interface ExplainFlags extends TargetFlags {
   readonly since?: string;
 }
 
-export function runExplain(name: string, flags: ExplainFlags, deps: OpsDeps): Promise<number> {
+export async function runExplain(name: string, flags: ExplainFlags, deps: OpsDeps): Promise<number> {
   const format = outputFormatOf(flags.output, ['json']);
   const since = flags.since === undefined ? undefined : parseSince(flags.since, deps.now());
-  return withBackend(deps, flags, async (backend) => {
+  return await withBackend(deps, flags, async (backend) => {
     const namespace =
       scopeOf({ ...flags, allNamespaces: false }, backend).namespace ?? backend.defaultNamespace;
     // The canary first: a wrong name says so, instead of printing an empty history.
