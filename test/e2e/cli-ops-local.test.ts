@@ -5,7 +5,15 @@
  * value against its range and the failed checks against the threshold (docs/cli-operations.md).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -89,4 +97,21 @@ describe('vireo get, status and explain in local mode', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/canary nope not found in namespace local .*\[E_CANARY_NOT_FOUND\]/);
   });
+
+  it.skipIf(!existsSync('/usr/bin/kubectl') && !existsSync('/usr/local/bin/kubectl'))(
+    'installed as kubectl-vireo, kubectl runs it as a plugin: kubectl vireo get --local',
+    () => {
+      const bin = join(stateDirectory, 'plugin-bin');
+      mkdirSync(bin, { recursive: true });
+      symlinkSync(join(repository, 'bin', 'vireo.js'), join(bin, 'kubectl-vireo'));
+      const run = spawnSync('kubectl', ['vireo', 'get', 'canaries', '-n', 'local', '--local', '-o', 'name'], {
+        cwd: repository,
+        encoding: 'utf8',
+        env: { ...process.env, VIREO_STATE_DIR: stateDirectory, PATH: `${bin}:${process.env['PATH'] ?? ''}` },
+        timeout: 60_000,
+      });
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toBe('canary.flagger.app/web\n');
+    },
+  );
 });
