@@ -2,7 +2,8 @@
  * `vireo get`, `status` and `explain` in local mode, with the built binary and real processes:
  * a new revision answering half its requests with HTTP 500 halts on its success rate and rolls
  * back, and the commands (reading the state directory with --local) show the phase, the measured
- * value against its range and the failed checks against the threshold (docs/cli-operations.md).
+ * value against its range and the failed checks against the threshold (docs/cli-operations.md);
+ * the later tests use that state directory: kubectl runs the binary as a plugin, bash completes names.
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -114,4 +115,23 @@ describe('vireo get, status and explain in local mode', () => {
       expect(run.stdout).toBe('canary.flagger.app/web\n');
     },
   );
+
+  it('bash completion offers commands, flags and the canary names of the state directory', () => {
+    const script = vireo('completion', 'bash').stdout;
+    const complete = (words: string[]): string =>
+      spawnSync(
+        'bash',
+        [
+          '-c',
+          'eval "$SCRIPT"; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _vireo; echo "${COMPREPLY[*]}"',
+          'bash',
+          ...words,
+        ],
+        { cwd: repository, encoding: 'utf8', env: { ...process.env, SCRIPT: script }, timeout: 60_000 },
+      ).stdout.trim();
+    const binary = join(repository, 'bin', 'vireo.js');
+    expect(complete([binary, 'exp'])).toBe('explain');
+    expect(complete([binary, 'get', '--all'])).toBe('--all-namespaces');
+    expect(complete([binary, 'status', '-n', 'local', '--state-dir', stateDirectory, 'w'])).toBe('web');
+  });
 });
