@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -198,6 +198,26 @@ describe('vireo status and explain against local mode', () => {
     expect(text).toMatch(/^Failed checks: +2 of 5 /m);
     expect(text).toContain('request-success-rate 95.20% < 99 (min 99) failed [requests 412]');
     expect(text).toMatch(/^Next: +rollback after 3 more failed checks \(next tick around 12:02:10 UTC\)$/m);
+  });
+
+  it('status -w redraws when the canary changes, until stopped', async () => {
+    const directory = await stateDirectory();
+    const watching = deps(directory);
+    const done = runStatus('podinfo', { watch: true }, watching.deps);
+    await expect.poll(() => watching.stdout(), { timeout: 30_000 }).toMatch(/^Phase: +Progressing/m);
+    const file = join(directory, 'state.json');
+    const state = JSON.parse(await readFile(file, 'utf8')) as {
+      canaries: Record<string, { status: Record<string, unknown> }>;
+    };
+    state.canaries['default/podinfo']!.status['phase'] = 'Failed';
+    await writeFile(file, JSON.stringify(state));
+    await expect
+      .poll(() => watching.stdout(), { timeout: 30_000 })
+      // The redraw clears the screen first, as `watch` does.
+      // eslint-disable-next-line no-control-regex
+      .toMatch(/\u001b\[H\u001b\[2J[^]*^Phase: +Failed/m);
+    watching.controller.abort();
+    expect(await done).toBe(0);
   });
 
   it('explain prints the timeline; --since leaves out older decisions; -o json prints the records', async () => {
