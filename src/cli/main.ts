@@ -10,6 +10,7 @@ import { formatVersion, readBuildInfo } from '../shared/build-info.js';
 import type { AlertTestOptions } from './alert-command.js';
 import type { ControllerFlags } from './controller-command.js';
 import type { MetricsQueryOptions } from './metrics-command.js';
+import { registerOperations } from './ops/register.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -288,6 +289,8 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       const { runAlertTest } = await import('./alert-command.js');
       setExitCode(await runAlertTest(options, io));
     });
+
+  registerOperations(program, io, setExitCode);
 
   const local = program
     .command('local')

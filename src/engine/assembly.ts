@@ -157,7 +157,7 @@ export function assembleEngine(ports: PlatformPorts, options: AssemblyOptions): 
 
   const webhooks = ports.webhooks ?? new HttpWebhookClient();
   // The engine logs each decision once, with its canary; the default log only keeps them.
-  const decisions = ports.decisions ?? new InMemoryDecisionLog();
+  const decisions: DecisionLog = ports.decisions ?? new InMemoryDecisionLog();
   const metricsLogger = logger.child({ component: 'metrics' });
   const engine = new CanaryEngine({
     source: ports.source,
@@ -203,6 +203,7 @@ export function assembleEngine(ports: PlatformPorts, options: AssemblyOptions): 
         await scheduler.stop();
         await webhooks.close?.();
         await outbox.close(options.alertDrainTimeoutMs ?? DEFAULT_ALERT_DRAIN_TIMEOUT_MS);
+        await decisions.flush?.();
       })();
       return closing;
     },

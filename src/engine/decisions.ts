@@ -55,6 +55,8 @@ export interface DecisionLog {
   record(key: CanaryKey, decision: Decision): Promise<void>;
   /** The most recent decisions of a canary, oldest first. */
   recent(key: CanaryKey, limit?: number): Promise<readonly Decision[]>;
+  /** Waits for records still being stored (a log that stores in the background); the assembly's close calls it. */
+  flush?(): Promise<void>;
 }
 
 /** Keeps the last decisions of each canary in memory (local mode, tests). */

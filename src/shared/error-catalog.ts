@@ -55,6 +55,12 @@ export const ERROR_CATALOG = {
       'A command needs a Secret (provider credentials, a webhook URL) and was given no way to read it.',
     action: 'Pass the Secret’s manifest with `--secret-file FILE`, or a cluster with `--kubeconfig FILE`.',
   },
+  E_CANARY_NOT_FOUND: {
+    area: 'Command line and input',
+    meaning:
+      '`vireo status`, `explain` or `get NAME` named a canary that is not in that namespace (of the cluster, or of local mode with `--local`).',
+    action: 'Check the name and namespace (`-n`); `vireo get canaries -A` lists them all.',
+  },
   E_SECRET_NOT_FOUND: {
     area: 'Command line and input',
     meaning: 'The Secret a template or alert provider refers to does not exist where Vireo looked.',

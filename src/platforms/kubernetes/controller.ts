@@ -9,6 +9,7 @@ import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
 import { assembleEngine, keyOfScheduleId, scheduleId, type EngineAssembly } from '../../engine/assembly.js';
 import type { DecisionLog } from '../../engine/decisions.js';
+import { ConfigMapDecisionLog } from './decision-store.js';
 import { formatKey, keyOf } from '../../engine/ports.js';
 import type { ControllerMetrics } from '../../engine/telemetry.js';
 import { PrometheusBuiltinMetrics } from '../../metrics/builtin-metrics.js';
@@ -171,6 +172,12 @@ export class KubernetesController {
         clock: { now },
         logger,
         registry,
+        // Kept where `vireo explain` reads them (docs/adr/0032-operations-cli-and-decision-records.md).
+        decisions: new ConfigMapDecisionLog({
+          client,
+          ownerUid: (key) => this.canaries.get(key.namespace, key.name)?.metadata.uid,
+          logger: logger.child({ component: 'decisions' }),
+        }),
       },
       {
         meshProvider: settings.meshProvider,

@@ -1,0 +1,134 @@
+/**
+ * The operations port against local mode: it reads the state directory the daemon keeps (the
+ * applied manifests, state.json's statuses, decisions/), so `vireo get`, `status` and `explain`
+ * work whether or not the daemon runs. See docs/local/README.md for the directory's layout.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CanaryStatus } from '../../api/schema/canary.js';
+import type { Decision } from '../../engine/decisions.js';
+import { FileDecisionLog } from '../../engine/file-decision-log.js';
+import { combineSources, readAppliedSources } from '../../platforms/local/applied-manifests.js';
+import type { CanaryState } from '../../platforms/local/state.js';
+import { workloadSpecHash } from '../../platforms/local/workload-spec.js';
+import {
+  CanaryNotFoundError,
+  type CanaryChange,
+  type CanaryObject,
+  type CanaryScope,
+  type OperationsBackend,
+  type Revisions,
+} from './port.js';
+import { parseLabelSelector } from './selector.js';
+
+const POLL_MS = 1000;
+
+export class LocalBackend implements OperationsBackend {
+  readonly where: string;
+  readonly defaultNamespace = 'default';
+  private readonly decisionLog: FileDecisionLog;
+
+  constructor(
+    private readonly directory: string,
+    private readonly pollMs = POLL_MS,
+  ) {
+    this.where = `state directory ${directory}`;
+    this.decisionLog = new FileDecisionLog(join(directory, 'decisions'));
+  }
+
+  private async states(): Promise<Record<string, CanaryState>> {
+    const text = await readFile(join(this.directory, 'state.json'), 'utf8').catch(() => undefined);
+    if (text === undefined) return {};
+    try {
+      return (JSON.parse(text) as { canaries?: Record<string, CanaryState> }).canaries ?? {};
+    } catch {
+      // The daemon renames whole files into place; an unreadable one is not ours to repair.
+      return {};
+    }
+  }
+
+  private async all(): Promise<{ canaries: CanaryObject[]; states: Record<string, CanaryState> }> {
+    const [manifests, states] = await Promise.all([
+      readAppliedSources(this.directory).then(combineSources),
+      this.states(),
+    ]);
+    const canaries = manifests.canaries.map((canary) => {
+      const namespace = canary.metadata.namespace ?? 'default';
+      const status: CanaryStatus | undefined = states[`${namespace}/${canary.metadata.name}`]?.status;
+      return {
+        ...canary,
+        apiVersion: 'flagger.app/v1beta1' as const,
+        kind: 'Canary' as const,
+        metadata: { ...canary.metadata, namespace },
+        ...(status === undefined ? {} : { status }),
+      };
+    });
+    return { canaries, states };
+  }
+
+  async list(scope: CanaryScope): Promise<CanaryObject[]> {
+    const matches = scope.selector === undefined ? () => true : parseLabelSelector(scope.selector);
+    return (await this.all()).canaries.filter(
+      (canary) =>
+        (scope.allNamespaces || canary.metadata.namespace === scope.namespace) &&
+        matches(canary.metadata.labels),
+    );
+  }
+
+  async get(namespace: string, name: string): Promise<CanaryObject> {
+    const found = (await this.all()).canaries.find(
+      (canary) => canary.metadata.namespace === namespace && canary.metadata.name === name,
+    );
+    if (found === undefined) throw new CanaryNotFoundError(namespace, name, this.where);
+    return found;
+  }
+
+  async decisions(namespace: string, name: string): Promise<Decision[]> {
+    return [...(await this.decisionLog.recent({ namespace, name }))];
+  }
+
+  async revisions(canary: CanaryObject): Promise<Revisions> {
+    const state = (await this.states())[`${canary.metadata.namespace ?? 'default'}/${canary.metadata.name}`];
+    return {
+      ...(state?.primarySpec === undefined
+        ? {}
+        : { primary: `spec ${workloadSpecHash(state.primarySpec).slice(0, 8)}` }),
+      ...(state?.canarySpec === undefined
+        ? {}
+        : { canary: `spec ${workloadSpecHash(state.canarySpec).slice(0, 8)}` }),
+    };
+  }
+
+  /** Polls the state directory: local mode has no watch API, and a second is what a terminal needs. */
+  async watch(
+    scope: CanaryScope,
+    onChange: (change: CanaryChange, canary: CanaryObject) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const key = (canary: CanaryObject) => `${canary.metadata.namespace}/${canary.metadata.name}`;
+    let seen = new Map((await this.list(scope)).map((canary) => [key(canary), JSON.stringify(canary)]));
+    while (!signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.pollMs);
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      if (signal.aborted) return;
+      const now = await this.list(scope);
+      const next = new Map(now.map((canary) => [key(canary), JSON.stringify(canary)]));
+      for (const canary of now) {
+        const before = seen.get(key(canary));
+        if (before === undefined) onChange('ADDED', canary);
+        else if (before !== next.get(key(canary))) onChange('MODIFIED', canary);
+      }
+      for (const [id, text] of seen) if (!next.has(id)) onChange('DELETED', JSON.parse(text) as CanaryObject);
+      seen = next;
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
