@@ -61,6 +61,9 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
+/** A Connection header naming nothing beyond the hop-by-hop headers themselves. */
+const ONLY_HOP_BY_HOP_TOKEN = /^\s*(?:keep-alive|close)\s*$/i;
+
 /** A whole answer up to this size goes to the client in one socket write (see BodilessForward). */
 const ONE_WRITE_LIMIT_BYTES = 64 * 1024;
 
@@ -80,6 +83,7 @@ export interface ProxyRouterDeps {
 
 /** One request's journey; `status` is what the client was (or is being) answered. */
 interface Exchange {
+  readonly router: ProxyRouter;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly table: RoutingTable;
@@ -112,7 +116,9 @@ export class ProxyRouter {
     this.logger = (deps.logger ?? silentLogger()).child({
       router: `${table.route.namespace}/${table.route.service}`,
     });
-    this.now = deps.now ?? (() => performance.timeOrigin + performance.now());
+    // timeOrigin is read once: its getter calls into the runtime, and this clock runs twice a request.
+    const origin = performance.timeOrigin;
+    this.now = deps.now ?? (() => origin + performance.now());
     this.random = deps.random ?? Math.random;
     this.mirrorTimeoutMs = deps.mirrorTimeoutMs ?? DEFAULT_MIRROR_TIMEOUT_MS;
     this.drainTimeoutMs = deps.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
@@ -222,8 +228,10 @@ export class ProxyRouter {
         .end('vireo router: routing failed\n');
       return;
     }
-    const exchange: Exchange = { req, res, table, decision, started };
-    res.once('close', () => this.finish(exchange));
+    const exchange: Exchange = { router: this, req, res, table, decision, started };
+    // One listener function for every request (no closure per request): it finds the exchange on res.
+    (res as AnsweringResponse)[EXCHANGE] = exchange;
+    res.on('close', onAnswerClosed);
     req.on('error', ignore); // a client that hangs up mid-upload: res 'close' cleans up
     if (this.closing !== undefined) res.setHeader('connection', 'close');
 
@@ -374,7 +382,7 @@ export class ProxyRouter {
   }
 
   /** The client's answer is over (sent, or the client left): record it and clean up. */
-  private finish(exchange: Exchange): void {
+  finish(exchange: Exchange): void {
     const { res, table } = exchange;
     if (!res.writableFinished) {
       exchange.upstream?.destroy();
@@ -658,10 +666,11 @@ function answerHeaderList(raw: readonly (Buffer | string)[], decision: RoutingDe
   const list: string[] = [];
   let named: string[] | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = String(raw[i]).toLowerCase();
+    const name = raw[i]!.toString('latin1').toLowerCase();
     const value = raw[i + 1]!.toString('latin1');
     if (name === 'connection') {
-      named = (named ?? []).concat(connectionTokens(value));
+      // Nearly every upstream says just `keep-alive` or `close`, both hop-by-hop already.
+      if (!ONLY_HOP_BY_HOP_TOKEN.test(value)) named = (named ?? []).concat(connectionTokens(value));
     } else if (!HOP_BY_HOP.has(name)) {
       list.push(name, value);
     }
@@ -694,6 +703,21 @@ function connectionTokens(value: string): string[] {
 }
 
 const ignore = (): void => undefined;
+
+/** Where a ServerResponse keeps its exchange for onAnswerClosed. */
+const EXCHANGE = Symbol('vireo.exchange');
+
+interface AnsweringResponse extends ServerResponse {
+  [EXCHANGE]?: Exchange;
+}
+
+/** A ServerResponse's 'close' listener, shared by every request. */
+function onAnswerClosed(this: AnsweringResponse): void {
+  const exchange = this[EXCHANGE];
+  if (exchange === undefined) return;
+  this[EXCHANGE] = undefined;
+  exchange.router.finish(exchange);
+}
 
 function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;

@@ -84,6 +84,34 @@ describe('TrafficRecorder exposition', () => {
     ).toBe(1);
   });
 
+  it('counts every request exactly once across successive scrapes', async () => {
+    const recorder = newRecorder();
+    const key = 'vireo_router_requests_total{namespace="test",service="podinfo",backend="canary",code="200"}';
+    const mirroredKey = 'vireo_router_mirrored_requests_total{namespace="test",service="podinfo",code="200"}';
+    recorder.record({ ...canary(200, 0.01), mirrored: true });
+    let samples = parseExposition(await recorder.metricsText());
+    expect([samples.get(key), samples.get(mirroredKey)]).toEqual([1, 1]);
+    samples = parseExposition(await recorder.metricsText());
+    expect([samples.get(key), samples.get(mirroredKey)]).toEqual([1, 1]);
+    recorder.record(canary(200, 0.01));
+    recorder.record({ ...canary(200, 0.01), mirrored: true });
+    samples = parseExposition(await recorder.metricsText());
+    expect([samples.get(key), samples.get(mirroredKey)]).toEqual([3, 2]);
+  });
+
+  it('forgets a service and counts it afresh when it comes back', async () => {
+    const recorder = newRecorder();
+    recorder.record(canary(200, 0.01));
+    await recorder.forget('test', 'podinfo');
+    recorder.record(canary(200, 0.01));
+    const samples = parseExposition(await recorder.metricsText());
+    expect(
+      samples.get(
+        'vireo_router_requests_total{namespace="test",service="podinfo",backend="canary",code="200"}',
+      ),
+    ).toBe(1);
+  });
+
   it('forgets a service: its series and windows are gone, others stay', async () => {
     const recorder = newRecorder();
     recorder.record(canary(200, 0.01));

@@ -55,6 +55,24 @@ export interface MetricsEndpoint {
 
 type Labels = 'namespace' | 'service' | 'backend';
 
+/**
+ * One (namespace, service, backend) series, resolved once: its window ring, its histogram labels,
+ * and its request counts per status code not yet handed to prom-client. Counting a request is
+ * then a few additions; prom-client's counters (which hash a label set per call) are brought up
+ * to date only when read (their `collect` hook), so scrapes see every request.
+ */
+interface Series {
+  readonly namespace: string;
+  readonly service: string;
+  readonly backend: Arm;
+  readonly ring: SecondRing;
+  readonly durationLabels: Readonly<Record<Labels, string>>;
+  /** Status code → requests counted since the last read of `vireo_router_requests_total`. */
+  readonly pendingRequests: Map<number, number>;
+  /** Status code → mirrored copies counted since the last read of the mirrored counter. */
+  readonly pendingMirrored: Map<number, number>;
+}
+
 /** Records every proxied request; one recorder serves all the routers of a process. */
 export class TrafficRecorder {
   private readonly registry: Registry;
@@ -63,7 +81,8 @@ export class TrafficRecorder {
   private readonly requests: Counter<Labels | 'code'>;
   private readonly durations: Histogram<Labels>;
   private readonly mirrored: Counter<'namespace' | 'service' | 'code'>;
-  private readonly rings = new Map<string, SecondRing>();
+  /** namespace → service → backend → series. */
+  private readonly series = new Map<string, Map<string, Partial<Record<Arm, Series>>>>();
 
   constructor(options: TrafficRecorderOptions) {
     this.registry = options.registry;
@@ -78,6 +97,7 @@ export class TrafficRecorder {
       help: 'Requests answered by the built-in router, by backend and status code.',
       labelNames: ['namespace', 'service', 'backend', 'code'],
       registers,
+      collect: () => this.flushRequests(),
     });
     this.durations = new Histogram({
       name: 'vireo_router_request_duration_seconds',
@@ -91,19 +111,52 @@ export class TrafficRecorder {
       help: 'Copies sent to the canary by mirroring (also counted with backend="canary").',
       labelNames: ['namespace', 'service', 'code'],
       registers,
+      collect: () => this.flushMirrored(),
     });
   }
 
   /** Counts one request; never throws. */
   record(request: ProxiedRequest): void {
-    const { namespace, service, backend, status } = request;
+    const { status } = request;
     const duration = Number.isFinite(request.durationSeconds) ? Math.max(0, request.durationSeconds) : 0;
-    const code = String(status);
-    this.requests.inc({ namespace, service, backend, code });
-    this.durations.observe({ namespace, service, backend }, duration);
-    if (request.mirrored === true) this.mirrored.inc({ namespace, service, code });
-    const second = Math.floor(this.now() / 1000);
-    this.ring(namespace, service, backend).add(second, isServerError(status), duration);
+    const series = this.seriesOf(request.namespace, request.service, request.backend);
+    series.pendingRequests.set(status, (series.pendingRequests.get(status) ?? 0) + 1);
+    if (request.mirrored === true) {
+      series.pendingMirrored.set(status, (series.pendingMirrored.get(status) ?? 0) + 1);
+    }
+    this.durations.observe(series.durationLabels, duration);
+    series.ring.add(Math.floor(this.now() / 1000), isServerError(status), duration);
+  }
+
+  /** Hands the requests counted since the last read to `vireo_router_requests_total`. */
+  private flushRequests(): void {
+    for (const series of this.allSeries()) {
+      const { namespace, service, backend, pendingRequests } = series;
+      for (const [status, count] of pendingRequests) {
+        this.requests.inc({ namespace, service, backend, code: String(status) }, count);
+      }
+      pendingRequests.clear();
+    }
+  }
+
+  /** Hands the mirrored copies counted since the last read to `vireo_router_mirrored_requests_total`. */
+  private flushMirrored(): void {
+    for (const series of this.allSeries()) {
+      const { namespace, service, pendingMirrored } = series;
+      for (const [status, count] of pendingMirrored) {
+        this.mirrored.inc({ namespace, service, code: String(status) }, count);
+      }
+      pendingMirrored.clear();
+    }
+  }
+
+  private *allSeries(): Generator<Series> {
+    for (const services of this.series.values()) {
+      for (const backends of services.values()) {
+        if (backends.primary !== undefined) yield backends.primary;
+        if (backends.canary !== undefined) yield backends.canary;
+      }
+    }
   }
 
   /** Prometheus text exposition of the whole registry. */
@@ -150,8 +203,9 @@ export class TrafficRecorder {
 
   /** Drops the windowed history and exported series of a service that is no longer routed. */
   async forget(namespace: string, service: string): Promise<void> {
+    // Dropped first, so that reading the counters below flushes nothing back for this service.
+    this.series.get(namespace)?.delete(service);
     for (const backend of ['primary', 'canary'] as const) {
-      this.rings.delete(seriesKey(namespace, service, backend));
       this.durations.remove({ namespace, service, backend });
     }
     await removeSeries(this.requests, namespace, service);
@@ -197,24 +251,38 @@ export class TrafficRecorder {
       throw new VireoError('E_INVALID_WINDOW', `the window must be a positive duration, got ${windowMs} ms`);
     }
     const { from, to } = windowSeconds(this.now(), windowMs);
-    return this.ring(namespace, service, backend).totals(from, to);
+    return this.seriesOf(namespace, service, backend).ring.totals(from, to);
   }
 
-  private ring(namespace: string, service: string, backend: Arm): SecondRing {
-    const key = seriesKey(namespace, service, backend);
-    let ring = this.rings.get(key);
-    if (ring === undefined) {
-      ring = new SecondRing(this.retentionSeconds, ROUTER_LATENCY_BUCKETS_SECONDS);
-      this.rings.set(key, ring);
+  private seriesOf(namespace: string, service: string, backend: Arm): Series {
+    let services = this.series.get(namespace);
+    if (services === undefined) {
+      services = new Map();
+      this.series.set(namespace, services);
     }
-    return ring;
+    let backends = services.get(service);
+    if (backends === undefined) {
+      backends = {};
+      services.set(service, backends);
+    }
+    let series = backends[backend];
+    if (series === undefined) {
+      series = {
+        namespace,
+        service,
+        backend,
+        ring: new SecondRing(this.retentionSeconds, ROUTER_LATENCY_BUCKETS_SECONDS),
+        durationLabels: { namespace, service, backend },
+        pendingRequests: new Map(),
+        pendingMirrored: new Map(),
+      };
+      backends[backend] = series;
+    }
+    return series;
   }
 }
 
 const isServerError = (status: number): boolean => status >= 500 && status <= 599;
-
-const seriesKey = (namespace: string, service: string, backend: Arm): string =>
-  JSON.stringify([namespace, service, backend]);
 
 function observations(totals: WindowTotals): ArmObservations {
   const latencyBuckets: Record<string, number> = {};

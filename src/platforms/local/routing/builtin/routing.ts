@@ -100,7 +100,7 @@ export function decide(table: RoutingTable, request: RequestFacts, random: () =>
   const chosen = chooseArm(table, request, random);
   const mirror =
     chosen.arm === 'primary' && table.canary.replicas.length > 0 && draw(table.mirrorShare, random);
-  return { ...chosen, mirror };
+  return { arm: chosen.arm, rule: chosen.rule, setCookies: chosen.setCookies, mirror };
 }
 
 function chooseArm(
@@ -113,19 +113,22 @@ function chooseArm(
     const cookies = parseCookies(request.headers.cookie);
     const carries = (cookie: AffinityCookie | undefined): cookie is AffinityCookie =>
       cookie !== undefined && cookies.some(([n, v]) => n === cookie.name && v === cookie.value);
-    if (carries(affinity.canary)) return { arm: 'canary', rule: 'canary-cookie', setCookies: [] };
-    if (carries(affinity.primary)) return { arm: 'primary', rule: 'primary-cookie', setCookies: [] };
+    if (carries(affinity.canary)) return { arm: 'canary', rule: 'canary-cookie', setCookies: NO_COOKIES };
+    if (carries(affinity.primary)) return { arm: 'primary', rule: 'primary-cookie', setCookies: NO_COOKIES };
     if (carries(affinity.previous)) {
       return { arm: 'primary', rule: 'previous-cookie', setCookies: [affinity.previous.setCookie] };
     }
   }
   if (table.matches.some((entry) => matches(entry, request))) {
-    return { arm: 'canary', rule: 'match', setCookies: [] };
+    return { arm: 'canary', rule: 'match', setCookies: NO_COOKIES };
   }
   const arm: Arm = draw(table.canaryShare, random) ? 'canary' : 'primary';
   const cookie = arm === 'canary' ? affinity?.canary : affinity?.primary;
-  return { arm, rule: 'weight', setCookies: cookie === undefined ? [] : [cookie.setCookie] };
+  return { arm, rule: 'weight', setCookies: cookie === undefined ? NO_COOKIES : [cookie.setCookie] };
 }
+
+/** Shared by every decision that sets no cookie (decisions are never mutated). */
+const NO_COOKIES: readonly string[] = Object.freeze([]);
 
 function draw(share: number, random: () => number): boolean {
   if (share <= 0) return false;
