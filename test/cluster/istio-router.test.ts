@@ -680,6 +680,33 @@ describe('vireo controller (the built binary) with the istio router', () => {
     expect(primary.spec.template.spec.containers[0]?.image).toBe('ghcr.io/stefanprodan/podinfo:6.0.1');
   }, 300_000);
 
+  it('given an istio Canary with service.delegation, when the controller runs it, then the delegate VirtualService has neither hosts nor gateways and its weights step up to promotion', async () => {
+    const namespace = 'istio-e2e-delegation';
+    await ensureNamespace(client, namespace);
+    await client.create(RESOURCES.deployments, podinfoDeployment(namespace));
+    const object = istioCanary(namespace, { interval: '2s', threshold: 2, stepWeight: 25, maxWeight: 50 });
+    const spec = object['spec'] as Record<string, unknown>;
+    await client.apply(RESOURCES.canaries, {
+      ...object,
+      spec: { ...spec, service: { ...(spec['service'] as object), delegation: true } },
+    });
+    await waitForPhase(namespace, ['Initialized']);
+    const delegate = await readVs(namespace);
+    expect(delegate.spec?.hosts ?? []).toEqual([]);
+    expect(delegate.spec?.gateways ?? []).toEqual([]);
+    expect(delegate.spec?.http?.[0]?.route?.map((entry) => entry.weight)).toEqual([100, 0]);
+
+    await setImage(namespace, 'ghcr.io/stefanprodan/podinfo:6.0.1');
+    const weights = await observeCanaryWeights(
+      namespace,
+      async () => (await phaseOf(namespace)) === 'Succeeded',
+    );
+    expect(weights.filter((weight) => weight !== 0)).toEqual([25, 50]);
+    const after = await readVs(namespace);
+    expect(after.spec?.hosts ?? []).toEqual([]);
+    expect(after.spec?.gateways ?? []).toEqual([]);
+  }, 300_000);
+
   it('given an istio Canary with mirror and mirrorWeight (seed 002), when the image changes, then the first step only mirrors, and the mirror goes when the weights start', async () => {
     const namespace = 'istio-e2e-mirror';
     await ensureNamespace(client, namespace);
