@@ -386,6 +386,8 @@ export function templateContext(
   canary: Canary,
   interval: string,
   variables: Readonly<Record<string, string>> = {},
+  /** `{{ route }}` where the platform knows it better than the spec: a Knative target's latest created revision. */
+  route?: string,
 ): QueryContext {
   const target = canary.spec.targetRef.name;
   return {
@@ -394,7 +396,7 @@ export function templateContext(
     target,
     service: canary.spec.service?.name ?? target,
     ingress: canary.spec.ingressRef?.name ?? target,
-    route: canary.spec.routeRef?.name ?? target,
+    route: route ?? canary.spec.routeRef?.name ?? target,
     interval,
     variables,
   };

@@ -18,6 +18,11 @@ export interface PrometheusBuiltinMetricsOptions {
   readonly metricsServer?: string;
   /** `--mesh-provider`: picks the router's queries with the canary's `spec.provider`. */
   readonly meshProvider: string;
+  /**
+   * The `{{ route }}` of a canary whose route the platform knows better than its spec: Knative's
+   * queries select the latest created revision (docs/routers/knative.md). Undefined: the spec's.
+   */
+  readonly routeOf?: (canary: Canary) => Promise<string | undefined>;
   readonly deps?: ProviderDeps;
 }
 
@@ -47,16 +52,22 @@ export class PrometheusBuiltinMetrics implements BuiltinMetrics {
   }
 
   /** The query a check would run, for `vireo metrics query --builtin` and decision logs. */
-  queryFor(canary: Canary, check: BuiltinCheck, interval: string): { server: string; query: string } {
+  queryFor(
+    canary: Canary,
+    check: BuiltinCheck,
+    interval: string,
+    route?: string,
+  ): { server: string; query: string } {
     const observer = observerFor(canary, this.options.meshProvider);
     return {
       server: canary.spec.metricsServer ?? this.options.metricsServer ?? DEFAULT_METRICS_SERVER,
-      query: renderBuiltinQuery(observer, check, canary, interval),
+      query: renderBuiltinQuery(observer, check, canary, interval, route),
     };
   }
 
   private async run(canary: Canary, check: BuiltinCheck, interval: string): Promise<number> {
-    const { server, query } = this.queryFor(canary, check, interval);
+    const route = await this.options.routeOf?.(canary);
+    const { server, query } = this.queryFor(canary, check, interval, route);
     const provider = new PrometheusProvider(
       { source: `built-in ${check} of canary ${formatKey(keyOf(canary))}`, address: server, interval },
       this.options.deps,

@@ -140,8 +140,10 @@ export function renderBuiltinQuery(
   check: BuiltinCheck,
   canary: Canary,
   interval: string,
+  /** `{{ route }}` when the platform knows it (a Knative target's latest created revision). */
+  route?: string,
 ): string {
   const queries = BUILTIN_QUERIES[observer];
   const template = check === 'request-success-rate' ? queries.successRate : queries.durationMs;
-  return renderQuery(template, templateContext(canary, interval));
+  return renderQuery(template, templateContext(canary, interval, {}, route));
 }

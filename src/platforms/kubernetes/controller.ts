@@ -29,6 +29,7 @@ import { createCanaryRouter, createRouter } from './routers/factory.js';
 import { CachedCanarySource } from './source.js';
 import { kubernetesStatusStore, OwnStatusWrites } from './status-store.js';
 import { RouterWatches } from './router-watches.js';
+import { knativeRouteOf } from './workloads/knative.js';
 import { CanarySync, type CanaryObject } from './sync.js';
 import { KubernetesWorkloads } from './workloads/index.js';
 
@@ -157,6 +158,7 @@ export class KubernetesController {
         builtin: new PrometheusBuiltinMetrics({
           meshProvider: settings.meshProvider,
           ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
+          routeOf: knativeRouteOf(reader),
           deps: { logger: logger.child({ component: 'metrics' }) },
         }),
         // Per-arm counts for the sequential judge (docs/judge.md), from the same Prometheus.

@@ -8,6 +8,7 @@
  */
 import type { Canary } from '../../../api/schema/canary.js';
 import type { Readiness, TargetRevision, Workloads } from '../../../engine/ports.js';
+import type { ObjectReader } from '../reader.js';
 import { RESOURCES } from '../resources.js';
 import type { WorkloadContext } from './context.js';
 import { WorkloadNotFoundError } from './errors.js';
@@ -139,4 +140,21 @@ function latestCreated(service: KnativeService, canary: Canary): string {
     );
   }
   return latest;
+}
+
+/**
+ * The `{{ route }}` of a Knative target's queries: its latest created revision (Flagger's), read
+ * from the Service; undefined for other targets, or before Knative created a revision.
+ */
+export function knativeRouteOf(reader: ObjectReader): (canary: Canary) => Promise<string | undefined> {
+  return async (canary) => {
+    const ref = canary.spec.targetRef;
+    if (ref.kind !== 'Service' || !ref.apiVersion.startsWith('serving.knative.dev/')) return undefined;
+    const service = await reader.get<KnativeService>(
+      RESOURCES.knativeServices,
+      namespaceOf(canary),
+      ref.name,
+    );
+    return service?.status?.latestCreatedRevisionName;
+  };
 }
