@@ -620,7 +620,7 @@ describe('vireo controller restarts', () => {
     expect(health.status).toBe(200);
     expect(await health.text()).toBe('OK');
     const metrics = await (await fetch(`http://127.0.0.1:${controller.port}/metrics`)).text();
-    expect(metrics).toMatch(/flagger_info\{version="[^"]+",mesh_provider="kubernetes"\} 1/);
+    expect(metrics).toMatch(/flagger_info\{version="[^"]+",mesh_provider="istio"\} 1/);
     expect(metrics).toMatch(/flagger_canary_total\{namespace="restart"\} 1/);
     expect(metrics).toMatch(/vireo_watch_events_total\{resource="canaries.flagger.app",event="added"\} \d+/);
   });

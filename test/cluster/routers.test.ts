@@ -373,13 +373,14 @@ describe('the nginx canary Ingress', () => {
 });
 
 describe('provider names', () => {
-  it('given a provider Vireo does not route yet, when creating its router or routing a canary on it, then E_ROUTER_NOT_IMPLEMENTED names it', async () => {
-    expect(() => createRouter('istio', deps)).toThrow(RouterNotImplementedError);
-    const canary = await givenCanary('routers-names', { provider: 'linkerd', service: { port: 80 } });
-    await expect(createCanaryRouter('kubernetes', deps).reconcile(canary)).rejects.toMatchObject({
+  it("given a router Vireo does not build on Kubernetes (local mode's), when creating it or routing a canary on it, then E_ROUTER_NOT_IMPLEMENTED names it", async () => {
+    expect(() => createRouter('local', deps)).toThrow(RouterNotImplementedError);
+    const created = await givenCanary('routers-names', { service: { port: 80 } });
+    const canary: Canary = { ...created, spec: { ...created.spec, provider: undefined } };
+    await expect(createCanaryRouter('local', deps).reconcile(canary)).rejects.toMatchObject({
       code: 'E_ROUTER_NOT_IMPLEMENTED',
       message: expect.stringMatching(
-        /"linkerd" from spec\.provider of Canary podinfo\.routers-names is not implemented yet on kubernetes; implemented: .*kubernetes.*nginx/,
+        /"local" from the flag --mesh-provider of vireo controller is not implemented yet on kubernetes; implemented: .*kubernetes.*nginx/,
       ),
     });
     expect(await client.list(RESOURCES.services, 'routers-names')).toMatchObject({ items: [] });
