@@ -22,11 +22,16 @@ const KUBECTL = join(
 const { version } = JSON.parse(readFileSync(join(repository, 'package.json'), 'utf8')) as { version: string };
 
 /** Provider and metrics server of each overlay (Flagger's overlays, docs/install.md). */
-const OVERLAYS: Record<string, { provider: string; metricsServer: string }> = {
+/** Each overlay's provider and metrics server, and any flag it adds (contour's ingress class, as Flagger's overlay). */
+const OVERLAYS: Record<string, { provider: string; metricsServer: string; extra?: string[] }> = {
   istio: { provider: 'istio', metricsServer: 'http://prometheus.istio-system:9090' },
   linkerd: { provider: 'gatewayapi:v1beta1', metricsServer: 'http://prometheus.linkerd-viz:9090' },
   appmesh: { provider: 'appmesh', metricsServer: 'http://appmesh-prometheus.appmesh-system:9090' },
-  contour: { provider: 'contour', metricsServer: 'http://prometheus.vireo-system:9090' },
+  contour: {
+    provider: 'contour',
+    metricsServer: 'http://prometheus.vireo-system:9090',
+    extra: ['--ingress-class=contour'],
+  },
   kuma: { provider: 'kuma', metricsServer: 'http://prometheus-server.mesh-observability:80' },
   gatewayapi: { provider: 'gatewayapi:v1', metricsServer: 'http://prometheus.vireo-system:9090' },
   nginx: { provider: 'nginx', metricsServer: 'http://prometheus.ingress-nginx:9090' },
@@ -79,7 +84,7 @@ describe('kustomize overlays', () => {
 
   it.each(Object.entries(OVERLAYS))(
     'kustomize/%s renders the base with its provider and metrics server, and applies',
-    async (overlay, { provider, metricsServer }) => {
+    async (overlay, { provider, metricsServer, extra = [] }) => {
       const base = await render('base');
       const rendered = await render(overlay);
       expect(withoutArgs(rendered)).toEqual(withoutArgs(base));
@@ -89,6 +94,7 @@ describe('kustomize overlays', () => {
         'controller',
         '--log-level=info',
         `--mesh-provider=${provider}`,
+        ...extra,
         `--metrics-server=${metricsServer}`,
         '--include-label-prefix=app.kubernetes.io',
         '--port=8080',

@@ -244,7 +244,7 @@ describe("the controller with the chart's ServiceAccount, arguments and Secret",
     // Flagger's documented queries on its own metrics, through a real Prometheus scraping /metrics.
     await prometheus.waitForScrapes(2, 60_000);
     const queries: [string, (value: number) => boolean][] = [
-      ['flagger_info{mesh_provider="kubernetes"}', (value) => value === 1],
+      ['flagger_info{mesh_provider="istio"}', (value) => value === 1],
       [`flagger_canary_total{namespace="${namespace}"}`, (value) => value === 1],
       [`flagger_canary_status{name="podinfo",namespace="${namespace}"}`, (value) => value === 1],
       [
