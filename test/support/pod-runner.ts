@@ -25,8 +25,42 @@ import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 
 import { ProcessGroupRegistry, tailOfFile, type ManagedProcess } from './cluster-process.js';
 import { TrafficHarnessError } from './netns.js';
+import type { KubeObject } from '../../src/platforms/kubernetes/client.js';
 
 export const DEMO_SERVICE_IMAGE = 'vireo.test/demo-service';
+
+/**
+ * An ordinary Deployment of the demo service at `version` (2 replicas, labelled `app: <name>`),
+ * whose error rate and latency come from `env`: what the traffic suites release.
+ */
+export function demoServiceDeployment(
+  name: string,
+  namespace: string,
+  version: string,
+  env: Readonly<Record<string, string>> = {},
+): KubeObject {
+  return {
+    metadata: { name, namespace, labels: { app: name } },
+    spec: {
+      replicas: 2,
+      progressDeadlineSeconds: 120,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          containers: [
+            {
+              name: 'demo',
+              image: `${DEMO_SERVICE_IMAGE}:${version}`,
+              ports: [{ name: 'http', containerPort: DEFAULT_CONTAINER_PORT }],
+              env: Object.entries(env).map(([key, value]) => ({ name: key, value })),
+            },
+          ],
+        },
+      },
+    },
+  };
+}
 const IMAGE_PATTERN = /^vireo\.test\/demo-service:([A-Za-z0-9._-]+)$/;
 const DEFAULT_CONTAINER_PORT = 8080;
 const POLL_INTERVAL_MS = 300;

@@ -22,7 +22,7 @@ import type { KubeClient, KubeObject } from '../../src/platforms/kubernetes/clie
 import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/resources.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
 import { adminClient, ensureNamespace, eventually, installCrds } from '../support/kube.js';
-import { DEMO_SERVICE_IMAGE } from '../support/pod-runner.js';
+import { demoServiceDeployment } from '../support/pod-runner.js';
 import { startRecordingServer, type RecordingServer } from '../support/recording-server.js';
 import { TRAEFIK_GATEWAY_CONTROLLER } from '../support/traefik.js';
 import { startTrafficClients, tally, type Answer, type TrafficClients } from '../support/traffic-client.js';
@@ -95,29 +95,8 @@ function sendWith(
   });
 }
 
-function demoDeployment(name: string, version: string, env: Record<string, string> = {}): KubeObject {
-  return {
-    metadata: { name, namespace: NAMESPACE, labels: { app: name } },
-    spec: {
-      replicas: 2,
-      progressDeadlineSeconds: 120,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          containers: [
-            {
-              name: 'demo',
-              image: `${DEMO_SERVICE_IMAGE}:${version}`,
-              ports: [{ name: 'http', containerPort: 8080 }],
-              env: Object.entries(env).map(([key, value]) => ({ name: key, value })),
-            },
-          ],
-        },
-      },
-    },
-  };
-}
+const demoDeployment = (name: string, version: string, env: Record<string, string> = {}): KubeObject =>
+  demoServiceDeployment(name, NAMESPACE, version, env);
 
 /** The built-in checks, unchanged: the demo service's own histogram, as Flagger's `http` observer reads it. */
 const BUILTIN_METRICS = [

@@ -16,7 +16,7 @@ import type { KubeClient, KubeObject } from '../../src/platforms/kubernetes/clie
 import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/resources.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
 import { adminClient, ensureNamespace, eventually, installCrds } from '../support/kube.js';
-import { DEMO_SERVICE_IMAGE } from '../support/pod-runner.js';
+import { demoServiceDeployment } from '../support/pod-runner.js';
 import {
   ON_CALL_ERRORS,
   slackAlertProvider,
@@ -53,29 +53,8 @@ let clients: TrafficClients | undefined;
 let slack: SlackInbox;
 const log = (line: string): void => console.log(`[traffic] ${line}`);
 
-function demoDeployment(version: string, env: Record<string, string> = {}): KubeObject {
-  return {
-    metadata: { name: 'podinfo', namespace: NAMESPACE, labels: { app: 'podinfo' } },
-    spec: {
-      replicas: 2,
-      progressDeadlineSeconds: 120,
-      selector: { matchLabels: { app: 'podinfo' } },
-      template: {
-        metadata: { labels: { app: 'podinfo' } },
-        spec: {
-          containers: [
-            {
-              name: 'demo',
-              image: `${DEMO_SERVICE_IMAGE}:${version}`,
-              ports: [{ name: 'http', containerPort: 8080 }],
-              env: Object.entries(env).map(([name, value]) => ({ name, value })),
-            },
-          ],
-        },
-      },
-    },
-  };
-}
+const demoDeployment = (version: string, env: Record<string, string> = {}): KubeObject =>
+  demoServiceDeployment('podinfo', NAMESPACE, version, env);
 
 /**
  * The same as the canary's Pods counted it, a second opinion: the demo service's own request

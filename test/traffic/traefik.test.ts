@@ -19,7 +19,7 @@ import { TRAEFIK_SERVICES, type TraefikService } from '../../src/platforms/kuber
 import { BUILTIN_QUERIES } from '../../src/metrics/builtin-queries.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
 import { adminClient, ensureNamespace, eventually, installCrds } from '../support/kube.js';
-import { DEMO_SERVICE_IMAGE } from '../support/pod-runner.js';
+import { demoServiceDeployment } from '../support/pod-runner.js';
 import {
   ON_CALL_ERRORS,
   slackAlertProvider,
@@ -60,29 +60,8 @@ let clients: TrafficClients | undefined;
 let slack: SlackInbox;
 const log = (line: string): void => console.log(`[traffic:traefik] ${line}`);
 
-function demoDeployment(version: string, env: Record<string, string> = {}): KubeObject {
-  return {
-    metadata: { name: 'podinfo', namespace: NAMESPACE, labels: { app: 'podinfo' } },
-    spec: {
-      replicas: 2,
-      progressDeadlineSeconds: 120,
-      selector: { matchLabels: { app: 'podinfo' } },
-      template: {
-        metadata: { labels: { app: 'podinfo' } },
-        spec: {
-          containers: [
-            {
-              name: 'demo',
-              image: `${DEMO_SERVICE_IMAGE}:${version}`,
-              ports: [{ name: 'http', containerPort: 8080 }],
-              env: Object.entries(env).map(([name, value]) => ({ name, value })),
-            },
-          ],
-        },
-      },
-    },
-  };
-}
+const demoDeployment = (version: string, env: Record<string, string> = {}): KubeObject =>
+  demoServiceDeployment('podinfo', NAMESPACE, version, env);
 
 beforeAll(async () => {
   traffic = await startTrafficCluster({ log, traefikCRD: true });
