@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$SECONDS
 
-step "Debian packages the tests use (hey and curl for the loadtester, openssl for certificates, prometheus for the metric queries, nginx for local mode, iproute2 for the traffic suite's network namespace)"
+step "Debian packages the tests use (hey and curl for the loadtester, openssl for certificates, prometheus for the metric queries, nginx for local mode, iproute2 for the traffic suite's network namespace, chromium for the dashboard's browser tests)"
 missing=()
-for pair in hey:hey curl:curl openssl:openssl prometheus:prometheus nginx:nginx ip:iproute2; do
+for pair in hey:hey curl:curl openssl:openssl prometheus:prometheus nginx:nginx ip:iproute2 chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -19,7 +19,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "${as_root[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  echo "hey, curl, openssl, prometheus and nginx are installed"
+  echo "hey, curl, openssl, prometheus, nginx, iproute2 and chromium are installed"
 fi
 
 step "Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd, kwok)"
