@@ -56,3 +56,39 @@ export class CanaryNotFoundError extends VireoError {
     );
   }
 }
+
+/**
+ * The operations actions (docs/adr/0032-operations-cli.md, decision 3). `pause`/`resume` write
+ * Flagger's own `spec.suspend`; `promote`, `abort` and `retry` are a one-shot request the
+ * controller (or local mode's daemon) honours on its next tick and records in the decision
+ * history with who asked and why. The CLI and the dashboard call the same `CanaryActions`.
+ */
+export type CanaryAction = 'promote' | 'abort' | 'pause' | 'resume' | 'retry';
+
+export interface ActionRequest {
+  readonly action: CanaryAction;
+  /** Required: every action is audited with its reason. */
+  readonly reason: string;
+  /** Who asks; the backend fills in the caller's identity when absent (the kubeconfig's user, the OS user). */
+  readonly by?: string;
+}
+
+export interface ActionReceipt {
+  /** Unique per request; the controller answers with the same id once it has acted. */
+  readonly id: string;
+  readonly action: CanaryAction;
+  readonly by: string;
+  readonly reason: string;
+  /** ISO 8601, when the request was written. */
+  readonly at: string;
+  /** What was changed, for the user: `spec.suspend: true` or `annotation vireo.dev/request`. */
+  readonly wrote: string;
+}
+
+export interface CanaryActions {
+  /**
+   * Writes the request. Throws a VireoError naming the missing permission when the caller's
+   * RBAC refuses it, CanaryNotFoundError when there is no such canary.
+   */
+  act(namespace: string, name: string, request: ActionRequest): Promise<ActionReceipt>;
+}
