@@ -9,8 +9,10 @@
  * starts Vireo's demo service (src/platforms/local/demo-service.ts) bound to the Pod's IP and the
  * container's first port (8080 when it declares none), with VERSION=<version> and the container's
  * literal `env` values (ERROR_RATE, LATENCY, LATENCY_JITTER, MESSAGE, SEED, ...; see
- * docs/local/demo-service.md). It stops the process (SIGTERM, then SIGKILL) once the Pod is being
- * deleted or is gone. A test or a person writes an ordinary Deployment; the real
+ * docs/local/demo-service.md). Once the Pod is being deleted or is gone, the process keeps serving
+ * for DRAIN_MS (what a preStop sleep gives a real Pod: the time for the EndpointSlice change to
+ * reach the data plane, so a router does not send requests to an address that no longer answers),
+ * then is stopped (SIGTERM, then SIGKILL). A test or a person writes an ordinary Deployment; the real
  * kube-controller-manager builds the EndpointSlices from the Pods' IPs.
  *
  * The Pod IPs are local addresses only inside the private network namespace (netns.ts); outside it
@@ -65,6 +67,8 @@ const IMAGE_PATTERN = /^vireo\.test\/demo-service:([A-Za-z0-9._-]+)$/;
 const DEFAULT_CONTAINER_PORT = 8080;
 const POLL_INTERVAL_MS = 300;
 const STOP_GRACE_MS = 5_000;
+/** How long a deleted Pod's process keeps serving: the usual preStop sleep (docs/testing-traffic.md). */
+const DRAIN_MS = 5_000;
 const repository = join(import.meta.dirname, '..', '..');
 
 /** What the runner would start for a Pod, or undefined when it starts nothing for it. */
@@ -156,6 +160,19 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
   const registry = new ProcessGroupRegistry(dir);
   registry.startReaper(process.pid);
   const running = new Map<string, Running>();
+  /**
+   * Processes of deleted Pods still serving until their drain ends, by `<ip>:<port>`: kwok hands a
+   * deleted Pod's IP to the next Pod at once, whose process could not listen while the old one holds
+   * the address, so a new Pod on that address ends the drain early.
+   */
+  const draining = new Map<string, { readonly process: ManagedProcess; readonly timer: NodeJS.Timeout }>();
+  const endDrain = async (address: string): Promise<void> => {
+    const entry = draining.get(address);
+    if (entry === undefined) return;
+    draining.delete(address);
+    clearTimeout(entry.timer);
+    await entry.process.stop(STOP_GRACE_MS);
+  };
   let stopping = false;
   let lastError = '';
 
@@ -189,10 +206,19 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
     for (const [uid, current] of running) {
       if (wanted.has(uid)) continue;
       running.delete(uid);
-      log(`pod ${current.spec.pod} gone or terminating: stopping its demo service`);
-      void current.process.stop(STOP_GRACE_MS);
+      log(`pod ${current.spec.pod} gone or terminating: its demo service stops in ${DRAIN_MS} ms`);
+      const address = `${current.spec.ip}:${current.spec.port}`;
+      await endDrain(address);
+      draining.set(address, {
+        process: current.process,
+        timer: setTimeout(() => void endDrain(address), DRAIN_MS),
+      });
     }
-    for (const [uid, spec] of wanted) if (!running.has(uid)) start(spec);
+    for (const [uid, spec] of wanted) {
+      if (running.has(uid)) continue;
+      await endDrain(`${spec.ip}:${spec.port}`);
+      start(spec);
+    }
     await writeScrapeTargets();
   };
 
@@ -270,8 +296,12 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
       stopping = true;
       clearInterval(timer);
       await loop;
-      await Promise.all([...running.values()].map((entry) => entry.process.stop(STOP_GRACE_MS)));
+      await Promise.all([
+        ...[...running.values()].map((entry) => entry.process.stop(STOP_GRACE_MS)),
+        ...[...draining.keys()].map(endDrain),
+      ]);
       running.clear();
+      draining.clear();
       registry.forget();
       await rm(dir, { recursive: true, force: true });
     },

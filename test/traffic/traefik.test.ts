@@ -371,6 +371,11 @@ describe('the seed story with real traffic through Traefik (traefik provider: In
     );
     const after = answersIn(doneAt + SETTLE_MS, Date.now());
     log(`after the promotion: ${after.length} requests ${JSON.stringify(tally(after))}`);
+    const promotion = segments.filter((segment) => segment.phase !== 'Progressing');
+    const duringPromotion = answersIn(promotion[0]?.from ?? doneAt, doneAt + SETTLE_MS);
+    log(
+      `while the primary's Pods were replaced: ${duringPromotion.length} requests ${JSON.stringify(tally(duringPromotion))}`,
+    );
     expect(tally(after)).toEqual({ [`200 3.0.0`]: after.length });
     expect(slack.messages().map((message) => message.text)).toEqual(['Failed checks threshold reached 2']);
 
