@@ -59,6 +59,8 @@ let kube: KubeTest;
 let client: KubeClient;
 let controller: ControllerProcess | undefined;
 let webhook: RecordingServer;
+/** A Prometheus answering every query with 0, recording the queries a MetricTemplate renders. */
+let prometheus: RecordingServer;
 let world: RolloutWorld;
 const stopStandIns: (() => Promise<void>)[] = [];
 
@@ -86,6 +88,14 @@ beforeAll(async () => {
     }
     return { status: 500, body: 'acceptance tests failed' };
   });
+  prometheus = await startRecordingServer(() => ({
+    status: 200,
+    contentType: 'application/json',
+    body: JSON.stringify({
+      status: 'success',
+      data: { resultType: 'vector', result: [{ metric: {}, value: [0, '0'] }] },
+    }),
+  }));
   controller = await startControllerProcess(kube.cluster.kubeconfigPath);
   world = { client, controller };
 }, 900_000);
@@ -96,7 +106,7 @@ afterAll(async () => {
     const code = await controller.stop('SIGTERM');
     if (code !== 0) console.error(`controller exited ${code}:\n${controller.tail()}`);
   }
-  await webhook?.close();
+  await Promise.allSettled([webhook?.close(), prometheus?.close()]);
   await kube?.stop();
 }, 120_000);
 
@@ -296,7 +306,19 @@ function actAsKnative(namespace: string): () => Promise<void> {
   };
 }
 
+/**
+ * Knative Service podinfo, its stand-in, and a MetricTemplate whose query selects the revision
+ * by `{{ route }}` (Flagger: the latest created revision of a Knative target).
+ */
 async function knativeService(namespace: string): Promise<void> {
+  await client.apply(RESOURCES.metricTemplates, {
+    metadata: { name: 'revision-errors', namespace },
+    spec: {
+      provider: { type: 'prometheus', address: prometheus.url },
+      query:
+        'sum(rate(revision_request_count{namespace_name="{{ namespace }}",revision_name="{{ route }}",response_code_class="5xx"}[{{ interval }}]))',
+    },
+  });
   await client.apply(RESOURCES.knativeServices, {
     apiVersion: 'serving.knative.dev/v1',
     kind: 'Service',
@@ -345,6 +367,8 @@ interface RouterCase {
   readonly spec?: Record<string, unknown>;
   readonly before?: (namespace: string) => Promise<void>;
   readonly targetRef?: RolloutCase['targetRef'];
+  /** More analysis fields (metrics), with the default 20 % steps up to 60 %. */
+  readonly metrics?: Record<string, unknown>[];
   readonly changeImage?: (namespace: string) => (image: string) => Promise<void>;
   /** What initialization must have written, beyond the weights. */
   readonly initialized: (namespace: string) => Promise<void>;
@@ -362,6 +386,9 @@ const routerCase = (router: RouterCase, namespace: string): RolloutCase => ({
   ...(router.spec === undefined ? {} : { spec: router.spec }),
   ...(router.before === undefined ? {} : { before: () => router.before!(namespace) }),
   ...(router.targetRef === undefined ? {} : { targetRef: router.targetRef }),
+  ...(router.metrics === undefined
+    ? {}
+    : { analysis: { stepWeight: 20, maxWeight: 60, metrics: router.metrics } }),
   ...(router.changeImage === undefined ? {} : { changeImage: router.changeImage(namespace) }),
 });
 
@@ -492,6 +519,14 @@ const ROUTERS: RouterCase[] = [
     name: 'knative',
     targetRef: KNATIVE_TARGET,
     before: knativeService,
+    metrics: [
+      {
+        name: 'revision-errors',
+        templateRef: { name: 'revision-errors' },
+        interval: '1m',
+        thresholdRange: { max: 1 },
+      },
+    ],
     changeImage: changeKnativeImage,
     primaryImage: knativePrimaryImage,
     initialized: async (namespace) => {
