@@ -31,6 +31,7 @@ import type {
   KnativeRevision,
   KnativeService,
   KnativeTrafficTarget,
+  ScaledObject,
 } from '../../src/platforms/kubernetes/workloads/types.js';
 import { podinfoDeployment } from '../support/canary-fixtures.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
@@ -78,6 +79,7 @@ beforeAll(async () => {
   });
   await installMeshCrds(client, 'apisix');
   await installMeshCrds(client, 'knative');
+  await installMeshCrds(client, 'keda');
   webhook = await startRecordingServer((request) => {
     const namespace = (JSON.parse(request.body || '{}') as { namespace?: string }).namespace ?? '';
     const left = passesLeft.get(namespace);
@@ -644,4 +646,116 @@ describe.concurrent('vireo controller routing through each mesh', () => {
     expect(await phaseOf(client, namespace)).toBe('');
     expect(await client.get(RESOURCES.ingresses, namespace, 'podinfo-canary')).toBeUndefined();
   }, 300_000);
+
+  it("given a Deployment scaled by a KEDA ScaledObject (KEDA's own CRD), when the controller initializes, analyses and promotes it, then podinfo-primary's ScaledObject scales the primary, the target's is paused whenever the target is at zero and resumed during the analysis, and changes to it reach the primary's at promotion only", async () => {
+    const namespace = 'ctl-keda';
+    const PAUSED = 'autoscaling.keda.sh/paused-replicas';
+    const scaledObject = (name: string) => client.get<ScaledObject>(RESOURCES.scaledObjects, namespace, name);
+    const keda: RolloutCase = {
+      ...routerCase(ROUTERS[0]!, namespace),
+      spec: { autoscalerRef: { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', name: 'podinfo' } },
+      before: async () => {
+        await client.apply(RESOURCES.scaledObjects, {
+          metadata: { name: 'podinfo', namespace },
+          spec: {
+            scaleTargetRef: { name: 'podinfo' },
+            minReplicaCount: 1,
+            maxReplicaCount: 4,
+            triggers: [
+              {
+                type: 'prometheus',
+                name: 'rps',
+                metadata: {
+                  serverAddress: 'http://prometheus.monitoring:9090',
+                  query: 'sum(rate(http_requests_total{deployment="podinfo"}[1m]))',
+                  threshold: '10',
+                },
+              },
+            ],
+          },
+        });
+      },
+    };
+    await givenInitializedCanary(world, keda);
+    const primary = (await scaledObject('podinfo-primary'))!;
+    expect(primary.spec).toMatchObject({
+      scaleTargetRef: { name: 'podinfo-primary' },
+      minReplicaCount: 1,
+      maxReplicaCount: 4,
+    });
+    expect(primary.spec.triggers[0]?.metadata).toMatchObject({
+      query: 'sum(rate(http_requests_total{deployment="podinfo-primary"}[1m]))',
+      threshold: '10',
+    });
+    expect(primary.metadata.ownerReferences).toEqual([
+      expect.objectContaining({
+        kind: 'Canary',
+        name: 'podinfo',
+        uid: await canaryUid(namespace),
+        controller: true,
+      }),
+    ]);
+    expect((await scaledObject('podinfo'))?.metadata.annotations?.[PAUSED]).toBe('0');
+
+    // The user raises the limits and the threshold, then ships a new image.
+    await client.mergePatch(RESOURCES.scaledObjects, namespace, 'podinfo', {
+      spec: {
+        maxReplicaCount: 6,
+        triggers: [
+          {
+            type: 'prometheus',
+            name: 'rps',
+            metadata: {
+              serverAddress: 'http://prometheus.monitoring:9090',
+              query: 'sum(rate(http_requests_total{deployment="podinfo"}[1m]))',
+              threshold: '20',
+            },
+          },
+        ],
+      },
+    });
+    const samples: { phase: string; paused: string | undefined; primaryMax: number | undefined }[] = [];
+    const weights = await rollOut(
+      world,
+      {
+        ...keda,
+        canaryWeight: async () => {
+          const weight = await keda.canaryWeight();
+          if ((weight ?? 0) > 0) {
+            samples.push({
+              phase: await phaseOf(client, namespace),
+              paused: (await scaledObject('podinfo'))?.metadata.annotations?.[PAUSED],
+              primaryMax: (await scaledObject('podinfo-primary'))?.spec.maxReplicaCount,
+            });
+          }
+          return weight;
+        },
+      },
+      NEXT,
+      ['Succeeded'],
+    );
+    expect(weights.filter((weight) => weight !== 0)).toEqual([20, 40, 60]);
+    // KEDA scales the canary while it is analysed; the primary keeps what it was last promoted
+    // with until the promotion copies the target's ScaledObject.
+    const analysed = samples.filter(({ phase }) => phase === 'Progressing');
+    expect(analysed.length, JSON.stringify(samples)).toBeGreaterThan(0);
+    expect(analysed, JSON.stringify(samples)).toEqual(
+      analysed.map((sample) => ({ ...sample, paused: undefined, primaryMax: 4 })),
+    );
+
+    const promoted = (await scaledObject('podinfo-primary'))!;
+    expect(promoted.spec.maxReplicaCount).toBe(6);
+    expect(promoted.spec.triggers[0]?.metadata).toMatchObject({
+      query: 'sum(rate(http_requests_total{deployment="podinfo-primary"}[1m]))',
+      threshold: '20',
+    });
+    expect(await primaryImage(client, namespace)).toBe(NEXT);
+    // The target is back at zero, and its ScaledObject paused with it.
+    await eventually(
+      () => scaledObject('podinfo'),
+      (target) => target?.metadata.annotations?.[PAUSED] === '0',
+      60_000,
+      'ScaledObject podinfo paused after promotion',
+    );
+  }, 900_000);
 });
