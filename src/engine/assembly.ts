@@ -56,6 +56,8 @@ export interface PlatformPorts {
   readonly builtin: BuiltinMetrics;
   /** Per-arm traffic for comparison judges, where the platform's router counts it. */
   readonly observations?: TrafficObservations;
+  /** `{{ route }}` where the platform knows it better than the spec (a Knative target's latest revision). */
+  readonly routeOf?: (canary: Canary) => Promise<string | undefined>;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Where Flagger's controller metrics are registered; served by the platform. */
@@ -176,6 +178,7 @@ export function assembleEngine(ports: PlatformPorts, options: AssemblyOptions): 
         ...(options.metricsServer === undefined ? {} : { metricsServer: options.metricsServer }),
       }),
       ...(ports.observations === undefined ? {} : { observations: ports.observations }),
+      ...(ports.routeOf === undefined ? {} : { routeOf: ports.routeOf }),
     },
     decisions,
     metrics,

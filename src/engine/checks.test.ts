@@ -156,6 +156,56 @@ describe('template and inline checks (docs/flagger-compatibility.md#42-metric-te
     });
   });
 
+  it("renders {{ route }} as the platform's route when it knows one (a Knative target's latest created revision), in templates and inline queries alike", async () => {
+    const knative = {
+      ...canary,
+      spec: {
+        provider: 'knative',
+        targetRef: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'hello' },
+        analysis: {
+          interval: '1m',
+          threshold: 1,
+          stepWeight: 10,
+          metrics: [
+            { name: 'latency', templateRef: { name: 'revision' }, thresholdRange: { max: 1 } },
+            { name: 'errors', query: 'sum(e{route="{{ route }}"})', thresholdRange: { max: 1 } },
+          ],
+        },
+      },
+    } as Canary;
+    const revision: MetricTemplate = {
+      ...template,
+      metadata: { name: 'revision', namespace: 'test' },
+      spec: { ...template.spec, query: 'sum(x{configuration_name="{{ target }}",route="{{ route }}"})' },
+    };
+    const asked: Canary[] = [];
+    const deps: CheckDependencies & { queries: string[] } = {
+      ...dependencies({ template: revision, query: 0.1 }),
+      routeOf: (subject) => {
+        asked.push(subject);
+        return Promise.resolve('hello-00002');
+      },
+    };
+    for (const check of DEFAULT_CHECK_REGISTRY.checksFor(knative)) {
+      expect((await check.evaluate(contextOf(knative, deps))).verdict).toBe('pass');
+    }
+    expect(deps.queries).toEqual([
+      'sum(x{configuration_name="hello",route="hello-00002"})',
+      'sum(e{route="hello-00002"})',
+    ]);
+    expect(asked).toEqual([knative, knative]);
+
+    // Before Knative created a revision (the platform answers undefined), and on platforms without
+    // the port: Flagger's routeRef.name or the target's name.
+    const before = {
+      ...dependencies({ template: revision, query: 0.1 }),
+      routeOf: () => Promise.resolve(undefined),
+    };
+    const [templated] = DEFAULT_CHECK_REGISTRY.checksFor(knative);
+    await templated!.evaluate(contextOf(knative, before));
+    expect(before.queries).toEqual(['sum(x{configuration_name="hello",route="hello"})']);
+  });
+
   it('names a missing template variable instead of querying', async () => {
     const outcome = await evaluate(
       { name: 'latency', templateRef: { name: 'latency' }, thresholdRange: { max: 1 } },

@@ -131,6 +131,12 @@ export interface CheckDependencies {
   readonly templates: MetricTemplates;
   /** Per-arm counts and histograms, where the platform's router records them (local mode's proxy). */
   readonly observations?: TrafficObservations;
+  /**
+   * The `{{ route }}` of a canary whose route the platform knows better than its spec: a Knative
+   * target's latest created revision (docs/routers/knative.md). Undefined (or answering
+   * undefined): routeRef.name or the target's name, as Flagger renders it.
+   */
+  readonly routeOf?: (canary: Canary) => Promise<string | undefined>;
 }
 
 /** Everything a check knows when it runs: one analysis step of one canary. */
@@ -377,8 +383,22 @@ export function renderQuery(query: string, context: QueryContext): string {
   });
 }
 
-export function queryContext(canary: Canary, metric: CanaryMetric): QueryContext {
-  return templateContext(canary, metric.interval ?? DEFAULT_METRIC_INTERVAL, metric.templateVariables ?? {});
+export function queryContext(canary: Canary, metric: CanaryMetric, route?: string): QueryContext {
+  return templateContext(
+    canary,
+    metric.interval ?? DEFAULT_METRIC_INTERVAL,
+    metric.templateVariables ?? {},
+    route,
+  );
+}
+
+/** The values of a MetricTemplate's or inline query's functions, with the platform's `{{ route }}`. */
+async function metricQueryContext(
+  canary: Canary,
+  metric: CanaryMetric,
+  ports: CheckDependencies,
+): Promise<QueryContext> {
+  return queryContext(canary, metric, await ports.routeOf?.(canary));
 }
 
 /** Flagger's template functions for a canary (docs/flagger-compatibility.md#42-metric-templates-and-providers "Rendering"). */
@@ -435,7 +455,7 @@ class TemplateCheck extends MetricCheck {
           `MetricTemplate ${namespace}/${reference.name} not found`,
         );
       }
-      const query = renderQuery(template.spec.query, queryContext(canary, this.metric));
+      const query = renderQuery(template.spec.query, await metricQueryContext(canary, this.metric, ports));
       const provider = await ports.templates.providerFor(template, this.interval);
       const value = await provider.queryValue(query);
       return { ...judgeValue(this.name, canary, this.metric, value), evidence: { query } };
@@ -448,7 +468,10 @@ class TemplateCheck extends MetricCheck {
 class InlineQueryCheck extends MetricCheck {
   async evaluate({ canary, ports }: CheckContext): Promise<CheckOutcome> {
     try {
-      const query = renderQuery(this.metric.query ?? '', queryContext(canary, this.metric));
+      const query = renderQuery(
+        this.metric.query ?? '',
+        await metricQueryContext(canary, this.metric, ports),
+      );
       const provider = await ports.templates.inlineProvider(canary);
       const value = await provider.queryValue(query);
       return { ...judgeValue(this.name, canary, this.metric, value), evidence: { query } };

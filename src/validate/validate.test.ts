@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { SchemaValidator } from '../api/validation.js';
 import { compileSchemaValidator } from '../api/validator-compiler.js';
+import { ROUTER_TRAITS, SPEC_PROVIDER_NAMES, type MatchOperator } from '../routers/traits.js';
 import { formatJson, formatText } from './format.js';
 import { validateInputs, type LocatedFinding } from './validate.js';
 
@@ -329,6 +330,109 @@ describe('validate: Canary', () => {
       'spec.canaryAnalysis.stepWeight: must be a number, not the string "ten"',
     ]);
   });
+});
+
+/** A value for each field a router requires (the router table's requiredReferences). */
+const REQUIRED_VALUES: Record<string, unknown> = {
+  'spec.ingressRef': { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: 'podinfo' },
+  'spec.routeRef': { apiVersion: 'apisix.apache.org/v2', kind: 'ApisixRoute', name: 'podinfo' },
+  'spec.service.meshName': 'global',
+  'spec.service.gatewayRefs': [{ name: 'public', namespace: 'gateway' }],
+};
+
+/** A valid canary for `provider`: its required references set, a Knative target where it needs one. */
+function canaryFor(provider: (typeof SPEC_PROVIDER_NAMES)[number]): Record<string, any> {
+  const router = ROUTER_TRAITS[provider];
+  const canary = newTestCanary();
+  canary.spec.provider = provider;
+  delete canary.spec.ingressRef;
+  if (router.knativeTarget) {
+    canary.spec.targetRef = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'podinfo' };
+    delete canary.spec.service;
+  }
+  for (const reference of router.requiredReferences) {
+    const path = reference.path.join('.');
+    expect(REQUIRED_VALUES, `a value for ${path}`).toHaveProperty([path]);
+    let node = canary;
+    for (const key of reference.path.slice(0, -1)) node = node[key] ??= {};
+    node[reference.path.at(-1)!] = REQUIRED_VALUES[path];
+  }
+  return canary;
+}
+
+const OPERATORS: MatchOperator[] = ['exact', 'prefix', 'suffix', 'regex'];
+
+describe('validate knows every router’s constraints from the router table', () => {
+  it.each(SPEC_PROVIDER_NAMES)('%s: a canary with its required references passes', (provider) => {
+    expect(summaries(check(canaryFor(provider)).errors)).toEqual([]);
+  });
+
+  it.each(SPEC_PROVIDER_NAMES)(
+    '%s: each required reference, when missing, is an error naming it',
+    (provider) => {
+      for (const reference of ROUTER_TRAITS[provider].requiredReferences) {
+        const canary = canaryFor(provider);
+        let node = canary;
+        for (const key of reference.path.slice(0, -1)) node = node[key];
+        delete node[reference.path.at(-1)!];
+        expect(summaries(check(canary).errors)).toContainEqual(
+          expect.stringContaining(`${reference.path.join('.')}: the ${provider} provider needs`),
+        );
+      }
+    },
+  );
+
+  it.each(SPEC_PROVIDER_NAMES)(
+    '%s: A/B testing on each header operator is refused where the router cannot route by it, naming spec.analysis.match',
+    (provider) => {
+      const router = ROUTER_TRAITS[provider];
+      for (const operator of OPERATORS) {
+        const canary = canaryFor(provider);
+        abTest(canary, { headers: { 'x-canary': { [operator]: 'insider' } } });
+        const { errors, warnings } = check(canary);
+        const matchErrors = summaries(errors).filter((line) => line.startsWith('spec.analysis.match'));
+        if (router.dropsMatch) {
+          expect(matchErrors).toEqual([]);
+          expect(summaries(warnings)).toContainEqual(
+            expect.stringMatching(/^spec\.analysis\.match: .*dropped/),
+          );
+        } else if (router.headerMatch.length === 0) {
+          expect(matchErrors).toEqual([
+            `spec.analysis.match: the ${provider} router cannot route by header or cookie: A/B testing would send all traffic to the canary`,
+          ]);
+        } else if (router.headerMatch.includes(operator)) {
+          expect(matchErrors).toEqual([]);
+        } else {
+          expect(matchErrors).toEqual([
+            `spec.analysis.match[0].headers.x-canary: the ${provider} router matches headers by ${router.headerMatch.join(' or ')} only, not ${operator}`,
+          ]);
+        }
+      }
+    },
+  );
+
+  it.each(SPEC_PROVIDER_NAMES)(
+    '%s: mirroring in the canary strategy is flagged where the router does not mirror',
+    (provider) => {
+      const canary = canaryFor(provider);
+      canary.spec.analysis.mirror = true;
+      const mirrorWarnings = summaries(check(canary).warnings).filter((line) =>
+        line.startsWith('spec.analysis.mirror:'),
+      );
+      expect(mirrorWarnings).toHaveLength(ROUTER_TRAITS[provider].mirrorInCanary ? 0 : 1);
+    },
+  );
+
+  it.each(SPEC_PROVIDER_NAMES.filter((provider) => !ROUTER_TRAITS[provider].knativeTarget))(
+    '%s: a Knative Service target is refused, naming the provider that routes it',
+    (provider) => {
+      const canary = canaryFor(provider);
+      canary.spec.targetRef = { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'podinfo' };
+      expect(summaries(check(canary).errors)).toContainEqual(
+        expect.stringContaining(`a Knative Service target needs provider knative, not ${provider}`),
+      );
+    },
+  );
 });
 
 describe('validate: references between objects', () => {

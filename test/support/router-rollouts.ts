@@ -29,6 +29,14 @@ export interface RolloutCase {
   readonly webhookUrl: string;
   /** Objects to apply before the Canary (a root HTTPProxy, for example). */
   readonly before?: () => Promise<void>;
+  /** More Canary spec fields (spec.ingressRef, spec.routeRef, a spec.service of its own...). */
+  readonly spec?: Record<string, unknown>;
+  /** The analysis, instead of 20 % steps up to 60 % (an A/B canary's iterations and match). */
+  readonly analysis?: Record<string, unknown>;
+  /** Another target than Deployment podinfo (a Knative Service), created by `before`. */
+  readonly targetRef?: { readonly apiVersion: string; readonly kind: string; readonly name: string };
+  /** How the target's image changes, for a target other than Deployment podinfo. */
+  readonly changeImage?: (image: string) => Promise<void>;
 }
 
 export async function phaseOf(client: KubeClient, namespace: string): Promise<string> {
@@ -49,24 +57,25 @@ export async function waitForPhase(world: RolloutWorld, namespace: string, phase
   }
 }
 
-/** Deployment podinfo and a Canary stepping 20 % to 60 %, initialized by the controller. */
+/** Deployment podinfo and a Canary (stepping 20 % to 60 % unless the case says), initialized by the controller. */
 export async function givenInitializedCanary(world: RolloutWorld, rollout: RolloutCase): Promise<void> {
   const { client } = world;
   await ensureNamespace(client, rollout.namespace);
-  await client.create(RESOURCES.deployments, podinfoDeployment(rollout.namespace));
+  if (rollout.targetRef === undefined)
+    await client.create(RESOURCES.deployments, podinfoDeployment(rollout.namespace));
   await rollout.before?.();
   await client.apply(RESOURCES.canaries, {
     metadata: { name: 'podinfo', namespace: rollout.namespace },
     spec: {
       provider: rollout.provider,
-      targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
+      targetRef: rollout.targetRef ?? { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
       progressDeadlineSeconds: 60,
-      service: { port: 80, targetPort: 9898 },
+      ...(rollout.targetRef === undefined ? { service: { port: 80, targetPort: 9898 } } : {}),
+      ...rollout.spec,
       analysis: {
         interval: '2s',
         threshold: 2,
-        stepWeight: 20,
-        maxWeight: 60,
+        ...(rollout.analysis ?? { stepWeight: 20, maxWeight: 60 }),
         webhooks: [{ name: 'acceptance', type: 'rollout', url: rollout.webhookUrl }],
       },
     },
@@ -82,11 +91,15 @@ export async function rollOut(
   until: string[],
 ): Promise<(number | undefined)[]> {
   const { client } = world;
-  const current = (await client.get<Deployment>(RESOURCES.deployments, rollout.namespace, 'podinfo'))!;
-  const containers = current.spec.template.spec.containers.map((container) => ({ ...container, image }));
-  await client.mergePatch(RESOURCES.deployments, rollout.namespace, 'podinfo', {
-    spec: { template: { spec: { containers } } },
-  });
+  if (rollout.changeImage !== undefined) {
+    await rollout.changeImage(image);
+  } else {
+    const current = (await client.get<Deployment>(RESOURCES.deployments, rollout.namespace, 'podinfo'))!;
+    const containers = current.spec.template.spec.containers.map((container) => ({ ...container, image }));
+    await client.mergePatch(RESOURCES.deployments, rollout.namespace, 'podinfo', {
+      spec: { template: { spec: { containers } } },
+    });
+  }
   const seen: (number | undefined)[] = [];
   const deadline = Date.now() + 180_000;
   // Waits for the outcome, sampling the weight all along: every step shows up in the object.

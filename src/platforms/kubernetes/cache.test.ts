@@ -227,4 +227,31 @@ describe('CachedReader', () => {
     expect(await reader.get(legacy, 'prod', 'web')).toBeUndefined();
     expect(client.gets).toEqual(['ingresses/prod/web']);
   });
+
+  it('keeps two served versions of one kind apart: a v1beta2 read is never answered from the v1beta1 watch or write', async () => {
+    const v1beta1: ResourceType = {
+      group: 'appmesh.k8s.aws',
+      version: 'v1beta1',
+      plural: 'virtualnodes',
+      kind: 'VirtualNode',
+      namespaced: true,
+    };
+    const v1beta2: ResourceType = { ...v1beta1, version: 'v1beta2' };
+    const old = await newTestInformer(v1beta1, [object('podinfo-primary', 'prod')]);
+    const client = fakeGetClient([object('podinfo-primary', 'prod')]);
+    const reader = new CachedReader(client, [old], registry());
+    // The v1beta1 watch answers v1beta1 reads (a miss there is authoritative)...
+    expect((await reader.get(v1beta1, 'prod', 'podinfo-primary'))?.metadata.name).toBe('podinfo-primary');
+    expect(await reader.get(v1beta1, 'prod', 'podinfo-canary')).toBeUndefined();
+    expect(client.gets).toEqual([]);
+    // ...but a v1beta2 read goes to the API server, which converts the object to v1beta2.
+    await reader.get(v1beta2, 'prod', 'podinfo-primary');
+    await reader.get(v1beta2, 'prod', 'podinfo-canary');
+    expect(client.gets).toEqual(['virtualnodes/prod/podinfo-primary', 'virtualnodes/prod/podinfo-canary']);
+    // A write recorded at one version fills no gap at the other.
+    const fresh = await newTestInformer(v1beta2, []);
+    reader.addInformer(fresh);
+    reader.recordWrite(v1beta1, object('podinfo', 'prod'));
+    expect(await reader.get(v1beta2, 'prod', 'podinfo')).toBeUndefined();
+  });
 });

@@ -13,7 +13,7 @@ import type { KubeClient, KubeObject } from './client.js';
 import type { Informer } from './informer.js';
 import { resourceLabel } from './informer-metrics.js';
 import type { ObjectReader } from './reader.js';
-import type { ResourceType } from './resources.js';
+import { resourceKey, type ResourceType } from './resources.js';
 
 /** The part of KubeClient a CachedReader uses. */
 export type GetClient = Pick<KubeClient, 'get'>;
@@ -32,7 +32,8 @@ export class CachedReader implements ObjectReader {
 
   /**
    * `informers`: by resource plural (the key is informational: each informer is filed under its
-   * own resource, group included), or a list; several per resource are fine (one per namespace).
+   * own resource, group and version included), or a list; several per resource are fine (one per
+   * namespace).
    */
   constructor(
     private readonly client: GetClient,
@@ -54,13 +55,13 @@ export class CachedReader implements ObjectReader {
 
   /** Serves reads of the informer's resource from it once it is current (router watches start late). */
   addInformer(informer: AnyInformer): void {
-    const key = resourceLabel(informer.resource);
+    const key = resourceKey(informer.resource);
     this.informers.set(key, [...(this.informers.get(key) ?? []), informer]);
   }
 
   /** Stops serving reads from an informer (a watch that failed and is being replaced). */
   removeInformer(informer: AnyInformer): void {
-    const key = resourceLabel(informer.resource);
+    const key = resourceKey(informer.resource);
     const remaining = (this.informers.get(key) ?? []).filter((candidate) => candidate !== informer);
     if (remaining.length === 0) this.informers.delete(key);
     else this.informers.set(key, remaining);
@@ -76,7 +77,7 @@ export class CachedReader implements ObjectReader {
    * (test/cluster/apiserver-restart.test.ts).
    */
   recordWrite(resource: ResourceType, object: KubeObject, now = Date.now()): void {
-    const key = `${resourceLabel(resource)}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
+    const key = `${resourceKey(resource)}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
     if (this.ownWrites.size >= OWN_WRITES_CAPACITY) {
       for (const [stale, entry] of this.ownWrites) if (entry.until < now) this.ownWrites.delete(stale);
       if (this.ownWrites.size >= OWN_WRITES_CAPACITY) this.ownWrites.clear();
@@ -84,8 +85,8 @@ export class CachedReader implements ObjectReader {
     this.ownWrites.set(key, { object, until: now + OWN_WRITE_TTL_MS });
   }
 
-  private ownWrite(label: string, namespace: string, name: string): KubeObject | undefined {
-    const key = `${label}/${namespace}/${name}`;
+  private ownWrite(cacheKey: string, namespace: string, name: string): KubeObject | undefined {
+    const key = `${cacheKey}/${namespace}/${name}`;
     const entry = this.ownWrites.get(key);
     if (entry === undefined) return undefined;
     if (entry.until < Date.now()) {
@@ -101,21 +102,23 @@ export class CachedReader implements ObjectReader {
     namespace: string,
     name: string,
   ): Promise<T | undefined> {
+    // Metrics name the kind as kubectl does; the cache keeps each served version apart.
     const label = resourceLabel(resource);
+    const cacheKey = resourceKey(resource);
     // Cluster-scoped objects are cached under their name alone.
     const cacheNamespace = resource.namespaced ? namespace : undefined;
     const ownNamespace = resource.namespaced ? namespace : '';
-    for (const informer of this.informers.get(label) ?? []) {
+    for (const informer of this.informers.get(cacheKey) ?? []) {
       // A broken or backing-off watch (an API server restart) may have missed writes: ask the server.
       if (!informer.current) continue;
       if (resource.namespaced && informer.namespace !== undefined && informer.namespace !== namespace)
         continue;
       const cached = informer.get(cacheNamespace, name);
-      const written = this.ownWrite(label, ownNamespace, name);
+      const written = this.ownWrite(cacheKey, ownNamespace, name);
       if (cached !== undefined) {
         if (written !== undefined && written.metadata.resourceVersion !== cached.metadata.resourceVersion)
           break; // the cache has not delivered our last write yet
-        if (written !== undefined) this.ownWrites.delete(`${label}/${ownNamespace}/${name}`);
+        if (written !== undefined) this.ownWrites.delete(`${cacheKey}/${ownNamespace}/${name}`);
         this.reads.inc({ resource: label, result: 'hit' });
         return structuredClone(cached) as T;
       }

@@ -142,6 +142,8 @@ export class KubernetesController {
     const router = createCanaryRouter(settings.meshProvider, routerDeps, (provider) =>
       this.routerWatches.ensure(provider),
     );
+    // A Knative target's `{{ route }}` is its latest created revision, in built-in checks and templates alike.
+    const routeOf = knativeRouteOf(reader);
     const ticks = new Counter({
       name: 'vireo_canary_ticks_total',
       help: 'Analysis ticks run (one engine advance of one canary)',
@@ -158,9 +160,10 @@ export class KubernetesController {
         builtin: new PrometheusBuiltinMetrics({
           meshProvider: settings.meshProvider,
           ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
-          routeOf: knativeRouteOf(reader),
+          routeOf,
           deps: { logger: logger.child({ component: 'metrics' }) },
         }),
+        routeOf,
         // Per-arm counts for the sequential judge (docs/judge.md), from the same Prometheus.
         ...(settings.metricsServer === undefined
           ? {}

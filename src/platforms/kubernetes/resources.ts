@@ -15,6 +15,18 @@ export interface ResourceType {
 export const apiVersionOf = (resource: ResourceType): string =>
   resource.group === '' ? resource.version : `${resource.group}/${resource.version}`;
 
+/**
+ * The key of a resource's watch and cache: plural, version and group
+ * (`virtualnodes.v1beta2.appmesh.k8s.aws`, `services.v1`). The version is part of it because one
+ * kind may be served at several versions with different shapes (App Mesh v1beta1 and v1beta2, SMI
+ * TrafficSplit v1alpha1 to v1alpha3): a router reading one version must never be answered from the
+ * watch of another.
+ */
+export const resourceKey = (resource: ResourceType): string =>
+  resource.group === ''
+    ? `${resource.plural}.${resource.version}`
+    : `${resource.plural}.${resource.version}.${resource.group}`;
+
 const core = (plural: string, kind: string, namespaced = true): ResourceType => ({
   group: '',
   version: 'v1',

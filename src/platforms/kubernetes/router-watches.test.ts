@@ -62,6 +62,28 @@ describe('RouterWatches', () => {
     expect(serving.has(made[0]!)).toBe(true);
   });
 
+  it('watches each served version of a kind apart: appmesh (v1beta1) and appmesh:v1beta2, SMI v1alpha1 and v1alpha2', async () => {
+    const { watches, made, serving } = harness();
+    watches.ensure('appmesh');
+    watches.ensure('appmesh:v1beta2');
+    watches.ensure('smi:v1alpha1');
+    watches.ensure('smi:v1alpha2');
+    watches.ensure('appmesh:v1beta2');
+    await settle();
+    const started = made.map(({ resource }) => `${resource.plural}.${resource.version}`);
+    expect(started).toEqual([
+      'virtualnodes.v1beta1',
+      'virtualservices.v1beta1',
+      'virtualnodes.v1beta2',
+      'virtualrouters.v1beta2',
+      'virtualservices.v1beta2',
+      'trafficsplits.v1alpha1',
+      'trafficsplits.v1alpha2',
+    ]);
+    expect(made.every((informer) => serving.has(informer) && informer.starts === 1)).toBe(true);
+    expect(watches.watchedKinds).toContain('virtualnodes.v1beta2.appmesh.k8s.aws');
+  });
+
   it('watches nothing for a router that writes only Services, or for a name no router has', async () => {
     const { watches, made } = harness();
     watches.ensure('kubernetes');

@@ -16,7 +16,7 @@ import type { CachedReader } from './cache.js';
 import type { KubeObject } from './client.js';
 import type { Informer } from './informer.js';
 import { resourceLabel } from './informer-metrics.js';
-import type { ResourceType } from './resources.js';
+import { resourceKey, type ResourceType } from './resources.js';
 
 type AnyInformer = Informer<KubeObject>;
 
@@ -54,7 +54,7 @@ export class RouterWatches {
     for (const kind of findRouter(provider)?.writes ?? []) this.ensureKind(provider, kind);
   }
 
-  /** The kinds watched now, as `plural.group`, for tests and the start-up log. */
+  /** The kinds watched now, as `plural.version.group` (each served version apart), for tests and the start-up log. */
   get watchedKinds(): string[] {
     return [...this.watches.keys()];
   }
@@ -66,7 +66,9 @@ export class RouterWatches {
 
   private ensureKind(provider: string, kind: RouterObjectKind): void {
     const resource: ResourceType = { ...kind };
-    const key = resourceLabel(resource);
+    const key = resourceKey(resource);
+    // Users read kinds as kubectl names them, with the version that is watched.
+    const shown = `${resourceLabel(resource)} (${resource.version})`;
     const existing = this.watches.get(key);
     if (existing !== undefined) {
       if (existing.retryAt === undefined || this.deps.clock.monotonic() < existing.retryAt) return;
@@ -80,7 +82,7 @@ export class RouterWatches {
     informer.start().then(
       () => {
         this.warned.delete(key);
-        this.deps.logger.info({ resource: key, provider }, 'watching the router objects');
+        this.deps.logger.info({ resource: shown, provider }, 'watching the router objects');
       },
       (error: unknown) => {
         if (this.stopped) return;
@@ -89,8 +91,8 @@ export class RouterWatches {
         const level = this.warned.has(key) ? 'debug' : 'warn';
         this.warned.add(key);
         this.deps.logger[level](
-          { resource: key, provider, err: error },
-          `cannot watch ${key}, which the ${provider} router writes: canaries routed by ${provider} fail until it is served and allowed (install the mesh's CRDs, check the controller's RBAC); trying again later`,
+          { resource: shown, provider, err: error },
+          `cannot watch ${shown}, which the ${provider} router writes: canaries routed by ${provider} fail until it is served and allowed (install the mesh's CRDs, check the controller's RBAC); trying again later`,
         );
       },
     );
