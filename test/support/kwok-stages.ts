@@ -18,6 +18,15 @@
 /** Annotation that keeps a Pod Running but never Ready. */
 export const NEVER_READY_ANNOTATION = 'vireo.test/never-ready';
 
+/**
+ * A Pod annotated `vireo.test/ready-when-serving: "true"` starts Running but not Ready, and becomes
+ * Ready once it also carries `vireo.test/serving: "true"`, which the pod runner writes when the
+ * Pod's process answers (test/support/pod-runner.ts): a readiness probe, so that a router is
+ * never sent to an address before something listens there (docs/testing-traffic.md).
+ */
+export const READY_WHEN_SERVING_ANNOTATION = 'vireo.test/ready-when-serving';
+export const SERVING_ANNOTATION = 'vireo.test/serving';
+
 /** Annotation that kwok's --manage-nodes-with-annotation-selector uses to pick our fake Nodes. */
 export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 export const KWOK_NODE_ANNOTATION_VALUE = 'fake';
@@ -126,7 +135,14 @@ const podAddresses = `
       - ip: {{ . | Quote }}
       {{ end }}`;
 
-function startPodStage(name: string, neverReadyOperator: 'In' | 'NotIn', ready: boolean): string {
+function annotationIs(annotation: string, operator: 'In' | 'NotIn'): string {
+  return `
+    - key: '.metadata.annotations["${annotation}"]'
+      operator: ${operator}
+      values: ['true']`;
+}
+
+function startPodStage(name: string, annotations: string, ready: boolean): string {
   const readyStatus = ready ? 'True' : 'False';
   const notReadyReason = ready ? '' : '\n        reason: ContainersNotReady';
   return `
@@ -142,10 +158,7 @@ spec:
     matchExpressions:${NOT_BEING_DELETED}
     - key: '.status.phase'
       operator: In
-      values: ['Pending']
-    - key: '.metadata.annotations["${NEVER_READY_ANNOTATION}"]'
-      operator: ${neverReadyOperator}
-      values: ['true']
+      values: ['Pending']${annotations}
   next:
     statusTemplate: |
       {{ $now := Now }}
@@ -192,6 +205,56 @@ spec:
       {{ end }}${podAddresses}
 `;
 }
+
+// A Pod waiting for its process becomes Ready once the pod runner says the process answers. Only
+// the readiness fields are patched: the Pod keeps its IP and start time.
+const podServing = `
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: vireo-pod-serving
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:${NOT_BEING_DELETED}
+    - key: '.status.phase'
+      operator: In
+      values: ['Running']${annotationIs(SERVING_ANNOTATION, 'In')}
+    - key: '.status.conditions.[] | select(.type == "Ready") | .status'
+      operator: NotIn
+      values: ['True']
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - type: Initialized
+        status: "True"
+        lastTransitionTime: {{ $now | Quote }}
+      - type: ContainersReady
+        status: "True"
+        lastTransitionTime: {{ $now | Quote }}
+      - type: Ready
+        status: "True"
+        lastTransitionTime: {{ $now | Quote }}
+      {{ range .spec.readinessGates }}
+      - type: {{ .conditionType | Quote }}
+        status: "True"
+        lastTransitionTime: {{ $now | Quote }}
+      {{ end }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - name: {{ .name | Quote }}
+        image: {{ .image | Quote }}
+        ready: true
+        started: true
+        restartCount: 0
+        state:
+          running:
+            startedAt: {{ $now | Quote }}
+      {{ end }}
+`;
 
 // Job pods finish on their own so Jobs (e.g. webhook-like helpers) complete.
 const podComplete = `
@@ -255,8 +318,18 @@ export function kwokStagesYaml(): string {
   return [
     nodeInitialize,
     nodeHeartbeat,
-    startPodStage('vireo-pod-ready', 'NotIn', true),
-    startPodStage('vireo-pod-never-ready', 'In', false),
+    startPodStage(
+      'vireo-pod-ready',
+      annotationIs(NEVER_READY_ANNOTATION, 'NotIn') + annotationIs(READY_WHEN_SERVING_ANNOTATION, 'NotIn'),
+      true,
+    ),
+    startPodStage('vireo-pod-never-ready', annotationIs(NEVER_READY_ANNOTATION, 'In'), false),
+    startPodStage(
+      'vireo-pod-waiting-for-its-process',
+      annotationIs(NEVER_READY_ANNOTATION, 'NotIn') + annotationIs(READY_WHEN_SERVING_ANNOTATION, 'In'),
+      false,
+    ),
+    podServing,
     podComplete,
     podDelete,
   ]

@@ -10,7 +10,7 @@
  * container's first port (8080 when it declares none), with VERSION=<version> and the container's
  * literal `env` values (ERROR_RATE, LATENCY, LATENCY_JITTER, MESSAGE, SEED, ...; see
  * docs/local/demo-service.md). Once the Pod is being deleted or is gone, the process keeps serving
- * for DRAIN_MS (what a preStop sleep gives a real Pod: the time for the EndpointSlice change to
+ * for DRAIN_MS (10 s, what a preStop sleep gives a real Pod: the time for the EndpointSlice change to
  * reach the data plane, so a router does not send requests to an address that no longer answers),
  * then is stopped (SIGTERM, then SIGKILL). A test or a person writes an ordinary Deployment; the real
  * kube-controller-manager builds the EndpointSlices from the Pods' IPs.
@@ -23,9 +23,10 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 
 import { ProcessGroupRegistry, tailOfFile, type ManagedProcess } from './cluster-process.js';
+import { READY_WHEN_SERVING_ANNOTATION, SERVING_ANNOTATION } from './kwok-stages.js';
 import { TrafficHarnessError } from './netns.js';
 import type { KubeObject } from '../../src/platforms/kubernetes/client.js';
 
@@ -48,7 +49,8 @@ export function demoServiceDeployment(
       progressDeadlineSeconds: 120,
       selector: { matchLabels: { app: name } },
       template: {
-        metadata: { labels: { app: name } },
+        // Ready only once the process answers, as a readiness probe would make it (kwok-stages.ts).
+        metadata: { labels: { app: name }, annotations: { [READY_WHEN_SERVING_ANNOTATION]: 'true' } },
         spec: {
           containers: [
             {
@@ -68,7 +70,7 @@ const DEFAULT_CONTAINER_PORT = 8080;
 const POLL_INTERVAL_MS = 300;
 const STOP_GRACE_MS = 5_000;
 /** How long a deleted Pod's process keeps serving: the usual preStop sleep (docs/testing-traffic.md). */
-const DRAIN_MS = 5_000;
+const DRAIN_MS = 10_000;
 const repository = join(import.meta.dirname, '..', '..');
 
 /** What the runner would start for a Pod, or undefined when it starts nothing for it. */
@@ -80,6 +82,8 @@ export interface PodProcessSpec {
   readonly port: number;
   readonly version: string;
   readonly env: Readonly<Record<string, string>>;
+  /** The Pod waits for SERVING_ANNOTATION to become Ready (kwok-stages.ts). */
+  readonly readyWhenServing: boolean;
 }
 
 /**
@@ -106,6 +110,9 @@ export function podProcessSpec(pod: V1Pod): PodProcessSpec | undefined {
       port: container.ports?.[0]?.containerPort ?? DEFAULT_CONTAINER_PORT,
       version: env['VERSION']!,
       env,
+      readyWhenServing:
+        pod.metadata?.annotations?.[READY_WHEN_SERVING_ANNOTATION] === 'true' &&
+        pod.metadata.annotations[SERVING_ANNOTATION] !== 'true',
     };
   }
   return undefined;
@@ -145,6 +152,8 @@ export interface PodRunnerOptions {
 interface Running {
   readonly spec: PodProcessSpec;
   readonly process: ManagedProcess;
+  /** Whether the Pod carries SERVING_ANNOTATION (or needs none). */
+  announced: boolean;
 }
 
 export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunner> {
@@ -162,8 +171,9 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
   const running = new Map<string, Running>();
   /**
    * Processes of deleted Pods still serving until their drain ends, by `<ip>:<port>`: kwok hands a
-   * deleted Pod's IP to the next Pod at once, whose process could not listen while the old one holds
-   * the address, so a new Pod on that address ends the drain early.
+   * deleted Pod's IP to the next Pod at once, whose process cannot listen while the old one holds
+   * the address: it waits for the drain when the new Pod waits for its process to be Ready, and
+   * otherwise ends the drain early.
    */
   const draining = new Map<string, { readonly process: ManagedProcess; readonly timer: NodeJS.Timeout }>();
   const endDrain = async (address: string): Promise<void> => {
@@ -185,7 +195,7 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
       PORT: String(spec.port),
     };
     const started = registry.start(name, process.execPath, [main], env);
-    running.set(spec.uid, { spec, process: started });
+    running.set(spec.uid, { spec, process: started, announced: !spec.readyWhenServing });
     log(`pod ${spec.pod} (${spec.version}) serving on ${spec.ip}:${spec.port}`);
     void started.exited.then((exit) => {
       if (stopping || running.get(spec.uid)?.process !== started) return;
@@ -216,10 +226,44 @@ export async function startPodRunner(options: PodRunnerOptions): Promise<PodRunn
     }
     for (const [uid, spec] of wanted) {
       if (running.has(uid)) continue;
-      await endDrain(`${spec.ip}:${spec.port}`);
+      const address = `${spec.ip}:${spec.port}`;
+      // A Pod that is Ready only once its process answers gets no traffic of its own yet: whatever
+      // reaches its address is meant for the draining Pod, so the new process starts after the drain.
+      if (spec.readyWhenServing && draining.has(address)) continue;
+      await endDrain(address);
       start(spec);
     }
+    await Promise.all([...running.values()].filter((entry) => !entry.announced).map(announceWhenServing));
     await writeScrapeTargets();
+  };
+
+  // The readiness probe: once the process answers /readyz, the Pod gets SERVING_ANNOTATION and kwok
+  // marks it Ready, so the EndpointSlice lists it only when something listens there.
+  const announceWhenServing = async (entry: Running): Promise<void> => {
+    if (entry.process.exit !== undefined) return;
+    try {
+      const response = await fetch(`http://${entry.spec.ip}:${entry.spec.port}/readyz`, {
+        signal: AbortSignal.timeout(2_000),
+      });
+      if (!response.ok) return;
+    } catch {
+      return;
+    }
+    const [namespace, name] = entry.spec.pod.split('/') as [string, string];
+    try {
+      await core.patchNamespacedPod(
+        { namespace, name, body: { metadata: { annotations: { [SERVING_ANNOTATION]: 'true' } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    } catch (error) {
+      // Deleted meanwhile, or the API server busy: the next round tries again.
+      log(
+        `pod ${entry.spec.pod}: marking it serving failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return;
+    }
+    entry.announced = true;
+    log(`pod ${entry.spec.pod} answers: marked serving`);
   };
 
   let writtenTargets = '';

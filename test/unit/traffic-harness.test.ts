@@ -18,6 +18,7 @@ function pod(
     ip?: string;
     deleting?: boolean;
     ports?: number[];
+    annotations?: Record<string, string>;
   } = {},
 ): V1Pod {
   return {
@@ -25,6 +26,7 @@ function pod(
       uid: 'uid-1',
       namespace: 'shop',
       name: 'web-abc',
+      ...(overrides.annotations === undefined ? {} : { annotations: overrides.annotations }),
       ...(overrides.deleting === true ? { deletionTimestamp: new Date() } : {}),
     },
     spec: {
@@ -54,7 +56,16 @@ describe('the pod runner convention', () => {
       port: 9898,
       version: '2.0.0',
       env: { VERSION: '2.0.0', ERROR_RATE: '0.3' },
+      readyWhenServing: false,
     });
+  });
+
+  it('waits for the process to answer before the Pod may become Ready, when the Pod asks for it', () => {
+    const waiting = { 'vireo.test/ready-when-serving': 'true' };
+    expect(podProcessSpec(pod({ annotations: waiting }))?.readyWhenServing).toBe(true);
+    expect(
+      podProcessSpec(pod({ annotations: { ...waiting, 'vireo.test/serving': 'true' } }))?.readyWhenServing,
+    ).toBe(false);
   });
 
   it('uses port 8080 when the container declares none', () => {
