@@ -107,6 +107,21 @@ describe('built-in router fast lane', () => {
     expect(primary.received[0]!.headers['x-forwarded-host']).toBe('shop.test');
   });
 
+  it('answers thousands of requests pipelined in one write that it answers itself, and keeps serving', async () => {
+    // No primary replica: every answer is the router's own 503, written without waiting for anything.
+    const { router } = await startRouter({ primary: [] });
+    const count = 3000;
+    const request = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
+    const text = await rawExchange(
+      router.url,
+      request.repeat(count - 1) + 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    expect(text.match(/^HTTP\/1\.1 503 /gm)).toHaveLength(count);
+    expect(await rawExchange(router.url, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 503 /,
+    );
+  });
+
   it('leaves a doubtful request to node:http, which answers it as it always did', async () => {
     const primary = await upstream('primary');
     const { router } = await startRouter({ primary: [primary.url] });

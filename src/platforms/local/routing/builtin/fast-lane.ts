@@ -108,6 +108,9 @@ export class FastConnection {
   private readonly onEnd = (): void => this.ended();
   private readonly onClose = (): void => this.closed();
   private readonly onTimeout = (): void => this.idleTimeout();
+  private readonly onNext = (): void => {
+    if (this.exchange === undefined) this.serveNext();
+  };
 
   constructor(
     private readonly host: FastLaneHost,
@@ -183,7 +186,9 @@ export class FastConnection {
       return;
     }
     if (this.socket.isPaused()) this.socket.resume();
-    if (this.pending !== undefined) this.serveNext();
+    // Next turn of the event loop: an answer can be synchronous (the router's own 503), and thousands
+    // of pipelined requests served one inside the other would overflow the stack.
+    if (this.pending !== undefined) setImmediate(this.onNext);
   }
 
   /** The client closed its side: like node:http, a request still unanswered is abandoned. */
