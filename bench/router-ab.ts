@@ -19,7 +19,8 @@ import type { LocalRoute } from '../src/platforms/local/routing/route.js';
 import { ProxyRouter } from '../src/platforms/local/routing/builtin/proxy.js';
 import { TrafficRecorder } from '../src/platforms/local/routing/builtin/recorder.js';
 
-const ROUTER_FILES = ['proxy.ts', 'routing.ts', 'recorder.ts', 'traffic-window.ts'];
+/** The router's own files; a revision that predates one of them (fast-lane.ts) simply lacks it. */
+const ROUTER_FILES = ['proxy.ts', 'fast-lane.ts', 'routing.ts', 'recorder.ts', 'traffic-window.ts'];
 const ROUTING_DIR = 'src/platforms/local/routing';
 
 const UPSTREAM_CODE = `
@@ -51,8 +52,9 @@ async function main(): Promise<void> {
   });
   try {
     for (const file of ROUTER_FILES) {
-      const text = execFileSync('git', ['show', `${revision}:${ROUTING_DIR}/builtin/${file}`], { cwd: root });
-      writeFileSync(join(copyDir, file), text);
+      const path = `${revision}:${ROUTING_DIR}/builtin/${file}`;
+      const exists = spawnSync('git', ['cat-file', '-e', path], { cwd: root }).status === 0;
+      if (exists) writeFileSync(join(copyDir, file), execFileSync('git', ['show', path], { cwd: root }));
     }
     const base = (await import(pathToFileURL(join(copyDir, 'proxy.ts')).href)) as Pick<
       RouterModules,

@@ -26,7 +26,12 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { Agent as UndiciAgent, type Dispatcher } from 'undici';
 import { VireoError } from '../../../../shared/errors.js';
 import { silentLogger, type Logger } from '../../../../shared/logger.js';
@@ -34,6 +39,7 @@ import { hostForUrl, listenOn, type TrafficRecorder } from './recorder.js';
 import type { LocalRoute } from '../route.js';
 import { InvalidRouteError } from '../route-check.js';
 import { compileRoute, decide, type Arm, type RoutingDecision, type RoutingTable } from './routing.js';
+import { serveFast, type FastConnection, type FastLaneHost } from './fast-lane.js';
 
 /** Response header naming the arm that answered: `primary` or `canary`. */
 export const BACKEND_HEADER = 'x-vireo-backend';
@@ -98,7 +104,12 @@ interface Exchange {
 
 export class ProxyRouter {
   private table: RoutingTable;
+  /** The listener: connections start on the fast lane (fast-lane.ts), which hands others to `server`. */
+  private readonly listener: NetServer;
+  /** node:http, for every request the fast lane does not take (bodies, Expect, HTTP/1.0, ...). */
   private readonly server: Server;
+  private readonly fastConnections = new Set<FastConnection>();
+  private readonly lane: FastLaneHost;
   private readonly agent: Agent;
   private readonly dispatcher: UndiciAgent;
   private readonly recorder: TrafficRecorder;
@@ -129,15 +140,66 @@ export class ProxyRouter {
     // No header or body timeout: like the node:http path, a slow upstream is the client's to give up on.
     this.dispatcher = new UndiciAgent({ headersTimeout: 0, bodyTimeout: 0 });
     this.server = createServer((req, res) => this.handle(req, res));
+    this.lane = this.fastLaneHost();
+    // Same socket options as node:http's own listener, so a connection handed over behaves alike.
+    this.listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
+      serveFast(this.lane, socket, this.fastConnections),
+    );
+  }
+
+  /** What the fast lane reads from and reports to this router. */
+  private fastLaneHost(): FastLaneHost {
+    return {
+      currentTable: () => this.table,
+      decideFor: (table, headers, url) => {
+        try {
+          return decide(table, { headers, url }, this.random);
+        } catch (cause) {
+          this.logger.error({ err: cause }, 'routing failed');
+          return undefined;
+        }
+      },
+      dispatcher: this.dispatcher,
+      now: this.now,
+      isClosing: () => this.closing !== undefined,
+      handOver: (socket, pending) => this.handOver(socket, pending),
+      record: (table, backend, status, started) =>
+        this.recorder.record({
+          namespace: table.route.namespace,
+          service: table.route.service,
+          backend,
+          status: status ?? CLIENT_CLOSED_STATUS,
+          durationSeconds: (this.now() - started) / 1000,
+        }),
+      mirror: (table, method, url, headers) => {
+        const object: OutgoingHttpHeaders = {};
+        for (let i = 0; i < headers.length; i += 2) {
+          const name = headers[i]!;
+          const prior = object[name];
+          object[name] = prior === undefined ? headers[i + 1]! : `${String(prior)}, ${headers[i + 1]!}`;
+        }
+        this.startMirror(table, method, url, object)?.end();
+      },
+      backendHeader: BACKEND_HEADER,
+    };
+  }
+
+  /** A connection leaves the fast lane for node:http, with the bytes it had already sent. */
+  private handOver(socket: Socket, pending: Buffer | undefined): void {
+    this.server.emit('connection', socket);
+    if (pending !== undefined) socket.unshift(pending);
   }
 
   /** Checks the route, then listens on route.listen (port 0: any free port). */
   static async start(route: LocalRoute, deps: ProxyRouterDeps): Promise<ProxyRouter> {
     const router = new ProxyRouter(compileRoute(route), deps);
-    await listenOn(router.server, route.listen);
-    router.boundPort = (router.server.address() as AddressInfo).port;
+    await listenOn(router.listener, route.listen);
+    router.boundPort = (router.listener.address() as AddressInfo).port;
+    // node:http never listens itself (connections reach it from the fast lane); 'listening' starts
+    // its checks of headersTimeout, requestTimeout and keepAliveTimeout on those connections.
+    router.server.emit('listening');
     // After listening, errors are transient (e.g. EMFILE on accept): log them, never crash.
-    router.server.on('error', (error) => router.logger.error({ err: error }, 'router listener error'));
+    router.listener.on('error', (error) => router.logger.error({ err: error }, 'router listener error'));
     router.logger.info({ url: router.url }, 'router listening');
     return router;
   }
@@ -200,15 +262,26 @@ export class ProxyRouter {
   }
 
   private async shutdown(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    const deadline = setTimeout(() => this.server.closeAllConnections(), this.drainTimeoutMs);
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    // node:http's close() clears its connection checks; it never listened, so its callback is moot.
+    this.server.close();
+    this.closeIdle();
+    const deadline = setTimeout(() => {
+      this.server.closeAllConnections();
+      for (const connection of this.fastConnections) connection.socket.destroy();
+    }, this.drainTimeoutMs);
     deadline.unref();
     await closed;
     clearTimeout(deadline);
     this.agent.destroy();
     await this.dispatcher.destroy();
     this.logger.info('router closed');
+  }
+
+  /** While closing: ends every connection with no answer pending, on both lanes. */
+  private closeIdle(): void {
+    this.server.closeIdleConnections();
+    for (const connection of this.fastConnections) connection.closeIfIdle();
   }
 
   private describe(): string {
@@ -241,7 +314,9 @@ export class ProxyRouter {
       this.answer(exchange, 503, `vireo router: no ${arm} replica for ${this.describe()}\n`);
       return;
     }
-    if (decision.mirror) exchange.mirror = this.startMirror(exchange);
+    if (decision.mirror) {
+      exchange.mirror = this.startMirror(table, req.method ?? 'GET', req.url ?? '/', forwardedHeaders(req));
+    }
     if (!hasBody(req)) {
       exchange.mirror?.end();
       this.forwardBodiless(exchange, replicas, 0, false);
@@ -397,22 +472,27 @@ export class ProxyRouter {
       status: exchange.status ?? CLIENT_CLOSED_STATUS,
       durationSeconds: (this.now() - exchange.started) / 1000,
     });
-    if (this.closing !== undefined) setImmediate(() => this.server.closeIdleConnections());
+    if (this.closing !== undefined) setImmediate(() => this.closeIdle());
   }
 
-  private startMirror(exchange: Exchange): MirrorCopy | undefined {
-    const replica = exchange.table.canary.order()[0];
+  private startMirror(
+    table: RoutingTable,
+    method: string,
+    path: string,
+    headers: OutgoingHttpHeaders,
+  ): MirrorCopy | undefined {
+    const replica = table.canary.order()[0];
     if (replica === undefined) return undefined;
-    const { namespace, service } = exchange.table.route;
+    const { namespace, service } = table.route;
     const started = this.now();
     let request: ClientRequest;
     try {
       request = httpRequest({
         host: replica.hostname,
         port: replica.port,
-        method: exchange.req.method,
-        path: exchange.req.url,
-        headers: { ...forwardedHeaders(exchange.req), [MIRROR_HEADER]: '1' },
+        method,
+        path,
+        headers: { ...headers, [MIRROR_HEADER]: '1' },
         agent: this.agent,
       });
     } catch {

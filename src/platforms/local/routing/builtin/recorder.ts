@@ -10,8 +10,8 @@
  * counts the copies it receives, so a blue/green analysis under mirroring measures them; they
  * are also counted on their own in `vireo_router_mirrored_requests_total`.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { ArmObservations } from '../../../../engine/checks.js';
 import { VireoError } from '../../../../shared/errors.js';

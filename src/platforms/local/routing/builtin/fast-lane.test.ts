@@ -1,0 +1,234 @@
+import { connect } from 'node:net';
+import { Registry } from 'prom-client';
+import { Client, Pool } from 'undici';
+import { describe, expect, it } from 'vitest';
+import {
+  cleanups,
+  eventually,
+  startRawUpstream,
+  startUpstream,
+  type TestUpstream,
+} from '../../../../../test/support/router-upstreams.js';
+import { BACKEND_HEADER, MIRROR_HEADER, ProxyRouter } from './proxy.js';
+import { TrafficRecorder } from './recorder.js';
+import type { LocalRoute } from '../route.js';
+
+const cleanup = cleanups();
+const MINUTE = 60_000;
+const LOAD_TEST_TIMEOUT_MS = 60_000;
+
+function route(overrides: Partial<LocalRoute>): LocalRoute {
+  return {
+    namespace: 'test',
+    service: 'podinfo',
+    listen: { host: '127.0.0.1', port: 0 },
+    primary: [],
+    canary: [],
+    canaryWeight: 0,
+    mirror: false,
+    match: [],
+    ...overrides,
+  };
+}
+
+async function upstream(name: string): Promise<TestUpstream> {
+  const started = await startUpstream(name);
+  cleanup(() => started.close());
+  return started;
+}
+
+async function startRouter(overrides: Partial<LocalRoute>) {
+  const recorder = new TrafficRecorder({ registry: new Registry() });
+  const router = await ProxyRouter.start(route(overrides), { recorder });
+  cleanup(() => router.close());
+  return { router, recorder };
+}
+
+/** Sends raw bytes on one connection and answers everything the router wrote until it closed. */
+function rawExchange(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(bytes, 'latin1'));
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+  });
+}
+
+describe('built-in router fast lane', () => {
+  it('answers bodiless, HEAD and body requests on one connection in order, framing each answer right', async () => {
+    const primary = await upstream('primary');
+    const { router, recorder } = await startRouter({ primary: [primary.url] });
+    const client = new Client(router.url, { pipelining: 4 });
+    cleanup(() => client.close());
+    let connections = 0;
+    client.on('connect', () => (connections += 1));
+
+    // HEAD last: undici's client closes its connection after a HEAD.
+    const answers = await Promise.all([
+      client.request({ path: '/one', method: 'GET' }),
+      client.request({ path: '/two', method: 'POST', body: 'hello' }),
+      client.request({ path: '/three', method: 'GET' }),
+      client.request({ path: '/four', method: 'DELETE' }),
+      client.request({ path: '/five', method: 'HEAD' }),
+    ]);
+    const texts = await Promise.all(answers.map((answer) => answer.body.text()));
+
+    expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200, 200, 200, 200]);
+    expect(answers.map((answer) => answer.headers[BACKEND_HEADER])).toEqual(Array(5).fill('primary'));
+    expect(texts[4]).toBe('');
+    const seen = texts.slice(0, 4).map((text) => JSON.parse(text) as { url: string; method: string });
+    expect(seen.map((entry) => entry.url)).toEqual(['/one', '/two', '/three', '/four']);
+    expect(seen[1]).toMatchObject({ method: 'POST', bodyLength: 5 });
+    expect(connections).toBe(1);
+    expect(primary.received.map((request) => request.url)).toEqual([
+      '/one',
+      '/two',
+      '/three',
+      '/four',
+      '/five',
+    ]);
+    const forwarded = primary.received[0]!.headers;
+    expect(forwarded).toMatchObject({ 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http' });
+    expect(forwarded['x-forwarded-host']).toBe(new URL(router.url).host);
+    await eventually(() => recorder.observe('test', 'podinfo', MINUTE).primary.requests === 5);
+  });
+
+  it('serves requests pipelined in one write, and closes after the one that asks', async () => {
+    const primary = await upstream('primary');
+    const { router } = await startRouter({ primary: [primary.url] });
+    const head = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: shop.test\r\n${extra}\r\n`;
+    const text = await rawExchange(router.url, head('/a') + head('/b') + head('/c', 'Connection: close\r\n'));
+    const paths = [...text.matchAll(/"url":"([^"]+)"/g)].map((match) => match[1]);
+    expect(paths).toEqual(['/a', '/b', '/c']);
+    expect(text.match(/^HTTP\/1\.1 200 OK\r\n/gm)).toHaveLength(3);
+    expect(text).toMatch(/connection: close\r\n/);
+    expect(primary.received[0]!.headers['x-forwarded-host']).toBe('shop.test');
+  });
+
+  it('answers thousands of requests pipelined in one write that it answers itself, and keeps serving', async () => {
+    // No primary replica: every answer is the router's own 503, written without waiting for anything.
+    const { router } = await startRouter({ primary: [] });
+    const count = 3000;
+    const request = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
+    const text = await rawExchange(
+      router.url,
+      request.repeat(count - 1) + 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    expect(text.match(/^HTTP\/1\.1 503 /gm)).toHaveLength(count);
+    expect(await rawExchange(router.url, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 503 /,
+    );
+  });
+
+  it('leaves a doubtful request to node:http, which answers it as it always did', async () => {
+    const primary = await upstream('primary');
+    const { router } = await startRouter({ primary: [primary.url] });
+    // No Host header: HTTP/1.1 requires one, node:http answers 400.
+    expect(await rawExchange(router.url, 'GET / HTTP/1.1\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    // A space before the colon (a request-smuggling classic): refused, never forwarded.
+    expect(
+      await rawExchange(router.url, 'GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 5\r\n\r\nhello'),
+    ).toMatch(/^HTTP\/1\.1 400 /);
+    expect(primary.received).toHaveLength(0);
+    // A head that arrives in pieces is parsed by node:http and forwarded.
+    const { hostname, port } = new URL(router.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write('GET /split HTTP/1.1\r\nHo');
+        setTimeout(() => socket.write('st: a\r\nConnection: close\r\n\r\n'), 50);
+      });
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(primary.received.map((request) => request.url)).toEqual(['/split']);
+  });
+
+  it('mirrors a bodiless request to the canary and answers the client from the primary', async () => {
+    const primary = await upstream('primary');
+    const canary = await upstream('canary');
+    const { router, recorder } = await startRouter({
+      primary: [primary.url],
+      canary: [canary.url],
+      mirror: true,
+    });
+    const pool = new Pool(router.url);
+    cleanup(() => pool.close());
+    const answer = await pool.request({ path: '/shadow', method: 'GET' });
+    expect(answer.statusCode).toBe(200);
+    expect(JSON.parse(await answer.body.text())).toMatchObject({ name: 'primary', url: '/shadow' });
+    await eventually(() => canary.received.length === 1);
+    expect(canary.received[0]).toMatchObject({ url: '/shadow', headers: { [MIRROR_HEADER]: '1' } });
+    expect(primary.received[0]!.headers[MIRROR_HEADER]).toBeUndefined();
+    await eventually(() => recorder.observe('test', 'podinfo', MINUTE).canary.requests === 1);
+  });
+
+  it('counts a request whose client left before the answer, and abandons the upstream call', async () => {
+    let arrived = false;
+    let upstreamClosed = false;
+    const held = await startRawUpstream('held', (req) => {
+      arrived = true;
+      req.socket.on('close', () => (upstreamClosed = true));
+    });
+    cleanup(() => held.close());
+    const { router, recorder } = await startRouter({ primary: [held.url] });
+    const { hostname, port } = new URL(router.url);
+    const socket = connect(Number(port), hostname, () =>
+      socket.write('GET /slow HTTP/1.1\r\nHost: a\r\n\r\n'),
+    );
+    socket.on('error', () => undefined);
+    await eventually(() => arrived);
+    socket.destroy();
+    await eventually(() => recorder.observe('test', 'podinfo', MINUTE).primary.requests === 1);
+    await eventually(() => upstreamClosed);
+  });
+
+  it(
+    'loses no request while routes change under load',
+    async () => {
+      const [one, two, three] = await Promise.all([upstream('one'), upstream('two'), upstream('three')]);
+      const { router, recorder } = await startRouter({
+        primary: [one.url],
+        canary: [two.url],
+        canaryWeight: 50,
+      });
+      const pool = new Pool(router.url, { connections: 8 });
+      cleanup(() => pool.close());
+      const routes = [
+        route({ primary: [one.url], canary: [two.url], canaryWeight: 50 }),
+        route({ primary: [two.url, three.url], canary: [one.url], canaryWeight: 10 }),
+        route({ primary: [three.url], canary: [], canaryWeight: 0 }),
+        route({ primary: [one.url], canary: [three.url], canaryWeight: 100 }),
+      ];
+      let turn = 0;
+      const switching = setInterval(() => router.configure(routes[(turn += 1) % routes.length]!), 5);
+      const total = 600;
+      let next = 0;
+      const statuses: number[] = [];
+      const worker = async () => {
+        while (next < total) {
+          next += 1;
+          const answer = await pool.request({ path: '/', method: 'GET' });
+          await answer.body.text();
+          statuses.push(answer.statusCode);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      clearInterval(switching);
+
+      expect(statuses).toHaveLength(total);
+      expect(statuses.filter((status) => status !== 200)).toEqual([]);
+      expect(turn).toBeGreaterThan(0);
+      await eventually(() => {
+        const seen = recorder.observe('test', 'podinfo', MINUTE);
+        return seen.primary.requests + seen.canary.requests === total;
+      });
+      expect(one.received.length + two.received.length + three.received.length).toBe(total);
+    },
+    LOAD_TEST_TIMEOUT_MS,
+  );
+});
