@@ -180,7 +180,7 @@ export class CanaryEngine {
 
   private async tick(canary: Canary): Promise<void> {
     const name = formatKey(keyOf(canary));
-    const request: PendingRequest =
+    let request: PendingRequest =
       this.deps.requests === undefined ? { kind: 'none' } : pendingRequest(canary.metadata.annotations);
     // Pause and resume are spec.suspend, already in force: their request is only recorded, as is
     // any request to a paused canary (operator-requests.ts planRequest).
@@ -190,8 +190,10 @@ export class CanaryEngine {
         (request.request.action === 'pause' ||
           request.request.action === 'resume' ||
           canary.spec.suspend === true))
-    )
+    ) {
       await this.recordRequestOnly(canary, request);
+      request = { kind: 'none' };
+    }
     if (canary.spec.suspend === true) {
       await this.emit(canary, 'Normal', 'skipping canary run as object is suspended');
       return;
