@@ -14,7 +14,7 @@ import { REQUEST_ANNOTATION, REQUEST_DONE_ANNOTATION } from '../../engine/operat
 import { requestFileOf } from '../../platforms/local/operator-requests.js';
 import { runCli } from '../main.js';
 import { runAction, type ActionFlags } from './action-command.js';
-import type { OpsDeps } from './commands.js';
+import { runStatus, type OpsDeps } from './commands.js';
 import { LocalBackend } from './local-backend.js';
 
 const MANIFEST = `apiVersion: local.vireo.dev/v1alpha1
@@ -173,6 +173,24 @@ describe('actions in local mode: what the CLI writes', () => {
     const resume = await backend.act('default', 'podinfo', { action: 'resume', reason: 'thaw' });
     expect(resume.wrote).toBe('spec.suspend: false and annotation vireo.dev/request');
     expect((await backend.get('default', 'podinfo')).spec.suspend).toBe(false);
+  });
+
+  it('vireo status shows a request the daemon has not answered yet, and stops once it has', async () => {
+    const directory = await stateDirectory();
+    const receipt = await new LocalBackend(directory).act('default', 'podinfo', {
+      action: 'abort',
+      reason: 'latency',
+      by: 'alice',
+    });
+    const before = deps(directory);
+    expect(await runStatus('podinfo', {}, before.deps)).toBe(0);
+    expect(before.stdout()).toMatch(
+      /^Request: +abort by alice at \d\d:\d\d:\d\d UTC \(latency\), not answered by the controller yet$/m,
+    );
+    await writeState(directory, { phase: 'Failed' }, receipt.id);
+    const after = deps(directory);
+    expect(await runStatus('podinfo', {}, after.deps)).toBe(0);
+    expect(after.stdout()).not.toMatch(/^Request:/m);
   });
 
   it('an unknown canary is named, with its namespace', async () => {
