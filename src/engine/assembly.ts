@@ -35,6 +35,7 @@ import {
   type Clock,
   type EventSink,
   type Notifier,
+  type RequestAcknowledger,
   type Router,
   type StatusStore,
   type WebhookClient,
@@ -64,6 +65,8 @@ export interface PlatformPorts {
   readonly registry: Registry;
   /** Where decisions are kept (default: the last 50 per canary in memory). */
   readonly decisions?: DecisionLog;
+  /** Answers operators' requests (vireo promote, abort, …); without it they are left alone. */
+  readonly requests?: RequestAcknowledger;
   /** The scheduler's timers (default: Node's). */
   readonly timers?: SchedulerTimers;
   /** The webhook client (default: HTTP, closed with the assembly). */
@@ -73,6 +76,8 @@ export interface PlatformPorts {
 export interface AssemblyOptions {
   /** The default router of canaries without `spec.provider` (`--mesh-provider`, or `local`). */
   readonly meshProvider: string;
+  /** `--min-analysis-interval` (test clusters): the engine's "next step in …" uses it. */
+  readonly minIntervalMs?: number;
   /** `--metrics-server`, for deprecated inline queries. */
   readonly metricsServer?: string;
   /** `--event-webhook` */
@@ -181,10 +186,12 @@ export function assembleEngine(ports: PlatformPorts, options: AssemblyOptions): 
       ...(ports.routeOf === undefined ? {} : { routeOf: ports.routeOf }),
     },
     decisions,
+    ...(ports.requests === undefined ? {} : { requests: ports.requests }),
     metrics,
     logger: logger.child({ component: 'engine' }),
     clock: ports.clock,
     meshProvider: options.meshProvider,
+    ...(options.minIntervalMs === undefined ? {} : { minIntervalMs: options.minIntervalMs }),
     ...(options.eventWebhook === undefined ? {} : { eventWebhook: options.eventWebhook }),
     checkKinds: options.checkKinds ?? DEFAULT_CHECK_REGISTRY.with(JUDGE_CHECKS),
   });

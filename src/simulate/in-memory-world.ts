@@ -29,6 +29,7 @@ import type {
   EventSink,
   EventType,
   Readiness,
+  RequestAcknowledger,
   Router,
   StatusStore,
   TargetRevision,
@@ -74,6 +75,10 @@ export interface WorldEngineOptions {
   alerts?: AlertSender;
   /** Real metric backends instead of the world's scripted values. */
   checks?: CheckDependencies;
+  /** Answers operators' requests (src/engine/operator-requests.ts); absent: they are left alone. */
+  requests?: RequestAcknowledger;
+  /** The controller's --min-analysis-interval (default 10s). */
+  minIntervalMs?: number;
 }
 
 export class InMemoryWorld {
