@@ -19,6 +19,10 @@ import type { KubeClient, KubeObject } from '../../src/platforms/kubernetes/clie
 import { RESOURCES } from '../../src/platforms/kubernetes/resources.js';
 import { APISIX_ROUTES } from '../../src/platforms/kubernetes/routers/apisix.js';
 import {
+  APPMESH_V1BETA1_NODES,
+  APPMESH_V1BETA1_SERVICES,
+} from '../../src/platforms/kubernetes/routers/appmesh.js';
+import {
   APPMESH_V1BETA2_NODES,
   APPMESH_V1BETA2_ROUTERS,
   APPMESH_V1BETA2_SERVICES,
@@ -35,7 +39,7 @@ import type {
 } from '../../src/platforms/kubernetes/workloads/types.js';
 import { podinfoDeployment } from '../support/canary-fixtures.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
-import { ensureNamespace, eventually, startKubeTest, type KubeTest } from '../support/kube.js';
+import { CRDS, ensureNamespace, eventually, startKubeTest, type KubeTest } from '../support/kube.js';
 import { installMeshCrds } from '../support/mesh-crds.js';
 import { startRecordingServer, type RecordingServer } from '../support/recording-server.js';
 import {
@@ -77,6 +81,7 @@ beforeAll(async () => {
   await installMeshCrds(client, {
     files: ['gloo.yaml', 'kuma.yaml', 'appmesh.yaml'].map((file) => join(FIXTURES, file)),
   });
+  await serveMinimalAppMeshV1beta1();
   await installMeshCrds(client, 'apisix');
   await installMeshCrds(client, 'knative');
   await installMeshCrds(client, 'keda');
@@ -111,6 +116,50 @@ afterAll(async () => {
   await Promise.allSettled([webhook?.close(), prometheus?.close()]);
   await kube?.stop();
 }, 120_000);
+
+/**
+ * App Mesh's v1beta1 API (Flagger's `appmesh` provider) has no obtainable CRD: the official ones in
+ * test/fixtures/mesh-crds/ serve v1beta2 only, and the Go module of App Mesh's controller, whose early
+ * releases carried v1beta1, is refused by the Go proxy. So a minimal v1beta1 version of OURS, with no
+ * schema (any fields kept), is added to the official VirtualNode and VirtualService CRDs. It is the
+ * storage version so that v1beta2 objects, validated by the official schema, keep their fields too, and
+ * v1beta1 objects are read back whole. This proves the controller's run, not v1beta1's schema.
+ */
+async function serveMinimalAppMeshV1beta1(): Promise<void> {
+  for (const plural of ['virtualnodes', 'virtualservices']) {
+    const crd = await get(CRDS, undefined, `${plural}.appmesh.k8s.aws`);
+    const versions: Record<string, unknown>[] = (crd.spec?.['versions'] as Record<string, unknown>[]).map(
+      (version) => ({
+        ...version,
+        storage: false,
+      }),
+    );
+    versions.push({
+      name: 'v1beta1',
+      served: true,
+      storage: true,
+      schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+    });
+    await client.apply(CRDS, {
+      apiVersion: crd.apiVersion,
+      kind: crd.kind,
+      metadata: { name: crd.metadata.name },
+      spec: { ...crd.spec, versions },
+    });
+  }
+  for (const resource of [APPMESH_V1BETA1_NODES, APPMESH_V1BETA1_SERVICES]) {
+    await eventually(
+      () =>
+        client.list(resource, 'default').then(
+          () => true,
+          () => false,
+        ),
+      (served) => served,
+      60_000,
+      `${resource.plural}.${resource.version}.${resource.group} served`,
+    );
+  }
+}
 
 const get = async (
   resource: Parameters<KubeClient['get']>[0],
@@ -184,6 +233,15 @@ const weightReaders = {
     const backends = (route?.spec?.['http'] as { backends?: Record<string, unknown>[] }[] | undefined)?.[0]
       ?.backends;
     return number(backends?.find((backend) => backend['serviceName'] === 'podinfo-canary')?.['weight']);
+  },
+  appmeshv1beta1: (namespace: string) => async () => {
+    const service = await client.get<MeshObject>(APPMESH_V1BETA1_SERVICES, namespace, `podinfo.${namespace}`);
+    const routes = service?.spec?.['routes'] as
+      { http?: { action?: { weightedTargets?: Record<string, unknown>[] } } }[] | undefined;
+    const target = routes?.[0]?.http?.action?.weightedTargets?.find(
+      (each) => each['virtualNodeName'] === 'podinfo-canary',
+    );
+    return number(target?.['weight']);
   },
   appmesh: (namespace: string) => async () => {
     const router = await client.get<MeshObject>(APPMESH_V1BETA2_ROUTERS, namespace, 'podinfo');
@@ -464,6 +522,39 @@ const ROUTERS: RouterCase[] = [
       await expectOwnedByCanary(route, namespace);
       await expectGeneratedServices(namespace);
     },
+  },
+  {
+    provider: 'appmesh',
+    name: 'appmeshv1beta1',
+    spec: { service: { port: 80, targetPort: 9898, meshName: 'global' } },
+    initialized: async (namespace) => {
+      for (const side of ['primary', 'canary'] as const) {
+        const node = await get(APPMESH_V1BETA1_NODES, namespace, `podinfo-${side}`);
+        expect(node.apiVersion).toBe('appmesh.k8s.aws/v1beta1');
+        expect(node.spec?.['meshName']).toBe('global');
+        expect(node.spec?.['serviceDiscovery']).toEqual({
+          dns: { hostName: `podinfo-${side}.${namespace}` },
+        });
+        await expectOwnedByCanary(node, namespace);
+      }
+      for (const name of [`podinfo.${namespace}`, `podinfo-canary.${namespace}`]) {
+        await expectOwnedByCanary(await get(APPMESH_V1BETA1_SERVICES, namespace, name), namespace);
+      }
+      const apex = await get(APPMESH_V1BETA1_SERVICES, namespace, `podinfo.${namespace}`);
+      expect(
+        (
+          apex.spec?.['routes'] as {
+            http: { action: { weightedTargets: { virtualNodeName: string; weight: number }[] } };
+          }[]
+        )[0]!.http.action.weightedTargets,
+      ).toEqual([
+        { virtualNodeName: 'podinfo-canary', weight: 0 },
+        { virtualNodeName: 'podinfo-primary', weight: 100 },
+      ]);
+      await expectGeneratedServices(namespace);
+    },
+    abTesting: async (namespace) =>
+      (await get(APPMESH_V1BETA1_SERVICES, namespace, `podinfo.${namespace}`)).spec?.['routes'],
   },
   {
     provider: 'appmesh:v1beta2',
