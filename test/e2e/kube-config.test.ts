@@ -68,4 +68,43 @@ describe('the controller loads KubeConfig without the generated API', () => {
       fullApi: true,
     });
   });
+
+  it("loads node-fetch and socks-proxy-agent only when a kubeconfig needs them, and then they work as client-node's", () => {
+    const socksKubeconfig = JSON.stringify({
+      apiVersion: 'v1',
+      clusters: [
+        { name: 'c', cluster: { server: 'https://127.0.0.1:6443', 'proxy-url': 'socks5://127.0.0.1:1080' } },
+      ],
+      users: [{ name: 'u', user: { token: 'a-token' } }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'x',
+    });
+    const answer = run(`
+      import { createRequire } from 'node:module';
+      const require = createRequire(${JSON.stringify(kubeConfigModule)});
+      const loaded = (name) => Object.keys(require.cache).some((path) => path.includes('/node_modules/' + name + '/'));
+      const { kubeConfigClass } = await import(${JSON.stringify(kubeConfigModule)});
+      const KubeConfig = await kubeConfigClass();
+      const config = new KubeConfig();
+      config.loadFromString(${JSON.stringify(socksKubeconfig)});
+      const before = { fetch: loaded('node-fetch'), socks: loaded('socks-proxy-agent') };
+      const options = { headers: {} };
+      await config.applyToHTTPSOptions(options);
+      const fetchOptions = await config.applyToFetchOptions({ headers: {} });
+      console.log(JSON.stringify({
+        before,
+        agent: options.agent.constructor.name,
+        proxy: options.agent.proxy?.host,
+        fetchAuthorization: fetchOptions.headers.get('authorization'),
+        after: { fetch: loaded('node-fetch'), socks: loaded('socks-proxy-agent') },
+      }));
+    `);
+    expect(answer).toEqual({
+      before: { fetch: false, socks: false },
+      agent: 'SocksProxyAgent',
+      proxy: '127.0.0.1',
+      fetchAuthorization: 'Bearer a-token',
+      after: { fetch: true, socks: true },
+    });
+  });
 });

@@ -9,7 +9,8 @@
  * built JavaScript, the controller loads its own copy of `config.js` whose only difference is
  * that import, pointed at a stand-in that refuses `makeApiClient` (kube-config-gen-stub.ts): the
  * copy is evaluated from a `data:` URL, with every other import made absolute so it resolves to
- * the very modules `config.js` would load. Importers of the full package (the keptn provider, the
+ * the very modules `config.js` would load, except node-fetch and socks-proxy-agent, which it loads
+ * on first use (kube-config-lazy-deps.ts). Importers of the full package (the keptn provider, the
  * CLI's secret reader) get client-node's own KubeConfig and generated API, unchanged.
  *
  * A module resolve hook did this before; its loader thread (a second V8 isolate through which
@@ -22,6 +23,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 export type KubeConfigClass = new () => KubeConfig;
 
 const CONFIG_MODULE = '@kubernetes/client-node/dist/config.js';
+/** Packages config.js imports for paths the controller never takes, loaded on first use instead. */
+const LOADED_ON_FIRST_USE = new Set(['node-fetch', 'socks-proxy-agent']);
 const GENERATED_API_IMPORT = /from '\.\/gen\/index\.js'/g;
 const STATIC_IMPORT = /(\bfrom\s+)'([^']+)'/g;
 
@@ -51,10 +54,12 @@ export function configWithoutGeneratedApi(): string | undefined {
   // client-node must not carry its own copies of them.
   const nested = new URL('../node_modules/', configUrl);
   const stub = new URL('./kube-config-gen-stub.js', import.meta.url).href;
+  const lazy = new URL('./kube-config-lazy-deps.js', import.meta.url).href;
   let unresolvable = false;
   const rewritten = source.replace(STATIC_IMPORT, (_whole, from: string, specifier: string) => {
     if (specifier === './gen/index.js') return `${from}'${stub}'`;
     if (specifier.startsWith('node:')) return `${from}'${specifier}'`;
+    if (LOADED_ON_FIRST_USE.has(specifier)) return `${from}'${lazy}'`;
     if (specifier.startsWith('./') || specifier.startsWith('../'))
       return `${from}'${new URL(specifier, configUrl).href}'`;
     const packageName = specifier.startsWith('@')
