@@ -107,4 +107,36 @@ describe('the controller loads KubeConfig without the generated API', () => {
       after: { fetch: true, socks: true },
     });
   });
+
+  it("authenticates an OIDC user with client-node's own provider, loaded on the first request", () => {
+    const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const idToken = `${encode({ alg: 'none' })}.${encode({ exp: 4_102_444_800, sub: 'me' })}.signature`;
+    const oidcKubeconfig = JSON.stringify({
+      apiVersion: 'v1',
+      clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:6443' } }],
+      users: [
+        {
+          name: 'u',
+          user: {
+            'auth-provider': {
+              name: 'oidc',
+              config: { 'client-id': 'vireo', 'id-token': idToken, 'idp-issuer-url': 'https://127.0.0.1:1' },
+            },
+          },
+        },
+      ],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'x',
+    });
+    const answer = run(`
+      const { kubeConfigClass } = await import(${JSON.stringify(kubeConfigModule)});
+      const KubeConfig = await kubeConfigClass();
+      const config = new KubeConfig();
+      config.loadFromString(${JSON.stringify(oidcKubeconfig)});
+      const options = { headers: {} };
+      await config.applyToHTTPSOptions(options);
+      console.log(JSON.stringify({ authorization: options.headers.Authorization }));
+    `);
+    expect(answer).toEqual({ authorization: `Bearer ${idToken}` });
+  });
 });

@@ -9,8 +9,8 @@
  * built JavaScript, the controller loads its own copy of `config.js` whose only difference is
  * that import, pointed at a stand-in that refuses `makeApiClient` (kube-config-gen-stub.ts): the
  * copy is evaluated from a `data:` URL, with every other import made absolute so it resolves to
- * the very modules `config.js` would load, except node-fetch and socks-proxy-agent, which it loads
- * on first use (kube-config-lazy-deps.ts). Importers of the full package (the keptn provider, the
+ * the very modules `config.js` would load, except node-fetch, socks-proxy-agent and the OIDC auth
+ * provider, which it loads on first use (kube-config-lazy-deps.ts). Importers of the full package (the keptn provider, the
  * CLI's secret reader) get client-node's own KubeConfig and generated API, unchanged.
  *
  * A module resolve hook did this before; its loader thread (a second V8 isolate through which
@@ -24,7 +24,7 @@ export type KubeConfigClass = new () => KubeConfig;
 
 const CONFIG_MODULE = '@kubernetes/client-node/dist/config.js';
 /** Packages config.js imports for paths the controller never takes, loaded on first use instead. */
-const LOADED_ON_FIRST_USE = new Set(['node-fetch', 'socks-proxy-agent']);
+const LOADED_ON_FIRST_USE = new Set(['node-fetch', 'socks-proxy-agent', './oidc_auth.js']);
 const GENERATED_API_IMPORT = /from '\.\/gen\/index\.js'/g;
 const STATIC_IMPORT = /(\bfrom\s+)'([^']+)'/g;
 
