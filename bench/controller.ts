@@ -1,11 +1,16 @@
 /**
- * The controller under load, on the real test control plane: 100 and 500 canaries, first idle
- * (Initialized, nothing changing), then all progressing at once (a blue/green analysis with
- * many iterations, so each tick writes its status). For each, over a one-minute window:
- * - API requests per analysis tick, counted at the controller's client (watches excluded: they
+ * The controller under load, on the real test control plane: 100, 1,000 and 5,000 canaries
+ * (VIREO_BENCH_SIZES), first idle (Initialized, nothing changing), then all progressing at once
+ * (a blue/green analysis with many iterations, so each tick writes its status). For each, over a
+ * one-minute window:
+ * - API requests per canary-tick, counted at the controller's client (watches excluded: they
  *   are long-lived streams, not per-tick work), and the GETs among them;
- * - CPU seconds per minute and peak RSS of the controller process (/proc).
- * Each size runs on its own fresh cluster; analysis interval 10 s, Flagger's minimum.
+ * - CPU per canary-tick and per minute, from the controller's process_cpu_seconds_total;
+ * - memory: the peak resident set of the whole run (VmHWM: it includes the start, when every
+ *   canary is reconciled at once), the resident set and the JS heap in use at the end.
+ * Each size runs on its own fresh cluster; analysis interval 10 s, Flagger's minimum. The sizes
+ * end in one table, side by side, with Flagger's published figure as a reference row
+ * (docs/controller.md "Memory").
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -74,7 +79,8 @@ async function waitForAll(
   phase: string,
   log: (text: string) => void,
 ): Promise<void> {
-  const deadline = Date.now() + 20 * 60_000;
+  // A first tick takes a few hundred milliseconds and at most 10 run at once on a start.
+  const deadline = Date.now() + Math.max(20 * 60_000, count * 500);
   let lastLog = 0;
   for (;;) {
     const phases = await countPhases(client);
@@ -100,6 +106,7 @@ async function inBatches<T>(
 }
 
 interface Figures {
+  readonly cpuMsPerTick: number;
   readonly requestsPerTick: number;
   readonly getsPerTick: number;
   readonly ticksPerMinute: number;
@@ -116,6 +123,7 @@ async function measureWindow(controller: ControllerProcess, pid: number): Promis
   const ticks = Math.max(1, after.ticks - before.ticks);
   const minutes = (after.at - before.at) / 60_000;
   return {
+    cpuMsPerTick: ((after.cpuSeconds - before.cpuSeconds) * 1000) / ticks,
     requestsPerTick: (after.requests - before.requests) / ticks,
     getsPerTick: (after.gets - before.gets) / ticks,
     ticksPerMinute: ticks / minutes,
@@ -126,12 +134,43 @@ async function measureWindow(controller: ControllerProcess, pid: number): Promis
   };
 }
 
+/** One size's figures for the side-by-side table. */
+interface SizeResult {
+  readonly size: number;
+  readonly startSeconds: number;
+  readonly idle: Figures;
+  readonly progressing: Figures;
+}
+
+/** Flagger 1.44 beside Vireo at 100 canaries on one API server (issue 22): its peak resident set. */
+const FLAGGER_PEAK_MB_AT_100 = 81;
+
 export async function benchController(
-  sizes: readonly number[] = [100, 500],
+  sizes: readonly number[] = [100, 1000, 5000],
   row: (name: string, value: string) => void,
   log: (text: string) => void = (text) => process.stdout.write(`${text}\n`),
 ): Promise<void> {
+  const results: SizeResult[] = [];
   for (const size of sizes) {
+    try {
+      results.push(await benchSize(size, row, log));
+    } catch (error) {
+      // A size the machine cannot hold (or finish) is reported, and the other sizes still run.
+      row(
+        `controller, ${size} canaries`,
+        `not measured: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  for (const line of sideBySide(results)) log(line);
+}
+
+async function benchSize(
+  size: number,
+  row: (name: string, value: string) => void,
+  log: (text: string) => void,
+): Promise<SizeResult> {
+  {
     // Room for a primary and a target pod per canary at kwok's 110 pods per node.
     const nodeCount = Math.ceil((size * 2) / 100) + 2;
     log(`  controller bench: ${size} canaries (fresh cluster, ${nodeCount} kwok nodes)`);
@@ -172,6 +211,7 @@ export async function benchController(
         `controller, ${size} canaries initialising at once: memory`,
         `peak RSS ${rssMiB(pid, 'VmHWM').toFixed(0)} MiB, RSS once all are Initialized ${rssMiB(pid, 'VmRSS').toFixed(0)} MiB, in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`,
       );
+      const startSeconds = (Date.now() - startedAt) / 1000;
       const idle = await measureWindow(controller, pid);
       report(row, `${size} idle canaries`, idle);
 
@@ -183,6 +223,7 @@ export async function benchController(
       await waitForAll(client, size, 'Progressing', log);
       const progressing = await measureWindow(controller, pid);
       report(row, `${size} progressing canaries`, progressing);
+      return { size, startSeconds, idle, progressing };
     } finally {
       await controller?.stop('SIGTERM');
       await client.close();
@@ -203,15 +244,49 @@ function report(row: (name: string, value: string) => void, label: string, figur
     `controller, ${label}: API requests per tick (GETs)`,
     `${figures.requestsPerTick.toFixed(2)} (${figures.getsPerTick.toFixed(2)}) over ${figures.ticksPerMinute.toFixed(0)} ticks/min`,
   );
-  row(`controller, ${label}: CPU`, `${figures.cpuSecondsPerMinute.toFixed(2)} s per minute`);
+  row(
+    `controller, ${label}: CPU`,
+    `${figures.cpuMsPerTick.toFixed(2)} ms per canary-tick, ${figures.cpuSecondsPerMinute.toFixed(2)} s per minute`,
+  );
   row(
     `controller, ${label}: memory`,
     `peak RSS ${figures.peakRssMiB.toFixed(0)} MiB, RSS at the end ${figures.rssMiB.toFixed(0)} MiB, JS heap used ${figures.heapUsedMiB.toFixed(0)} MiB`,
   );
 }
 
-// `npm run bench:controller` (or `tsx bench/controller.ts`): this part alone, sizes from VIREO_BENCH_SIZES (default 100).
+/** The sizes side by side: memory beside API requests and CPU, and Flagger's published figure. */
+function sideBySide(results: readonly SizeResult[]): string[] {
+  const header = [
+    'canaries',
+    'peak RSS',
+    'RSS idle / progressing',
+    'JS heap used idle / progressing',
+    'API requests per canary-tick (GETs), progressing',
+    'CPU per canary-tick, progressing',
+    'ticks per minute',
+    'all Initialized after',
+  ];
+  const lines = [
+    '',
+    'controller, side by side (one run; peak RSS over the whole run, the start included):',
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+  ];
+  for (const { size, startSeconds, idle, progressing } of results) {
+    lines.push(
+      `| ${size} | ${progressing.peakRssMiB.toFixed(0)} MiB | ${idle.rssMiB.toFixed(0)} / ${progressing.rssMiB.toFixed(0)} MiB | ${idle.heapUsedMiB.toFixed(0)} / ${progressing.heapUsedMiB.toFixed(0)} MiB | ${progressing.requestsPerTick.toFixed(2)} (${progressing.getsPerTick.toFixed(2)}) | ${progressing.cpuMsPerTick.toFixed(2)} ms | ${progressing.ticksPerMinute.toFixed(0)} | ${startSeconds.toFixed(0)} s |`,
+    );
+  }
+  const flaggerMiB = (FLAGGER_PEAK_MB_AT_100 * 1e6) / 2 ** 20;
+  lines.push(
+    `| Flagger 1.44, 100 (reference: issue 22's side-by-side run, not measured here) | ${FLAGGER_PEAK_MB_AT_100} MB = ${flaggerMiB.toFixed(0)} MiB (goal: at most 1.5 times, ${(1.5 * flaggerMiB).toFixed(0)} MiB) | | | Vireo's were 0.17 times Flagger's | Vireo's was 0.49 times Flagger's | | |`,
+  );
+  return lines;
+}
+
+// `npm run bench:controller` (or `tsx bench/controller.ts`): this part alone, sizes from
+// VIREO_BENCH_SIZES (default 100,1000,5000).
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const sizes = (process.env['VIREO_BENCH_SIZES'] ?? '100').split(',').map(Number);
+  const sizes = (process.env['VIREO_BENCH_SIZES'] ?? '100,1000,5000').split(',').map(Number);
   await benchController(sizes, (name, value) => process.stdout.write(`${name}: ${value}\n`));
 }

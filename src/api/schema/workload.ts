@@ -7,8 +7,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 /** Local mode's process sets (docs/local/manifest.md). */
-export const LOCAL_WORKLOAD_API_VERSION = 'local.vireo.dev/v1alpha1';
-export const LOCAL_WORKLOAD_GROUP = 'local.vireo.dev';
+import { LOCAL_WORKLOAD_API_VERSION } from './workload-api.js';
+
+export { LOCAL_WORKLOAD_API_VERSION, LOCAL_WORKLOAD_GROUP } from './workload-api.js';
 
 export const WorkloadSpec = Type.Object(
   {

@@ -4,8 +4,8 @@
  * details as JSON with `Accept: application/json`). Nothing else is served,
  * and nothing here changes state, so the port needs no authentication.
  */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { VireoError } from '../../shared/errors.js';
 
@@ -20,35 +20,89 @@ export interface ControllerHttpServer {
   close(): Promise<void>;
 }
 
+// Two read-only routes on node:http rather than a web framework: a framework's modules (router,
+// schema compiler, serializers) cost the controller about 15 MiB of resident memory
+// (docs/controller.md "Memory").
 export async function startControllerHttpServer(options: {
   host: string;
   port: number;
   registry: Registry;
   health: HealthSource;
 }): Promise<ControllerHttpServer> {
-  const app: FastifyInstance = Fastify({ logger: false });
-  app.get('/metrics', async (_request, reply) => {
-    const text = await options.registry.metrics();
-    return reply.type(options.registry.contentType).send(text);
-  });
-  // Flagger answers `OK` as text, and probes and scripts grep for it; the details (watches,
-  // queue, leader) are there for a client that asks for JSON.
-  app.get('/healthz', (request, reply) => {
-    const healthy = options.health.healthy();
-    reply.code(healthy ? 200 : 503);
-    if (request.headers.accept?.includes('application/json') === true)
-      return reply.send({ status: healthy ? 'ok' : 'starting', ...options.health.describe() });
-    return reply.type('text/plain; charset=utf-8').send(healthy ? 'OK' : 'starting');
+  const server = createServer((request, response) => {
+    void answer(request, response, options).catch((cause: unknown) => {
+      if (!response.headersSent) send(response, request, 500, 'text/plain; charset=utf-8', 'internal error');
+      else response.destroy(cause instanceof Error ? cause : undefined);
+    });
   });
   try {
-    await app.listen({ host: options.host, port: options.port });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: options.host, port: options.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   } catch (cause) {
-    await app.close();
+    server.close();
     throw new VireoError(
       'E_CONTROLLER_LISTEN',
       `cannot listen on ${options.host}:${options.port} (--port): ${cause instanceof Error ? cause.message : String(cause)}`,
     );
   }
-  const { port } = app.server.address() as AddressInfo;
-  return { port, close: () => app.close() };
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function answer(
+  request: IncomingMessage,
+  response: ServerResponse,
+  options: { registry: Registry; health: HealthSource },
+): Promise<void> {
+  const path = (request.url ?? '/').split('?')[0];
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    send(
+      response,
+      request,
+      404,
+      'text/plain; charset=utf-8',
+      'not found: only GET /metrics and GET /healthz',
+    );
+    return;
+  }
+  if (path === '/metrics') {
+    const text = await options.registry.metrics();
+    send(response, request, 200, options.registry.contentType, text);
+    return;
+  }
+  if (path === '/healthz') {
+    const healthy = options.health.healthy();
+    const code = healthy ? 200 : 503;
+    if (request.headers.accept?.includes('application/json') === true) {
+      const body = JSON.stringify({ status: healthy ? 'ok' : 'starting', ...options.health.describe() });
+      send(response, request, code, 'application/json; charset=utf-8', body);
+      return;
+    }
+    send(response, request, code, 'text/plain; charset=utf-8', healthy ? 'OK' : 'starting');
+    return;
+  }
+  send(response, request, 404, 'text/plain; charset=utf-8', 'not found: only GET /metrics and GET /healthz');
+}
+
+function send(
+  response: ServerResponse,
+  request: IncomingMessage,
+  code: number,
+  contentType: string,
+  body: string,
+): void {
+  response.writeHead(code, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  response.end(request.method === 'HEAD' ? undefined : body);
 }

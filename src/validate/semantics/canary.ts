@@ -3,7 +3,7 @@
  * what each router provider can and cannot do (docs/flagger-compatibility.md#1-resources to docs/flagger-compatibility.md#5-webhooks).
  */
 import { isPrometheusDuration, parseGoDuration, formatDuration } from '../../api/duration.js';
-import { LOCAL_WORKLOAD_API_VERSION } from '../../api/schema/workload.js';
+import { LOCAL_WORKLOAD_API_VERSION } from '../../api/schema/workload-api.js';
 import { deploymentStrategy, effectiveMaxWeight } from '../../engine/progression.js';
 import {
   findRouter,
