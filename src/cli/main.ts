@@ -11,6 +11,7 @@ import type { AlertTestOptions } from './alert-command.js';
 import type { ControllerFlags } from './controller-command.js';
 import type { MetricsQueryOptions } from './metrics-command.js';
 import { registerOperations } from './ops/register.js';
+import { registerDashboard } from '../dashboard/register.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -291,6 +292,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     });
 
   registerOperations(program, io, setExitCode);
+  registerDashboard(program, io, setExitCode);
 
   const local = program
     .command('local')
