@@ -35,6 +35,7 @@ import {
   type Clock,
   type EventSink,
   type Notifier,
+  type RequestAcknowledger,
   type Router,
   type StatusStore,
   type WebhookClient,
@@ -62,6 +63,8 @@ export interface PlatformPorts {
   readonly registry: Registry;
   /** Where decisions are kept (default: the last 50 per canary in memory). */
   readonly decisions?: DecisionLog;
+  /** Answers operators' requests (vireo promote, abort, …); without it they are left alone. */
+  readonly requests?: RequestAcknowledger;
   /** The scheduler's timers (default: Node's). */
   readonly timers?: SchedulerTimers;
   /** The webhook client (default: HTTP, closed with the assembly). */
@@ -178,6 +181,7 @@ export function assembleEngine(ports: PlatformPorts, options: AssemblyOptions): 
       ...(ports.observations === undefined ? {} : { observations: ports.observations }),
     },
     decisions,
+    ...(ports.requests === undefined ? {} : { requests: ports.requests }),
     metrics,
     logger: logger.child({ component: 'engine' }),
     clock: ports.clock,

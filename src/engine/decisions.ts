@@ -5,6 +5,7 @@
  */
 import type { CanaryPhase } from '../api/schema/canary.js';
 import type { CheckOutcome } from './checks.js';
+import type { RequestRecord } from './operator-requests.js';
 import type { CanaryKey } from './ports.js';
 
 export type DecisionAction =
@@ -22,7 +23,9 @@ export type DecisionAction =
   | 'succeed'
   | 'fail-promotion'
   | 'skip-analysis'
-  | 'terminate';
+  | 'terminate'
+  /** An operator's request (vireo promote, abort, pause, resume, retry) and who asked why. */
+  | 'request';
 
 export interface WebhookEvidence {
   readonly name: string;
@@ -46,6 +49,8 @@ export interface Decision {
   readonly threshold: number;
   readonly checks?: readonly CheckOutcome[];
   readonly webhook?: WebhookEvidence;
+  /** The operator's request this decision answers (action `request`). */
+  readonly request?: RequestRecord;
   /** What happens next, in words: "next step in 1m", "rollback after 2 more failed checks". */
   readonly next: string;
 }

@@ -21,6 +21,16 @@ import {
 } from './checks.js';
 import type { Decision, DecisionAction, DecisionLog, WebhookEvidence } from './decisions.js';
 import {
+  abortAlertText,
+  malformedRequestMessage,
+  pendingRequest,
+  planRequest,
+  type OperatorRequest,
+  type PendingRequest,
+  type RequestPlan,
+  type RequestRecord,
+} from './operator-requests.js';
+import {
   isFirstAnalysisStep,
   nextProgressionStep,
   nextPromotionStep,
@@ -39,6 +49,7 @@ import {
   type EventSink,
   type EventType,
   type Readiness,
+  type RequestAcknowledger,
   type Router,
   type StatusStore,
   type TargetRevision,
@@ -84,6 +95,11 @@ export interface EngineDependencies {
   readonly alerts: AlertSender;
   readonly checks: CheckDependencies;
   readonly decisions: DecisionLog;
+  /**
+   * Answers operators' requests (vireo promote, abort, pause, resume, retry; operator-requests.ts).
+   * Without it the engine leaves `vireo.dev/request` alone: it could not answer it only once.
+   */
+  readonly requests?: RequestAcknowledger;
   readonly metrics: EngineMetrics;
   readonly logger: EngineLogger;
   readonly clock: Clock;
@@ -164,6 +180,20 @@ export class CanaryEngine {
 
   private async tick(canary: Canary): Promise<void> {
     const name = formatKey(keyOf(canary));
+    let request: PendingRequest =
+      this.deps.requests === undefined ? { kind: 'none' } : pendingRequest(canary.metadata.annotations);
+    // Pause and resume are spec.suspend, already in force: their request is only recorded, as is
+    // any request to a paused canary (operator-requests.ts planRequest).
+    if (
+      request.kind === 'malformed' ||
+      (request.kind === 'request' &&
+        (request.request.action === 'pause' ||
+          request.request.action === 'resume' ||
+          canary.spec.suspend === true))
+    ) {
+      await this.recordRequestOnly(canary, request);
+      request = { kind: 'none' };
+    }
     if (canary.spec.suspend === true) {
       await this.emit(canary, 'Normal', 'skipping canary run as object is suspended');
       return;
@@ -197,6 +227,7 @@ export class CanaryEngine {
     if (isFlaggerRevision(tick.status.lastAppliedSpec) && (await this.adoptFlaggerStatus(tick, revision)))
       return;
     const changed = hasChanged(tick.status, revision);
+    if (request.kind === 'request' && (await this.honourRequest(tick, request.request, revision))) return;
     if (!ADVANCING_PHASES.has(tick.phase) && !changed) return;
 
     if (!skip) {
@@ -392,12 +423,15 @@ export class CanaryEngine {
     await this.rollback(tick, revision);
   }
 
-  private async skipAnalysis(tick: Tick): Promise<void> {
+  private async skipAnalysis(
+    tick: Tick,
+    change: (status: CanaryStatus) => CanaryStatus = (current) => current,
+  ): Promise<void> {
     const { canary } = tick;
     await this.route(tick, ALL_TO_PRIMARY);
     await this.deps.workloads.promote(canary);
     await this.deps.workloads.scaleToZero(canary);
-    const status = await this.writeStatus(tick, 'Succeeded', (current) => current);
+    const status = await this.writeStatus(tick, 'Succeeded', change);
     this.deps.metrics.countSuccess(canary, tick.settings.strategy, 'skipped');
     await this.runHooks(tick, ['post-rollout'], 'Succeeded');
     await this.decide(
@@ -490,6 +524,76 @@ export class CanaryEngine {
     this.deps.metrics.countFailure(canary, tick.settings.strategy, 'completed');
     await this.decide(tick, status, 'fail-promotion', message, { eventType: 'Warning' });
     await this.runHooks(tick, ['post-rollout'], 'Failed');
+  }
+
+  // ---- operators' requests (operator-requests.ts) ---------------------------------------------
+
+  /** A malformed request, or a pause or resume (already in force through spec.suspend): recorded and answered. */
+  private async recordRequestOnly(canary: Canary, request: PendingRequest): Promise<void> {
+    const tick = this.newTick(canary);
+    tick.routes = routesOfStatus(tick.status);
+    if (request.kind === 'malformed') {
+      await this.decide(tick, tick.status, 'request', malformedRequestMessage(tick.name, request.problem), {
+        eventType: 'Warning',
+        next: 'nothing changes',
+      });
+      await this.deps.requests?.acknowledge(tick.key, request.id);
+    } else if (request.kind === 'request') {
+      const plan = planRequest(request.request, {
+        phase: tick.phase,
+        suspended: canary.spec.suspend === true,
+        canaryName: tick.name,
+      });
+      await this.recordRequest(tick, request.request, plan);
+      await this.deps.requests?.acknowledge(tick.key, request.request.id);
+    }
+  }
+
+  /**
+   * promote, abort, retry: recorded, acted on, then answered. Acting first means a crash in
+   * between repeats the request on the next tick, where its phase no longer allows it and it is
+   * only recorded; answering first could lose it. Returns whether this tick acted.
+   */
+  private async honourRequest(
+    tick: Tick,
+    request: OperatorRequest,
+    revision: TargetRevision,
+  ): Promise<boolean> {
+    const plan = planRequest(request, { phase: tick.phase, suspended: false, canaryName: tick.name });
+    tick.routes = await this.deps.router.getRoutes(tick.canary);
+    await this.recordRequest(tick, request, plan);
+    switch (plan.kind) {
+      case 'promote':
+        // As skipAnalysis, and the revision promoted is the one recorded as promoted.
+        await this.skipAnalysis(tick, (current) => ({
+          ...current,
+          lastAppliedSpec: revision.specHash,
+          trackedConfigs: { ...revision.trackedConfigs },
+        }));
+        break;
+      case 'abort':
+        await this.emitFor(tick, 'Warning', plan.message);
+        await this.deps.alerts.send(tick.canary, 'warn', abortAlertText(request));
+        await this.rollback(tick, revision);
+        break;
+      case 'retry':
+        await this.startRevision(tick, revision);
+        break;
+      case 'note':
+        break;
+    }
+    await this.deps.requests?.acknowledge(tick.key, request.id);
+    return plan.kind !== 'note';
+  }
+
+  private async recordRequest(tick: Tick, request: OperatorRequest, plan: RequestPlan): Promise<void> {
+    const honoured = plan.kind !== 'note' || plan.honoured;
+    const record: RequestRecord = { ...request, honoured };
+    await this.decide(tick, tick.status, 'request', plan.message, {
+      request: record,
+      next: plan.next,
+      eventType: honoured ? 'Normal' : 'Warning',
+    });
   }
 
   // ---- analysis -------------------------------------------------------------------------------
@@ -821,7 +925,8 @@ export class CanaryEngine {
       threshold: tick.settings.threshold,
       ...(details.checks === undefined ? {} : { checks: details.checks }),
       ...(details.webhook === undefined ? {} : { webhook: details.webhook }),
-      next: nextStepText(tick, status, action),
+      ...(details.request === undefined ? {} : { request: details.request }),
+      next: details.next ?? nextStepText(tick, status, action),
     };
     const eventType =
       details.eventType ?? (action === 'rollback' || action === 'fail-promotion' ? 'Warning' : 'Normal');
@@ -890,6 +995,15 @@ interface DecisionDetails {
   eventPhase?: CanaryPhase;
   /** The status the event reports, when Flagger reports the one just written (default: the tick's). */
   eventStatus?: CanaryStatus;
+  request?: RequestRecord;
+  /** What happens next, when the action's usual text does not say it. */
+  next?: string;
+}
+
+/** The weights the status records, for a decision made before the routes are read. */
+function routesOfStatus(status: CanaryStatus): Routes {
+  const canaryWeight = status.canaryWeight ?? 0;
+  return { primaryWeight: 100 - canaryWeight, canaryWeight, mirrored: false };
 }
 
 /** The events Flagger emits when a hook of these types passes: "<label> check <name> passed". */

@@ -177,5 +177,14 @@ export interface WebhookClient {
   close?(): Promise<void>;
 }
 
+/**
+ * Answers an operator's request (src/engine/operator-requests.ts): records on the canary that the
+ * request with `id` was honoured, as `vireo.dev/request-done: <id>`, so it is honoured once, also
+ * after a restart or a leader change. Repeating it writes the same value again.
+ */
+export interface RequestAcknowledger {
+  acknowledge(key: CanaryKey, id: string): Promise<void>;
+}
+
 /** The engine reads only the wall clock (statuses, events); see src/shared/clock.ts. */
 export type Clock = Pick<SharedClock, 'now'>;

@@ -29,6 +29,7 @@ import type {
   EventSink,
   EventType,
   Readiness,
+  RequestAcknowledger,
   Router,
   StatusStore,
   TargetRevision,
@@ -74,6 +75,8 @@ export interface WorldEngineOptions {
   alerts?: AlertSender;
   /** Real metric backends instead of the world's scripted values. */
   checks?: CheckDependencies;
+  /** Answers operators' requests (src/engine/operator-requests.ts); absent: they are left alone. */
+  requests?: RequestAcknowledger;
 }
 
 export class InMemoryWorld {

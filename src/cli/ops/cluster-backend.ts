@@ -12,11 +12,17 @@ import {
   decisionsOf,
   type ConfigMapObject,
 } from '../../platforms/kubernetes/decision-store.js';
-import { isGone, KubeApiError } from '../../platforms/kubernetes/errors.js';
+import { isConflict, isGone, KubeApiError } from '../../platforms/kubernetes/errors.js';
 import { RESOURCES, type ResourceType } from '../../platforms/kubernetes/resources.js';
+import { REQUEST_ANNOTATION, requestAnnotationValue } from '../../engine/operator-requests.js';
 import { UsageError } from '../../shared/errors.js';
+import { operatorRequestOf, receiptOf, refuseIfPaused, refuseIfPending } from './actions.js';
 import {
+  ActionForbiddenError,
   CanaryNotFoundError,
+  type ActionReceipt,
+  type ActionRequest,
+  type CanaryActions,
   type CanaryChange,
   type CanaryObject,
   type CanaryScope,
@@ -34,6 +40,27 @@ type Workload = KubeObject & {
 };
 
 const WATCH_SECONDS = 300;
+
+/** The field manager of the CLI's writes, so a GitOps tool's server-side apply keeps its own fields. */
+export const CLI_FIELD_MANAGER = 'vireo-cli';
+
+const SELF_SUBJECT_REVIEWS: ResourceType = {
+  group: 'authentication.k8s.io',
+  version: 'v1',
+  plural: 'selfsubjectreviews',
+  kind: 'SelfSubjectReview',
+  namespaced: false,
+};
+const SELF_SUBJECT_ACCESS_REVIEWS: ResourceType = {
+  group: 'authorization.k8s.io',
+  version: 'v1',
+  plural: 'selfsubjectaccessreviews',
+  kind: 'SelfSubjectAccessReview',
+  namespaced: false,
+};
+const CANARIES_RESOURCE = 'canaries.flagger.app';
+/** A conflicting write between our read and our patch: read again, at most this many times. */
+const PATCH_ATTEMPTS = 3;
 
 export async function loadClusterConfig(flags: ClusterFlags): Promise<KubeConfig> {
   const { KubeConfig } = await import('@kubernetes/client-node');
@@ -65,22 +92,117 @@ export async function loadClusterConfig(flags: ClusterFlags): Promise<KubeConfig
   return kubeConfig;
 }
 
-export class ClusterBackend implements OperationsBackend {
+export class ClusterBackend implements OperationsBackend, CanaryActions {
   readonly where: string;
   readonly defaultNamespace: string;
+  private readonly kubeconfigUser: string | undefined;
+  private identity: Promise<string> | undefined;
 
   private constructor(
     private readonly client: KubeClient,
     kubeConfig: KubeConfig,
+    private readonly now: () => Date,
   ) {
     const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext());
     this.where = `context ${kubeConfig.getCurrentContext()}`;
     this.defaultNamespace = context?.namespace ?? 'default';
+    this.kubeconfigUser = kubeConfig.getCurrentUser()?.name;
   }
 
-  static async open(flags: ClusterFlags): Promise<ClusterBackend> {
+  static async open(flags: ClusterFlags, now: () => Date = () => new Date()): Promise<ClusterBackend> {
     const kubeConfig = await loadClusterConfig(flags);
-    return new ClusterBackend(await KubeClient.fromKubeConfig(kubeConfig), kubeConfig);
+    return new ClusterBackend(await KubeClient.fromKubeConfig(kubeConfig), kubeConfig, now);
+  }
+
+  /**
+   * Who the API server says the caller is (SelfSubjectReview, Kubernetes 1.28+), else the
+   * kubeconfig's user name: recorded as `by` in the request.
+   */
+  whoAmI(): Promise<string> {
+    this.identity ??= (async () => {
+      try {
+        const review = await this.client.create<
+          KubeObject & { status?: { userInfo?: { username?: string } } }
+        >(SELF_SUBJECT_REVIEWS, { metadata: {} } as unknown as KubeObject);
+        const username = review.status?.userInfo?.username;
+        if (username !== undefined && username !== '') return username;
+      } catch (error) {
+        // Older API servers, or RBAC without system:basic-user: the kubeconfig's name will do.
+        if (!(error instanceof KubeApiError)) throw error;
+      }
+      return this.kubeconfigUser ?? 'unknown';
+    })();
+    return this.identity;
+  }
+
+  /** Whether RBAC lets the caller patch this canary (SelfSubjectAccessReview); undefined when it cannot tell. */
+  private async mayPatch(namespace: string, name: string): Promise<boolean | undefined> {
+    try {
+      const review = await this.client.create<KubeObject & { status?: { allowed?: boolean } }>(
+        SELF_SUBJECT_ACCESS_REVIEWS,
+        {
+          metadata: {},
+          spec: {
+            resourceAttributes: {
+              namespace,
+              verb: 'patch',
+              group: 'flagger.app',
+              resource: 'canaries',
+              name,
+            },
+          },
+        } as unknown as KubeObject,
+      );
+      return review.status?.allowed === true;
+    } catch (error) {
+      if (error instanceof KubeApiError) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * pause/resume: `spec.suspend` (Flagger's field) and the request annotation, for the audit;
+   * promote/abort/retry: the annotation. One merge patch with the resourceVersion read, so a
+   * request written meanwhile by someone else is never replaced unseen.
+   */
+  async act(namespace: string, name: string, request: ActionRequest): Promise<ActionReceipt> {
+    const who = request.by ?? (await this.whoAmI());
+    const operatorRequest = operatorRequestOf(request, who, this.now());
+    if ((await this.mayPatch(namespace, name)) === false)
+      throw new ActionForbiddenError(who, 'patch', CANARIES_RESOURCE, namespace);
+    for (let attempt = 1; ; attempt++) {
+      const canary = await this.get(namespace, name);
+      refuseIfPaused(canary, request.action);
+      refuseIfPending(canary, `kubectl annotate canary ${name} -n ${namespace} ${REQUEST_ANNOTATION}-`);
+      const suspend =
+        request.action === 'pause'
+          ? { spec: { suspend: true } }
+          : request.action === 'resume'
+            ? { spec: { suspend: false } }
+            : {};
+      const patch = {
+        metadata: {
+          resourceVersion: canary.metadata.resourceVersion,
+          annotations: { [REQUEST_ANNOTATION]: requestAnnotationValue(operatorRequest) },
+        },
+        ...suspend,
+      };
+      try {
+        await this.client.mergePatch(
+          RESOURCES.canaries,
+          namespace,
+          name,
+          patch,
+          undefined,
+          CLI_FIELD_MANAGER,
+        );
+        return receiptOf(operatorRequest);
+      } catch (error) {
+        if (error instanceof KubeApiError && error.code === 'E_KUBE_FORBIDDEN')
+          throw new ActionForbiddenError(who, 'patch', CANARIES_RESOURCE, namespace);
+        if (!isConflict(error) || attempt >= PATCH_ATTEMPTS) throw error;
+      }
+    }
   }
 
   async list(scope: CanaryScope): Promise<CanaryObject[]> {

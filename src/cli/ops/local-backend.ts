@@ -4,15 +4,27 @@
  * work whether or not the daemon runs. See docs/local/README.md for the directory's layout.
  */
 import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { CanaryStatus } from '../../api/schema/canary.js';
 import type { Decision } from '../../engine/decisions.js';
 import { FileDecisionLog } from '../../engine/file-decision-log.js';
+import { requestAnnotationValue } from '../../engine/operator-requests.js';
 import { combineSources, readAppliedSources } from '../../platforms/local/applied-manifests.js';
+import {
+  readRequestFile,
+  requestFileOf,
+  withOperatorRequests,
+  writeRequestFile,
+} from '../../platforms/local/operator-requests.js';
 import type { CanaryState } from '../../platforms/local/state.js';
 import { workloadSpecHash } from '../../platforms/local/workload-spec.js';
+import { operatorRequestOf, receiptOf, refuseIfPaused, refuseIfPending } from './actions.js';
 import {
   CanaryNotFoundError,
+  type ActionReceipt,
+  type ActionRequest,
+  type CanaryActions,
   type CanaryChange,
   type CanaryObject,
   type CanaryScope,
@@ -23,7 +35,7 @@ import { parseLabelSelector } from './selector.js';
 
 const POLL_MS = 1000;
 
-export class LocalBackend implements OperationsBackend {
+export class LocalBackend implements OperationsBackend, CanaryActions {
   readonly where: string;
   readonly defaultNamespace = 'default';
   private readonly decisionLog: FileDecisionLog;
@@ -31,6 +43,7 @@ export class LocalBackend implements OperationsBackend {
   constructor(
     private readonly directory: string,
     private readonly pollMs = POLL_MS,
+    private readonly now: () => Date = () => new Date(),
   ) {
     this.where = `state directory ${directory}`;
     this.decisionLog = new FileDecisionLog(join(directory, 'decisions'));
@@ -52,17 +65,26 @@ export class LocalBackend implements OperationsBackend {
       readAppliedSources(this.directory).then(combineSources),
       this.states(),
     ]);
-    const canaries = manifests.canaries.map((canary) => {
-      const namespace = canary.metadata.namespace ?? 'default';
-      const status: CanaryStatus | undefined = states[`${namespace}/${canary.metadata.name}`]?.status;
-      return {
-        ...canary,
-        apiVersion: 'flagger.app/v1beta1' as const,
-        kind: 'Canary' as const,
-        metadata: { ...canary.metadata, namespace },
-        ...(status === undefined ? {} : { status }),
-      };
-    });
+    const canaries = await Promise.all(
+      manifests.canaries.map(async (applied) => {
+        const namespace = applied.metadata.namespace ?? 'default';
+        const state = states[`${namespace}/${applied.metadata.name}`];
+        const status: CanaryStatus | undefined = state?.status;
+        // As the daemon sees it: the operator's request and its answer laid over the manifest.
+        const canary = withOperatorRequests(
+          applied,
+          await readRequestFile(this.directory, { namespace, name: applied.metadata.name }),
+          state?.requestDone,
+        );
+        return {
+          ...canary,
+          apiVersion: 'flagger.app/v1beta1' as const,
+          kind: 'Canary' as const,
+          metadata: { ...canary.metadata, namespace },
+          ...(status === undefined ? {} : { status }),
+        };
+      }),
+    );
     return { canaries, states };
   }
 
@@ -85,6 +107,26 @@ export class LocalBackend implements OperationsBackend {
 
   async decisions(namespace: string, name: string): Promise<Decision[]> {
     return [...(await this.decisionLog.recent({ namespace, name }))];
+  }
+
+  /**
+   * Writes `<state-dir>/requests/<namespace>_<name>.json`, which the daemon reads on its next
+   * tick (src/platforms/local/operator-requests.ts); the applied manifest is left as it is.
+   */
+  async act(namespace: string, name: string, request: ActionRequest): Promise<ActionReceipt> {
+    const operatorRequest = operatorRequestOf(request, request.by ?? localUser(), this.now());
+    const canary = await this.get(namespace, name);
+    refuseIfPaused(canary, request.action);
+    const key = { namespace, name };
+    refuseIfPending(canary, `rm ${requestFileOf(this.directory, key)}`);
+    const previous = await readRequestFile(this.directory, key);
+    const suspend =
+      request.action === 'pause' ? true : request.action === 'resume' ? false : previous.suspend;
+    await writeRequestFile(this.directory, key, {
+      request: requestAnnotationValue(operatorRequest),
+      ...(suspend === undefined ? {} : { suspend }),
+    });
+    return receiptOf(operatorRequest);
   }
 
   async revisions(canary: CanaryObject): Promise<Revisions> {
@@ -135,5 +177,14 @@ export class LocalBackend implements OperationsBackend {
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/** The OS user, recorded as `by`; a process without a passwd entry falls back to $USER. */
+function localUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env['USER'] ?? 'unknown';
   }
 }

@@ -85,6 +85,35 @@ export interface ActionReceipt {
   readonly wrote: string;
 }
 
+/** RBAC refuses the caller the write an action needs; the message names the verb, resource and namespace. */
+export class ActionForbiddenError extends VireoError {
+  constructor(
+    readonly who: string,
+    readonly verb: string,
+    readonly resource: string,
+    readonly namespace: string,
+  ) {
+    super(
+      'E_ACTION_FORBIDDEN',
+      `you (${who}) may not ${verb} ${resource} in namespace ${namespace}: ask your cluster admin for the \`${verb}\` verb on ${resource} in ${namespace} (docs/cli-operations.md#rbac-a-user-needs)`,
+    );
+  }
+}
+
+/** Another request on the canary still waits for the controller: writing would replace it unseen. */
+export class RequestPendingError extends VireoError {
+  constructor(message: string) {
+    super('E_REQUEST_PENDING', message);
+  }
+}
+
+/** promote, abort and retry on a paused canary: the controller would not act on them. */
+export class CanaryPausedError extends VireoError {
+  constructor(message: string) {
+    super('E_CANARY_PAUSED', message);
+  }
+}
+
 export interface CanaryActions {
   /**
    * Writes the request. Throws a VireoError naming the missing permission when the caller's

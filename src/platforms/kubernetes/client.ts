@@ -251,18 +251,26 @@ export class KubeClient {
     return this.written(resource, applied);
   }
 
-  /** JSON merge patch (RFC 7386); `null` values delete keys. */
+  /** JSON merge patch (RFC 7386); `null` values delete keys. `fieldManager` names the writer in managedFields. */
   mergePatch<T extends KubeObject>(
     resource: ResourceType,
     namespace: string | undefined,
     name: string,
     patch: object,
     subresource?: string,
+    fieldManager?: string,
   ): Promise<T> {
-    return this.send<T>('patch', 'PATCH', resourcePath(resource, namespace, name, subresource), resource, {
-      body: patch,
-      contentType: 'application/merge-patch+json',
-    });
+    const query = fieldManager === undefined ? '' : `?fieldManager=${encodeURIComponent(fieldManager)}`;
+    return this.send<T>(
+      'patch',
+      'PATCH',
+      `${resourcePath(resource, namespace, name, subresource)}${query}`,
+      resource,
+      {
+        body: patch,
+        contentType: 'application/merge-patch+json',
+      },
+    );
   }
 
   /** Deletes; resolves false when the object did not exist. */

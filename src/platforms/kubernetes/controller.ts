@@ -10,6 +10,7 @@ import type { MetricTemplate } from '../../api/schema/metric-template.js';
 import { assembleEngine, keyOfScheduleId, scheduleId, type EngineAssembly } from '../../engine/assembly.js';
 import type { DecisionLog } from '../../engine/decisions.js';
 import { ConfigMapDecisionLog } from './decision-store.js';
+import { KubernetesRequestAcknowledger } from './request-acknowledger.js';
 import { formatKey, keyOf } from '../../engine/ports.js';
 import type { ControllerMetrics } from '../../engine/telemetry.js';
 import { PrometheusBuiltinMetrics } from '../../metrics/builtin-metrics.js';
@@ -174,6 +175,8 @@ export class KubernetesController {
         clock: { now },
         logger,
         registry,
+        // vireo promote|abort|pause|resume|retry are answered on the Canary (ADR 0032, decision 3).
+        requests: new KubernetesRequestAcknowledger(client, ownWrites),
         // Kept where `vireo explain` reads them (docs/adr/0032-operations-cli-and-decision-records.md).
         decisions: new ConfigMapDecisionLog({
           client,

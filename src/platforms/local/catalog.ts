@@ -3,13 +3,14 @@
  * the state file, as the API server would serve them), MetricTemplates, AlertProviders, Secrets,
  * and the Workload specs the process supervisor runs.
  */
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { AlertProvider } from '../../api/schema/alert-provider.js';
 import type { Canary } from '../../api/schema/canary.js';
 import type { MetricTemplate } from '../../api/schema/metric-template.js';
 import { keyOf, type CanaryKey, type CanarySource } from '../../engine/ports.js';
 import { SecretNotFoundError, type SecretReader } from '../../secrets/secret-reader.js';
 import type { LocalManifests, WorkloadManifest } from './manifest.js';
+import { readRequestFile, withOperatorRequests } from './operator-requests.js';
 import type { LocalStateStore } from './state.js';
 import type { WorkloadSpec } from './workload-spec.js';
 import type { WorkloadCatalog } from './workloads.js';
@@ -35,12 +36,21 @@ export class LocalCatalog implements CanarySource, WorkloadCatalog, SecretReader
     return this.manifests.canaries.find((candidate) => sameKey(keyOf(candidate), key));
   }
 
-  /** The manifest's canary with its status from the state file, as the API server would serve it. */
-  getCanary(key: CanaryKey): Promise<Canary | undefined> {
-    const canary = this.manifests.canaries.find((candidate) => sameKey(keyOf(candidate), key));
-    if (canary === undefined) return Promise.resolve(undefined);
-    const status = this.state.peek(key)?.status;
-    return Promise.resolve(status === undefined ? canary : { ...canary, status: structuredClone(status) });
+  /**
+   * The manifest's canary with its status from the state file and the operator's request laid
+   * over it (operator-requests.ts), as the API server would serve it.
+   */
+  async getCanary(key: CanaryKey): Promise<Canary | undefined> {
+    const applied = this.manifests.canaries.find((candidate) => sameKey(keyOf(candidate), key));
+    if (applied === undefined) return undefined;
+    const state = this.state.peek(key);
+    const canary = withOperatorRequests(
+      applied,
+      await readRequestFile(dirname(this.state.path), key),
+      state?.requestDone,
+    );
+    const status = state?.status;
+    return status === undefined ? canary : { ...canary, status: structuredClone(status) };
   }
 
   getMetricTemplate(namespace: string, name: string): Promise<MetricTemplate | undefined> {

@@ -184,6 +184,14 @@ export class LocalRuntime {
         logger,
         registry: platform.registry,
         decisions,
+        // The answer to `vireo promote|abort|… --local` (src/platforms/local/operator-requests.ts).
+        requests: {
+          acknowledge: async (key, id) => {
+            await state.change(key, (entry) => {
+              entry.requestDone = id;
+            });
+          },
+        },
       },
       {
         meshProvider: 'local',

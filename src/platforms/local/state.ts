@@ -27,6 +27,8 @@ export interface CanaryState {
   /** Engine-clock epoch ms when the target's processes moved to `canarySpec`: its traffic counts from then. */
   canarySince?: number;
   targetScaledToZero: boolean;
+  /** The id of the last operator request the daemon answered (src/platforms/local/operator-requests.ts). */
+  requestDone?: string;
 }
 
 interface StateFile {
