@@ -163,7 +163,10 @@ export async function runDashboard(flags: DashboardFlags, io: CliIo, host: Dashb
   }
 }
 
-/** The backend's own actions, once they are built (docs/adr/0032, decision 3). */
-function defaultActions(): Promise<CanaryActions | undefined> {
-  return Promise.resolve(undefined);
+/** The backend's own actions (docs/adr/0032, decision 3): both backends implement them. */
+function defaultActions(backend: OperationsBackend): Promise<CanaryActions | undefined> {
+  const candidate = backend as Partial<CanaryActions>;
+  return Promise.resolve(
+    typeof candidate.act === 'function' ? (backend as OperationsBackend & CanaryActions) : undefined,
+  );
 }

@@ -38,20 +38,41 @@ function canary(namespace: string, name: string, status: Record<string, unknown>
         stepWeight: 20,
         maxWeight: 60,
         metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 }, interval: '1m' }],
-        webhooks: [{ name: 'gate', type: 'confirm-promotion', url: 'http://user:secret@loadtester.test:8080/gate/check' }],
+        webhooks: [
+          {
+            name: 'gate',
+            type: 'confirm-promotion',
+            url: 'http://user:secret@loadtester.test:8080/gate/check',
+          },
+        ],
       },
     },
-    status: { phase: 'Progressing', canaryWeight: 40, failedChecks: 1, iterations: 3, lastTransitionTime: '2026-12-07T00:00:00Z', ...status },
+    status: {
+      phase: 'Progressing',
+      canaryWeight: 40,
+      failedChecks: 1,
+      iterations: 3,
+      lastTransitionTime: '2026-12-07T00:00:00Z',
+      ...status,
+    },
   } as unknown as CanaryObject;
 }
 
-function decision(time: string, weight: number, value: number, action: Decision['action'] = 'advance'): Decision {
+function decision(
+  time: string,
+  weight: number,
+  value: number,
+  action: Decision['action'] = 'advance',
+): Decision {
   return {
     time,
     canary: 'web.shop',
     action,
     phase: 'Progressing',
-    message: action === 'halt' ? `Halt web.shop advancement success rate ${value}% < 99%` : 'Advance web.shop canary weight',
+    message:
+      action === 'halt'
+        ? `Halt web.shop advancement success rate ${value}% < 99%`
+        : 'Advance web.shop canary weight',
     canaryWeight: weight,
     primaryWeight: 100 - weight,
     iteration: 1,
@@ -93,11 +114,17 @@ class MemoryBackend implements OperationsBackend {
   }
   list(scope: CanaryScope): Promise<CanaryObject[]> {
     this.lists += 1;
-    return Promise.resolve([...this.canaries.values()].filter((c) => scope.allNamespaces || c.metadata.namespace === scope.namespace));
+    return Promise.resolve(
+      [...this.canaries.values()].filter(
+        (c) => scope.allNamespaces || c.metadata.namespace === scope.namespace,
+      ),
+    );
   }
   get(namespace: string, name: string): Promise<CanaryObject> {
     const found = this.canaries.get(`${namespace}/${name}`);
-    return found === undefined ? Promise.reject(new CanaryNotFoundError(namespace, name, this.where)) : Promise.resolve(found);
+    return found === undefined
+      ? Promise.reject(new CanaryNotFoundError(namespace, name, this.where))
+      : Promise.resolve(found);
   }
   decisions(namespace: string, name: string): Promise<Decision[]> {
     return Promise.resolve(this.history.get(`${namespace}/${name}`) ?? []);
@@ -105,7 +132,11 @@ class MemoryBackend implements OperationsBackend {
   revisions(): Promise<Revisions> {
     return Promise.resolve({ primary: 'web:1.0.0', canary: 'web:2.0.0' });
   }
-  watch(_scope: CanaryScope, onChange: (change: CanaryChange, canary: CanaryObject) => void, signal: AbortSignal): Promise<void> {
+  watch(
+    _scope: CanaryScope,
+    onChange: (change: CanaryChange, canary: CanaryObject) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     this.watches += 1;
     this.watchers.add(onChange);
     return new Promise((resolve) =>
@@ -145,18 +176,34 @@ class MemoryReviews implements KubernetesReviews {
   tokenReviews = 0;
   accessReviews = 0;
   readonly users: Record<string, { name: string; rules: string[] }> = {
-    'alice-kube-token': { name: 'alice', rules: ['list canaries shop', 'get canaries shop', 'patch canaries shop', 'get configmaps shop', 'get deployments shop'] },
+    'alice-kube-token': {
+      name: 'alice',
+      rules: [
+        'list canaries shop',
+        'get canaries shop',
+        'patch canaries shop',
+        'get configmaps shop',
+        'get deployments shop',
+      ],
+    },
     'bob-kube-token': { name: 'bob', rules: ['list canaries shop', 'get canaries shop'] },
   };
   tokenReview(token: string): Promise<Principal | undefined> {
     this.tokenReviews += 1;
     const user = this.users[token];
-    return Promise.resolve(user === undefined ? undefined : { name: user.name, kind: 'kubernetes', groups: ['system:authenticated'] });
+    return Promise.resolve(
+      user === undefined
+        ? undefined
+        : { name: user.name, kind: 'kubernetes', groups: ['system:authenticated'] },
+    );
   }
   subjectAccessReview(principal: Principal, permission: Permission): Promise<boolean> {
     this.accessReviews += 1;
     const user = Object.values(this.users).find((candidate) => candidate.name === principal.name);
-    return Promise.resolve(user?.rules.includes(`${permission.verb} ${permission.resource} ${permission.namespace ?? '*'}`) === true);
+    return Promise.resolve(
+      user?.rules.includes(`${permission.verb} ${permission.resource} ${permission.namespace ?? '*'}`) ===
+        true,
+    );
   }
 }
 
@@ -171,7 +218,10 @@ afterEach(async () => {
 
 async function start(options: { token?: string; reviews?: MemoryReviews; host?: string } = {}) {
   const backend = new MemoryBackend();
-  backend.set(canary('shop', 'web'), [decision('2026-12-07T00:01:00Z', 20, 99.5), decision('2026-12-07T00:02:00Z', 40, 97.25, 'halt')]);
+  backend.set(canary('shop', 'web'), [
+    decision('2026-12-07T00:01:00Z', 20, 99.5),
+    decision('2026-12-07T00:02:00Z', 40, 97.25, 'halt'),
+  ]);
   backend.set(canary('billing', 'api', { phase: 'Succeeded', canaryWeight: 0 }));
   const actions = new MemoryActions(backend);
   const reviews = options.reviews ?? new MemoryReviews();
@@ -193,32 +243,53 @@ async function start(options: { token?: string; reviews?: MemoryReviews; host?: 
   const call = (path: string, init: RequestInit & { token?: string } = {}) =>
     fetch(new URL(path, server.url), {
       ...init,
-      headers: { ...(init.token === undefined ? {} : { authorization: `Bearer ${init.token}` }), ...(init.headers as Record<string, string> | undefined) },
+      headers: {
+        ...(init.token === undefined ? {} : { authorization: `Bearer ${init.token}` }),
+        ...(init.headers as Record<string, string> | undefined),
+      },
     });
   return { backend, actions, reviews, server, feed, call };
 }
 
-async function csrfOf(call: (path: string, init?: RequestInit & { token?: string }) => Promise<Response>, token: string): Promise<string> {
+async function csrfOf(
+  call: (path: string, init?: RequestInit & { token?: string }) => Promise<Response>,
+  token: string,
+): Promise<string> {
   return ((await (await call('/api/session', { token })).json()) as { csrfToken: string }).csrfToken;
 }
 
 describe('the dashboard server', () => {
   it('answers 401 to every API route without credentials or with an unknown token, and names the scheme', async () => {
     const { call } = await start();
-    for (const path of ['/api/canaries', '/api/canaries/shop/web', '/api/canaries/shop/web/decisions', '/api/health', '/api/session', '/api/events']) {
+    for (const path of [
+      '/api/canaries',
+      '/api/canaries/shop/web',
+      '/api/canaries/shop/web/decisions',
+      '/api/health',
+      '/api/session',
+      '/api/events',
+    ]) {
       const bare = await call(path);
       expect(bare.status, path).toBe(401);
       expect(bare.headers.get('www-authenticate')).toBe('Bearer realm="vireo-dashboard"');
       expect(((await bare.json()) as { code: string }).code).toBe('E_DASHBOARD_UNAUTHENTICATED');
       expect((await call(path, { token: 'wrong-token-0123456789' })).status, path).toBe(401);
     }
-    const action = await call('/api/canaries/shop/web/actions', { method: 'POST', body: '{"action":"pause","reason":"x"}', headers: { 'content-type': 'application/json' } });
+    const action = await call('/api/canaries/shop/web/actions', {
+      method: 'POST',
+      body: '{"action":"pause","reason":"x"}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(action.status).toBe(401);
   });
 
   it('sends the security headers on pages and API answers, with a CSP that allows no inline script, and a page with no data in it', async () => {
     const { call } = await start();
-    for (const response of [await call('/'), await call('/api/canaries', { token: TOKEN }), await call('/assets/app.css')]) {
+    for (const response of [
+      await call('/'),
+      await call('/api/canaries', { token: TOKEN }),
+      await call('/assets/app.css'),
+    ]) {
       const csp = response.headers.get('content-security-policy') ?? '';
       expect(csp).toContain("script-src 'self'");
       expect(csp).toContain("frame-ancestors 'none'");
@@ -258,14 +329,33 @@ describe('the dashboard server', () => {
 
   it('lists the canaries with the cells vireo get prints, their progress and last decision', async () => {
     const { call, backend } = await start();
-    const body = (await (await call('/api/canaries', { token: TOKEN })).json()) as { items: Record<string, any>[] };
-    expect(body.items.map((row) => `${row['namespace']}/${row['name']}`)).toEqual(['billing/api', 'shop/web']);
+    const body = (await (await call('/api/canaries', { token: TOKEN })).json()) as {
+      items: Record<string, any>[];
+    };
+    expect(body.items.map((row) => `${row['namespace']}/${row['name']}`)).toEqual([
+      'billing/api',
+      'shop/web',
+    ]);
     const web = body.items[1]!;
-    const table = canaryRows([...backend.canaries.values()].filter((c) => c.metadata.name === 'web'), { wide: true, allNamespaces: false });
+    const table = canaryRows(
+      [...backend.canaries.values()].filter((c) => c.metadata.name === 'web'),
+      { wide: true, allNamespaces: false },
+    );
     const [header, cells] = table as [string[], string[]];
-    for (const [index, column] of header.entries()) if (column !== 'NAME') expect(web['columns'][Object.keys(web['columns'])[index - 1]!]).toBe(cells[index]);
-    expect(web).toMatchObject({ phase: 'Progressing', weight: 40, progress: { step: 2, steps: 3 }, failedChecks: 1, threshold: 2 });
-    expect(web['lastDecision']).toMatchObject({ action: 'halt', message: 'Halt web.shop advancement success rate 97.25% < 99%' });
+    for (const [index, column] of header.entries())
+      if (column !== 'NAME')
+        expect(web['columns'][Object.keys(web['columns'])[index - 1]!]).toBe(cells[index]);
+    expect(web).toMatchObject({
+      phase: 'Progressing',
+      weight: 40,
+      progress: { step: 2, steps: 3 },
+      failedChecks: 1,
+      threshold: 2,
+    });
+    expect(web['lastDecision']).toMatchObject({
+      action: 'halt',
+      message: 'Halt web.shop advancement success rate 97.25% < 99%',
+    });
   });
 
   it("gives a canary's page the chart series, the checks against their thresholds with the sample, and vireo status's text; no webhook secret", async () => {
@@ -276,26 +366,53 @@ describe('the dashboard server', () => {
     expect(text).not.toContain('secret');
     const detail = JSON.parse(text) as Record<string, any>;
     expect(detail['weights'].map((point: any) => point.weight)).toEqual([20, 40]);
-    expect(detail['checks']['request-success-rate'].at(-1)).toMatchObject({ value: 97.25, min: 99, verdict: 'fail' });
-    expect(detail['checks']['request-success-rate'].at(-1).text).toBe('request-success-rate 97.25% < 99 (min 99) failed [requests 1200]');
-    expect(detail['gates']).toEqual([expect.objectContaining({ name: 'gate', type: 'confirm-promotion', loadtester: 'http://loadtester.test:8080' })]);
+    expect(detail['checks']['request-success-rate'].at(-1)).toMatchObject({
+      value: 97.25,
+      min: 99,
+      verdict: 'fail',
+    });
+    expect(detail['checks']['request-success-rate'].at(-1).text).toBe(
+      'request-success-rate 97.25% < 99 (min 99) failed [requests 1200]',
+    );
+    expect(detail['gates']).toEqual([
+      expect.objectContaining({
+        name: 'gate',
+        type: 'confirm-promotion',
+        loadtester: 'http://loadtester.test:8080',
+      }),
+    ]);
     const canaryObject = backend.canaries.get('shop/web')!;
     expect(detail['statusText']).toBe(
-      formatStatus({ canary: canaryObject, decisions: backend.history.get('shop/web')!, revisions: { primary: 'web:1.0.0', canary: 'web:2.0.0' } }, new Date('2026-12-07T00:05:00Z')),
+      formatStatus(
+        {
+          canary: canaryObject,
+          decisions: backend.history.get('shop/web')!,
+          revisions: { primary: 'web:1.0.0', canary: 'web:2.0.0' },
+        },
+        new Date('2026-12-07T00:05:00Z'),
+      ),
     );
     expect((await call('/api/canaries/shop/nope', { token: TOKEN })).status).toBe(404);
     expect((await call('/api/canaries?token=abc', { token: TOKEN })).status).toBe(400);
   });
 
-  it("shows a Kubernetes user only the namespaces their RBAC allows, and a refusal names the missing permission", async () => {
+  it('shows a Kubernetes user only the namespaces their RBAC allows, and a refusal names the missing permission', async () => {
     const { call, reviews } = await start();
-    const alice = (await (await call('/api/canaries', { token: 'alice-kube-token' })).json()) as { items: { name: string }[] };
+    const alice = (await (await call('/api/canaries', { token: 'alice-kube-token' })).json()) as {
+      items: { name: string }[];
+    };
     expect(alice.items.map((row) => row.name)).toEqual(['web']);
     const refused = await call('/api/canaries/billing/api', { token: 'alice-kube-token' });
     expect(refused.status).toBe(403);
-    expect(await refused.json()).toMatchObject({ code: 'E_DASHBOARD_FORBIDDEN', permission: 'get canaries.flagger.app in namespace billing' });
+    expect(await refused.json()).toMatchObject({
+      code: 'E_DASHBOARD_FORBIDDEN',
+      permission: 'get canaries.flagger.app in namespace billing',
+    });
     // Bob may read canaries but not their decisions: the page says so instead of failing.
-    const bob = (await (await call('/api/canaries/shop/web', { token: 'bob-kube-token' })).json()) as Record<string, any>;
+    const bob = (await (await call('/api/canaries/shop/web', { token: 'bob-kube-token' })).json()) as Record<
+      string,
+      any
+    >;
     expect(bob['decisionsNote']).toBe('bob may not get configmaps in namespace shop');
     expect(bob['timeline']).toEqual([]);
     // Reviews are cached: a second read asks the API server nothing new.
@@ -307,29 +424,56 @@ describe('the dashboard server', () => {
   it('takes an action only with the CSRF token of the same credential, from the same origin, with a reason, and within RBAC', async () => {
     const { call, actions, backend, server } = await start();
     const post = (token: string, body: object, headers: Record<string, string>) =>
-      call('/api/canaries/shop/web/actions', { method: 'POST', token, body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+      call('/api/canaries/shop/web/actions', {
+        method: 'POST',
+        token,
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', ...headers },
+      });
     const aliceCsrf = await csrfOf(call, 'alice-kube-token');
     const bobCsrf = await csrfOf(call, 'bob-kube-token');
 
     const noCsrf = await post('alice-kube-token', { action: 'pause', reason: 'x' }, {});
     expect(noCsrf.status).toBe(403);
     expect(((await noCsrf.json()) as { code: string }).code).toBe('E_DASHBOARD_CSRF');
-    expect((await post('alice-kube-token', { action: 'pause', reason: 'x' }, { 'x-vireo-csrf': bobCsrf })).status).toBe(403);
-    const crossSite = await post('alice-kube-token', { action: 'pause', reason: 'x' }, { 'x-vireo-csrf': aliceCsrf, origin: 'https://attacker.example' });
+    expect(
+      (await post('alice-kube-token', { action: 'pause', reason: 'x' }, { 'x-vireo-csrf': bobCsrf })).status,
+    ).toBe(403);
+    const crossSite = await post(
+      'alice-kube-token',
+      { action: 'pause', reason: 'x' },
+      { 'x-vireo-csrf': aliceCsrf, origin: 'https://attacker.example' },
+    );
     expect(crossSite.status).toBe(403);
-    const noReason = await post('alice-kube-token', { action: 'pause', reason: ' ' }, { 'x-vireo-csrf': aliceCsrf });
+    const noReason = await post(
+      'alice-kube-token',
+      { action: 'pause', reason: ' ' },
+      { 'x-vireo-csrf': aliceCsrf },
+    );
     expect(noReason.status).toBe(400);
     expect(await noReason.text()).toMatch(/reason/);
-    expect((await post('alice-kube-token', { action: 'delete', reason: 'x' }, { 'x-vireo-csrf': aliceCsrf })).status).toBe(400);
+    expect(
+      (await post('alice-kube-token', { action: 'delete', reason: 'x' }, { 'x-vireo-csrf': aliceCsrf }))
+        .status,
+    ).toBe(400);
     const bob = await post('bob-kube-token', { action: 'pause', reason: 'x' }, { 'x-vireo-csrf': bobCsrf });
     expect(bob.status).toBe(403);
     expect(await bob.json()).toMatchObject({ permission: 'patch canaries.flagger.app in namespace shop' });
     expect(actions.requests).toEqual([]);
 
     const origin = new URL(server.url).origin;
-    const done = await post('alice-kube-token', { action: 'pause', reason: 'errors in eu-west' }, { 'x-vireo-csrf': aliceCsrf, origin });
+    const done = await post(
+      'alice-kube-token',
+      { action: 'pause', reason: 'errors in eu-west' },
+      { 'x-vireo-csrf': aliceCsrf, origin },
+    );
     expect(done.status).toBe(200);
-    expect(await done.json()).toMatchObject({ action: 'pause', by: 'alice', reason: 'errors in eu-west', wrote: 'spec.suspend: true' });
+    expect(await done.json()).toMatchObject({
+      action: 'pause',
+      by: 'alice',
+      reason: 'errors in eu-west',
+      wrote: 'spec.suspend: true',
+    });
     expect(backend.canaries.get('shop/web')?.spec.suspend).toBe(true);
   });
 

@@ -411,11 +411,13 @@ export function errorAnswer(error: unknown): { status: number; body: Record<stri
   if (error instanceof VireoError) {
     const status = /FORBIDDEN|RBAC/.test(error.code)
       ? 403
-      : /NOT_FOUND/.test(error.code)
-        ? 404
-        : /USAGE|INVALID|BAD/.test(error.code)
-          ? 400
-          : 500;
+      : /PENDING|PAUSED|CONFLICT/.test(error.code)
+        ? 409
+        : /NOT_FOUND/.test(error.code)
+          ? 404
+          : /USAGE|INVALID|BAD/.test(error.code)
+            ? 400
+            : 500;
     return { status, body: { code: error.code, error: error.message } };
   }
   return { status: 500, body: { code: 'E_DASHBOARD_INTERNAL', error: messageOf(error) } };
