@@ -117,7 +117,7 @@ export async function runDashboard(flags: DashboardFlags, io: CliIo, host: Dashb
   const { openBackend } = await import('../cli/ops/commands.js');
   const backend = await openBackend(flags);
   let reviews: KubernetesReviews | undefined;
-  let closeReviews = async (): Promise<void> => undefined;
+  let closeReviews = (): Promise<void> => Promise.resolve();
   try {
     if (!local) {
       const [{ loadClusterConfig }, { KubeClient }, { ClusterReviews }] = await Promise.all([

@@ -10,7 +10,6 @@ import {
   DECISIONS_LABEL,
   decisionsConfigMapName,
   decisionsOf,
-  type ConfigMapObject,
 } from '../platforms/kubernetes/decision-store.js';
 import type { Informer } from '../platforms/kubernetes/informer.js';
 import {
@@ -51,7 +50,7 @@ export class ControllerCacheBackend implements OperationsBackend {
 
   decisions(namespace: string, name: string): Promise<Decision[]> {
     const configMap = this.caches.workloads.get('configmaps')?.get(namespace, decisionsConfigMapName(name));
-    return Promise.resolve(decisionsOf(configMap as ConfigMapObject | undefined));
+    return Promise.resolve(decisionsOf(configMap));
   }
 
   revisions(canary: CanaryObject): Promise<Revisions> {

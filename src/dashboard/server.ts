@@ -251,7 +251,11 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
         );
       const body = await readJson(request);
       const reason = typeof body['reason'] === 'string' ? body['reason'].trim() : '';
-      if (reason === '' || reason.length > 1024 || /[\u0000-\u001f\u007f]/.test(reason))
+      if (
+        reason === '' ||
+        reason.length > 1024 ||
+        [...reason].some((character) => character < ' ' || character === '\u007f')
+      )
         throw new HttpError(
           400,
           'E_DASHBOARD_BAD_REQUEST',
