@@ -74,6 +74,8 @@ export interface PlatformPorts {
 export interface AssemblyOptions {
   /** The default router of canaries without `spec.provider` (`--mesh-provider`, or `local`). */
   readonly meshProvider: string;
+  /** `--min-analysis-interval` (test clusters): the engine's "next step in …" uses it. */
+  readonly minIntervalMs?: number;
   /** `--metrics-server`, for deprecated inline queries. */
   readonly metricsServer?: string;
   /** `--event-webhook` */
@@ -186,6 +188,7 @@ export function assembleEngine(ports: PlatformPorts, options: AssemblyOptions): 
     logger: logger.child({ component: 'engine' }),
     clock: ports.clock,
     meshProvider: options.meshProvider,
+    ...(options.minIntervalMs === undefined ? {} : { minIntervalMs: options.minIntervalMs }),
     ...(options.eventWebhook === undefined ? {} : { eventWebhook: options.eventWebhook }),
     checkKinds: options.checkKinds ?? DEFAULT_CHECK_REGISTRY.with(JUDGE_CHECKS),
   });

@@ -105,6 +105,8 @@ export interface EngineDependencies {
   readonly clock: Clock;
   /** The controller's --mesh-provider (default istio). */
   readonly meshProvider?: string;
+  /** The controller's --min-analysis-interval: ticks come that often, and `next` says so (default 10s). */
+  readonly minIntervalMs?: number;
   /** The controller's --event-webhook, used when a canary has no `event` hooks. */
   readonly eventWebhook?: string;
   /** The kinds of check a canary's analysis may use (default: Flagger's); a judge registers its kind here. */
@@ -170,7 +172,7 @@ export class CanaryEngine {
       name: formatKey(key),
       target: `${canary.spec.targetRef.name}.${key.namespace}`,
       kind: canary.spec.targetRef.kind,
-      settings: progressionSettings(canary.spec, this.deps.meshProvider),
+      settings: progressionSettings(canary.spec, this.deps.meshProvider, this.deps.minIntervalMs),
       status,
       phase: status.phase ?? '',
       eventPhase: status.phase === undefined || status.phase === '' ? 'Initializing' : status.phase,

@@ -4,7 +4,7 @@
  * with who asked and why, and answered once.
  */
 import { describe, expect, it } from 'vitest';
-import { World, initializedWorld } from '../../test/support/engine-world.js';
+import { World, initializedWorld, newTestCanary } from '../../test/support/engine-world.js';
 import {
   pendingRequest,
   planRequest,
@@ -228,5 +228,16 @@ describe('operator requests: the rule', () => {
       'note',
       'note',
     ]);
+  });
+});
+
+describe('decisions say when the next step comes', () => {
+  it('a 2s interval under --min-analysis-interval 1s says "next step in 2s", not the default floor of 10s', async () => {
+    const world = await initializedWorld(newTestCanary({ interval: '2s' }));
+    await world.tick({ minIntervalMs: 1000 });
+    expect(world.decisionHistory.at(-1)?.next).toBe('next step in 2s');
+    await world.tick();
+    // Without the flag the controller ticks at the 10s floor, and says so.
+    expect(world.decisionHistory.at(-1)?.next).toBe('next step in 10s');
   });
 });

@@ -30,6 +30,8 @@ export function analysisIntervalMs(interval: string | undefined, minimumMs = MIN
 export function progressionSettings(
   spec: CanarySpec,
   meshProvider = DEFAULT_MESH_PROVIDER,
+  /** The controller's `--min-analysis-interval`, so the interval the engine reports is the one it ticks at. */
+  minIntervalMs = MIN_INTERVAL_MS,
 ): ProgressionSettings {
   const analysis = analysisOf(spec) ?? {};
   const router = routerForCanary({ spec }, meshProvider);
@@ -40,7 +42,7 @@ export function progressionSettings(
     provider: router.given,
     router,
     strategy: deploymentStrategy({ iterations, match }),
-    intervalMs: analysisIntervalMs(analysis.interval),
+    intervalMs: analysisIntervalMs(analysis.interval, minIntervalMs),
     threshold: (analysis.threshold ?? 0) > 0 ? (analysis.threshold as number) : 1,
     iterations,
     maxWeight: analysis.maxWeight,

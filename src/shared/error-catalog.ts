@@ -62,6 +62,37 @@ export const ERROR_CATALOG = {
       '`vireo status`, `explain` or `get NAME` named a canary that is not in that namespace (of the cluster, or of local mode with `--local`).',
     action: 'Check the name and namespace (`-n`); `vireo get canaries -A` lists them all.',
   },
+  E_ACTION_FORBIDDEN: {
+    area: 'Command line and input',
+    meaning:
+      '`vireo promote`, `abort`, `pause`, `resume` or `retry` (or the dashboard) was refused by RBAC: the caller may not `patch` canaries in that namespace.',
+    action:
+      'Ask your cluster admin for the `patch` verb on `canaries.flagger.app` in the namespace (docs/cli-operations.md lists the RBAC per command).',
+  },
+  E_REQUEST_PENDING: {
+    area: 'Command line and input',
+    meaning:
+      'An action was refused because an earlier request on the canary (`vireo.dev/request`) has not been answered by the controller yet; writing would replace it unseen.',
+    action:
+      'Wait for the answer (`vireo explain NAME`), check that the controller (or `vireo local up`) runs, or remove the request as the message says.',
+  },
+  E_CANARY_PAUSED: {
+    area: 'Command line and input',
+    meaning:
+      '`vireo promote`, `abort` or `retry` on a paused canary (`spec.suspend: true`): the controller does not act on a paused canary.',
+    action: '`vireo resume NAME --reason ...` first, then ask again.',
+  },
+  E_CONFIRMATION_REQUIRED: {
+    area: 'Command line and input',
+    meaning: 'An action asks for confirmation, and there is no terminal to ask on (a script, CI).',
+    action: 'Pass `--yes` to act without a question.',
+  },
+  E_WAIT_TIMEOUT: {
+    area: 'Command line and input',
+    meaning: '`--wait` saw no outcome of the action within `--timeout`; the request stays written.',
+    action:
+      'Look at `vireo status NAME` and `vireo explain NAME`; if the controller never answered, check that it runs. Raise `--timeout` for long analyses.',
+  },
   E_SECRET_NOT_FOUND: {
     area: 'Command line and input',
     meaning: 'The Secret a template or alert provider refers to does not exist where Vireo looked.',

@@ -77,6 +77,8 @@ export interface WorldEngineOptions {
   checks?: CheckDependencies;
   /** Answers operators' requests (src/engine/operator-requests.ts); absent: they are left alone. */
   requests?: RequestAcknowledger;
+  /** The controller's --min-analysis-interval (default 10s). */
+  minIntervalMs?: number;
 }
 
 export class InMemoryWorld {

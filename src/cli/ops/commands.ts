@@ -7,7 +7,7 @@ import { UsageError } from '../../shared/errors.js';
 import { printable } from '../../shared/printable.js';
 import type { CliIo } from '../main.js';
 import { decisionsSince, formatTimeline, parseSince } from './explain.js';
-import type { CanaryObject, CanaryScope, OperationsBackend } from './port.js';
+import type { CanaryActions, CanaryObject, CanaryScope, OperationsBackend } from './port.js';
 import { canaryRows, formatCanaries, formatCanary, formatTable, type OutputFormat } from './printer.js';
 import { formatStatus } from './status.js';
 
@@ -23,13 +23,17 @@ export interface TargetFlags {
 
 export interface OpsDeps {
   readonly io: CliIo;
-  readonly openBackend: (flags: TargetFlags) => Promise<OperationsBackend>;
+  readonly openBackend: (flags: TargetFlags) => Promise<OperationsBackend & CanaryActions>;
   readonly now: () => Date;
-  /** Aborted by Ctrl-C: ends `-w`. */
+  /** Aborted by Ctrl-C: ends `-w` and `--wait`. */
   readonly stop: AbortSignal;
+  /** Asks a yes/no question on the terminal; undefined when there is none (the actions then need --yes). */
+  readonly confirm?: (question: string) => Promise<boolean>;
+  /** How often `--wait` looks (default 1 s). */
+  readonly pollMs?: number;
 }
 
-export async function openBackend(flags: TargetFlags): Promise<OperationsBackend> {
+export async function openBackend(flags: TargetFlags): Promise<OperationsBackend & CanaryActions> {
   if (flags.local === true || flags.stateDir !== undefined) {
     if (flags.context !== undefined || flags.kubeconfig !== undefined)
       throw new UsageError('--local reads the state directory: leave out --context and --kubeconfig');

@@ -80,6 +80,12 @@ export function clockOf(time: string): string {
 export function formatDecision(decision: Decision): string {
   const clock = clockOf(decision.time);
   const lines = [`${clock} ${decision.action}: ${printable(decision.message)}`];
+  if (decision.request !== undefined) {
+    const { action, by, reason, at, honoured } = decision.request;
+    lines.push(
+      `    ${printable(action)} requested by ${printable(by)} at ${clockOf(at)}: ${printable(reason)}${honoured ? '' : ' (not honoured)'}`,
+    );
+  }
   for (const check of decision.checks ?? []) lines.push(`    ${describeCheck(check)}`);
   if (decision.webhook !== undefined) {
     const { name, type, status, body } = decision.webhook;

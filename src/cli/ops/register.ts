@@ -4,7 +4,17 @@
  */
 import { Argument, Option, type Command } from 'commander';
 import type { CliIo } from '../main.js';
+import type { ActionFlags } from './action-command.js';
 import type { ExplainFlags, GetFlags, OpsDeps, StatusFlags } from './commands.js';
+import type { CanaryAction } from './port.js';
+
+const ACTIONS: readonly { readonly action: CanaryAction; readonly summary: string }[] = [
+  { action: 'promote', summary: 'promote a canary now, skipping the rest of its analysis' },
+  { action: 'abort', summary: 'roll a canary back now, with the rollback alert' },
+  { action: 'pause', summary: 'hold a canary at its current weight (spec.suspend: true)' },
+  { action: 'resume', summary: 'let a paused canary go on (spec.suspend: false)' },
+  { action: 'retry', summary: 'analyse a failed revision again, without a new spec' },
+];
 
 function targetOptions(command: Command): Command {
   return command
@@ -24,7 +34,26 @@ async function deps(io: CliIo): Promise<OpsDeps> {
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  return { io, openBackend, now: () => new Date(), stop: controller.signal };
+  const interactive = process.stdin.isTTY && process.stderr.isTTY;
+  return {
+    io,
+    openBackend,
+    now: () => new Date(),
+    stop: controller.signal,
+    ...(interactive ? { confirm: askOnTerminal } : {}),
+  };
+}
+
+/** A y/N question on standard error, answered on standard input (only when both are a terminal). */
+async function askOnTerminal(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await terminal.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    terminal.close();
+  }
 }
 
 export function registerOperations(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -71,6 +100,23 @@ export function registerOperations(program: Command, io: CliIo, setExitCode: (co
       const { runExplain } = await import('./commands.js');
       setExitCode(await runExplain(name, flags, await deps(io)));
     });
+
+  for (const { action, summary } of ACTIONS) {
+    targetOptions(
+      program
+        .command(action)
+        .description(`${summary}; recorded with who and why (docs/cli-operations.md)`)
+        .argument('<name>', 'the canary'),
+    )
+      .option('--reason <text>', 'why (required): kept in the decision history with who asked')
+      .option('-y, --yes', 'do not ask for confirmation (needed without a terminal, e.g. in CI)')
+      .option('--wait', "show progress until the controller answered and the action's outcome is known")
+      .option('--timeout <duration>', 'with --wait: give up after this long (exit 1)', '30m')
+      .action(async (name: string, flags: ActionFlags) => {
+        const { runAction } = await import('./action-command.js');
+        setExitCode(await runAction(action, name, flags, await deps(io)));
+      });
+  }
 
   program
     .command('completion')

@@ -6,6 +6,7 @@
  */
 import { formatDuration, parseGoDuration } from '../../api/duration.js';
 import type { Decision } from '../../engine/decisions.js';
+import { pendingRequest } from '../../engine/operator-requests.js';
 import { printable } from '../../shared/printable.js';
 import { clockOf, describeCheck } from './explain.js';
 import type { CanaryObject, Revisions } from './port.js';
@@ -36,6 +37,14 @@ export function formatStatus(view: StatusView, now: Date): string {
   rows.push(['Phase', `${printable(status.phase ?? 'not initialized yet')}${inPhase}`]);
   if (canary.spec.suspend === true)
     rows.push(['Suspended', 'yes: the controller skips this canary (spec.suspend)']);
+  const pending = pendingRequest(canary.metadata.annotations);
+  if (pending.kind === 'request')
+    rows.push([
+      'Request',
+      `${pending.request.action} by ${printable(pending.request.by)} at ${clockOf(pending.request.at)} UTC (${printable(pending.request.reason)}), not answered by the controller yet`,
+    ]);
+  else if (pending.kind === 'malformed')
+    rows.push(['Request', `annotation vireo.dev/request is malformed: ${pending.problem}`]);
   rows.push([
     'Weights',
     `canary ${status.canaryWeight ?? 0}%, primary ${100 - (status.canaryWeight ?? 0)}%${last === undefined ? '' : ` (routes at the last decision: ${last.canaryWeight}/${last.primaryWeight})`}`,

@@ -186,6 +186,7 @@ export class KubernetesController {
       },
       {
         meshProvider: settings.meshProvider,
+        ...(settings.minIntervalMs === undefined ? {} : { minIntervalMs: settings.minIntervalMs }),
         ...(settings.metricsServer === undefined ? {} : { metricsServer: settings.metricsServer }),
         ...(settings.eventWebhook === undefined ? {} : { eventWebhook: settings.eventWebhook }),
         ...(settings.clusterName === undefined ? {} : { clusterName: settings.clusterName }),
