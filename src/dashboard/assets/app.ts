@@ -355,7 +355,8 @@ function chart(
     const low = Math.min(...values);
     const high = Math.max(...values);
     const pad = (high - low || Math.abs(high) || 1) * 0.15;
-    yMin = low - pad;
+    // Measurements that cannot be negative (rates, durations) keep the axis at zero or above.
+    yMin = low >= 0 ? Math.max(0, low - pad) : low - pad;
     yMax = high + pad;
   }
   if (yMax <= yMin) yMax = yMin + 1;
