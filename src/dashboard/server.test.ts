@@ -20,6 +20,9 @@ import { canaryRows } from '../cli/ops/printer.js';
 import { formatStatus } from '../cli/ops/status.js';
 import { DashboardAuth, type KubernetesReviews, type Permission, type Principal } from './auth.js';
 import { CanaryFeed } from './events.js';
+import { LoadtesterGates } from './gates.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startDashboardServer, type DashboardServer } from './server.js';
 
 const TOKEN = 'test-dashboard-token-0123456789';
@@ -216,9 +219,14 @@ afterEach(async () => {
   servers = [];
 });
 
-async function start(options: { token?: string; reviews?: MemoryReviews; host?: string } = {}) {
+async function start(
+  options: { token?: string; reviews?: MemoryReviews; host?: string; loadtester?: string } = {},
+) {
   const backend = new MemoryBackend();
-  backend.set(canary('shop', 'web'), [
+  const web = canary('shop', 'web');
+  if (options.loadtester !== undefined)
+    (web.spec.analysis.webhooks as { url: string }[])[0]!.url = `${options.loadtester}/gate/check`;
+  backend.set(web, [
     decision('2026-12-07T00:01:00Z', 20, 99.5),
     decision('2026-12-07T00:02:00Z', 40, 97.25, 'halt'),
   ]);
@@ -233,7 +241,7 @@ async function start(options: { token?: string; reviews?: MemoryReviews; host?: 
     feed,
     auth: new DashboardAuth({ token: 'token' in options ? options.token : TOKEN, kubernetes: reviews }),
     actions,
-    gates: undefined,
+    gates: new LoadtesterGates(undefined),
     mode: 'test',
     now: () => new Date('2026-12-07T00:05:00Z'),
   });
@@ -497,5 +505,49 @@ describe('the dashboard server', () => {
     }
     expect(backend.watches).toBe(1);
     expect(backend.lists).toBe(listsBefore);
+  });
+
+  it("opens a canary's confirm gate at its loadtester's origin, with the CSRF token, and refuses a canary without one", async () => {
+    const received: { path: string; body: string }[] = [];
+    const loadtester = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push({ path: request.url ?? '', body });
+        response.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => loadtester.listen(0, '127.0.0.1', resolve));
+    try {
+      const { call, backend } = await start({
+        loadtester: `http://127.0.0.1:${(loadtester.address() as AddressInfo).port}`,
+      });
+      const csrf = await csrfOf(call, TOKEN);
+      const post = (path: string, body: object) =>
+        call(path, {
+          method: 'POST',
+          token: TOKEN,
+          body: JSON.stringify(body),
+          headers: { 'content-type': 'application/json', 'x-vireo-csrf': csrf },
+        });
+      const opened = await post('/api/canaries/shop/web/gates', {
+        gate: 'open',
+        reason: 'checked the graphs',
+      });
+      expect(opened.status).toBe(200);
+      expect(received).toEqual([
+        {
+          path: '/gate/open',
+          body: JSON.stringify({ name: 'web', namespace: 'shop', phase: '', checksum: '' }),
+        },
+      ]);
+      const plain = canary('ops', 'plain');
+      backend.set({ ...plain, spec: { ...plain.spec, analysis: { ...plain.spec.analysis, webhooks: [] } } });
+      const none = await post('/api/canaries/ops/plain/gates', { gate: 'open', reason: 'x' });
+      expect(none.status).toBe(409);
+      expect(((await none.json()) as { code: string }).code).toBe('E_DASHBOARD_NO_GATE');
+    } finally {
+      await new Promise((resolve) => loadtester.close(resolve));
+    }
   });
 });
