@@ -37,6 +37,7 @@ export interface ControllerFlags {
   leaderElectionRenewDeadline?: string;
   leaderElectionRetryPeriod?: string;
   port?: string;
+  dashboardPort?: string;
   host?: string;
   logLevel?: string;
   threadiness?: string;
@@ -271,6 +272,24 @@ export async function runController(
     `listening on :${server.port} for /metrics and /healthz`,
   );
   host.onListening?.(server.port);
+  // The web dashboard from the informers' caches (docs/dashboard.md), when asked for.
+  const dashboard =
+    flags.dashboardPort === undefined
+      ? undefined
+      : await import('../dashboard/controller-dashboard.js').then(
+          ({ startControllerDashboard, parseDashboardPort }) =>
+            startControllerDashboard({
+              port: parseDashboardPort(flags.dashboardPort!),
+              host: flags.host ?? '0.0.0.0',
+              caches: controller.dashboardCaches(),
+              client,
+              kubeConfig,
+              env: host.env,
+              logger,
+              leader: () => leading,
+            }),
+        );
+  if (dashboard !== undefined) logger.info({ url: dashboard.server.url }, 'serving the dashboard');
 
   let lostLeadership: (reason: string) => void = () => undefined;
   const lost = new Promise<string>((resolve) => {
@@ -310,6 +329,7 @@ export async function runController(
     const reason = await waitForStop(host, lost);
     logger.info({ reason }, 'stopping the controller');
   } catch (error) {
+    await dashboard?.close();
     await server.close();
     await client.close();
     if (error instanceof VireoError) throw error;
@@ -317,6 +337,7 @@ export async function runController(
       cause: error,
     });
   }
+  await dashboard?.close();
   await controller.stop();
   if (elector !== undefined && exitCode === 0) await elector.release().catch(() => undefined);
   await server.close();

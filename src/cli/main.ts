@@ -11,6 +11,7 @@ import type { AlertTestOptions } from './alert-command.js';
 import type { ControllerFlags } from './controller-command.js';
 import type { MetricsQueryOptions } from './metrics-command.js';
 import { registerOperations } from './ops/register.js';
+import { registerDashboard } from '../dashboard/register.js';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -239,6 +240,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     )
     .option('--leader-election-retry-period <duration>', 'time between Lease attempts (default: 5s)')
     .option('--port <port>', 'port for /metrics and /healthz; 0 picks a free one (default: 8080)')
+    .option('--dashboard-port <port>', 'also serve the web dashboard on this port (docs/dashboard.md)')
     .option(
       '--host <host>',
       'address to listen on (default: 0.0.0.0 with a token, 127.0.0.1 without; other addresses need a token)',
@@ -291,6 +293,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     });
 
   registerOperations(program, io, setExitCode);
+  registerDashboard(program, io, setExitCode);
 
   const local = program
     .command('local')

@@ -9,6 +9,7 @@ const AREA_ORDER: readonly ErrorArea[] = [
   'Kubernetes controller',
   'Local mode',
   'Loadtester',
+  'Dashboard',
 ];
 
 export function renderErrorsDoc(): string {

@@ -13,7 +13,8 @@ export type ErrorArea =
   | 'Notifiers and webhooks'
   | 'Kubernetes controller'
   | 'Local mode'
-  | 'Loadtester';
+  | 'Loadtester'
+  | 'Dashboard';
 
 export interface ErrorCodeEntry {
   readonly area: ErrorArea;
@@ -855,6 +856,79 @@ export const ERROR_CATALOG = {
     area: 'Loadtester',
     meaning: 'The loadtester failed in a way it did not expect (500): a bug.',
     action: 'Report it with the loadtester’s log lines.',
+  },
+  E_DASHBOARD_UNPROTECTED: {
+    area: 'Dashboard',
+    meaning:
+      '`vireo dashboard` (or `vireo controller --dashboard-port`) was asked to listen beyond loopback with no way to authenticate users.',
+    action:
+      'Pass `--token` (or set `VIREO_DASHBOARD_TOKEN`), serve a cluster (users sign in with their Kubernetes tokens), or bind `127.0.0.1`.',
+  },
+  E_DASHBOARD_LISTEN: {
+    area: 'Dashboard',
+    meaning:
+      'The dashboard could not listen on `--address` (or `--dashboard-port`): the port is taken or the address is not this machine’s.',
+    action: 'Pick another port or address.',
+  },
+  E_DASHBOARD_UNAUTHENTICATED: {
+    area: 'Dashboard',
+    meaning:
+      'A dashboard request came without a bearer token, or with one neither the dashboard nor the API server (TokenReview) accepts (401).',
+    action: 'Sign in with the dashboard token or your own Kubernetes token (`kubectl create token …`).',
+  },
+  E_DASHBOARD_AUTH_UNAVAILABLE: {
+    area: 'Dashboard',
+    meaning: 'The dashboard could not ask the API server who a token belongs to (TokenReview failed, 503).',
+    action:
+      'Check the API server; the dashboard’s own credentials need `create` on `tokenreviews` and `subjectaccessreviews`.',
+  },
+  E_DASHBOARD_FORBIDDEN: {
+    area: 'Dashboard',
+    meaning:
+      'The signed-in user’s RBAC does not allow what the page asked for (403); the message names the verb, resource and namespace.',
+    action: 'Ask for a Role granting that permission (docs/dashboard.md lists them per page and action).',
+  },
+  E_DASHBOARD_CSRF: {
+    area: 'Dashboard',
+    meaning: 'An action came from another origin, or without the page’s `x-vireo-csrf` token (403).',
+    action: 'Take actions from the dashboard’s own page; scripts read the token from `GET /api/session`.',
+  },
+  E_DASHBOARD_BAD_HOST: {
+    area: 'Dashboard',
+    meaning:
+      'A dashboard bound to loopback was asked for under a name that is not a loopback name (421): DNS rebinding is refused.',
+    action: 'Open it as `http://127.0.0.1:PORT/` or `http://localhost:PORT/`.',
+  },
+  E_DASHBOARD_BAD_REQUEST: {
+    area: 'Dashboard',
+    meaning:
+      'A dashboard API request was malformed: a missing reason, an unknown action, a wrong path or body (400, 413, 415).',
+    action: 'Fix the request as the message says.',
+  },
+  E_DASHBOARD_NO_ROUTE: {
+    area: 'Dashboard',
+    meaning: 'No dashboard page or API route has that path or method (404).',
+    action: 'Check the path: the API is listed in docs/dashboard.md.',
+  },
+  E_DASHBOARD_NO_ACTIONS: {
+    area: 'Dashboard',
+    meaning: 'The dashboard was started without actions (501).',
+    action: 'Use `vireo dashboard` from a build that has the operations actions, or the CLI.',
+  },
+  E_DASHBOARD_NO_GATE: {
+    area: 'Dashboard',
+    meaning: 'A gate action was asked for a canary with no confirm-* webhook (409).',
+    action: 'Add a confirm gate webhook pointing at a loadtester, or use the canary actions.',
+  },
+  E_DASHBOARD_BUSY: {
+    area: 'Dashboard',
+    meaning: 'Too many live pages are open on this dashboard at once (503).',
+    action: 'Close some tabs and reload.',
+  },
+  E_DASHBOARD_INTERNAL: {
+    area: 'Dashboard',
+    meaning: 'The dashboard failed in a way it did not expect (500): a bug.',
+    action: 'Report it with the message.',
   },
 } as const satisfies Record<`E_${string}`, ErrorCodeEntry>;
 

@@ -110,7 +110,14 @@ export class ClusterBackend implements OperationsBackend, CanaryActions {
   }
 
   static async open(flags: ClusterFlags, now: () => Date = () => new Date()): Promise<ClusterBackend> {
-    const kubeConfig = await loadClusterConfig(flags);
+    return ClusterBackend.fromKubeConfig(await loadClusterConfig(flags), now);
+  }
+
+  /** A loaded kubeconfig (the controller's, for `vireo controller --dashboard-port`'s actions). */
+  static async fromKubeConfig(
+    kubeConfig: KubeConfig,
+    now: () => Date = () => new Date(),
+  ): Promise<ClusterBackend> {
     return new ClusterBackend(await KubeClient.fromKubeConfig(kubeConfig), kubeConfig, now);
   }
 

@@ -150,12 +150,17 @@ export class LocalBackend implements OperationsBackend, CanaryActions {
     const key = (canary: CanaryObject) => `${canary.metadata.namespace}/${canary.metadata.name}`;
     let seen = new Map((await this.list(scope)).map((canary) => [key(canary), JSON.stringify(canary)]));
     while (!signal.aborted) {
+      // The listener goes with each wait: a long-lived watcher (the dashboard) must not pile them up.
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.pollMs);
-        signal.addEventListener('abort', () => {
+        const stop = (): void => {
           clearTimeout(timer);
           resolve();
-        });
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', stop);
+          resolve();
+        }, this.pollMs);
+        signal.addEventListener('abort', stop, { once: true });
       });
       if (signal.aborted) return;
       const now = await this.list(scope);

@@ -268,6 +268,31 @@ export class KubernetesController {
     return this.running;
   }
 
+  /** What `vireo controller --dashboard-port` reads (src/dashboard/controller-backend.ts): caches, no API calls. */
+  dashboardCaches(): {
+    canaries: Informer<CanaryObject>;
+    workloads: ReadonlyMap<string, Informer<KubeObject>>;
+    health: () => Record<string, unknown>;
+  } {
+    const workloads = new Map(
+      WATCHED.map((resource, index) => [resource.plural, this.workloadInformers[index]!]),
+    );
+    return {
+      canaries: this.canaries,
+      workloads,
+      health: () => ({
+        queue: this.queue.length,
+        scheduledCanaries: this.scheduledCanaries,
+        watches: Object.fromEntries(
+          [['canaries', this.canaries] as const, ...workloads].map(([name, informer]) => [
+            name,
+            informer.current ? 'current' : informer.synced ? 'catching up' : 'not synced',
+          ]),
+        ),
+      }),
+    };
+  }
+
   /** How many canaries have a running job. */
   get scheduledCanaries(): number {
     return this.assembly.scheduler.size;
