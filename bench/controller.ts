@@ -233,10 +233,10 @@ async function benchSize(
 }
 
 async function controllerPid(controller: ControllerProcess): Promise<number> {
-  const text = await (
+  const health = (await (
     await fetch(`http://127.0.0.1:${controller.port}/healthz`, { headers: { accept: 'application/json' } })
-  ).json();
-  return Number((text as { pid?: number }).pid ?? 0);
+  ).json()) as { pid?: number };
+  return Number(health.pid ?? 0);
 }
 
 function report(row: (name: string, value: string) => void, label: string, figures: Figures): void {
