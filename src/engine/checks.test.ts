@@ -32,6 +32,7 @@ function dependencies(values: {
   durationMs?: number;
   query?: number | Error;
   template?: MetricTemplate;
+  requests?: number | Error;
 }): CheckDependencies & { queries: string[] } {
   const queries: string[] = [];
   const provider = {
@@ -50,6 +51,14 @@ function dependencies(values: {
           ? Promise.reject(values.successRate)
           : Promise.resolve(values.successRate ?? 100),
       requestDurationMs: () => Promise.resolve(values.durationMs ?? 0),
+      ...(values.requests === undefined
+        ? {}
+        : {
+            requestCount: () =>
+              values.requests instanceof Error
+                ? Promise.reject(values.requests)
+                : Promise.resolve(values.requests!),
+          }),
     },
     templates: {
       get: () => Promise.resolve(values.template),
@@ -106,6 +115,24 @@ describe('built-in checks (docs/flagger-compatibility.md#41-built-in-checks pass
     expect((await evaluate({ name: 'request-duration', ...settings }, { durationMs: value })).verdict).toBe(
       verdict,
     );
+  });
+
+  it('shows how many requests each built-in value was measured on, and a count that cannot be read changes no verdict', async () => {
+    const rate = { name: 'request-success-rate', thresholdRange: { min: 99 } };
+    const duration = { name: 'request-duration', thresholdRange: { max: 500 } };
+    expect(await evaluate(rate, { successRate: 95.2, requests: 411.6 })).toMatchObject({
+      verdict: 'fail',
+      value: 95.2,
+      threshold: { min: 99 },
+      evidence: { requests: 412 },
+    });
+    expect(await evaluate(duration, { durationMs: 120, requests: 80 })).toMatchObject({
+      verdict: 'pass',
+      evidence: { requests: 80 },
+    });
+    const unreadable = await evaluate(rate, { successRate: 99.5, requests: new Error('prometheus down') });
+    expect(unreadable.verdict).toBe('pass');
+    expect(unreadable.evidence).toBeUndefined();
   });
 
   it('reports "no values found" the way Flagger does, with a hint', async () => {

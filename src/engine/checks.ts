@@ -84,6 +84,11 @@ export interface BuiltinMetrics {
    * measures the checks itself (local mode).
    */
   isOnline?(canary: Canary): Promise<boolean>;
+  /**
+   * How many canary requests the window held: the sample size shown beside a built-in check's
+   * value (`vireo status`, `explain`, the dashboard). Absent where it cannot be counted.
+   */
+  requestCount?(canary: Canary, interval: string): Promise<number>;
 }
 
 /** Per-arm traffic counts, for comparison judges (canary against primary). */
@@ -297,6 +302,24 @@ abstract class MetricCheck implements Check {
   abstract evaluate(context: CheckContext): Promise<CheckOutcome>;
 }
 
+/**
+ * The sample size of a built-in check, as its evidence: best effort, so a count that cannot be
+ * read never changes the check's verdict.
+ */
+async function sampleSize(
+  builtin: BuiltinMetrics,
+  canary: Canary,
+  interval: string,
+): Promise<{ evidence?: { requests: number } }> {
+  if (builtin.requestCount === undefined) return {};
+  try {
+    const requests = await builtin.requestCount(canary, interval);
+    return Number.isFinite(requests) ? { evidence: { requests: Math.round(requests) } } : {};
+  } catch {
+    return {};
+  }
+}
+
 /** Built-in success rate (%): fails below min or above max; deprecated threshold is a minimum. */
 class SuccessRateCheck extends MetricCheck {
   async evaluate({ canary, ports }: CheckContext): Promise<CheckOutcome> {
@@ -323,6 +346,7 @@ class SuccessRateCheck extends MetricCheck {
       unit: '%',
       threshold: legacy === undefined ? range(this.metric) : { min: legacy },
       message: message || `${this.name} ${value.toFixed(2)}% is within range`,
+      ...(await sampleSize(ports.builtin, canary, this.interval)),
     };
   }
 }
@@ -354,6 +378,7 @@ class DurationCheck extends MetricCheck {
       unit: 'ms',
       threshold: legacy === undefined ? range(this.metric) : { max: legacy },
       message: message || `${this.name} ${value}ms is within range`,
+      ...(await sampleSize(ports.builtin, canary, this.interval)),
     };
   }
 }

@@ -6,7 +6,12 @@
 import type { Canary } from '../api/schema/canary.js';
 import type { BuiltinMetrics } from '../engine/checks.js';
 import { formatKey, keyOf } from '../engine/ports.js';
-import { observerFor, renderBuiltinQuery, type BuiltinCheck } from './builtin-queries.js';
+import {
+  observerFor,
+  renderBuiltinQuery,
+  renderRequestCountQuery,
+  type BuiltinCheck,
+} from './builtin-queries.js';
 import type { ProviderDeps } from './provider.js';
 import { PrometheusProvider } from './providers/prometheus.js';
 
@@ -35,6 +40,23 @@ export class PrometheusBuiltinMetrics implements BuiltinMetrics {
 
   requestDurationMs(canary: Canary, interval: string): Promise<number> {
     return this.run(canary, 'request-duration', interval);
+  }
+
+  /** The canary's requests over `interval`: the built-in checks' sample size. */
+  async requestCount(canary: Canary, interval: string): Promise<number> {
+    const route = await this.options.routeOf?.(canary);
+    const server = canary.spec.metricsServer ?? this.options.metricsServer ?? DEFAULT_METRICS_SERVER;
+    const query = renderRequestCountQuery(
+      observerFor(canary, this.options.meshProvider),
+      canary,
+      interval,
+      route,
+    );
+    const provider = new PrometheusProvider(
+      { source: `request count of canary ${formatKey(keyOf(canary))}`, address: server, interval },
+      this.options.deps,
+    );
+    return provider.queryValue(query);
   }
 
   /** Whether the canary's metrics server answers `vector(1)` with 1 (Flagger's IsOnline); throws saying why not. */

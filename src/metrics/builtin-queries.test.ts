@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Canary } from '../api/schema/canary.js';
 import { UnknownRouterError } from '../routers/traits.js';
-import { OBSERVERS, observerFor, renderBuiltinQuery } from './builtin-queries.js';
+import {
+  BUILTIN_QUERIES,
+  OBSERVERS,
+  observerFor,
+  renderBuiltinQuery,
+  renderRequestCountQuery,
+} from './builtin-queries.js';
 
 function canary(spec: Partial<Canary['spec']> = {}): Canary {
   return {
@@ -86,5 +92,25 @@ describe('renderBuiltinQuery', () => {
         expect(renderBuiltinQuery(observer, check, canary(), '1m')).not.toMatch(/\{\{|\}\}/);
       }
     }
+  });
+});
+
+describe('the request count beside a built-in check (its sample size)', () => {
+  it.each(OBSERVERS)(
+    '%s: counts with increase() exactly the requests its success rate divides by',
+    (observer) => {
+      const rate = renderBuiltinQuery(observer, 'request-success-rate', canary(), '1m');
+      const count = renderRequestCountQuery(observer, canary(), '1m');
+      const denominator = rate.split(' / ')[1]!.replace(/ \* 100$/, '');
+      expect(count).toBe(denominator.replace(/^sum\(rate\(/, 'sum(increase('));
+      expect(count).toMatch(/^sum\(increase\(.+\[1m\]\)\)$/);
+      expect(BUILTIN_QUERIES[observer].successRate).toContain(' / ');
+    },
+  );
+
+  it('nginx: the count of the canary Ingress in the window', () => {
+    expect(renderRequestCountQuery('nginx', canary(), '2m')).toBe(
+      'sum(increase(nginx_ingress_controller_requests{namespace="test", ingress="podinfo", canary!=""}[2m]))',
+    );
   });
 });

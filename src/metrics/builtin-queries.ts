@@ -116,6 +116,22 @@ export const BUILTIN_QUERIES: Readonly<Record<QueryFamily, BuiltinQueries>> = {
   },
 };
 
+/**
+ * How many canary requests a window held, for the sample size shown beside a built-in check: the
+ * success rate's denominator, `sum(rate(all))`, as `sum(increase(all))`. Derived rather than
+ * written per router so the count always selects exactly the requests the rate was computed on.
+ */
+export function requestCountTemplate(queries: BuiltinQueries): string {
+  const [, denominator] = queries.successRate.split(' / ');
+  const all = denominator?.replace(/ \* 100$/, '');
+  if (all === undefined || !all.startsWith('sum(rate(')) {
+    throw new Error(
+      `the success-rate query is not sum(rate(ok)) / sum(rate(all)) * 100: ${queries.successRate}`,
+    );
+  }
+  return `sum(increase(${all.slice('sum(rate('.length)}`;
+}
+
 /** Every query family, each with its two queries. */
 export const OBSERVERS = Object.keys(BUILTIN_QUERIES) as Observer[];
 
@@ -133,6 +149,19 @@ export function observerFor(canary: Canary, globalProvider: string): Observer {
 }
 
 export type BuiltinCheck = 'request-success-rate' | 'request-duration';
+
+/** The rendered PromQL counting one canary's requests over `interval` (a built-in check's sample size). */
+export function renderRequestCountQuery(
+  observer: Observer,
+  canary: Canary,
+  interval: string,
+  route?: string,
+): string {
+  return renderQuery(
+    requestCountTemplate(BUILTIN_QUERIES[observer]),
+    templateContext(canary, interval, {}, route),
+  );
+}
 
 /** The rendered PromQL of one built-in check for one canary. */
 export function renderBuiltinQuery(

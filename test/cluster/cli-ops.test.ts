@@ -178,7 +178,9 @@ describe('vireo get, status and explain on a real cluster', () => {
     expect(explain.stderr).toBe('');
     expect(explain.code).toBe(0);
     expect(explain.stdout).toMatch(/ halt: Halt podinfo\.test advancement success rate 95\.00% < 99%/);
-    expect(explain.stdout).toMatch(/request-success-rate 95(\.00)?% < 99 \(min 99\) failed/);
+    expect(explain.stdout).toMatch(
+      /request-success-rate 95(\.00)?% < 99 \(min 99\) failed \[requests [1-9]\d*\]/,
+    );
     expect(explain.stdout).toMatch(/ rollback: Canary failed! Scaling down podinfo\.test\n/);
     expect(explain.stdout).toMatch(/2 of 2 failed checks/);
 
@@ -192,7 +194,9 @@ describe('vireo get, status and explain on a real cluster', () => {
     expect(status.stdout).toMatch(/^Failed checks: +\d of 2 /m);
     expect(status.stdout).toMatch(/^Primary: +ghcr\.io\/stefanprodan\/podinfo:6\.0\.0$/m);
     expect(status.stdout).toMatch(/^Canary: +ghcr\.io\/stefanprodan\/podinfo:6\.0\.1$/m);
-    expect(status.stdout).toMatch(/request-success-rate 95(\.00)?% < 99 \(min 99\) failed/);
+    expect(status.stdout).toMatch(
+      /request-success-rate 95(\.00)?% < 99 \(min 99\) failed \[requests [1-9]\d*\]/,
+    );
     expect(status.stdout).toMatch(/^Last decision: .* rollback: /m);
   });
 

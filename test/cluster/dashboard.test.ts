@@ -258,7 +258,7 @@ describe.skipIf(!existsSync(CHROMIUM))(
       await expect.poll(async () => (await getCanary())?.spec.suspend, { timeout: 30_000 }).toBe(false);
     });
 
-    it("a halted canary's page shows the measured value against its threshold, and the health page the controller's", async () => {
+    it("a halted canary's page shows the measured value against its threshold with its sample size, and the health page the controller's", async () => {
       await waitForPhase(['Succeeded', 'Failed']);
       const current = (await getCanary())!;
       const spec = current.spec as unknown as {
@@ -273,7 +273,7 @@ describe.skipIf(!existsSync(CHROMIUM))(
       const last = page.locator('[data-testid=check-last-request-success-rate]');
       await expect
         .poll(() => last.textContent(), { timeout: 60_000 })
-        .toMatch(/request-success-rate 95(\.00)?% < 99 \(min 99\) failed/);
+        .toMatch(/request-success-rate 95(\.00)?% < 99 \(min 99\) failed \[requests [1-9]\d*\]/);
       await expect
         .poll(() => page.locator('[data-testid=detail-phase]').textContent(), { timeout: 30_000 })
         .toBe('Failed');

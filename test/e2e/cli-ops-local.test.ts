@@ -83,14 +83,18 @@ describe('vireo get, status and explain in local mode', () => {
     const explain = vireo('explain', 'web', '-n', 'local', '--local');
     expect(explain.status, explain.stderr).toBe(0);
     expect(explain.stdout).toMatch(/ halt: Halt web\.local advancement success rate [\d.]+% < 99%/);
-    expect(explain.stdout).toMatch(/request-success-rate [\d.]+% < 99 \(min 99\) failed/);
+    expect(explain.stdout).toMatch(
+      /request-success-rate [\d.]+% < 99 \(min 99\) failed \[requests [1-9]\d*\]/,
+    );
     expect(explain.stdout).toMatch(/ rollback: Canary failed! Scaling down web\.local/);
     expect(explain.stdout).toMatch(/2 of 2 failed checks/);
 
     const status = vireo('status', 'web', '-n', 'local', '--local');
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/^Phase: +Failed for /m);
-    expect(status.stdout).toMatch(/request-success-rate [\d.]+% < 99 \(min 99\) failed/);
+    expect(status.stdout).toMatch(
+      /request-success-rate [\d.]+% < 99 \(min 99\) failed \[requests [1-9]\d*\]/,
+    );
     expect(status.stdout).toMatch(/^Primary: +spec [0-9a-f]{8}$/m);
     expect(status.stdout).toMatch(/^Last decision: .* rollback: /m);
 

@@ -218,7 +218,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium against local 
       .not.toMatch(/^Suspended: +yes/m);
   });
 
-  it("a halted canary's page shows the check's value against its threshold", async () => {
+  it("a halted canary's page shows the check's value against its threshold and its sample size", async () => {
     await expect.poll(phaseOf, { timeout: 240_000, interval: 1000 }).toMatch(/Succeeded|Failed/);
     writeFileSync(
       manifestFile,
@@ -248,6 +248,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard in Chromium against local 
       .poll(() => page.locator('[data-testid=detail-phase]').textContent(), { timeout: 30_000 })
       .toBe('Failed');
     expect(await page.locator('[data-testid=timeline]').textContent()).toMatch(/rollback: Canary failed!/);
+    // The sample size: how many canary requests the failing value was measured on.
+    expect(await last.textContent()).toMatch(/failed \[requests [1-9]\d*\]/);
     await screenshot('canary-halted');
   });
 

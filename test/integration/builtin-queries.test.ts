@@ -55,7 +55,10 @@ function podinfo(namespace = 'test'): Canary {
 let exporter: MeshExporter;
 let prometheus: TestPrometheus;
 
+let exporterStartedAt = 0;
+
 beforeAll(async () => {
+  exporterStartedAt = Date.now();
   exporter = await startMeshExporter();
   prometheus = await startPrometheus({ targets: [exporter.target], scrapeIntervalSeconds: 1 });
   // rate() needs two samples; a few more keep the answer away from the first scrape's edge.
@@ -79,6 +82,15 @@ describe.each(OBSERVERS)('built-in checks for %s', (observer) => {
   it('request-duration is the canary arm’s latency in milliseconds', async () => {
     const value = await builtin().requestDurationMs(podinfo(), '1m');
     expect(value).toBeCloseTo(durationIsMean(observer) ? EXPECTED_MEAN_MS : EXPECTED_P99_MS, 6);
+  });
+
+  it("the sample size is the canary arm's requests in the window: 100 a second since the exporter started", async () => {
+    // The window (1m) is longer than the data: the count covers the seconds Prometheus has seen,
+    // extrapolated by at most about one scrape interval at each end.
+    const count = await builtin().requestCount(podinfo(), '1m');
+    const secondsOfData = (Date.now() - exporterStartedAt) / 1000;
+    expect(count).toBeGreaterThanOrEqual(100);
+    expect(count).toBeLessThanOrEqual(100 * (secondsOfData + 2));
   });
 
   it('a canary without traffic gives "no values found"', async () => {

@@ -67,6 +67,12 @@ export class PerRouterBuiltinMetrics implements BuiltinMetrics {
     );
   }
 
+  requestCount(canary: Canary, interval: string): Promise<number> {
+    const metrics = this.choose(canary);
+    if (metrics.requestCount === undefined) return Promise.reject(new Error('no request count'));
+    return metrics.requestCount(canary, this.window(canary, interval));
+  }
+
   private async explained(canary: Canary, query: () => Promise<number>): Promise<number> {
     try {
       return await query();

@@ -308,6 +308,10 @@ export class PrometheusWorkloadMetrics implements BuiltinMetrics {
     return (await this.metrics()).requestDurationMs(this.observed(canary), this.realWindow(interval));
   }
 
+  async requestCount(canary: Canary, interval: string): Promise<number> {
+    return (await this.metrics()).requestCount(this.observed(canary), this.realWindow(interval));
+  }
+
   private async metrics(): Promise<PrometheusBuiltinMetrics> {
     const url = await this.options.prometheus.ensure();
     return new PrometheusBuiltinMetrics({ meshProvider: 'kubernetes', metricsServer: url });

@@ -51,6 +51,14 @@ export class LocalBuiltinMetrics implements BuiltinMetrics {
     });
   }
 
+  /** Canary answers over `interval`: the built-in checks' sample size. */
+  requestCount(canary: Canary, interval: string): Promise<number> {
+    return settle(() => {
+      const { namespace, service } = series(canary);
+      return this.recorder.observe(namespace, service, windowMs(interval)).canary.requests;
+    });
+  }
+
   /** Both arms over the observation window (zero counts when there was no traffic). */
   observe(canary: Canary): Promise<{ canary: ArmObservations; primary: ArmObservations }> {
     return settle(() => {
