@@ -17,6 +17,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { Arm, RoutingDecision, RoutingTable } from './routing.js';
+import { connectionTokens, HOP_BY_HOP, ONE_WRITE_LIMIT_BYTES, ONLY_HOP_BY_HOP_TOKEN } from './hop-by-hop.js';
 
 /** What the lane needs from its router (proxy.ts), kept narrow so each side can be read alone. */
 export interface FastLaneHost {
@@ -42,8 +43,6 @@ const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_BUFFERED_BYTES = 64 * 1024;
 /** Idle keep-alive connections close after this long, as node:http's keepAliveTimeout does. */
 export const FAST_LANE_KEEP_ALIVE_MS = 5_000;
-/** A whole answer up to this size goes to the client in one socket write. */
-const ONE_WRITE_LIMIT_BYTES = 64 * 1024;
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 const REQUEST_LINE = /^(GET|HEAD|DELETE|OPTIONS) (\/[!-~]*) HTTP\/1\.1$/;
@@ -51,31 +50,8 @@ const REQUEST_LINE = /^(GET|HEAD|DELETE|OPTIONS) (\/[!-~]*) HTTP\/1\.1$/;
 const FIELD_LINE =
   /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\t\x20-\x7e\x80-\xff]*[!-~\x80-\xff])?)[ \t]*$/;
 
-/** Request headers never forwarded (RFC 9110 §7.6.1, plus Proxy-Connection). */
-const DROPPED_REQUEST_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-]);
 /** Request headers that mean the request is not the lane's simple kind. */
 const HANDED_OVER_REQUEST_HEADERS = new Set(['transfer-encoding', 'expect', 'upgrade']);
-/** Answer headers never relayed; the lane frames the body itself. */
-const DROPPED_ANSWER_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-const ONLY_HOP_BY_HOP_TOKEN = /^\s*(?:keep-alive|close)\s*$/i;
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
@@ -240,7 +216,8 @@ export function parseSimpleRequest(buffer: Buffer, end: number, socket: Socket):
       continue;
     } else if (HANDED_OVER_REQUEST_HEADERS.has(name)) {
       return undefined;
-    } else if (DROPPED_REQUEST_HEADERS.has(name)) {
+    } else if (HOP_BY_HOP.has(name)) {
+      // (transfer-encoding and upgrade were handed over just above, never dropped)
       continue;
     } else if (name === 'x-forwarded-for') {
       forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
@@ -375,7 +352,7 @@ class FastExchange implements Dispatcher.DispatchHandler {
         if (!ONLY_HOP_BY_HOP_TOKEN.test(value)) named = (named ?? []).concat(connectionTokens(value));
         continue;
       }
-      if (DROPPED_ANSWER_HEADERS.has(name)) continue;
+      if (HOP_BY_HOP.has(name)) continue;
       if (named !== undefined && named.includes(name)) continue;
       if (name === 'content-length') hasLength = true;
       else if (name === 'date') hasDate = true;
@@ -544,12 +521,6 @@ function withoutNamed(head: string, named: readonly string[]): string {
 }
 
 /** `keep-alive, X-Trace` → ['keep-alive', 'x-trace']. */
-function connectionTokens(value: string): string[] {
-  return value
-    .split(',')
-    .map((token) => token.trim().toLowerCase())
-    .filter((token) => token !== '');
-}
 
 let cachedDate = '';
 let cachedDateSecond = -1;

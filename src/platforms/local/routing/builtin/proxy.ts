@@ -40,6 +40,7 @@ import type { LocalRoute } from '../route.js';
 import { InvalidRouteError } from '../route-check.js';
 import { compileRoute, decide, type Arm, type RoutingDecision, type RoutingTable } from './routing.js';
 import { serveFast, type FastConnection, type FastLaneHost } from './fast-lane.js';
+import { connectionTokens, HOP_BY_HOP, ONE_WRITE_LIMIT_BYTES, ONLY_HOP_BY_HOP_TOKEN } from './hop-by-hop.js';
 
 /** Response header naming the arm that answered: `primary` or `canary`. */
 export const BACKEND_HEADER = 'x-vireo-backend';
@@ -53,25 +54,6 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 export const MIRROR_BACKLOG_LIMIT_BYTES = 8 * 1024 * 1024;
 /** Recorded when the client went away before any answer (nginx's convention). */
 export const CLIENT_CLOSED_STATUS = 499;
-
-/** RFC 9110 §7.6.1 connection-specific headers, plus the non-standard Proxy-Connection. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-/** A Connection header naming nothing beyond the hop-by-hop headers themselves. */
-const ONLY_HOP_BY_HOP_TOKEN = /^\s*(?:keep-alive|close)\s*$/i;
-
-/** A whole answer up to this size goes to the client in one socket write (see BodilessForward). */
-const ONE_WRITE_LIMIT_BYTES = 64 * 1024;
 
 /** Connection failures that prove the request never reached the replica: safe to try another. */
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
@@ -775,12 +757,6 @@ function withoutHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
 }
 
 /** `keep-alive, X-Trace` → ['keep-alive', 'x-trace']. */
-function connectionTokens(value: string): string[] {
-  return value
-    .split(',')
-    .map((token) => token.trim().toLowerCase())
-    .filter((token) => token !== '');
-}
 
 const ignore = (): void => undefined;
 
