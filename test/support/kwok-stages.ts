@@ -142,29 +142,11 @@ function annotationIs(annotation: string, operator: 'In' | 'NotIn'): string {
       values: ['true']`;
 }
 
-function startPodStage(name: string, annotations: string, ready: boolean): string {
+/** The readiness part of a Pod's status (its conditions and containers), Ready or not. */
+function readinessStatus(ready: boolean): string {
   const readyStatus = ready ? 'True' : 'False';
   const notReadyReason = ready ? '' : '\n        reason: ContainersNotReady';
-  return `
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: ${name}
-spec:
-  resourceRef:
-    apiGroup: v1
-    kind: Pod
-  selector:
-    matchExpressions:${NOT_BEING_DELETED}
-    - key: '.status.phase'
-      operator: In
-      values: ['Pending']${annotations}
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      phase: Running
-      startTime: {{ $now | Quote }}
-      conditions:
+  return `      conditions:
       - type: Initialized
         status: "True"
         lastTransitionTime: {{ $now | Quote }}
@@ -189,7 +171,30 @@ spec:
         state:
           running:
             startedAt: {{ $now | Quote }}
-      {{ end }}
+      {{ end }}`;
+}
+
+function startPodStage(name: string, annotations: string, ready: boolean): string {
+  return `
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: ${name}
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:${NOT_BEING_DELETED}
+    - key: '.status.phase'
+      operator: In
+      values: ['Pending']${annotations}
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      phase: Running
+      startTime: {{ $now | Quote }}
+${readinessStatus(ready)}
       initContainerStatuses:
       {{ range .spec.initContainers }}
       - name: {{ .name | Quote }}
@@ -228,32 +233,7 @@ spec:
   next:
     statusTemplate: |
       {{ $now := Now }}
-      conditions:
-      - type: Initialized
-        status: "True"
-        lastTransitionTime: {{ $now | Quote }}
-      - type: ContainersReady
-        status: "True"
-        lastTransitionTime: {{ $now | Quote }}
-      - type: Ready
-        status: "True"
-        lastTransitionTime: {{ $now | Quote }}
-      {{ range .spec.readinessGates }}
-      - type: {{ .conditionType | Quote }}
-        status: "True"
-        lastTransitionTime: {{ $now | Quote }}
-      {{ end }}
-      containerStatuses:
-      {{ range .spec.containers }}
-      - name: {{ .name | Quote }}
-        image: {{ .image | Quote }}
-        ready: true
-        started: true
-        restartCount: 0
-        state:
-          running:
-            startedAt: {{ $now | Quote }}
-      {{ end }}
+${readinessStatus(true)}
 `;
 
 // Job pods finish on their own so Jobs (e.g. webhook-like helpers) complete.
