@@ -7,7 +7,7 @@
  * missing permission named.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,19 +18,14 @@ import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
 import {
   adminClient,
-  adminKubeConfig,
   ensureNamespace,
   eventually,
   installCrds,
-  SERVICE_ACCOUNTS,
-  testResource,
+  restrictedUserKubeconfig,
 } from '../support/kube.js';
-import { kubeConfigWithToken } from '../support/kubeconfig.js';
 import { startRecordingServer, type RecordingServer } from '../support/recording-server.js';
 
 const repository = join(import.meta.dirname, '..', '..');
-const ROLES = testResource('rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true);
-const ROLE_BINDINGS = testResource('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true);
 const NAMESPACE = 'ops';
 
 type CanaryObject = KubeObject & {
@@ -129,19 +124,8 @@ async function act(action: string, reason: string): Promise<CanaryObject> {
   );
 }
 
-async function userKubeconfig(name: string, rules: object[]): Promise<string> {
-  await client.create(SERVICE_ACCOUNTS, { metadata: { name, namespace: NAMESPACE } });
-  await client.create(ROLES, { metadata: { name, namespace: NAMESPACE }, rules });
-  await client.create(ROLE_BINDINGS, {
-    metadata: { name, namespace: NAMESPACE },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-    subjects: [{ kind: 'ServiceAccount', name, namespace: NAMESPACE }],
-  });
-  const config = kubeConfigWithToken(adminKubeConfig(cluster), await cluster.tokenFor(NAMESPACE, name));
-  const file = join(directory, `${name}.kubeconfig`);
-  await writeFile(file, config.exportConfig(), { mode: 0o600 });
-  return file;
-}
+const userKubeconfig = (name: string, rules: object[]): Promise<string> =>
+  restrictedUserKubeconfig(cluster, client, NAMESPACE, name, rules, directory);
 
 describe('vireo pause, resume, abort, retry and promote on a real cluster', () => {
   it('each action is honoured by the controller on its next tick and kept in the history with who and why', async () => {

@@ -8,7 +8,7 @@
  * decisions is told which permission is missing.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,21 +20,16 @@ import { startTestCluster, type TestCluster } from '../support/cluster.js';
 import { startControllerProcess, type ControllerProcess } from '../support/controller-process.js';
 import {
   adminClient,
-  adminKubeConfig,
   ensureNamespace,
   eventually,
   installCrds,
-  SERVICE_ACCOUNTS,
-  testResource,
+  restrictedUserKubeconfig,
 } from '../support/kube.js';
-import { kubeConfigWithToken } from '../support/kubeconfig.js';
 import { startMeshExporter, type MeshExporter } from '../support/mesh-exporter.js';
 import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
 
 const repository = join(import.meta.dirname, '..', '..');
 const kubectl = join(repository, '.cache', 'kube', 'bin', 'kubectl');
-const ROLES = testResource('rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true);
-const ROLE_BINDINGS = testResource('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true);
 // The mesh exporter serves nginx series for ingress test/podinfo with a 95% success rate.
 const NAMESPACE = 'test';
 
@@ -121,19 +116,8 @@ async function setImage(image: string): Promise<void> {
 }
 
 /** A kubeconfig for ServiceAccount `name` in the test namespace, allowed `rules` there. */
-async function userKubeconfig(name: string, rules: object[]): Promise<string> {
-  await client.create(SERVICE_ACCOUNTS, { metadata: { name, namespace: NAMESPACE } });
-  await client.create(ROLES, { metadata: { name, namespace: NAMESPACE }, rules });
-  await client.create(ROLE_BINDINGS, {
-    metadata: { name, namespace: NAMESPACE },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-    subjects: [{ kind: 'ServiceAccount', name, namespace: NAMESPACE }],
-  });
-  const config = kubeConfigWithToken(adminKubeConfig(cluster), await cluster.tokenFor(NAMESPACE, name));
-  const file = join(directory, `${name}.kubeconfig`);
-  await writeFile(file, config.exportConfig(), { mode: 0o600 });
-  return file;
-}
+const userKubeconfig = (name: string, rules: object[]): Promise<string> =>
+  restrictedUserKubeconfig(cluster, client, NAMESPACE, name, rules, directory);
 
 describe('vireo get, status and explain on a real cluster', () => {
   it('given a canary that halted on its success rate and rolled back, then explain and status show the measured value, its range and the failed checks against the threshold, from a ConfigMap owned by the Canary', async () => {

@@ -21,16 +21,13 @@ import {
   ensureNamespace,
   eventually,
   installCrds,
-  SERVICE_ACCOUNTS,
-  testResource,
+  restrictedUserToken,
 } from '../support/kube.js';
 import { startMeshExporter, type MeshExporter } from '../support/mesh-exporter.js';
 import { freePort, startPrometheus, type TestPrometheus } from '../support/prometheus.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const repository = join(import.meta.dirname, '..', '..');
-const ROLES = testResource('rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true);
-const ROLE_BINDINGS = testResource('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true);
 const NAMESPACE = 'test';
 const SCREENSHOTS =
   process.env['VIREO_UPDATE_SCREENSHOTS'] === '1' ? join(repository, 'docs', 'dashboard') : undefined;
@@ -66,16 +63,8 @@ const vireo = (args: readonly string[]): Promise<{ code: number; stdout: string;
   });
 
 /** A ServiceAccount in the test namespace allowed `rules` there; its token. */
-async function userToken(name: string, rules: object[]): Promise<string> {
-  await client.create(SERVICE_ACCOUNTS, { metadata: { name, namespace: NAMESPACE } });
-  await client.create(ROLES, { metadata: { name, namespace: NAMESPACE }, rules });
-  await client.create(ROLE_BINDINGS, {
-    metadata: { name, namespace: NAMESPACE },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-    subjects: [{ kind: 'ServiceAccount', name, namespace: NAMESPACE }],
-  });
-  return cluster.tokenFor(NAMESPACE, name);
-}
+const userToken = (name: string, rules: object[]): Promise<string> =>
+  restrictedUserToken(cluster, client, NAMESPACE, name, rules);
 
 const getCanary = () => client.get<Canary>(RESOURCES.canaries, NAMESPACE, 'podinfo');
 

@@ -3,6 +3,7 @@
  * on demand: the common start of every test that drives src/platforms/kubernetes.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
@@ -10,6 +11,7 @@ import { KubeClient, type KubeObject } from '../../src/platforms/kubernetes/clie
 import { isAlreadyExists } from '../../src/platforms/kubernetes/errors.js';
 import { RESOURCES, type ResourceType } from '../../src/platforms/kubernetes/resources.js';
 import { startTestCluster, type TestCluster } from './cluster.js';
+import { kubeConfigWithToken } from './kubeconfig.js';
 
 const repository = join(import.meta.dirname, '..', '..');
 
@@ -130,4 +132,46 @@ export async function startKubeTest(
       await cluster.stop();
     },
   };
+}
+
+export const ROLES = testResource('rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true);
+export const ROLE_BINDINGS = testResource(
+  'rbac.authorization.k8s.io',
+  'v1',
+  'rolebindings',
+  'RoleBinding',
+  true,
+);
+
+/** A ServiceAccount `name` in `namespace` allowed only `rules` there (a Role and its binding); its token. */
+export async function restrictedUserToken(
+  cluster: TestCluster,
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  rules: object[],
+): Promise<string> {
+  await client.create(SERVICE_ACCOUNTS, { metadata: { name, namespace } });
+  await client.create(ROLES, { metadata: { name, namespace }, rules });
+  await client.create(ROLE_BINDINGS, {
+    metadata: { name, namespace },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name, namespace }],
+  });
+  return cluster.tokenFor(namespace, name);
+}
+
+/** That user's kubeconfig, written to `directory` (mode 0600): the CLI run as them. */
+export async function restrictedUserKubeconfig(
+  cluster: TestCluster,
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  rules: object[],
+  directory: string,
+): Promise<string> {
+  const token = await restrictedUserToken(cluster, client, namespace, name, rules);
+  const file = join(directory, `${name}.kubeconfig`);
+  await writeFile(file, kubeConfigWithToken(adminKubeConfig(cluster), token).exportConfig(), { mode: 0o600 });
+  return file;
 }
