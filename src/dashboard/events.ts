@@ -7,6 +7,7 @@
  */
 import type { Decision } from '../engine/decisions.js';
 import type { CanaryObject, OperationsBackend } from '../cli/ops/port.js';
+import { createSystemClock, type Clock } from '../shared/clock.js';
 
 export interface FeedEntry {
   readonly canary: CanaryObject;
@@ -43,6 +44,7 @@ export class CanaryFeed {
     private readonly backend: OperationsBackend,
     private readonly logger: FeedLogger,
     private readonly settleMs = DECISIONS_SETTLE_MS,
+    private readonly clock: Pick<Clock, 'sleep'> = createSystemClock(),
   ) {
     this.ready = new Promise((resolve) => (this.readyResolve = resolve));
   }
@@ -83,18 +85,7 @@ export class CanaryFeed {
   }
 
   private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.stopping.signal;
-      const stop = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', stop);
-        resolve();
-      }, ms);
-      signal.addEventListener('abort', stop, { once: true });
-    });
+    return this.clock.sleep(ms, this.stopping.signal);
   }
 
   private onChange(change: 'ADDED' | 'MODIFIED' | 'DELETED', canary: CanaryObject): void {

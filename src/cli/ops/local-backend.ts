@@ -19,6 +19,7 @@ import {
 } from '../../platforms/local/operator-requests.js';
 import type { CanaryState } from '../../platforms/local/state.js';
 import { workloadSpecHash } from '../../platforms/local/workload-spec.js';
+import { createSystemClock, type Clock } from '../../shared/clock.js';
 import { operatorRequestOf, receiptOf, refuseIfPaused, refuseIfPending } from './actions.js';
 import {
   CanaryNotFoundError,
@@ -44,6 +45,7 @@ export class LocalBackend implements OperationsBackend, CanaryActions {
     private readonly directory: string,
     private readonly pollMs = POLL_MS,
     private readonly now: () => Date = () => new Date(),
+    private readonly clock: Pick<Clock, 'sleep'> = createSystemClock(),
   ) {
     this.where = `state directory ${directory}`;
     this.decisionLog = new FileDecisionLog(join(directory, 'decisions'));
@@ -150,18 +152,7 @@ export class LocalBackend implements OperationsBackend, CanaryActions {
     const key = (canary: CanaryObject) => `${canary.metadata.namespace}/${canary.metadata.name}`;
     let seen = new Map((await this.list(scope)).map((canary) => [key(canary), JSON.stringify(canary)]));
     while (!signal.aborted) {
-      // The listener goes with each wait: a long-lived watcher (the dashboard) must not pile them up.
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          signal.removeEventListener('abort', stop);
-          resolve();
-        }, this.pollMs);
-        signal.addEventListener('abort', stop, { once: true });
-      });
+      await this.clock.sleep(this.pollMs, signal);
       if (signal.aborted) return;
       const now = await this.list(scope);
       const next = new Map(now.map((canary) => [key(canary), JSON.stringify(canary)]));
