@@ -65,5 +65,7 @@ LABEL org.opencontainers.image.title="vireo" \
 # Numeric, so Kubernetes' runAsNonRoot can check it; the same uid as the manifests' runAsUser.
 USER 10001:10001
 # Nothing is written outside /tmp: the root filesystem can be read-only.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/vireo.js"]
+# A 4 MiB young generation (Node's default is 16): the controller's garbage is short-lived and small,
+# and its peak memory drops by about 20 MiB at no CPU cost (docs/controller.md "Memory").
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=4", "/app/bin/vireo.js"]
 CMD ["controller"]

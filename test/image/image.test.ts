@@ -95,7 +95,13 @@ describe.skipIf(unavailable !== undefined)('the container image', () => {
   it('names tini as PID 1 and the controller as the default command, with no HEALTHCHECK (Kubernetes probes /healthz)', async () => {
     const config = await configOf();
     expect(config.User).toBe(`${UID}:${UID}`);
-    expect(config.Entrypoint).toEqual(['/usr/bin/tini', '--', 'node', '/app/bin/vireo.js']);
+    expect(config.Entrypoint).toEqual([
+      '/usr/bin/tini',
+      '--',
+      'node',
+      '--max-semi-space-size=4',
+      '/app/bin/vireo.js',
+    ]);
     expect(config.Cmd).toEqual(['controller']);
     expect(config.Healthcheck ?? null).toBeNull();
   });
@@ -129,10 +135,11 @@ describe.skipIf(unavailable !== undefined)('the container image', () => {
 
       // PID 1 is tini, and node (the loadtester) is its child.
       const pid1 = await podman('exec', container.name, 'cat', '/proc/1/cmdline');
-      expect(pid1.stdout.split('\0').slice(0, 5)).toEqual([
+      expect(pid1.stdout.split('\0').slice(0, 6)).toEqual([
         '/usr/bin/tini',
         '--',
         'node',
+        '--max-semi-space-size=4',
         '/app/bin/vireo.js',
         'loadtester',
       ]);

@@ -49,7 +49,9 @@ describe('the Dockerfile', () => {
 
   it('runs as a numeric non-root user under tini, with no HEALTHCHECK', () => {
     expect(dockerfile).toMatch(/^USER 10001:10001$/m);
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "\/app\/bin\/vireo\.js"\]$/m);
+    expect(dockerfile).toMatch(
+      /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "--max-semi-space-size=4", "\/app\/bin\/vireo\.js"\]$/m,
+    );
     expect(dockerfile).not.toMatch(/^HEALTHCHECK/m);
   });
 });
