@@ -147,10 +147,13 @@ export class PrometheusArmObservations implements TrafficObservations {
     const windowSeconds = Math.max(10, Math.ceil((to.getTime() - since.getTime()) / 1000));
     const arm = async (which: Arm): Promise<ArmObservations> => {
       const [requests, failed, buckets] = armQueries(canary, family, which, windowSeconds);
+      // Every query is evaluated at the same instant, `to`: evaluated at the server's own "now"
+      // a scrape can land between two of them, and the histogram's +Inf bucket would no longer
+      // match the request count it was read beside.
       const [requestCount, failedCount, histogram] = await Promise.all([
-        this.query(requests!),
-        this.query(failed!),
-        this.query(buckets!),
+        this.query(requests!, to),
+        this.query(failed!, to),
+        this.query(buckets!, to),
       ]);
       const latencyBuckets: Record<string, number> = {};
       for (const sample of histogram) {
@@ -174,9 +177,13 @@ export class PrometheusArmObservations implements TrafficObservations {
     };
   }
 
-  private async query(promql: string): Promise<{ labels: Record<string, string>; value: number }[]> {
+  private async query(
+    promql: string,
+    at: Date,
+  ): Promise<{ labels: Record<string, string>; value: number }[]> {
     const url = apiUrl('prometheus', this.options.metricsServer, '/api/v1/query');
     url.searchParams.set('query', promql);
+    url.searchParams.set('time', (at.getTime() / 1000).toFixed(3));
     const answer = (await httpJson({
       provider: 'prometheus',
       url,
