@@ -34,6 +34,8 @@ interface Sample {
   readonly cpuSeconds: number;
   readonly heapUsedBytes: number;
   readonly at: number;
+  /** Requests by `verb resource` (watches excluded), to say which ones a tick spends. */
+  readonly byKind: ReadonlyMap<string, number>;
 }
 
 async function sample(controller: ControllerProcess): Promise<Sample> {
@@ -43,17 +45,21 @@ async function sample(controller: ControllerProcess): Promise<Sample> {
   let ticks = 0;
   let cpuSeconds = 0;
   let heapUsedBytes = 0;
+  const byKind = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line.startsWith('nodejs_heap_size_used_bytes ')) heapUsedBytes = Number(line.split(' ')[1]);
-    const match = /^vireo_kube_requests_total\{verb="([^"]+)",resource="[^"]*"\} (\S+)/.exec(line);
+    const match = /^vireo_kube_requests_total\{verb="([^"]+)",resource="([^"]*)"\} (\S+)/.exec(line);
     if (match !== null && match[1] !== 'watch') {
-      requests += Number(match[2]);
-      if (match[1] === 'get') gets += Number(match[2]);
+      const count = Number(match[3]);
+      requests += count;
+      if (match[1] === 'get') gets += count;
+      const kind = `${match[1]} ${match[2]}`;
+      byKind.set(kind, (byKind.get(kind) ?? 0) + count);
     }
     if (line.startsWith('vireo_canary_ticks_total ')) ticks = Number(line.split(' ')[1]);
     if (line.startsWith('process_cpu_seconds_total ')) cpuSeconds = Number(line.split(' ')[1]);
   }
-  return { requests, gets, ticks, cpuSeconds, heapUsedBytes, at: Date.now() };
+  return { requests, gets, ticks, cpuSeconds, heapUsedBytes, at: Date.now(), byKind };
 }
 
 /** VmHWM (the peak resident set) or VmRSS (the resident set now) of `pid`, in MiB. */
@@ -117,6 +123,8 @@ interface Figures {
   readonly peakRssMiB: number;
   readonly rssMiB: number;
   readonly heapUsedMiB: number;
+  /** Requests per tick by `verb resource`, largest first. */
+  readonly perTickByKind: readonly (readonly [string, number])[];
 }
 
 async function measureWindow(controller: ControllerProcess, pid: number): Promise<Figures> {
@@ -134,6 +142,10 @@ async function measureWindow(controller: ControllerProcess, pid: number): Promis
     peakRssMiB: rssMiB(pid, 'VmHWM'),
     rssMiB: rssMiB(pid, 'VmRSS'),
     heapUsedMiB: after.heapUsedBytes / 1024 / 1024,
+    perTickByKind: [...after.byKind]
+      .map(([kind, count]) => [kind, (count - (before.byKind.get(kind) ?? 0)) / ticks] as const)
+      .filter(([, perTick]) => perTick > 0)
+      .sort((a, b) => b[1] - a[1]),
   };
 }
 
@@ -247,6 +259,10 @@ function report(row: (name: string, value: string) => void, label: string, figur
   row(
     `controller, ${label}: API requests per tick (GETs)`,
     `${figures.requestsPerTick.toFixed(2)} (${figures.getsPerTick.toFixed(2)}) over ${figures.ticksPerMinute.toFixed(0)} ticks/min`,
+  );
+  row(
+    `controller, ${label}: requests per tick by verb and resource`,
+    figures.perTickByKind.map(([kind, perTick]) => `${kind} ${perTick.toFixed(2)}`).join(', '),
   );
   row(
     `controller, ${label}: CPU`,
