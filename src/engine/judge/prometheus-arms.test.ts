@@ -24,14 +24,12 @@ async function recordingPrometheus(asked: URLSearchParams[]): Promise<string> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     asked.push(url.searchParams);
     const byLe = url.searchParams.get('query')?.startsWith('sum by (le)') === true;
-    const result = byLe
-      ? [{ metric: { le: '+Inf' }, value: [0, '10'] }]
-      : [{ metric: {}, value: [0, '10'] }];
+    const result = byLe ? [{ metric: { le: '+Inf' }, value: [0, '10'] }] : [{ metric: {}, value: [0, '10'] }];
     response.setHeader('content-type', 'application/json');
     response.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }));
   });
   await new Promise<void>((listening) => server!.listen(0, '127.0.0.1', listening));
-  return `http://127.0.0.1:${(server!.address() as AddressInfo).port}`;
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 describe('PrometheusArmObservations', () => {
