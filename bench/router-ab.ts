@@ -20,7 +20,15 @@ import { ProxyRouter } from '../src/platforms/local/routing/builtin/proxy.js';
 import { TrafficRecorder } from '../src/platforms/local/routing/builtin/recorder.js';
 
 /** The router's own files; a revision that predates one of them (fast-lane.ts) simply lacks it. */
-const ROUTER_FILES = ['proxy.ts', 'fast-lane.ts', 'routing.ts', 'recorder.ts', 'traffic-window.ts'];
+const ROUTER_FILES = [
+  'proxy.ts',
+  'fast-lane.ts',
+  'hop-by-hop.ts',
+  'upstream-client.ts',
+  'routing.ts',
+  'recorder.ts',
+  'traffic-window.ts',
+];
 const ROUTING_DIR = 'src/platforms/local/routing';
 
 const UPSTREAM_CODE = `

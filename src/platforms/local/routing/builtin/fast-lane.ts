@@ -17,6 +17,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { Arm, RoutingDecision, RoutingTable } from './routing.js';
+import type { UpstreamDispatcher } from './upstream-client.js';
 import { connectionTokens, HOP_BY_HOP, ONE_WRITE_LIMIT_BYTES, ONLY_HOP_BY_HOP_TOKEN } from './hop-by-hop.js';
 
 /** What the lane needs from its router (proxy.ts), kept narrow so each side can be read alone. */
@@ -24,7 +25,8 @@ export interface FastLaneHost {
   /** The routing table in force; read once per request. */
   currentTable(): RoutingTable;
   decideFor(table: RoutingTable, headers: IncomingHttpHeaders, url: string): RoutingDecision | undefined;
-  readonly dispatcher: Dispatcher;
+  /** The upstream client (upstream-client.ts; undici's Agent fits too). */
+  readonly dispatcher: UpstreamDispatcher;
   now(): number;
   /** True once close() began: answers say `connection: close` and idle connections end. */
   isClosing(): boolean;
