@@ -258,11 +258,14 @@ export class UpstreamClient implements UpstreamDispatcher {
   /** Closes idle sockets whose time ends before `until`. */
   private closeIdle(until: number): void {
     for (const pool of this.pools.values()) {
-      const keep = pool.idle.filter((connection) => connection.idleUntil > until);
-      for (const connection of pool.idle) if (!keep.includes(connection)) connection.socket.destroy();
-      this.idleCount -= pool.idle.length - keep.length;
-      pool.idle.length = 0;
-      pool.idle.push(...keep);
+      const idle = pool.idle;
+      let kept = 0;
+      for (const connection of idle) {
+        if (connection.idleUntil > until) idle[kept++] = connection;
+        else connection.socket.destroy();
+      }
+      this.idleCount -= idle.length - kept;
+      idle.length = kept;
     }
     this.stopSweeperIfIdle();
   }
@@ -505,7 +508,14 @@ class UpstreamConnection {
     lengths: string | undefined,
     codings: string | undefined,
   ): void {
-    if (this.headRequest || code === 204 || code === 304) {
+    if (this.headRequest) {
+      // Not reused after HEAD (as undici does): a server that wrongly sends the body anyway would
+      // have it read as the start of the next request's answer.
+      this.framing = Framing.None;
+      this.reusable = false;
+      return;
+    }
+    if (code === 204 || code === 304) {
       this.framing = Framing.None;
       return;
     }
