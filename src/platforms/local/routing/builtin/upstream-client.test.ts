@@ -374,9 +374,12 @@ describe('UpstreamClient with upstreams writing exact bytes', () => {
   });
 
   it('reads head and body from one write and reuses the connection', async () => {
-    const upstream = await answering('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc');
+    const upstream = await answering(
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-Spaces: \t a  b \t\r\n\r\nabc',
+    );
     const client = newClient();
-    expect((await send(client, upstream.url)).body.toString()).toBe('abc');
+    const first = await send(client, upstream.url);
+    expect([first.body.toString(), header(first, 'x-spaces')]).toEqual(['abc', 'a  b']);
     expect((await send(client, upstream.url)).body.toString()).toBe('abc');
     expect(upstream.connections).toBe(1);
   });
@@ -453,6 +456,10 @@ describe('UpstreamClient with upstreams writing exact bytes', () => {
     ['an obs-fold continuation line', 'HTTP/1.1 200 OK\r\nX-A: one\r\n  two\r\nContent-Length: 0\r\n\r\n'],
     ['a NUL in a header value', 'HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 0\r\n\r\n'],
     ['a space before the colon', 'HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n'],
+    ['a header line without a colon', 'HTTP/1.1 200 OK\r\nX-A 1\r\nContent-Length: 0\r\n\r\n'],
+    ['a separator in a header name', 'HTTP/1.1 200 OK\r\nX(A): 1\r\nContent-Length: 0\r\n\r\n'],
+    ['a bare CR in a header value', 'HTTP/1.1 200 OK\r\nX-A: 1\r2\r\nContent-Length: 0\r\n\r\n'],
+    ['a DEL in a header value', 'HTTP/1.1 200 OK\r\nX-A: 1\x7f\r\nContent-Length: 0\r\n\r\n'],
     ['chunked before another coding', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n'],
     [
       'Transfer-Encoding in an HTTP/1.0 answer',

@@ -109,6 +109,13 @@ const UNSAFE_IN_REQUEST = /[\r\n\0]/;
 const REQUEST_TARGET = /^[!-~]+$/;
 
 const HEAD_END = Buffer.from('\r\n\r\n');
+const COLON = 0x3a;
+const SP = 0x20;
+const HTAB = 0x09;
+/** Bytes allowed in a field name (RFC 9110 tchar). */
+const TOKEN_BYTE = byteSet((byte) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/.test(String.fromCharCode(byte)));
+/** Bytes allowed in a field value: HTAB, visible ASCII, space, obs-text; never CR, LF, NUL or DEL. */
+const VALUE_BYTE = byteSet((byte) => byte === HTAB || (byte >= SP && byte !== 0x7f));
 const CRLF = Buffer.from('\r\n');
 
 /** How the answer's body ends (RFC 9112 §6.3). */
@@ -152,7 +159,8 @@ class OriginPool {
 
 export class UpstreamClient implements UpstreamDispatcher {
   private readonly pools = new Map<string, OriginPool>();
-  private readonly busy = new Set<UpstreamConnection>();
+  /** Every open connection, idle or busy (for destroy()). */
+  private readonly connections = new Set<UpstreamConnection>();
   readonly maxHeadBytes: number;
   private readonly maxIdlePerOrigin: number;
   private readonly defaultKeepAliveMs: number;
@@ -202,8 +210,8 @@ export class UpstreamClient implements UpstreamDispatcher {
         pool,
         connect({ host: pool.host, port: pool.port, noDelay: true }),
       );
+      this.connections.add(connection);
     }
-    this.busy.add(connection);
     connection.start(request.method === 'HEAD', head, handler);
     return true;
   }
@@ -219,7 +227,7 @@ export class UpstreamClient implements UpstreamDispatcher {
   destroy(): Promise<void> {
     this.closed = true;
     this.closeIdle(Number.POSITIVE_INFINITY);
-    for (const connection of [...this.busy]) {
+    for (const connection of [...this.connections]) {
       connection.fail(new VireoError('E_ROUTER_CLOSED', 'the upstream client was destroyed'));
     }
     return Promise.resolve();
@@ -227,7 +235,6 @@ export class UpstreamClient implements UpstreamDispatcher {
 
   /** A connection finished its answer: kept for reuse, or closed. */
   released(connection: UpstreamConnection, keepAliveMs: number | undefined): void {
-    this.busy.delete(connection);
     const pool = connection.pool;
     const idleMs = keepAliveMs === undefined ? this.defaultKeepAliveMs : keepAliveMs - this.keepAliveMarginMs;
     if (this.closed || idleMs <= 0 || pool.idle.length >= this.maxIdlePerOrigin) {
@@ -245,7 +252,7 @@ export class UpstreamClient implements UpstreamDispatcher {
 
   /** A connection ended (error, abort, close): forgotten wherever it was. */
   forget(connection: UpstreamConnection): void {
-    this.busy.delete(connection);
+    this.connections.delete(connection);
     const idle = connection.pool.idle;
     const index = idle.indexOf(connection);
     if (index !== -1) {
@@ -419,27 +426,25 @@ class UpstreamConnection {
   }
 
   private readHead(buffer: Buffer): boolean {
-    // A bare LF anywhere in the head is refused at once (not after waiting for a CRLF CRLF).
     const end = buffer.indexOf(HEAD_END);
-    const headBytes = end === -1 ? buffer.length : end;
-    for (
-      let at = buffer.indexOf(LF, this.scanned);
-      at !== -1 && at < headBytes;
-      at = buffer.indexOf(LF, at + 1)
-    ) {
-      if (at === 0 || buffer[at - 1] !== CR)
-        throw new UpstreamProtocolError('the answer has a bare LF in its head');
-    }
-    this.scanned = headBytes;
     const limit = this.client.maxHeadBytes;
-    if ((end === -1 ? buffer.length : end + 4) > limit) {
-      throw new UpstreamProtocolError(`the answer's head is over ${limit} bytes`);
+    if (end === -1) {
+      // Incomplete: a bare LF is refused at once, not after waiting for a CRLF CRLF that may
+      // never come. (A complete head is checked line by line below; no pattern admits an LF.)
+      for (let at = buffer.indexOf(LF, this.scanned); at !== -1; at = buffer.indexOf(LF, at + 1)) {
+        if (at === 0 || buffer[at - 1] !== CR) {
+          throw new UpstreamProtocolError('the answer has a bare LF in its head');
+        }
+      }
+      this.scanned = buffer.length;
+      if (buffer.length > limit) throw new UpstreamProtocolError(`the answer's head is over ${limit} bytes`);
+      return false;
     }
-    if (end === -1) return false;
+    if (end + 4 > limit) throw new UpstreamProtocolError(`the answer's head is over ${limit} bytes`);
     this.consume(buffer, end + 4);
     this.scanned = 0;
-    const lines = buffer.toString('latin1', 0, end).split('\r\n');
-    const status = STATUS_LINE.exec(lines[0]!);
+    const statusEnd = buffer.indexOf(CRLF); // found: the head ends with CRLF CRLF
+    const status = STATUS_LINE.exec(buffer.toString('latin1', 0, statusEnd));
     if (status === null) throw new UpstreamProtocolError('the answer has a malformed status line');
     const http10 = status[1] === '0';
     const code = Number(status[2]);
@@ -448,45 +453,50 @@ class UpstreamConnection {
     let codings: string | undefined;
     let connection: string | undefined;
     let keepAlive: string | undefined;
-    let offset = lines[0]!.length + 2;
-    for (let i = 1; i < lines.length; i += 1) {
-      const line = lines[i]!;
-      const field = FIELD_LINE.exec(line);
-      if (field === null) {
+    // Field lines, byte by byte: name of token bytes, a colon, optional whitespace, a value of
+    // visible bytes, spaces and tabs (no CR, LF or NUL), optional whitespace (RFC 9110 §5.5).
+    for (let lineStart = statusEnd + 2; lineStart < end;) {
+      let lineEnd = buffer.indexOf(CRLF, lineStart);
+      if (lineEnd === -1 || lineEnd > end) lineEnd = end;
+      let at = lineStart;
+      while (at < lineEnd && TOKEN_BYTE[buffer[at]!] === 1) at += 1;
+      if (at === lineStart || at === lineEnd || buffer[at] !== COLON) {
         throw new UpstreamProtocolError(
-          line.startsWith(' ') || line.startsWith('\t')
+          buffer[lineStart] === SP || buffer[lineStart] === HTAB
             ? 'the answer folds a header over lines (obs-fold)'
             : 'the answer has a malformed header line',
         );
       }
-      const name = field[1]!;
-      const value = field[2]!;
-      let valueStart = name.length + 1;
-      while (line.charCodeAt(valueStart) === 32 || line.charCodeAt(valueStart) === 9) valueStart += 1;
-      rawHeaders.push(
-        buffer.subarray(offset, offset + name.length),
-        buffer.subarray(offset + valueStart, offset + valueStart + value.length),
-      );
-      offset += line.length + 2;
-      switch (name.length) {
-        case 10:
-          if (name.toLowerCase() === 'connection') connection = join(connection, value);
-          else if (name.toLowerCase() === 'keep-alive') keepAlive = value;
-          break;
-        case 14:
-          if (name.toLowerCase() === 'content-length') lengths = join(lengths, value);
-          break;
-        case 17:
-          if (name.toLowerCase() === 'transfer-encoding') codings = join(codings, value);
-          break;
+      const nameEnd = at;
+      at += 1;
+      while (at < lineEnd && (buffer[at] === SP || buffer[at] === HTAB)) at += 1;
+      const valueStart = at;
+      let valueEnd = at;
+      for (; at < lineEnd; at += 1) {
+        const byte = buffer[at]!;
+        if (VALUE_BYTE[byte] !== 1) throw new UpstreamProtocolError('the answer has a malformed header line');
+        if (byte !== SP && byte !== HTAB) valueEnd = at + 1;
       }
+      rawHeaders.push(buffer.subarray(lineStart, nameEnd), buffer.subarray(valueStart, valueEnd));
+      const nameLength = nameEnd - lineStart;
+      if (nameLength === 10 || nameLength === 14 || nameLength === 17) {
+        const name = buffer.toString('latin1', lineStart, nameEnd).toLowerCase();
+        const value = (): string => buffer.toString('latin1', valueStart, valueEnd);
+        if (name === 'connection') connection = join(connection, value());
+        else if (name === 'keep-alive') keepAlive = value();
+        else if (name === 'content-length') lengths = join(lengths, value());
+        else if (name === 'transfer-encoding') codings = join(codings, value());
+      }
+      lineStart = lineEnd + 2;
     }
     if (code < 200) {
       if (code === 101) throw new UpstreamProtocolError('the upstream switched protocols (101) unasked');
       return true; // an interim answer (100, 103): the final one follows
     }
     this.frame(code, http10, lengths, codings);
-    if (http10 || (connection !== undefined && hasToken(connection, 'close'))) this.reusable = false;
+    if (http10 || (connection !== undefined && /close/i.test(connection) && hasToken(connection, 'close'))) {
+      this.reusable = false;
+    }
     if (keepAlive !== undefined) {
       const timeout = KEEP_ALIVE_TIMEOUT.exec(keepAlive);
       if (timeout !== null) this.keepAliveMs = Number(timeout[1]) * 1000;
@@ -540,13 +550,17 @@ class UpstreamConnection {
       return;
     }
     if (lengths !== undefined) {
-      const values = lengths.split(',').map((length) => length.trim());
-      const first = values[0]!;
-      if (!CONTENT_LENGTH.test(first) || values.some((length) => length !== first)) {
-        throw new UpstreamProtocolError('the answer has an invalid or conflicting Content-Length');
+      let length = lengths;
+      if (!CONTENT_LENGTH.test(length)) {
+        // A list (`5, 5`, or repeated fields) is accepted when every value is the same number.
+        const values = lengths.split(',').map((value) => value.trim());
+        length = values[0]!;
+        if (!CONTENT_LENGTH.test(length) || values.some((value) => value !== length)) {
+          throw new UpstreamProtocolError('the answer has an invalid or conflicting Content-Length');
+        }
       }
       this.framing = Framing.Length;
-      this.remaining = Number(first);
+      this.remaining = Number(length);
       return;
     }
     this.framing = Framing.Close;
@@ -681,6 +695,12 @@ class UpstreamConnection {
       new UpstreamClosedError('the upstream closed the connection in the middle of its answer', cause),
     );
   }
+}
+
+function byteSet(member: (byte: number) => boolean): Uint8Array {
+  const set = new Uint8Array(256);
+  for (let byte = 0; byte < 256; byte += 1) set[byte] = member(byte) ? 1 : 0;
+  return set;
 }
 
 function join(prior: string | undefined, value: string): string {
