@@ -384,6 +384,26 @@ describe('UpstreamClient with upstreams writing exact bytes', () => {
     expect(upstream.connections).toBe(1);
   });
 
+  it('reads framing and connection headers in any letter case', async () => {
+    const upstream = await answering(
+      'HTTP/1.1 200 OK\r\ncOnTeNt-LeNgTh: 2\r\n\r\nok' +
+        'HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: CHUNKED\r\nCONNECTION: CLOSE\r\n\r\n2\r\nhi\r\n0\r\n\r\n',
+    );
+    // Both answers came in one write for the first request: the second is unasked, so the
+    // connection is dropped; ask the second request on a fresh one instead.
+    const client = newClient();
+    expect((await send(client, upstream.url)).body.toString()).toBe('ok');
+    const second = await send(client, upstream.url);
+    expect(second.body.toString()).toBe('ok');
+    expect(upstream.connections).toBe(2);
+    const closing = await answering(
+      'HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: CHUNKED\r\nCONNECTION: CLOSE\r\n\r\n2\r\nhi\r\n0\r\n\r\n',
+    );
+    expect((await send(client, closing.url)).body.toString()).toBe('hi');
+    await send(client, closing.url);
+    expect(closing.connections).toBe(2);
+  });
+
   it('skips interim 103 and 100 answers and reports only the final one', async () => {
     const upstream = await answering(
       'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n' +

@@ -109,6 +109,10 @@ const UNSAFE_IN_REQUEST = /[\r\n\0]/;
 const REQUEST_TARGET = /^[!-~]+$/;
 
 const HEAD_END = Buffer.from('\r\n\r\n');
+const CONNECTION = Buffer.from('connection');
+const KEEP_ALIVE = Buffer.from('keep-alive');
+const CONTENT_LENGTH_NAME = Buffer.from('content-length');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
 const COLON = 0x3a;
 const SP = 0x20;
 const HTAB = 0x09;
@@ -479,13 +483,16 @@ class UpstreamConnection {
       }
       rawHeaders.push(buffer.subarray(lineStart, nameEnd), buffer.subarray(valueStart, valueEnd));
       const nameLength = nameEnd - lineStart;
-      if (nameLength === 10 || nameLength === 14 || nameLength === 17) {
-        const name = buffer.toString('latin1', lineStart, nameEnd).toLowerCase();
-        const value = (): string => buffer.toString('latin1', valueStart, valueEnd);
-        if (name === 'connection') connection = join(connection, value());
-        else if (name === 'keep-alive') keepAlive = value();
-        else if (name === 'content-length') lengths = join(lengths, value());
-        else if (name === 'transfer-encoding') codings = join(codings, value());
+      if (nameLength === 10) {
+        if (isName(buffer, lineStart, CONNECTION)) {
+          connection = join(connection, latin1(buffer, valueStart, valueEnd));
+        } else if (isName(buffer, lineStart, KEEP_ALIVE)) {
+          keepAlive = latin1(buffer, valueStart, valueEnd);
+        }
+      } else if (nameLength === 14 && isName(buffer, lineStart, CONTENT_LENGTH_NAME)) {
+        lengths = join(lengths, latin1(buffer, valueStart, valueEnd));
+      } else if (nameLength === 17 && isName(buffer, lineStart, TRANSFER_ENCODING)) {
+        codings = join(codings, latin1(buffer, valueStart, valueEnd));
       }
       lineStart = lineEnd + 2;
     }
@@ -701,6 +708,21 @@ function byteSet(member: (byte: number) => boolean): Uint8Array {
   const set = new Uint8Array(256);
   for (let byte = 0; byte < 256; byte += 1) set[byte] = member(byte) ? 1 : 0;
   return set;
+}
+
+/** True when the field name at `start` is `lowercase` in any case (its length was checked). */
+function isName(buffer: Buffer, start: number, lowercase: Buffer): boolean {
+  for (let i = 0; i < lowercase.length; i += 1) {
+    // ASCII letters differ from their capitals by 0x20 only; other tchar bytes must match exactly.
+    const byte = buffer[start + i]!;
+    const want = lowercase[i]!;
+    if (byte !== want && !(want >= 0x61 && want <= 0x7a && byte === want - 0x20)) return false;
+  }
+  return true;
+}
+
+function latin1(buffer: Buffer, start: number, end: number): string {
+  return buffer.toString('latin1', start, end);
 }
 
 function join(prior: string | undefined, value: string): string {
