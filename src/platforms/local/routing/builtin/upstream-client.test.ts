@@ -599,6 +599,23 @@ describe('UpstreamClient with upstreams writing exact bytes', () => {
     await eventually(() => upstream.closed === 1, 10_000);
   });
 
+  it("a finished request's late abort() leaves the next request on its connection alone", async () => {
+    const upstream = await rawUpstream((socket, _head, index) => {
+      const answer = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+      if (index === 0) socket.write(answer);
+      else setTimeout(() => socket.write(answer), 30);
+    });
+    const client = newClient();
+    let lateAbort: ((reason?: Error) => void) | undefined;
+    await send(client, upstream.url, { onChunk: (_chunk, abort) => (lateAbort = abort) });
+    const second = send(client, upstream.url);
+    await eventually(() => upstream.requests.length === 2);
+    lateAbort!(new Error('too late'));
+    const outcome = await second;
+    expect([outcome.error, outcome.body.toString()]).toEqual([undefined, 'ok']);
+    expect(upstream.connections).toBe(1);
+  });
+
   it('refuses to send a header value with CR or LF, so nothing can be smuggled upstream', async () => {
     const upstream = await answering('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
     const outcome = await send(newClient(), upstream.url, { headers: ['x-a', 'b\r\nx-injected: 1'] });

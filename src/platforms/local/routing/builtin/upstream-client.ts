@@ -293,7 +293,8 @@ export class UpstreamClient implements UpstreamDispatcher {
 function requestHead(request: UpstreamRequest, hostHeader: string): string {
   const { method, path, headers } = request;
   if (!/^[A-Z]+$/.test(method) || !REQUEST_TARGET.test(path)) {
-    throw new UpstreamProtocolError(`refusing to send a malformed request line (${method} ${path})`);
+    // (The message names no request content: it may end up in a log or a 502's body.)
+    throw new UpstreamProtocolError('refusing to send a malformed request line upstream');
   }
   let head = `${method} ${path} HTTP/1.1\r\n`;
   let hasHost = false;
@@ -301,7 +302,7 @@ function requestHead(request: UpstreamRequest, hostHeader: string): string {
     const name = headers[i]!;
     const value = headers[i + 1]!;
     if (UNSAFE_IN_REQUEST.test(name) || UNSAFE_IN_REQUEST.test(value) || name === '' || name.includes(':')) {
-      throw new UpstreamProtocolError(`refusing to send a malformed request header (${name})`);
+      throw new UpstreamProtocolError('refusing to send a malformed request header upstream');
     }
     if (!hasHost && name.length === 4 && name.toLowerCase() === 'host') hasHost = true;
     head += `${name}: ${value}\r\n`;
@@ -335,16 +336,8 @@ class UpstreamConnection {
   private readonly onEnd = (): void => this.ended();
   private readonly onClose = (): void => this.closed();
   private readonly onError = (error: Error): void => this.failed(error);
-  private readonly resume = (): void => {
-    if (!this.paused) return;
-    this.paused = false;
-    this.socket.resume();
-    this.process();
-  };
-  private readonly abort = (reason?: Error): void => {
-    if (this.handler === undefined) return;
-    this.fail(reason ?? new Error('the request was aborted'));
-  };
+  /** The current request's resume(), given to its handler with the head. */
+  private resume: () => void = ignore;
 
   constructor(
     private readonly client: UpstreamClient,
@@ -367,7 +360,17 @@ class UpstreamConnection {
     this.keepAliveMs = undefined;
     this.trailers = null;
     this.trailerBytes = 0;
-    handler.onConnect(this.abort);
+    // Per request: a handler's late abort() or resume() must never reach the next request on
+    // this connection.
+    this.resume = () => {
+      if (this.handler !== handler || !this.paused) return;
+      this.paused = false;
+      this.socket.resume();
+      this.process();
+    };
+    handler.onConnect((reason?: Error) => {
+      if (this.handler === handler) this.fail(reason ?? new Error('the request was aborted'));
+    });
     if (this.handler !== handler) return; // aborted at once
     this.socket.write(head, 'latin1');
   }
@@ -702,6 +705,10 @@ class UpstreamConnection {
       new UpstreamClosedError('the upstream closed the connection in the middle of its answer', cause),
     );
   }
+}
+
+function ignore(): void {
+  // (a resume() with no request)
 }
 
 function byteSet(member: (byte: number) => boolean): Uint8Array {
