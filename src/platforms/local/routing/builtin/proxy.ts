@@ -3,8 +3,10 @@
  * LocalRoute, splitting each request between the primary and canary replicas by the rules in
  * routing.ts, streaming bodies both ways, and recording every answer in a TrafficRecorder.
  *
- * Upstream connections come from two keep-alive pools per router (docs/adr/0015-router-upstream-clients.md):
- * - requests without a body (most traffic: GET, HEAD, DELETE) go through an undici Agent, whose
+ * Upstream connections come from three keep-alive pools per router (docs/adr/0015-router-upstream-clients.md):
+ * - the fast lane's requests (most traffic) go through our own UpstreamClient (upstream-client.ts,
+ *   docs/adr/0036-router-upstream-client.md);
+ * - other requests without a body (GET, HEAD, DELETE on node:http's path) go through an undici Agent, whose
  *   client costs about half of node:http's per request. Nothing of the client's is consumed before
  *   the upstream answers, so a refused connection still fails over to the next replica;
  * - requests with a body go through a node:http `Agent`, because the proxy must not read a byte of
