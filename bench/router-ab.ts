@@ -24,6 +24,7 @@ const ROUTER_FILES = [
   'proxy.ts',
   'fast-lane.ts',
   'hop-by-hop.ts',
+  'upstream-client.ts',
   'routing.ts',
   'recorder.ts',
   'traffic-window.ts',

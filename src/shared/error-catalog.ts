@@ -658,6 +658,18 @@ export const ERROR_CATALOG = {
     meaning: 'The built-in router was used after it closed: a bug in Vireo.',
     action: 'Report it with the log lines before it.',
   },
+  E_UPSTREAM_PROTOCOL: {
+    area: 'Local mode',
+    meaning:
+      'An upstream answered the built-in router with a malformed or ambiguous HTTP/1.1 answer (a bare LF, a folded header, conflicting lengths, a head over 16 KiB); the router answered 502 and closed that connection.',
+    action: 'Fix the service so it answers well-formed HTTP/1.1; the 502 body names the replica.',
+  },
+  E_UPSTREAM_CLOSED: {
+    area: 'Local mode',
+    meaning:
+      'An upstream closed its connection in the middle of an answer; the router cut the client’s answer short too.',
+    action: 'Look at the service’s logs for the crash or restart at that time.',
+  },
   E_LISTEN: {
     area: 'Local mode',
     meaning: 'Local mode could not listen on a port it was given (the router’s statistics endpoint).',

@@ -3,7 +3,7 @@
  * plain `net` server, and each connection's requests are read here, off node:http, as long as they
  * are the simple kind that makes up nearly all traffic: HTTP/1.1, no body (GET, HEAD, DELETE,
  * OPTIONS without Content-Length or Transfer-Encoding), the whole head in what has arrived, strictly
- * well-formed. The answer is written straight to the socket from undici's parsed upstream answer,
+ * well-formed. The answer is written straight to the socket from the upstream client's parsed answer,
  * head and a small body in one write.
  *
  * Anything else (a body, Expect, Upgrade, a Connection header naming other headers, HTTP/1.0, a
@@ -17,6 +17,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { Arm, RoutingDecision, RoutingTable } from './routing.js';
+import type { UpstreamDispatcher } from './upstream-client.js';
 import { connectionTokens, HOP_BY_HOP, ONE_WRITE_LIMIT_BYTES, ONLY_HOP_BY_HOP_TOKEN } from './hop-by-hop.js';
 
 /** What the lane needs from its router (proxy.ts), kept narrow so each side can be read alone. */
@@ -24,7 +25,8 @@ export interface FastLaneHost {
   /** The routing table in force; read once per request. */
   currentTable(): RoutingTable;
   decideFor(table: RoutingTable, headers: IncomingHttpHeaders, url: string): RoutingDecision | undefined;
-  readonly dispatcher: Dispatcher;
+  /** The upstream client (upstream-client.ts; undici's Agent fits too). */
+  readonly dispatcher: UpstreamDispatcher;
   now(): number;
   /** True once close() began: answers say `connection: close` and idle connections end. */
   isClosing(): boolean;
@@ -262,7 +264,7 @@ function headersObject(list: readonly string[]): IncomingHttpHeaders {
   return headers;
 }
 
-/** One request on the fast lane, and undici's dispatch handler for its upstream trip. */
+/** One request on the fast lane, and the dispatch handler (undici's shape) for its upstream trip. */
 class FastExchange implements Dispatcher.DispatchHandler {
   private table!: RoutingTable;
   private decision!: RoutingDecision;

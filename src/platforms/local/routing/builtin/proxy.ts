@@ -3,8 +3,10 @@
  * LocalRoute, splitting each request between the primary and canary replicas by the rules in
  * routing.ts, streaming bodies both ways, and recording every answer in a TrafficRecorder.
  *
- * Upstream connections come from two keep-alive pools per router (docs/adr/0015-router-upstream-clients.md):
- * - requests without a body (most traffic: GET, HEAD, DELETE) go through an undici Agent, whose
+ * Upstream connections come from three keep-alive pools per router (docs/adr/0015-router-upstream-clients.md):
+ * - the fast lane's requests (most traffic) go through our own UpstreamClient (upstream-client.ts,
+ *   docs/adr/0036-router-upstream-client.md);
+ * - other requests without a body (GET, HEAD, DELETE on node:http's path) go through an undici Agent, whose
  *   client costs about half of node:http's per request. Nothing of the client's is consumed before
  *   the upstream answers, so a refused connection still fails over to the next replica;
  * - requests with a body go through a node:http `Agent`, because the proxy must not read a byte of
@@ -40,6 +42,7 @@ import type { LocalRoute } from '../route.js';
 import { InvalidRouteError } from '../route-check.js';
 import { compileRoute, decide, type Arm, type RoutingDecision, type RoutingTable } from './routing.js';
 import { serveFast, type FastConnection, type FastLaneHost } from './fast-lane.js';
+import { UpstreamClient } from './upstream-client.js';
 import { connectionTokens, HOP_BY_HOP, ONE_WRITE_LIMIT_BYTES, ONLY_HOP_BY_HOP_TOKEN } from './hop-by-hop.js';
 
 /** Response header naming the arm that answered: `primary` or `canary`. */
@@ -94,6 +97,8 @@ export class ProxyRouter {
   private readonly lane: FastLaneHost;
   private readonly agent: Agent;
   private readonly dispatcher: UndiciAgent;
+  /** The fast lane's own upstream client (docs/adr/0036-router-upstream-client.md). */
+  private readonly upstreamClient: UpstreamClient;
   private readonly recorder: TrafficRecorder;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -121,6 +126,8 @@ export class ProxyRouter {
     // undici honours the same hint, and keeps an idle connection 4 s without one (its default).
     // No header or body timeout: like the node:http path, a slow upstream is the client's to give up on.
     this.dispatcher = new UndiciAgent({ headersTimeout: 0, bodyTimeout: 0 });
+    // The fast lane's trips: the same keep-alive rules (the upstream's hint, else 4 s), no timeouts.
+    this.upstreamClient = new UpstreamClient();
     this.server = createServer((req, res) => this.handle(req, res));
     this.lane = this.fastLaneHost();
     // Same socket options as node:http's own listener, so a connection handed over behaves alike.
@@ -141,7 +148,7 @@ export class ProxyRouter {
           return undefined;
         }
       },
-      dispatcher: this.dispatcher,
+      dispatcher: this.upstreamClient,
       now: this.now,
       isClosing: () => this.closing !== undefined,
       handOver: (socket, pending) => this.handOver(socket, pending),
@@ -257,6 +264,7 @@ export class ProxyRouter {
     clearTimeout(deadline);
     this.agent.destroy();
     await this.dispatcher.destroy();
+    await this.upstreamClient.destroy();
     this.logger.info('router closed');
   }
 
