@@ -1,19 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Canary } from '../../api/schema/canary.js';
+import { newTestCanary } from '../../platforms/kubernetes/routers/fixtures.test-helper.js';
 import { armQueries, PrometheusArmObservations } from './prometheus-arms.js';
 
-const canary: Canary = {
-  apiVersion: 'flagger.app/v1beta1',
-  kind: 'Canary',
-  metadata: { name: 'podinfo', namespace: 'test' },
-  spec: {
-    targetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'podinfo' },
-    service: { port: 9898 },
-    analysis: { interval: '1m', threshold: 5, maxWeight: 50, stepWeight: 10 },
-  },
-};
+const canary = newTestCanary();
 
 let server: Server | undefined;
 afterEach(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
