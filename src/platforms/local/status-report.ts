@@ -294,8 +294,7 @@ export class LocalStatusReport {
       const arms = this.accessLogSummary()?.routes[`${namespace}/${service}`];
       return { primary: arms?.primary.requests ?? 0, canary: arms?.canary.requests ?? 0 };
     }
-    const observed = this.deps.recorder.observe(namespace, service, ALL_RETAINED_MS);
-    return { primary: observed.primary.requests, canary: observed.canary.requests };
+    return this.deps.recorder.served(namespace, service, ALL_RETAINED_MS);
   }
 
   /** nginx's own count of what it served, re-read only when the log has grown. */

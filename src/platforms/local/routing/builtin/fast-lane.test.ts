@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import {
   cleanups,
   eventually,
+  eventuallyAsync,
+  exportedRequests,
   startRawUpstream,
   startUpstream,
   type TestUpstream,
@@ -223,10 +225,11 @@ describe('built-in router fast lane', () => {
       expect(statuses).toHaveLength(total);
       expect(statuses.filter((status) => status !== 200)).toEqual([]);
       expect(turn).toBeGreaterThan(0);
-      await eventually(() => {
-        const seen = recorder.observe('test', 'podinfo', MINUTE);
-        return seen.primary.requests + seen.canary.requests === total;
-      });
+      // Every answer exported (the checks' windows leave out those of replicas replaced meanwhile).
+      await eventuallyAsync(
+        () => exportedRequests(recorder),
+        (exported) => exported === total,
+      );
       expect(one.received.length + two.received.length + three.received.length).toBe(total);
     },
     LOAD_TEST_TIMEOUT_MS,

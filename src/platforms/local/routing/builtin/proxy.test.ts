@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import {
   cleanups,
   eventually,
+  eventuallyAsync,
+  exportedRequests,
   refusedUrl,
   seededRandom,
   sha256,
@@ -105,13 +107,13 @@ const tally = (values: readonly string[]) =>
   );
 
 /** An upstream that holds every answer until the test lets it go. */
-async function heldUpstream(name: string) {
+async function heldUpstream(name: string, status = 200) {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   const arrived: string[] = [];
   const held = await upstream(name, (_req, res, received) => {
     arrived.push(received.url);
-    void released.then(() => res.writeHead(200, { 'x-upstream': name }).end(name));
+    void released.then(() => res.writeHead(status, { 'x-upstream': name }).end(name));
   });
   return { upstream: held, arrived, release };
 }
@@ -400,10 +402,11 @@ describe('ProxyRouter reconfiguration', () => {
           0,
         ),
       ).toBe(1600);
-      await eventually(() => {
-        const seen = recorder.observe('test', 'podinfo', MINUTE);
-        return seen.primary.requests + seen.canary.requests >= 1600;
-      });
+      // Every answer exported (the checks' windows leave out those of replicas replaced meanwhile).
+      await eventuallyAsync(
+        () => exportedRequests(recorder),
+        (exported) => exported >= 1600,
+      );
     },
     LOAD_TEST_TIMEOUT_MS,
   );
@@ -422,6 +425,61 @@ describe('ProxyRouter reconfiguration', () => {
     expect(JSON.parse(after.text).name).toBe('fresh');
     expect(await inFlight).toMatchObject({ status: 200, text: 'old' });
     expect(router.route.primary).toEqual([fresh.url]);
+  });
+
+  it.each([
+    ['GET (the fast lane)', 'GET'],
+    ['POST with a body (node:http)', 'POST'],
+  ] as const)(
+    'leaves out of the checks the answers of a revision replaced while they ran: %s',
+    async (_lane, method) => {
+      // The demo's V2 (slow, 30% 500s) was rolled back while some of its requests ran; their answers
+      // came after V3 was routed, and V3's first check must not count them (docs/local/router.md).
+      const primary = await upstream('primary');
+      const v2 = await heldUpstream('v2', 500);
+      const v3 = await upstream('v3');
+      const { router, pool, recorder } = await startRouter({
+        primary: [primary.url],
+        canary: [v2.upstream.url],
+        canaryWeight: 100,
+      });
+      const body = method === 'POST' ? { body: 'payload' } : {};
+      const inFlight = send(pool, { method, ...body });
+      await eventually(() => v2.arrived.length === 1);
+
+      router.configure(newTestRoute({ primary: [primary.url], canary: [v3.url], canaryWeight: 100 }));
+      v2.release();
+      expect(await inFlight).toMatchObject({ status: 500, text: 'v2' });
+      expect(await send(pool, { method, ...body })).toMatchObject({ status: 200, backend: 'canary' });
+
+      await eventually(() => recorder.successRate('test', 'podinfo', 'canary', MINUTE) !== undefined);
+      expect(recorder.observe('test', 'podinfo', MINUTE).canary).toMatchObject({ requests: 1, errors: 0 });
+      expect(recorder.successRate('test', 'podinfo', 'canary', MINUTE)).toBe(100);
+      // Still served (`vireo local status`) and exported: it happened.
+      expect(recorder.served('test', 'podinfo', MINUTE)).toEqual({ primary: 0, canary: 2 });
+      expect(await recorder.metricsText()).toMatch(
+        /vireo_router_requests_total\{[^}]*backend="canary",code="500"\} 1/,
+      );
+    },
+  );
+
+  it('keeps counting answers across a change of weight on the same replicas', async () => {
+    const primary = await upstream('primary');
+    const canary = await heldUpstream('canary', 500);
+    const { router, pool, recorder } = await startRouter({
+      primary: [primary.url],
+      canary: [canary.upstream.url],
+      canaryWeight: 100,
+    });
+    const inFlight = send(pool);
+    await eventually(() => canary.arrived.length === 1);
+    router.configure(
+      newTestRoute({ primary: [primary.url], canary: [canary.upstream.url], canaryWeight: 50 }),
+    );
+    canary.release();
+    expect(await inFlight).toMatchObject({ status: 500 });
+    await eventually(() => recorder.successRate('test', 'podinfo', 'canary', MINUTE) !== undefined);
+    expect(recorder.successRate('test', 'podinfo', 'canary', MINUTE)).toBe(0);
   });
 
   it('rejects an invalid route or another service and keeps serving the current one', async () => {

@@ -40,7 +40,14 @@ import { silentLogger, type Logger } from '../../../../shared/logger.js';
 import { hostForUrl, listenOn, type TrafficRecorder } from './recorder.js';
 import type { LocalRoute } from '../route.js';
 import { InvalidRouteError } from '../route-check.js';
-import { compileRoute, decide, type Arm, type RoutingDecision, type RoutingTable } from './routing.js';
+import {
+  compileRoute,
+  decide,
+  sameReplicas,
+  type Arm,
+  type RoutingDecision,
+  type RoutingTable,
+} from './routing.js';
 import { serveFast, type FastConnection, type FastLaneHost } from './fast-lane.js';
 import { UpstreamClient } from './upstream-client.js';
 import { connectionTokens, HOP_BY_HOP, ONE_WRITE_LIMIT_BYTES, ONLY_HOP_BY_HOP_TOKEN } from './hop-by-hop.js';
@@ -153,13 +160,7 @@ export class ProxyRouter {
       isClosing: () => this.closing !== undefined,
       handOver: (socket, pending) => this.handOver(socket, pending),
       record: (table, backend, status, started) =>
-        this.recorder.record({
-          namespace: table.route.namespace,
-          service: table.route.service,
-          backend,
-          status: status ?? CLIENT_CLOSED_STATUS,
-          durationSeconds: (this.now() - started) / 1000,
-        }),
+        this.recordAnswer(table, backend, status ?? CLIENT_CLOSED_STATUS, started),
       mirror: (table, method, url, headers) => {
         const object: OutgoingHttpHeaders = {};
         for (let i = 0; i < headers.length; i += 2) {
@@ -455,14 +456,37 @@ export class ProxyRouter {
       exchange.upstreamResponse?.destroy();
       if (exchange.mirror?.bodyComplete !== true) exchange.mirror?.cancel();
     }
+    this.recordAnswer(
+      table,
+      exchange.decision.arm,
+      exchange.status ?? CLIENT_CLOSED_STATUS,
+      exchange.started,
+    );
+    if (this.closing !== undefined) setImmediate(() => this.closeIdle());
+  }
+
+  /**
+   * Counts one answer (or copy) of `arm`, started under `table`. When that arm's replicas were
+   * replaced while it ran (a new revision, or the old one scaled down), the answer came from a
+   * revision no longer under analysis: it is exported but left out of the checks' windows.
+   */
+  private recordAnswer(
+    table: RoutingTable,
+    arm: Arm,
+    status: number,
+    started: number,
+    mirrored = false,
+  ): void {
+    const current = this.table;
     this.recorder.record({
       namespace: table.route.namespace,
       service: table.route.service,
-      backend: exchange.decision.arm,
-      status: exchange.status ?? CLIENT_CLOSED_STATUS,
-      durationSeconds: (this.now() - exchange.started) / 1000,
+      backend: arm,
+      status,
+      durationSeconds: (this.now() - started) / 1000,
+      ...(mirrored ? { mirrored: true } : {}),
+      ...(table !== current && !sameReplicas(table[arm], current[arm]) ? { retiredReplicas: true } : {}),
     });
-    if (this.closing !== undefined) setImmediate(() => this.closeIdle());
   }
 
   private startMirror(
@@ -473,7 +497,6 @@ export class ProxyRouter {
   ): MirrorCopy | undefined {
     const replica = table.canary.order()[0];
     if (replica === undefined) return undefined;
-    const { namespace, service } = table.route;
     const started = this.now();
     let request: ClientRequest;
     try {
@@ -489,14 +512,7 @@ export class ProxyRouter {
       return undefined; // the client's own request fails the same way and is answered 502
     }
     return new MirrorCopy(request, this.mirrorTimeoutMs, (status) =>
-      this.recorder.record({
-        namespace,
-        service,
-        backend: 'canary',
-        status,
-        durationSeconds: (this.now() - started) / 1000,
-        mirrored: true,
-      }),
+      this.recordAnswer(table, 'canary', status, started, true),
     );
   }
 }

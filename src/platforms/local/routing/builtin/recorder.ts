@@ -35,6 +35,13 @@ export interface ProxiedRequest {
   readonly durationSeconds: number;
   /** A copy sent by mirroring, whose answer was discarded. */
   readonly mirrored?: boolean;
+  /**
+   * Answered by replicas the route no longer has: the revision was replaced while the request
+   * ran (docs/local/router.md "What the checks measure"). Counted in the exported series, left
+   * out of the windows the built-in checks read, so a new revision is never judged by the last
+   * answers of the one before it.
+   */
+  readonly retiredReplicas?: boolean;
 }
 
 export interface TrafficRecorderOptions {
@@ -66,6 +73,8 @@ interface Series {
   readonly service: string;
   readonly backend: Arm;
   readonly ring: SecondRing;
+  /** Answers of replicas replaced while they ran: out of `ring`, still served (created on first use). */
+  retired?: SecondRing;
   readonly durationLabels: Readonly<Record<Labels, string>>;
   /** Status code → requests counted since the last read of `vireo_router_requests_total`. */
   readonly pendingRequests: Map<number, number>;
@@ -125,7 +134,13 @@ export class TrafficRecorder {
       series.pendingMirrored.set(status, (series.pendingMirrored.get(status) ?? 0) + 1);
     }
     this.durations.observe(series.durationLabels, duration);
-    series.ring.add(Math.floor(this.now() / 1000), isServerError(status), duration);
+    const second = Math.floor(this.now() / 1000);
+    if (request.retiredReplicas === true) {
+      series.retired ??= new SecondRing(this.retentionSeconds, []);
+      series.retired.add(second, isServerError(status), duration);
+    } else {
+      series.ring.add(second, isServerError(status), duration);
+    }
   }
 
   /** Hands the requests counted since the last read to `vireo_router_requests_total`. */
@@ -187,6 +202,19 @@ export class TrafficRecorder {
       throw new VireoError('E_INVALID_QUANTILE', `quantile must be between 0 and 1 (0.99 for p99), got ${q}`);
     }
     return histogramQuantile(q, this.totals(namespace, service, backend, windowMs).buckets);
+  }
+
+  /**
+   * Answers per arm in the window, those of replicas replaced while they ran included (which the
+   * checks' windows leave out): what `vireo local status` shows as served.
+   */
+  served(namespace: string, service: string, windowMs: number): { primary: number; canary: number } {
+    const count = (backend: Arm): number => {
+      const { from, to } = windowSeconds(this.now(), windowMs);
+      const series = this.seriesOf(namespace, service, backend);
+      return series.ring.totals(from, to).requests + (series.retired?.totals(from, to).requests ?? 0);
+    };
+    return { primary: count('primary'), canary: count('canary') };
   }
 
   /** Both arms' counts and cumulative latency histograms over the window. */

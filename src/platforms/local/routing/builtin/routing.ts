@@ -62,6 +62,14 @@ export class ReplicaRotation {
   }
 }
 
+/** True when both rotations hold the same replicas (in any order). */
+export function sameReplicas(a: ReplicaRotation, b: ReplicaRotation): boolean {
+  if (a === b) return true;
+  if (a.replicas.length !== b.replicas.length) return false;
+  const hrefs = new Set(a.replicas.map((replica) => replica.href));
+  return b.replicas.every((replica) => hrefs.has(replica.href));
+}
+
 /** A checked, ready-to-use LocalRoute. Immutable except for the replica rotations. */
 export interface RoutingTable {
   readonly route: LocalRoute;
