@@ -145,29 +145,3 @@ export async function eventually(condition: () => boolean, timeoutMs = 5_000): P
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
-
-/**
- * Every answer the recorder exported in `vireo_router_requests_total` (both arms, every code):
- * what a scrape sees, answers of replaced replicas included, unlike the checks' windows.
- */
-export async function exportedRequests(recorder: { metricsText(): Promise<string> }): Promise<number> {
-  let total = 0;
-  for (const line of (await recorder.metricsText()).split('\n')) {
-    if (line.startsWith('vireo_router_requests_total{'))
-      total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
-
-/** Polls an asynchronous reading until `condition` holds on it. */
-export async function eventuallyAsync<T>(
-  read: () => Promise<T>,
-  condition: (value: T) => boolean,
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition(await read())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

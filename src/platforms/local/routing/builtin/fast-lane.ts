@@ -49,7 +49,7 @@ export const FAST_LANE_KEEP_ALIVE_MS = 5_000;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const REQUEST_LINE = /^(GET|HEAD|DELETE|OPTIONS) (\/[!-~]*) HTTP\/1\.1$/;
 /** RFC 9110 field: token name, value of visible characters, spaces, tabs and obs-text; no CR, LF or NUL. */
-const FIELD_LINE =
+export const FIELD_LINE =
   /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\t\x20-\x7e\x80-\xff]*[!-~\x80-\xff])?)[ \t]*$/;
 
 /** Request headers that mean the request is not the lane's simple kind. */

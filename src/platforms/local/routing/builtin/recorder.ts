@@ -209,8 +209,8 @@ export class TrafficRecorder {
    * checks' windows leave out): what `vireo local status` shows as served.
    */
   served(namespace: string, service: string, windowMs: number): { primary: number; canary: number } {
+    const { from, to } = windowSeconds(this.now(), windowMs);
     const count = (backend: Arm): number => {
-      const { from, to } = windowSeconds(this.now(), windowMs);
       const series = this.seriesOf(namespace, service, backend);
       return series.ring.totals(from, to).requests + (series.retired?.totals(from, to).requests ?? 0);
     };

@@ -13,6 +13,7 @@
 import { maxHeaderSize } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { VireoError } from '../../../../shared/errors.js';
+import { FIELD_LINE } from './fast-lane.js';
 
 /** A bodiless request, as the fast lane gives it (fast-lane.ts). */
 export interface UpstreamRequest {
@@ -95,9 +96,6 @@ const MAX_CHUNK_LINE_BYTES = 4 * 1024;
 const CR = 13;
 const LF = 10;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-/** RFC 9110 field: token name, value of visible characters, spaces, tabs and obs-text; no CR, LF or NUL. */
-const FIELD_LINE =
-  /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\t\x20-\x7e\x80-\xff]*[!-~\x80-\xff])?)[ \t]*$/;
 const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
 const CHUNK_EXTENSION = `[ \\t]*;[ \\t]*${TOKEN}(?:[ \\t]*=[ \\t]*(?:${TOKEN}|"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x20-\\x7e\\x80-\\xff])*"))?`;
 /** chunk-size (at most 12 hex digits: 256 TiB) and optional extensions. */
@@ -416,11 +414,10 @@ class UpstreamConnection {
       case Phase.Head:
         return this.readHead(buffer);
       case Phase.Body:
+      case Phase.ChunkData:
         return this.readBody(buffer);
       case Phase.ChunkSize:
         return this.readChunkSize(buffer);
-      case Phase.ChunkData:
-        return this.readBody(buffer);
       case Phase.ChunkDataEnd:
         return this.readChunkDataEnd(buffer);
       case Phase.Trailers:
