@@ -2,10 +2,12 @@
  * The built-in router's cost: throughput and p50/p99 latency through the proxy against a direct
  * connection to the same tiny upstream, same load, in one run, side by side.
  *
- * The upstream runs in a worker thread (its own event loop) and the load generator is `hey`
- * (Debian package, a separate process) when installed, else an undici keep-alive loop in
- * another worker thread; the router runs on the main thread as it would in `vireo local`.
- * Compare rows, not absolute values: all three share this machine's cores.
+ * Two passes. Saturation: `hey` (Debian package, a separate process) when installed, else an
+ * undici keep-alive loop in a worker thread, as fast as the target answers: throughput and CPU
+ * per request (latency there is mostly queueing). Fixed rate: fortio at rates well below
+ * saturation, requests spread evenly in time (bench/fixed-rate.ts): the latency the router adds.
+ * The upstreams run in a process of their own; the router runs on the main thread as it would in
+ * `vireo local`. Compare rows, not absolute values: all of them share this machine's cores.
  *
  * `npm run bench` calls `benchProxy`; `npx tsx bench/proxy.ts` runs it alone. Other routers
  * (real nginx on the same split) join the table through `moreTargets`.
@@ -15,6 +17,13 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Registry } from 'prom-client';
+import {
+  fortioBinary,
+  loadAtFixedRate,
+  medianFigures as medianFixedRateFigures,
+  medianOf,
+  type FixedRateFigures,
+} from './fixed-rate.js';
 import { processCpuSeconds } from './process-cpu.js';
 import { ProxyRouter } from '../src/platforms/local/routing/builtin/proxy.js';
 import { TrafficRecorder } from '../src/platforms/local/routing/builtin/recorder.js';
@@ -55,10 +64,13 @@ export interface ProxyBenchOptions {
    */
   readonly rounds?: number;
   /**
-   * Requests per second per client for the fixed-rate pass (hey only): latency below
-   * saturation, where the added p50/p99 is the router's own cost rather than queueing (default 50).
+   * Requests per second, over all clients, of the fixed-rate pass (fortio): latency below
+   * saturation, where the added p50/p99 is the router's own cost rather than queueing
+   * (default 1 600 and 4 800: 50 and 150 per client). Empty: no fixed-rate pass.
    */
-  readonly fixedRatePerClient?: number;
+  readonly fixedRates?: readonly number[];
+  /** Seconds per target per rate per round (default 4). */
+  readonly fixedRateSeconds?: number;
 }
 
 export interface BenchRow {
@@ -66,13 +78,25 @@ export interface BenchRow {
   /** Median of the rounds at saturation. */
   readonly figures: LoadFigures;
   readonly rounds: readonly LoadFigures[];
-  /** At the fixed rate; undefined without hey. */
-  readonly fixedRate?: LoadFigures | undefined;
+}
+
+/** One target at one fixed rate: medians, and each round. */
+export interface FixedRateRow {
+  readonly name: string;
+  readonly figures: FixedRateFigures;
+  readonly rounds: readonly FixedRateFigures[];
+}
+
+export interface FixedRatePass {
+  readonly perSecond: number;
+  readonly rows: readonly FixedRateRow[];
 }
 
 export interface ProxyBenchResult {
   readonly tool: 'hey' | 'undici';
   readonly rows: readonly BenchRow[];
+  /** Empty when fortio is not available. */
+  readonly fixedRates: readonly FixedRatePass[];
 }
 
 /** Two servers answering `ok` with keep-alive, in a process of their own (its CPU is measured apart). */
@@ -167,7 +191,6 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
     ];
     try {
       const rounds = Math.max(1, options.rounds ?? 3);
-      const perClient = options.fixedRatePerClient ?? 50;
       const samples = targets.map(() => [] as LoadFigures[]);
       for (const target of targets) {
         await load(tool, `${target.url}/`, Math.min(2_000, requests), concurrency); // warm-up
@@ -178,29 +201,67 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
           samples[index]!.push(await measured(targets[index]!, tool, requests, concurrency));
         }
       }
-      const fixed: (LoadFigures | undefined)[] = [];
-      for (const target of targets) {
-        // Five seconds at the fixed rate: 32 clients × 50/s = 1 600 requests/s by default.
-        fixed.push(
-          tool === 'hey'
-            ? await loadWithHey(`${target.url}/`, perClient * concurrency * 5, concurrency, perClient)
-            : undefined,
-        );
-      }
       const rows: BenchRow[] = targets.map((target, index) => ({
         name: target.name,
         figures: medianFigures(samples[index]!),
         rounds: samples[index]!,
-        fixedRate: fixed[index],
       }));
-      write(table(rows, { tool, requests, concurrency, rounds, perClient }));
-      return { tool, rows };
+      write(table(rows, { tool, requests, concurrency, rounds }));
+      const fixedRates = await fixedRatePasses(targets, {
+        rates: options.fixedRates ?? [1_600, 4_800],
+        seconds: options.fixedRateSeconds ?? 4,
+        concurrency,
+        rounds,
+        write,
+      });
+      if (fixedRates.length > 0) write(fixedRateTable(fixedRates, { concurrency, rounds }));
+      return { tool, rows, fixedRates };
     } finally {
       for (const target of targets) await target.close();
     }
   } finally {
     upstreamProcess.kill();
   }
+}
+
+/**
+ * Each rate, each target, `rounds` times in a rotated order (as the saturation pass). Nothing
+ * without fortio.
+ */
+async function fixedRatePasses(
+  targets: readonly BenchTarget[],
+  run: {
+    rates: readonly number[];
+    seconds: number;
+    concurrency: number;
+    rounds: number;
+    write: (text: string) => void;
+  },
+): Promise<FixedRatePass[]> {
+  if (run.rates.length === 0) return [];
+  const fortio = fortioBinary(run.write);
+  if (fortio === undefined) return [];
+  const passes: FixedRatePass[] = [];
+  for (const perSecond of run.rates) {
+    const samples = targets.map(() => [] as FixedRateFigures[]);
+    for (let round = 0; round < run.rounds; round += 1) {
+      for (let step = 0; step < targets.length; step += 1) {
+        const index = (step + round) % targets.length;
+        samples[index]!.push(
+          await loadAtFixedRate(fortio, `${targets[index]!.url}/`, perSecond, run.concurrency, run.seconds),
+        );
+      }
+    }
+    passes.push({
+      perSecond,
+      rows: targets.map((target, index) => ({
+        name: target.name,
+        figures: medianFixedRateFigures(samples[index]!),
+        rounds: samples[index]!,
+      })),
+    });
+  }
+  return passes;
 }
 
 /** Saturation load on one target, with the CPU its serving process spent per request. */
@@ -245,19 +306,10 @@ function load(
     : loadWithUndici(url, requests, concurrency);
 }
 
-/**
- * hey runs as a separate process; spawn (never spawnSync) so the router keeps serving.
- * `perClientRate` caps each client's requests per second (hey's -q): a fixed, unsaturated load.
- */
-function loadWithHey(
-  url: string,
-  requests: number,
-  concurrency: number,
-  perClientRate?: number,
-): Promise<LoadFigures> {
+/** hey runs as a separate process; spawn (never spawnSync) so the router keeps serving. */
+function loadWithHey(url: string, requests: number, concurrency: number): Promise<LoadFigures> {
   return new Promise((resolve, reject) => {
-    const rate = perClientRate === undefined ? [] : ['-q', String(perClientRate)];
-    const child = spawn('hey', ['-n', String(requests), '-c', String(concurrency), ...rate, url]);
+    const child = spawn('hey', ['-n', String(requests), '-c', String(concurrency), url]);
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.on('error', reject);
@@ -292,7 +344,7 @@ function loadWithUndici(url: string, requests: number, concurrency: number): Pro
 
 function table(
   rows: readonly BenchRow[],
-  run: { tool: string; requests: number; concurrency: number; rounds: number; perClient: number },
+  run: { tool: string; requests: number; concurrency: number; rounds: number },
 ): string {
   const direct = rows[0]!;
   const cells = (figures: LoadFigures, base: LoadFigures | undefined) => {
@@ -305,7 +357,8 @@ function table(
   const lines = [
     `proxy bench: ${run.concurrency} concurrent keep-alive clients, load by ${run.tool}`,
     `saturation: ${run.requests} requests per target per round, ${run.rounds} rounds interleaved (medians);`,
-    '  CPU µs/req: CPU time of the serving process per request (the upstream for the direct row)',
+    '  CPU µs/req: CPU time of the serving process per request (the upstream for the direct row);',
+    '  latency here is mostly queueing (clients wait for each other): the fixed-rate pass measures what the router adds',
     header,
   ];
   for (const row of rows) {
@@ -330,14 +383,42 @@ function table(
       );
     }
   }
-  if (rows.every((row) => row.fixedRate !== undefined)) {
+  return `${lines.join('\n')}\n`;
+}
+
+function fixedRateTable(
+  passes: readonly FixedRatePass[],
+  run: { concurrency: number; rounds: number },
+): string {
+  const milliseconds = (value: number) => value.toFixed(2).padStart(8);
+  const signed = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(2)}`.padStart(10);
+  const lines = [
+    `fixed rate (fortio, ${run.concurrency} keep-alive connections, requests spread evenly in time; ${run.rounds} rounds interleaved, medians);`,
+    "  added: the target's figure minus the direct row's in the same round, median of the rounds",
+  ];
+  for (const pass of passes) {
+    const direct = pass.rows[0]!;
     lines.push(
-      `fixed rate: ${run.perClient} requests/s per client (${run.perClient * run.concurrency}/s offered), 5 s per target`,
-      header,
+      `  at ${pass.perSecond} requests/s (${(pass.perSecond / run.concurrency).toFixed(0)} per connection)`,
+      `  ${'target'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p90 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'p99.9 ms'.padStart(8)} ${'added p50'.padStart(10)} ${'added p99'.padStart(10)}`,
     );
-    for (const row of rows) {
+    for (const row of pass.rows) {
+      const { figures } = row;
+      const added = (pick: (figures: FixedRateFigures) => number) =>
+        row === direct
+          ? ''.padStart(10)
+          : signed(medianOf(row.rounds.map((round, index) => pick(round) - pick(direct.rounds[index]!))));
+      const shortfall = figures.achievedPerSecond < 0.95 * pass.perSecond ? ' (could not keep the rate)' : '';
+      const failures = figures.failures > 0 ? ` (${figures.failures} answers not 200)` : '';
       lines.push(
-        `  ${row.name.padEnd(44)} ${cells(row.fixedRate!, row === direct ? undefined : direct.fixedRate)}`,
+        `  ${row.name.padEnd(44)} ${figures.achievedPerSecond.toFixed(0).padStart(8)} ${milliseconds(figures.p50Ms)} ${milliseconds(figures.p90Ms)} ${milliseconds(figures.p99Ms)} ${milliseconds(figures.p999Ms)} ${added((round) => round.p50Ms)} ${added((round) => round.p99Ms)}${shortfall}${failures}`,
+      );
+    }
+    const router = pass.rows.find((row) => row.name.startsWith('vireo built-in router'));
+    if (router !== undefined) {
+      const perRound = router.rounds.map((round, index) => round.p99Ms - direct.rounds[index]!.p99Ms);
+      lines.push(
+        `  built-in router added p99 at ${pass.perSecond}/s: ${signed(medianOf(perRound)).trim()} ms (rounds: ${perRound.map((value) => signed(value).trim()).join(', ')})`,
       );
     }
   }
