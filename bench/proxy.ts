@@ -108,6 +108,8 @@ const start = () => new Promise((resolve) => {
   server.listen(0, '127.0.0.1', () => resolve(server.address().port));
 });
 Promise.all([start(), start()]).then((ports) => process.stdout.write(JSON.stringify(ports) + '\\n'));
+// Gone with the bench, however it ends (Ctrl-C included): its end of stdin closes with it.
+process.stdin.on('end', () => process.exit(0)).resume();
 `;
 
 /** An undici keep-alive load loop on its own thread; answers latencies in milliseconds. */
@@ -143,7 +145,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
   const tool = spawnSync('hey', ['-h']).error === undefined ? 'hey' : 'undici';
 
   const upstreamProcess = spawn(process.execPath, ['-e', UPSTREAM_CODE], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   try {
     const [primaryPort, canaryPort] = await new Promise<[number, number]>((resolve, reject) => {
@@ -189,6 +191,14 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
       },
       ...((await options.moreTargets?.(upstreams, canaryWeight)) ?? []),
     ];
+    // Ctrl-C (or a kill) mid-run still stops nginx, a daemon that would outlive the bench.
+    const stopOnSignal = (signal: NodeJS.Signals) => {
+      void Promise.allSettled(targets.map((target) => target.close())).finally(() => {
+        upstreamProcess.kill();
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      });
+    };
+    process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
     try {
       const rounds = Math.max(1, options.rounds ?? 3);
       const samples = targets.map(() => [] as LoadFigures[]);
@@ -217,6 +227,7 @@ export async function benchProxy(options: ProxyBenchOptions = {}): Promise<Proxy
       if (fixedRates.length > 0) write(fixedRateTable(fixedRates, { concurrency, rounds }));
       return { tool, rows, fixedRates };
     } finally {
+      process.off('SIGINT', stopOnSignal).off('SIGTERM', stopOnSignal);
       for (const target of targets) await target.close();
     }
   } finally {
