@@ -9,6 +9,7 @@ import {
   startUpstream,
   type TestUpstream,
 } from '../../../../../test/support/router-upstreams.js';
+import { FIELD_LINE, fieldNameEnd, fieldValueEnd } from './fast-lane.js';
 import { BACKEND_HEADER, MIRROR_HEADER, ProxyRouter } from './proxy.js';
 import { TrafficRecorder } from './recorder.js';
 import type { LocalRoute } from '../route.js';
@@ -232,4 +233,87 @@ describe('built-in router fast lane', () => {
     },
     LOAD_TEST_TIMEOUT_MS,
   );
+});
+
+describe('fast lane field-line scanner', () => {
+  /** The scanner's reading of one line: [name, value], or undefined when it refuses the line. */
+  function scanned(line: string): [string, string] | undefined {
+    const colon = fieldNameEnd(line, 0, line.length);
+    if (colon === -1) return undefined;
+    const valueEnd = fieldValueEnd(line, colon + 1, line.length);
+    if (valueEnd === -1) return undefined;
+    let valueStart = colon + 1;
+    while (valueStart < valueEnd && (line[valueStart] === ' ' || line[valueStart] === '\t')) valueStart += 1;
+    return [line.slice(0, colon), line.slice(valueStart, valueEnd)];
+  }
+
+  /** FIELD_LINE's reading of the same line (the rule the scanner replaces on the hot path). */
+  function matched(line: string): [string, string] | undefined {
+    const field = FIELD_LINE.exec(line);
+    return field === null ? undefined : [field[1]!, field[2]!];
+  }
+
+  it('accepts and refuses exactly the lines FIELD_LINE does, with the same name and value', () => {
+    const examples = [
+      'Host: a',
+      'Host:a',
+      'Host:   a b  \t',
+      'Host:',
+      'Host: \t ',
+      'X-Obs: caf\xe9',
+      ' Host: a',
+      'Host : a',
+      ': a',
+      'Host',
+      'Ho\x7fst: a',
+      'Host: a\x7fb',
+      'Host: a\rb',
+      'Host: a\nb',
+      'Host: a\0b',
+      'Host: a\u0100',
+      'Hö: a',
+      'Content-Length : 5',
+    ];
+    // Random lines over the characters that matter: token and separator characters, whitespace,
+    // controls, DEL, obs-text and one beyond latin1 (the text is latin1, but the scanner must not
+    // rely on it).
+    const alphabet = [
+      'a',
+      'Z',
+      '-',
+      '!',
+      '~',
+      ':',
+      ' ',
+      '\t',
+      '\r',
+      '\n',
+      '\0',
+      '\x01',
+      '\x7f',
+      '\x80',
+      '\xff',
+      '"',
+      '(',
+      '\u0100',
+    ];
+    let seed = 12345;
+    const random = (below: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % below;
+    };
+    const randomText = (longest: number): string => {
+      let text = '';
+      const length = random(longest + 1);
+      for (let j = 0; j < length; j += 1) text += alphabet[random(alphabet.length)]!;
+      return text;
+    };
+    // Mostly shaped like a field (something, a colon, something), so both answers are common.
+    for (let i = 0; i < 20_000; i += 1) {
+      examples.push(`${randomText(4)}${random(5) === 0 ? '' : ':'}${randomText(8)}`);
+    }
+    const accepted = examples.filter((line) => matched(line) !== undefined).length;
+    expect(accepted).toBeGreaterThan(100); // the random lines exercise both answers
+    for (const line of examples) expect([line, scanned(line)]).toEqual([line, matched(line)]);
+  });
 });
