@@ -524,9 +524,12 @@ class FastExchange implements Dispatcher.DispatchHandler {
 
   private writeBody(chunk: Buffer): boolean {
     const socket = this.connection.socket;
-    if (!this.chunked) return socket.write(chunk);
+    // A copy: the upstream client's next read reuses the chunk's bytes (upstream-client.ts,
+    // onData), and a socket write may hold its buffer until the client takes it.
+    const bytes = Buffer.from(chunk);
+    if (!this.chunked) return socket.write(bytes);
     socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
+    socket.write(bytes);
     return socket.write('\r\n', 'latin1');
   }
 
