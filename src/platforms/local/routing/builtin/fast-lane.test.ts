@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Registry } from 'prom-client';
 import { Client, Pool } from 'undici';
@@ -9,6 +10,7 @@ import {
   startUpstream,
   type TestUpstream,
 } from '../../../../../test/support/router-upstreams.js';
+import { FIELD_LINE, fieldNameEnd, fieldValueEnd } from './fast-lane.js';
 import { BACKEND_HEADER, MIRROR_HEADER, ProxyRouter } from './proxy.js';
 import { TrafficRecorder } from './recorder.js';
 import type { LocalRoute } from '../route.js';
@@ -188,6 +190,76 @@ describe('built-in router fast lane', () => {
   });
 
   it(
+    'relays a large answer intact to a client that reads slowly while other answers go through',
+    async () => {
+      // The upstream client reads every socket into one shared buffer: bytes queued for a slow
+      // client must be a copy, or the next read (of any upstream connection) would overwrite them.
+      const PIECE_BYTES = 1024 * 1024;
+      const PIECES = 80;
+      // Larger than loopback's socket buffers can take in (up to 32 MiB here), so that writes to
+      // the slow client queue in the router; a 251-byte cycle shows any byte out of place.
+      const large = Buffer.alloc(PIECES * PIECE_BYTES, randomBytes(251));
+      const small = randomBytes(60 * 1024); // reads of it fill most of the shared read buffer
+      let piecesSent = 0;
+      const source = await startRawUpstream('bytes', (req, res) => {
+        if (req.url === '/large') {
+          // In pieces, each once the one before was taken: `piecesSent` stops moving once every
+          // socket buffer on the way is full.
+          res.writeHead(200, { 'content-length': large.length });
+          const next = (): void => {
+            while (piecesSent < PIECES) {
+              const piece = large.subarray(piecesSent * PIECE_BYTES, (piecesSent + 1) * PIECE_BYTES);
+              piecesSent += 1;
+              if (!res.write(piece)) {
+                res.once('drain', next);
+                return;
+              }
+            }
+            res.end();
+          };
+          next();
+        } else res.end(small);
+      });
+      cleanup(() => source.close());
+      const { router } = await startRouter({ primary: [source.url] });
+      const { hostname, port } = new URL(router.url);
+      const slow = connect(Number(port), hostname);
+      cleanup(() => void slow.destroy());
+      const received: Buffer[] = [];
+      const closed = new Promise<void>((resolve) => slow.on('close', () => resolve()));
+      slow.on('data', (chunk: Buffer) => received.push(chunk));
+      slow.pause();
+      slow.write('GET /large HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+      let seen = -1;
+      await eventually(() => {
+        const stopped = piecesSent > 0 && piecesSent === seen;
+        seen = piecesSent;
+        return stopped;
+      });
+
+      const pool = new Pool(router.url, { connections: 4 });
+      cleanup(() => pool.close());
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, async () => {
+          const answer = await pool.request({ path: '/small', method: 'GET' });
+          return Buffer.from(await answer.body.arrayBuffer());
+        }),
+      );
+      slow.resume();
+      await closed;
+
+      expect(answers.every((answer) => answer.equals(small))).toBe(true);
+      const text = Buffer.concat(received);
+      const headEnd = text.indexOf('\r\n\r\n') + 4;
+      expect(text.subarray(0, headEnd).toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
+      const body = text.subarray(headEnd);
+      expect(body.length).toBe(large.length);
+      expect(sha256(body)).toBe(sha256(large));
+    },
+    LOAD_TEST_TIMEOUT_MS,
+  );
+
+  it(
     'loses no request while routes change under load',
     async () => {
       const [one, two, three] = await Promise.all([upstream('one'), upstream('two'), upstream('three')]);
@@ -233,3 +305,90 @@ describe('built-in router fast lane', () => {
     LOAD_TEST_TIMEOUT_MS,
   );
 });
+
+describe('fast lane field-line scanner', () => {
+  /** The scanner's reading of one line: [name, value], or undefined when it refuses the line. */
+  function scanned(line: string): [string, string] | undefined {
+    const colon = fieldNameEnd(line, 0, line.length);
+    if (colon === -1) return undefined;
+    const valueEnd = fieldValueEnd(line, colon + 1, line.length);
+    if (valueEnd === -1) return undefined;
+    let valueStart = colon + 1;
+    while (valueStart < valueEnd && (line[valueStart] === ' ' || line[valueStart] === '\t')) valueStart += 1;
+    return [line.slice(0, colon), line.slice(valueStart, valueEnd)];
+  }
+
+  /** FIELD_LINE's reading of the same line (the rule the scanner replaces on the hot path). */
+  function matched(line: string): [string, string] | undefined {
+    const field = FIELD_LINE.exec(line);
+    return field === null ? undefined : [field[1]!, field[2]!];
+  }
+
+  it('accepts and refuses exactly the lines FIELD_LINE does, with the same name and value', () => {
+    const examples = [
+      'Host: a',
+      'Host:a',
+      'Host:   a b  \t',
+      'Host:',
+      'Host: \t ',
+      'X-Obs: caf\xe9',
+      ' Host: a',
+      'Host : a',
+      ': a',
+      'Host',
+      'Ho\x7fst: a',
+      'Host: a\x7fb',
+      'Host: a\rb',
+      'Host: a\nb',
+      'Host: a\0b',
+      'Host: a\u0100',
+      'Hö: a',
+      'Content-Length : 5',
+    ];
+    // Random lines over the characters that matter: token and separator characters, whitespace,
+    // controls, DEL, obs-text and one beyond latin1 (the text is latin1, but the scanner must not
+    // rely on it).
+    const alphabet = [
+      'a',
+      'Z',
+      '-',
+      '!',
+      '~',
+      ':',
+      ' ',
+      '\t',
+      '\r',
+      '\n',
+      '\0',
+      '\x01',
+      '\x7f',
+      '\x80',
+      '\xff',
+      '"',
+      '(',
+      '\u0100',
+    ];
+    let seed = 12345;
+    const random = (below: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % below;
+    };
+    const randomText = (longest: number): string => {
+      let text = '';
+      const length = random(longest + 1);
+      for (let j = 0; j < length; j += 1) text += alphabet[random(alphabet.length)]!;
+      return text;
+    };
+    // Mostly shaped like a field (something, a colon, something), so both answers are common.
+    for (let i = 0; i < 20_000; i += 1) {
+      examples.push(`${randomText(4)}${random(5) === 0 ? '' : ':'}${randomText(8)}`);
+    }
+    const accepted = examples.filter((line) => matched(line) !== undefined).length;
+    expect(accepted).toBeGreaterThan(100); // the random lines exercise both answers
+    for (const line of examples) expect([line, scanned(line)]).toEqual([line, matched(line)]);
+  });
+});
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

@@ -193,8 +193,11 @@ export class FastConnection {
  * it is not a simple, well-formed bodiless HTTP/1.1 request (node:http takes it then).
  */
 export function parseSimpleRequest(buffer: Buffer, end: number, socket: Socket): FastRequest | undefined {
-  const lines = buffer.toString('latin1', 0, end).split('\r\n');
-  const first = REQUEST_LINE.exec(lines[0]!);
+  // One latin1 string for the whole head, read by character codes: no split, no pattern per line.
+  const text = buffer.toString('latin1', 0, end);
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd === -1) lineEnd = end;
+  const first = REQUEST_LINE.exec(lineEnd === end ? text : text.slice(0, lineEnd));
   if (first === null) return undefined;
   const upstreamHeaders: string[] = [];
   let host: string | undefined;
@@ -202,11 +205,18 @@ export function parseSimpleRequest(buffer: Buffer, end: number, socket: Socket):
   let forwardedProto = false;
   let forwardedHost = false;
   let closeAfter = false;
-  for (let i = 1; i < lines.length; i += 1) {
-    const field = FIELD_LINE.exec(lines[i]!);
-    if (field === null) return undefined;
-    const name = field[1]!.toLowerCase();
-    const value = field[2]!;
+  while (lineEnd < end) {
+    const lineStart = lineEnd + 2;
+    lineEnd = text.indexOf('\r\n', lineStart);
+    if (lineEnd === -1) lineEnd = end;
+    const colon = fieldNameEnd(text, lineStart, lineEnd);
+    if (colon === -1) return undefined;
+    const valueEnd = fieldValueEnd(text, colon + 1, lineEnd);
+    if (valueEnd === -1) return undefined;
+    let valueStart = colon + 1;
+    while (valueStart < valueEnd && isWhitespace(text.charCodeAt(valueStart))) valueStart += 1;
+    const name = text.slice(lineStart, colon).toLowerCase();
+    const value = text.slice(valueStart, valueEnd);
     if (name === 'host') {
       if (host !== undefined) return undefined;
       host = value;
@@ -251,6 +261,44 @@ export function parseSimpleRequest(buffer: Buffer, end: number, socket: Socket):
     closeAfter,
   };
 }
+
+/**
+ * Where a field line's name ends (the colon), or -1 when the line does not start with a token
+ * and a colon. Together with fieldValueEnd, it accepts exactly the lines FIELD_LINE matches.
+ */
+export function fieldNameEnd(text: string, start: number, end: number): number {
+  let at = start;
+  while (at < end && TOKEN_CHAR[text.charCodeAt(at)] === 1) at += 1;
+  return at === start || at === end || text.charCodeAt(at) !== COLON ? -1 : at;
+}
+
+/**
+ * Where a field value from `start` to `end` ends without its trailing spaces and tabs, or -1 when
+ * it holds a character a value may not (CR, LF, NUL, other controls, DEL, beyond latin1).
+ */
+export function fieldValueEnd(text: string, start: number, end: number): number {
+  let valueEnd = start;
+  for (let at = start; at < end; at += 1) {
+    const code = text.charCodeAt(at);
+    if (code > 0xff || VALUE_CHAR[code] !== 1) return -1;
+    if (!isWhitespace(code)) valueEnd = at + 1;
+  }
+  return valueEnd;
+}
+
+const COLON = 0x3a;
+const isWhitespace = (code: number): boolean => code === 0x20 || code === 0x09;
+
+function charSet(member: (code: number) => boolean): Uint8Array {
+  const set = new Uint8Array(256);
+  for (let code = 0; code < 256; code += 1) set[code] = member(code) ? 1 : 0;
+  return set;
+}
+
+/** RFC 9110 tchar. */
+const TOKEN_CHAR = charSet((code) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/.test(String.fromCharCode(code)));
+/** HTAB, visible ASCII, space, obs-text; never CR, LF, NUL, other controls or DEL. */
+const VALUE_CHAR = charSet((code) => code === 0x09 || (code >= 0x20 && code !== 0x7f));
 
 /** The headers as node:http would present them to the routing rules (names lowercased, repeats joined). */
 function headersObject(list: readonly string[]): IncomingHttpHeaders {
@@ -476,9 +524,12 @@ class FastExchange implements Dispatcher.DispatchHandler {
 
   private writeBody(chunk: Buffer): boolean {
     const socket = this.connection.socket;
-    if (!this.chunked) return socket.write(chunk);
+    // A copy: the upstream client's next read reuses the chunk's bytes (upstream-client.ts,
+    // onData), and a socket write may hold its buffer until the client takes it.
+    const bytes = Buffer.from(chunk);
+    if (!this.chunked) return socket.write(bytes);
     socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-    socket.write(chunk);
+    socket.write(bytes);
     return socket.write('\r\n', 'latin1');
   }
 

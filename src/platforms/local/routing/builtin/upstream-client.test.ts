@@ -479,6 +479,9 @@ describe('UpstreamClient with upstreams writing exact bytes', () => {
     ['a header line without a colon', 'HTTP/1.1 200 OK\r\nX-A 1\r\nContent-Length: 0\r\n\r\n'],
     ['a separator in a header name', 'HTTP/1.1 200 OK\r\nX(A): 1\r\nContent-Length: 0\r\n\r\n'],
     ['a bare CR in a header value', 'HTTP/1.1 200 OK\r\nX-A: 1\r2\r\nContent-Length: 0\r\n\r\n'],
+    ['a bare CR in a header name', 'HTTP/1.1 200 OK\r\nX-\rA: 1\r\nContent-Length: 0\r\n\r\n'],
+    ['a bare CR after the colon', 'HTTP/1.1 200 OK\r\nX-A: \r1\r\nContent-Length: 0\r\n\r\n'],
+    ['a CR CR LF ending a header line', 'HTTP/1.1 200 OK\r\nX-A: 1\r\r\nContent-Length: 0\r\n\r\n'],
     ['a DEL in a header value', 'HTTP/1.1 200 OK\r\nX-A: 1\x7f\r\nContent-Length: 0\r\n\r\n'],
     ['chunked before another coding', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n'],
     [

@@ -31,9 +31,16 @@ export interface UpstreamRequest {
 export interface UpstreamHandler {
   /** Called once the request is under way; `abort` destroys its connection and reports `onError`. */
   onConnect(abort: (reason?: Error) => void): void;
-  /** The final answer's head (interim 1xx answers are not reported); names and values alternate. */
+  /**
+   * The final answer's head (interim 1xx answers are not reported); names and values alternate,
+   * valid during the call only (as onData's chunks).
+   */
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
-  /** A piece of the decoded body; answering false pauses reading until `resume()` is called. */
+  /**
+   * A piece of the decoded body; answering false pauses reading until `resume()` is called. The
+   * chunk's bytes may be overwritten by the next read: copy what is kept past the current turn of
+   * the event loop (and what is handed to a socket write, which may queue it).
+   */
   onData(chunk: Buffer): boolean;
   onComplete(trailers: string[] | null): void;
   onError(error: Error): void;
@@ -119,6 +126,8 @@ const TOKEN_BYTE = byteSet((byte) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/.test(String
 /** Bytes allowed in a field value: HTAB, visible ASCII, space, obs-text; never CR, LF, NUL or DEL. */
 const VALUE_BYTE = byteSet((byte) => byte === HTAB || (byte >= SP && byte !== 0x7f));
 const CRLF = Buffer.from('\r\n');
+/** Bytes one read of an upstream socket can bring (the size node reads at most at once). */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /** How the answer's body ends (RFC 9112 §6.3). */
 const enum Framing {
@@ -171,6 +180,12 @@ export class UpstreamClient implements UpstreamDispatcher {
   private sweeper: NodeJS.Timeout | undefined;
   private idleCount = 0;
   private closed = false;
+  /**
+   * Every socket of this client reads into this one buffer (net's `onread`): no buffer is
+   * allocated per read. Its bytes are handled at once, and what must outlive the read is copied
+   * (UpstreamConnection.received; the fast lane copies what it writes to its client).
+   */
+  private readonly readBuffer = Buffer.alloc(READ_BUFFER_BYTES);
 
   constructor(options: UpstreamClientOptions = {}) {
     this.maxHeadBytes = options.maxHeadBytes ?? maxHeaderSize;
@@ -207,11 +222,7 @@ export class UpstreamClient implements UpstreamDispatcher {
       connection.socket.destroy(); // past the upstream's keep-alive time: it may be closing it
     }
     if (connection === undefined) {
-      connection = new UpstreamConnection(
-        this,
-        pool,
-        connect({ host: pool.host, port: pool.port, noDelay: true }),
-      );
+      connection = new UpstreamConnection(this, pool, this.readBuffer);
       this.connections.add(connection);
     }
     connection.start(request.method === 'HEAD', head, handler);
@@ -330,19 +341,32 @@ class UpstreamConnection {
   private keepAliveMs: number | undefined;
   private trailers: string[] | null = null;
   private trailerBytes = 0;
-  private readonly onData = (chunk: Buffer): void => this.received(chunk);
   private readonly onEnd = (): void => this.ended();
   private readonly onClose = (): void => this.closed();
   private readonly onError = (error: Error): void => this.failed(error);
   /** The current request's resume(), given to its handler with the head. */
   private resume: () => void = ignore;
+  /** Reads into the client's shared buffer (net's `onread`), handled by received(). */
+  readonly socket: Socket;
 
   constructor(
     private readonly client: UpstreamClient,
     readonly pool: OriginPool,
-    readonly socket: Socket,
+    readBuffer: Buffer,
   ) {
-    socket.on('data', this.onData);
+    const socket = connect({
+      host: pool.host,
+      port: pool.port,
+      noDelay: true,
+      onread: {
+        buffer: readBuffer,
+        callback: (length) => {
+          this.received(readBuffer.subarray(0, length));
+          return true; // (the connection pauses the socket itself when its handler asks)
+        },
+      },
+    });
+    this.socket = socket;
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', this.onError);
@@ -382,6 +406,7 @@ class UpstreamConnection {
     handler?.onError(error);
   }
 
+  /** Bytes read, in the client's shared read buffer: valid until this returns. */
   private received(chunk: Buffer): void {
     if (this.handler === undefined) {
       // Bytes with no request pending: the upstream is out of step; never reuse this socket.
@@ -391,6 +416,10 @@ class UpstreamConnection {
     this.answered = true;
     this.buffer = this.buffer === undefined ? chunk : Buffer.concat([this.buffer, chunk]);
     this.process();
+    // What is left (a head or chunk line still arriving, or bytes held while the handler paused)
+    // is copied out of the shared read buffer, which the next read overwrites.
+    const left = this.buffer;
+    if (left !== undefined && left.buffer === chunk.buffer) this.buffer = Buffer.from(left);
   }
 
   /** Handles buffered bytes until they run out, the answer ends, or the handler pauses. */
