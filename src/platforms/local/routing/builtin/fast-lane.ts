@@ -18,7 +18,14 @@ import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { Arm, RoutingDecision, RoutingTable } from './routing.js';
 import type { UpstreamDispatcher } from './upstream-client.js';
-import { connectionTokens, HOP_BY_HOP, ONE_WRITE_LIMIT_BYTES, ONLY_HOP_BY_HOP_TOKEN } from './hop-by-hop.js';
+import {
+  connectionTokens,
+  FIELD_VALUE_CHAR,
+  HOP_BY_HOP,
+  ONE_WRITE_LIMIT_BYTES,
+  ONLY_HOP_BY_HOP_TOKEN,
+  TOKEN_CHAR,
+} from './hop-by-hop.js';
 
 /** What the lane needs from its router (proxy.ts), kept narrow so each side can be read alone. */
 export interface FastLaneHost {
@@ -280,7 +287,7 @@ export function fieldValueEnd(text: string, start: number, end: number): number 
   let valueEnd = start;
   for (let at = start; at < end; at += 1) {
     const code = text.charCodeAt(at);
-    if (code > 0xff || VALUE_CHAR[code] !== 1) return -1;
+    if (code > 0xff || FIELD_VALUE_CHAR[code] !== 1) return -1;
     if (!isWhitespace(code)) valueEnd = at + 1;
   }
   return valueEnd;
@@ -288,17 +295,6 @@ export function fieldValueEnd(text: string, start: number, end: number): number 
 
 const COLON = 0x3a;
 const isWhitespace = (code: number): boolean => code === 0x20 || code === 0x09;
-
-function charSet(member: (code: number) => boolean): Uint8Array {
-  const set = new Uint8Array(256);
-  for (let code = 0; code < 256; code += 1) set[code] = member(code) ? 1 : 0;
-  return set;
-}
-
-/** RFC 9110 tchar. */
-const TOKEN_CHAR = charSet((code) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/.test(String.fromCharCode(code)));
-/** HTAB, visible ASCII, space, obs-text; never CR, LF, NUL, other controls or DEL. */
-const VALUE_CHAR = charSet((code) => code === 0x09 || (code >= 0x20 && code !== 0x7f));
 
 /** The headers as node:http would present them to the routing rules (names lowercased, repeats joined). */
 function headersObject(list: readonly string[]): IncomingHttpHeaders {

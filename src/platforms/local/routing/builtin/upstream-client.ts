@@ -14,6 +14,7 @@ import { maxHeaderSize } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { VireoError } from '../../../../shared/errors.js';
 import { FIELD_LINE } from './fast-lane.js';
+import { FIELD_VALUE_CHAR, TOKEN_CHAR } from './hop-by-hop.js';
 
 /** A bodiless request, as the fast lane gives it (fast-lane.ts). */
 export interface UpstreamRequest {
@@ -121,10 +122,6 @@ const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
 const COLON = 0x3a;
 const SP = 0x20;
 const HTAB = 0x09;
-/** Bytes allowed in a field name (RFC 9110 tchar). */
-const TOKEN_BYTE = byteSet((byte) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/.test(String.fromCharCode(byte)));
-/** Bytes allowed in a field value: HTAB, visible ASCII, space, obs-text; never CR, LF, NUL or DEL. */
-const VALUE_BYTE = byteSet((byte) => byte === HTAB || (byte >= SP && byte !== 0x7f));
 const CRLF = Buffer.from('\r\n');
 /** Bytes one read of an upstream socket can bring (the size node reads at most at once). */
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -492,7 +489,7 @@ class UpstreamConnection {
       let lineEnd = buffer.indexOf(CRLF, lineStart);
       if (lineEnd === -1 || lineEnd > end) lineEnd = end;
       let at = lineStart;
-      while (at < lineEnd && TOKEN_BYTE[buffer[at]!] === 1) at += 1;
+      while (at < lineEnd && TOKEN_CHAR[buffer[at]!] === 1) at += 1;
       if (at === lineStart || at === lineEnd || buffer[at] !== COLON) {
         throw new UpstreamProtocolError(
           buffer[lineStart] === SP || buffer[lineStart] === HTAB
@@ -507,7 +504,8 @@ class UpstreamConnection {
       let valueEnd = at;
       for (; at < lineEnd; at += 1) {
         const byte = buffer[at]!;
-        if (VALUE_BYTE[byte] !== 1) throw new UpstreamProtocolError('the answer has a malformed header line');
+        if (FIELD_VALUE_CHAR[byte] !== 1)
+          throw new UpstreamProtocolError('the answer has a malformed header line');
         if (byte !== SP && byte !== HTAB) valueEnd = at + 1;
       }
       rawHeaders.push(buffer.subarray(lineStart, nameEnd), buffer.subarray(valueStart, valueEnd));
@@ -735,12 +733,6 @@ class UpstreamConnection {
 
 function ignore(): void {
   // (a resume() with no request)
-}
-
-function byteSet(member: (byte: number) => boolean): Uint8Array {
-  const set = new Uint8Array(256);
-  for (let byte = 0; byte < 256; byte += 1) set[byte] = member(byte) ? 1 : 0;
-  return set;
 }
 
 /** True when the field name at `start` is `lowercase` in any case (its length was checked). */
