@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { Client, Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
@@ -168,6 +168,45 @@ describe('built-in router fast lane', () => {
     expect(primary.received[0]!.headers[MIRROR_HEADER]).toBeUndefined();
     await eventually(() => recorder.observe('test', 'podinfo', MINUTE).canary.requests === 1);
   });
+
+  it.each([
+    ['before', 'Content-Length: 2\r\nConnection: content-length, date'],
+    ['after', 'Connection: content-length, date\r\nContent-Length: 2'],
+  ])(
+    'frames an answer whose Connection header names its Content-Length (listed %s it)',
+    async (_order, fields) => {
+      // The named fields are dropped on the way (hop-by-hop); the client's answer must still be
+      // framed, whatever the order of the upstream's lines, or the next answer would run into it.
+      const raw = createServer((socket) => {
+        socket.on('data', (chunk: Buffer) => {
+          const requests = chunk.toString('latin1').split('\r\n\r\n').length - 1;
+          for (let i = 0; i < requests; i += 1) socket.write(`HTTP/1.1 200 OK\r\n${fields}\r\n\r\nok`);
+        });
+      });
+      await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+      cleanup(() => new Promise<void>((resolve) => raw.close(() => resolve())));
+      const { router } = await startRouter({
+        primary: [`http://127.0.0.1:${(raw.address() as AddressInfo).port}`],
+      });
+
+      const text = await rawExchange(
+        router.url,
+        'GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+      );
+
+      const answers = text.split(/(?=HTTP\/1\.1 )/);
+      expect(answers).toHaveLength(2);
+      for (const answer of answers) {
+        const headEnd = answer.indexOf('\r\n\r\n');
+        const head = answer.slice(0, headEnd);
+        const body = answer.slice(headEnd + 4);
+        expect(head).toMatch(/\r\ntransfer-encoding: chunked(\r\n|$)/i);
+        expect(head).not.toMatch(/\r\ncontent-length:/i);
+        expect(head).toMatch(/\r\ndate: /i); // the router's own, as for an answer without one
+        expect(body).toBe('2\r\nok\r\n0\r\n\r\n');
+      }
+    },
+  );
 
   it('counts a request whose client left before the answer, and abandons the upstream call', async () => {
     let arrived = false;

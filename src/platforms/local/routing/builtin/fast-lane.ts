@@ -404,7 +404,12 @@ class FastExchange implements Dispatcher.DispatchHandler {
       else if (name === 'date') hasDate = true;
       head += `${name}: ${value}\r\n`;
     }
-    if (named !== undefined) head = withoutNamed(head, named);
+    if (named !== undefined) {
+      head = withoutNamed(head, named);
+      // Dropped wherever the Connection line came: the answer is framed and dated here then.
+      if (named.includes('content-length')) hasLength = false;
+      if (named.includes('date')) hasDate = false;
+    }
     if (!hasDate) head += `date: ${httpDate()}\r\n`;
     head += `${this.host.backendHeader}: ${this.decision.arm}\r\n`;
     for (const cookie of this.decision.setCookies) head += `set-cookie: ${cookie}\r\n`;
