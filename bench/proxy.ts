@@ -290,19 +290,14 @@ async function measured(
 }
 
 function medianFigures(samples: readonly LoadFigures[]): LoadFigures {
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  };
   const cpu = samples.flatMap((sample) =>
     sample.cpuMicrosPerRequest === undefined ? [] : [sample.cpuMicrosPerRequest],
   );
   return {
-    requestsPerSecond: median(samples.map((sample) => sample.requestsPerSecond)),
-    p50Ms: median(samples.map((sample) => sample.p50Ms)),
-    p99Ms: median(samples.map((sample) => sample.p99Ms)),
-    cpuMicrosPerRequest: cpu.length === 0 ? undefined : median(cpu),
+    requestsPerSecond: medianOf(samples.map((sample) => sample.requestsPerSecond)),
+    p50Ms: medianOf(samples.map((sample) => sample.p50Ms)),
+    p99Ms: medianOf(samples.map((sample) => sample.p99Ms)),
+    cpuMicrosPerRequest: cpu.length === 0 ? undefined : medianOf(cpu),
   };
 }
 
@@ -397,6 +392,15 @@ function table(
   return `${lines.join('\n')}\n`;
 }
 
+/** A figure of `row` minus the same figure of `direct`, round by round (rounds share the machine's state). */
+function addedPerRound(
+  row: FixedRateRow,
+  direct: FixedRateRow,
+  pick: (figures: FixedRateFigures) => number,
+): number[] {
+  return row.rounds.map((round, index) => pick(round) - pick(direct.rounds[index]!));
+}
+
 function fixedRateTable(
   passes: readonly FixedRatePass[],
   run: { concurrency: number; rounds: number },
@@ -416,9 +420,7 @@ function fixedRateTable(
     for (const row of pass.rows) {
       const { figures } = row;
       const added = (pick: (figures: FixedRateFigures) => number) =>
-        row === direct
-          ? ''.padStart(10)
-          : signed(medianOf(row.rounds.map((round, index) => pick(round) - pick(direct.rounds[index]!))));
+        row === direct ? ''.padStart(10) : signed(medianOf(addedPerRound(row, direct, pick)));
       const shortfall = figures.achievedPerSecond < 0.95 * pass.perSecond ? ' (could not keep the rate)' : '';
       const failures = figures.failures > 0 ? ` (${figures.failures} answers not 200)` : '';
       lines.push(
@@ -427,7 +429,7 @@ function fixedRateTable(
     }
     const router = pass.rows.find((row) => row.name.startsWith('vireo built-in router'));
     if (router !== undefined) {
-      const perRound = router.rounds.map((round, index) => round.p99Ms - direct.rounds[index]!.p99Ms);
+      const perRound = addedPerRound(router, direct, (round) => round.p99Ms);
       lines.push(
         `  built-in router added p99 at ${pass.perSecond}/s: ${signed(medianOf(perRound)).trim()} ms (rounds: ${perRound.map((value) => signed(value).trim()).join(', ')})`,
       );
