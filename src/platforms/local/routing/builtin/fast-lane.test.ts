@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { Client, Pool } from 'undici';
@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cleanups,
   eventually,
+  sha256,
   startRawUpstream,
   startUpstream,
   type TestUpstream,
@@ -427,7 +428,3 @@ describe('fast lane field-line scanner', () => {
     for (const line of examples) expect([line, scanned(line)]).toEqual([line, matched(line)]);
   });
 });
-
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
