@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach } from 'vitest';
 
 export interface ReceivedRequest {
@@ -144,4 +144,62 @@ export async function eventually(condition: () => boolean, timeoutMs = 5_000): P
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+export interface RawUpstream {
+  readonly url: string;
+  /** Connections accepted so far. */
+  connections: number;
+  /** Request heads received, in order. */
+  readonly requests: string[];
+  /** Connections the client has closed (or reset). */
+  closed: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A `net` server that answers each request head with exact bytes: `answer` gets the head, the
+ * socket, and the request's number on that connection (0 first).
+ */
+export async function startRawSocketUpstream(
+  answer: (socket: Socket, head: string, index: number) => void,
+): Promise<RawUpstream> {
+  const sockets = new Set<Socket>();
+  const upstream: RawUpstream = {
+    url: '',
+    connections: 0,
+    requests: [],
+    closed: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  const server = createNetServer((socket) => {
+    upstream.connections += 1;
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      upstream.closed += 1;
+    });
+    let pending = '';
+    let index = 0;
+    socket.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('latin1');
+      let end: number;
+      while ((end = pending.indexOf('\r\n\r\n')) !== -1) {
+        const head = pending.slice(0, end);
+        pending = pending.slice(end + 4);
+        upstream.requests.push(head);
+        answer(socket, head, index);
+        index += 1;
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  (upstream as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return upstream;
 }

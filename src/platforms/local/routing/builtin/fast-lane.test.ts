@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { Registry } from 'prom-client';
 import { Client, Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import {
   cleanups,
   eventually,
   sha256,
+  startRawSocketUpstream,
   startRawUpstream,
   startUpstream,
   type TestUpstream,
@@ -178,17 +179,11 @@ describe('built-in router fast lane', () => {
     async (_order, fields) => {
       // The named fields are dropped on the way (hop-by-hop); the client's answer must still be
       // framed, whatever the order of the upstream's lines, or the next answer would run into it.
-      const raw = createServer((socket) => {
-        socket.on('data', (chunk: Buffer) => {
-          const requests = chunk.toString('latin1').split('\r\n\r\n').length - 1;
-          for (let i = 0; i < requests; i += 1) socket.write(`HTTP/1.1 200 OK\r\n${fields}\r\n\r\nok`);
-        });
-      });
-      await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
-      cleanup(() => new Promise<void>((resolve) => raw.close(() => resolve())));
-      const { router } = await startRouter({
-        primary: [`http://127.0.0.1:${(raw.address() as AddressInfo).port}`],
-      });
+      const raw = await startRawSocketUpstream((socket) =>
+        socket.write(`HTTP/1.1 200 OK\r\n${fields}\r\n\r\nok`),
+      );
+      cleanup(() => raw.close());
+      const { router } = await startRouter({ primary: [raw.url] });
 
       const text = await rawExchange(
         router.url,

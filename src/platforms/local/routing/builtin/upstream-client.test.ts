@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,9 @@ import {
   eventually,
   refusedUrl,
   sha256,
+  startRawSocketUpstream,
   startRawUpstream,
+  type RawUpstream,
 } from '../../../../../test/support/router-upstreams.js';
 import {
   UpstreamClient,
@@ -115,57 +117,12 @@ async function httpUpstream(handler: (req: IncomingMessage, res: ServerResponse)
   return upstream;
 }
 
-interface RawUpstream {
-  readonly url: string;
-  /** Connections accepted so far. */
-  connections: number;
-  /** Request heads received, in order. */
-  readonly requests: string[];
-  /** Connections the client has closed (or reset). */
-  closed: number;
-}
-
-/**
- * A `net` server that answers each request head with exact bytes: `answer` gets the head, the
- * socket, and the request's number on that connection (0 first).
- */
+/** A raw upstream (test/support), closed after the test. */
 async function rawUpstream(
   answer: (socket: Socket, head: string, index: number) => void,
 ): Promise<RawUpstream> {
-  const sockets = new Set<Socket>();
-  const upstream: RawUpstream = { url: '', connections: 0, requests: [], closed: 0 };
-  const server = createServer((socket) => {
-    upstream.connections += 1;
-    sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      sockets.delete(socket);
-      upstream.closed += 1;
-    });
-    let pending = '';
-    let index = 0;
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('latin1');
-      let end: number;
-      while ((end = pending.indexOf('\r\n\r\n')) !== -1) {
-        const head = pending.slice(0, end);
-        pending = pending.slice(end + 4);
-        upstream.requests.push(head);
-        answer(socket, head, index);
-        index += 1;
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  (upstream as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  cleanup(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  );
+  const upstream = await startRawSocketUpstream(answer);
+  cleanup(() => upstream.close());
   return upstream;
 }
 
